@@ -1,0 +1,62 @@
+/**
+ * Logging facilities with upstream's names (`cluster`, `restapi`, `crdt`,
+ * `pintracker`, `ipfshttp`, `monitor`, `config`, `datastore`, `service`, …),
+ * on consola. Levels are set with upstream's syntax:
+ * `info,crdt:debug` (a bare level is the default for every facility).
+ * Mirrors upstream `cmd/ipfs-cluster-service/main.go` setupLogLevel.
+ */
+import { type ConsolaInstance, type ConsolaReporter, createConsola, LogLevels } from 'consola'
+
+export type LevelName = 'error' | 'warn' | 'info' | 'debug'
+
+const levelNumber: Record<LevelName, number> = {
+  error: LogLevels.error,
+  warn: LogLevels.warn,
+  info: LogLevels.info,
+  debug: LogLevels.debug
+}
+
+let defaultLevel: LevelName = 'info'
+const facilityLevels = new Map<string, LevelName>()
+const loggers = new Map<string, ConsolaInstance>()
+let reporters: ConsolaReporter[] | undefined
+
+const root = createConsola({ level: LogLevels.info, stdout: process.stderr, stderr: process.stderr })
+
+function parseLevel(s: string): LevelName {
+  const l = s.trim().toLowerCase()
+  if (l === 'warning') return 'warn'
+  if (l === 'error' || l === 'warn' || l === 'info' || l === 'debug') return l
+  throw new Error(`invalid log level "${s}": use error, warn, info or debug`)
+}
+
+/**
+ * Sets levels from a spec like `info` or `info,crdt:debug,restapi:error`.
+ * @throws Error on an unknown level name.
+ */
+export function setLogLevels(spec: string): void {
+  for (const part of spec.split(',').filter((p) => p.trim() !== '')) {
+    const [a, b] = part.split(':')
+    if (b === undefined) defaultLevel = parseLevel(a ?? 'info')
+    else facilityLevels.set(a!.trim(), parseLevel(b))
+  }
+  for (const [facility, l] of loggers) l.level = levelNumber[facilityLevels.get(facility) ?? defaultLevel]
+}
+
+/** Replaces the reporters of every logger (tests capture logs this way). */
+export function setLogReporters(r: ConsolaReporter[] | undefined): void {
+  reporters = r
+  for (const l of loggers.values()) l.setReporters(r ?? root.options.reporters)
+}
+
+/** The logger of one facility, tagged with its name. */
+export function getLogger(facility: string): ConsolaInstance {
+  let l = loggers.get(facility)
+  if (l === undefined) {
+    l = root.withTag(facility)
+    l.level = levelNumber[facilityLevels.get(facility) ?? defaultLevel]
+    if (reporters !== undefined) l.setReporters(reporters)
+    loggers.set(facility, l)
+  }
+  return l
+}
