@@ -19,7 +19,7 @@ if [ ! -x "$BIN" ]; then
   (
     cd "$MOD"
     [ -f go.mod ] || go mod init kubo-tools >/dev/null 2>&1
-    go get "github.com/ipfs/kubo@$KUBO_VERSION" >&2
+    go get "github.com/ipfs/kubo/cmd/ipfs@$KUBO_VERSION" >&2
     go build -buildvcs=false -o "$BIN.tmp" github.com/ipfs/kubo/cmd/ipfs >&2
   )
   mv "$BIN.tmp" "$BIN"

@@ -1,0 +1,72 @@
+/**
+ * Builds the single executable with `bun build --compile`.
+ *
+ *   bun scripts/build.ts                 # dist/ipfs-cluster for this machine
+ *   bun scripts/build.ts --all           # every release target, with .sha256 files
+ *   bun scripts/build.ts --target linux-arm64 [--target ...]
+ *
+ * The version (package.json, or $IPFS_CLUSTER_VERSION) and the git commit are
+ * injected with --define. Release artifacts are named
+ * `ipfs-cluster-<os>-<arch>[.exe]`, each with `<file>.sha256`
+ * ("<hex>  <file>", as sha256sum prints), which install.sh verifies.
+ */
+import { createHash } from 'node:crypto'
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
+
+const ROOT = join(import.meta.dir, '..')
+const DIST = join(ROOT, 'dist')
+const TARGETS = ['linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64', 'windows-x64'] as const
+
+const args = process.argv.slice(2)
+const all = args.includes('--all')
+const targets: string[] = []
+for (let i = 0; i < args.length; i++) if (args[i] === '--target' && args[i + 1] !== undefined) targets.push(args[++i]!)
+
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+const version = process.env.IPFS_CLUSTER_VERSION ?? pkg.version
+const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' })
+const commit = git.status === 0 ? git.stdout.trim() : ''
+
+mkdirSync(DIST, { recursive: true })
+
+function build(target: string | undefined): string {
+  const name = target === undefined ? 'ipfs-cluster' : `ipfs-cluster-${target}${target.startsWith('windows') ? '.exe' : ''}`
+  const out = join(DIST, name)
+  const cmd = [
+    process.execPath,
+    'build',
+    '--compile',
+    '--minify-syntax',
+    '--sourcemap=none',
+    `--define`,
+    `IPFS_CLUSTER_VERSION=${JSON.stringify(version)}`,
+    `--define`,
+    `IPFS_CLUSTER_COMMIT=${JSON.stringify(commit)}`,
+    ...(target !== undefined ? [`--target=bun-${target}`] : []),
+    join(ROOT, 'src/main.ts'),
+    '--outfile',
+    out
+  ]
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: ROOT, stdio: 'inherit' })
+  if (r.status !== 0) throw new Error(`bun build failed for ${target ?? 'this machine'}`)
+  return out
+}
+
+function checksum(file: string): void {
+  const h = createHash('sha256').update(readFileSync(file)).digest('hex')
+  const base = file.split('/').pop()!
+  writeFileSync(`${file}.sha256`, `${h}  ${base}\n`)
+  process.stdout.write(`${base}  sha256 ${h}\n`)
+}
+
+if (all || targets.length > 0) {
+  for (const t of all ? TARGETS : targets) {
+    if (!(TARGETS as readonly string[]).includes(t)) throw new Error(`unknown target ${t}; known: ${TARGETS.join(', ')}`)
+    checksum(build(t))
+  }
+} else {
+  const out = build(undefined)
+  process.stdout.write(`built ${out} (version ${version}${commit !== '' ? `, commit ${commit}` : ''})\n`)
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The test command (README): installs kubo if missing, builds the binary,
+# runs typecheck, lint and every bun test (unit, integration, e2e), and
+# ends with one line: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+BUN="node_modules/.bin/bun"
+[ -x "$BUN" ] || { echo "bun is missing: run npm ci first" >&2; exit 1; }
+
+IPFS_BIN="$(bash scripts/kubo.sh | tail -1)" || { echo "kubo install failed" >&2; echo "0 passed, 1 failed"; exit 1; }
+export IPFS_BIN
+echo "kubo: $IPFS_BIN"
+
+passed=0
+failed=0
+check() { # name, command...
+  local name="$1"; shift
+  if "$@"; then passed=$((passed + 1)); echo "check $name: ok"; else failed=$((failed + 1)); echo "check $name: FAILED"; fi
+}
+check build "$BUN" scripts/build.ts
+check typecheck node_modules/.bin/tsc --noEmit -p .
+check lint node_modules/.bin/biome lint src test scripts bench
+
+LOG="$(mktemp)"
+# Unit and integration tests first, then the e2e suites that drive the binary.
+"$BUN" test --timeout 120000 ${TEST_FILTER:-test/} 2>&1 | tee "$LOG"
+status=${PIPESTATUS[0]}
+p=$(grep -Eo '^ *[0-9]+ pass$' "$LOG" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+f=$(grep -Eo '^ *[0-9]+ fail$' "$LOG" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+rm -f "$LOG"
+passed=$((passed + p))
+failed=$((failed + f))
+if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); echo "bun test exited with $status"; fi
+echo "${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
