@@ -1,0 +1,226 @@
+/**
+ * An `interface-datastore` Datastore on SQLite (the default backend).
+ *
+ * One table `kv(key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID`, WAL
+ * journal, `synchronous=FULL` by default so that an acknowledged write
+ * (a resolved `put`/`delete`/`batch().commit()`) survives a crash or a
+ * power loss. A batch is one transaction. Prefix queries use a key range
+ * (`key >= prefix AND key < next(prefix)`), ordered by key, read in pages
+ * so a query over millions of keys never sits in memory.
+ *
+ * Mirrors the role of upstream's `datastore/pebble` (the default there).
+ */
+import { BaseDatastore } from 'datastore-core'
+import { Key } from 'interface-datastore'
+import type { Batch, KeyQuery, Pair, Query } from 'interface-datastore'
+import { NotFoundError } from 'interface-store'
+import type { AbortOptions } from '../interfaces.ts'
+import { openSqlite, type SqliteDatabase, type SqliteStatement } from '../runtime/sqlite.ts'
+
+export interface SqliteDatastoreInit {
+  /** database file path, or `:memory:`. */
+  path: string
+  /** `full` (default): fsync on every commit; `normal`: crash-safe but may lose the last commits on power loss. */
+  synchronous?: 'full' | 'normal'
+  /** rows read per page when streaming a query (default 1000). */
+  pageSize?: number
+}
+
+/** The smallest string greater than every string starting with `prefix` (undefined: no bound). */
+export function prefixUpperBound(prefix: string): string | undefined {
+  for (let i = prefix.length - 1; i >= 0; i--) {
+    const c = prefix.charCodeAt(i)
+    if (c < 0xffff) return prefix.slice(0, i) + String.fromCharCode(c + 1)
+  }
+  return undefined
+}
+
+function toBytes(v: unknown): Uint8Array {
+  if (v instanceof Uint8Array) return v.constructor === Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
+  if (v === null || v === undefined) return new Uint8Array(0)
+  if (typeof v === 'string') return new TextEncoder().encode(v)
+  throw new Error('unexpected sqlite value type')
+}
+
+export class SqliteDatastore extends BaseDatastore {
+  private readonly init: SqliteDatastoreInit
+  private db: SqliteDatabase | undefined
+  private st:
+    | {
+        put: SqliteStatement
+        get: SqliteStatement
+        has: SqliteStatement
+        del: SqliteStatement
+        pageAll: SqliteStatement
+        pageFrom: SqliteStatement
+        pageRange: SqliteStatement
+        pageRangeFrom: SqliteStatement
+        keysAll: SqliteStatement
+        keysFrom: SqliteStatement
+        keysRange: SqliteStatement
+        keysRangeFrom: SqliteStatement
+      }
+    | undefined
+
+  constructor(init: SqliteDatastoreInit) {
+    super()
+    this.init = init
+  }
+
+  /** Opens the database (idempotent). */
+  async open(): Promise<void> {
+    if (this.db !== undefined) return
+    const db = await openSqlite(this.init.path)
+    db.exec('PRAGMA journal_mode=WAL')
+    db.exec(`PRAGMA synchronous=${this.init.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
+    db.exec('PRAGMA busy_timeout=5000')
+    db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID')
+    const n = this.init.pageSize ?? 1000
+    this.st = {
+      put: db.prepare('INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)'),
+      get: db.prepare('SELECT value FROM kv WHERE key = ?'),
+      has: db.prepare('SELECT 1 AS x FROM kv WHERE key = ?'),
+      del: db.prepare('DELETE FROM kv WHERE key = ?'),
+      pageAll: db.prepare(`SELECT key, value FROM kv WHERE key >= ? ORDER BY key LIMIT ${n}`),
+      pageFrom: db.prepare(`SELECT key, value FROM kv WHERE key > ? ORDER BY key LIMIT ${n}`),
+      pageRange: db.prepare(`SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ${n}`),
+      pageRangeFrom: db.prepare(`SELECT key, value FROM kv WHERE key > ? AND key < ? ORDER BY key LIMIT ${n}`),
+      keysAll: db.prepare(`SELECT key FROM kv WHERE key >= ? ORDER BY key LIMIT ${n}`),
+      keysFrom: db.prepare(`SELECT key FROM kv WHERE key > ? ORDER BY key LIMIT ${n}`),
+      keysRange: db.prepare(`SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ${n}`),
+      keysRangeFrom: db.prepare(`SELECT key FROM kv WHERE key > ? AND key < ? ORDER BY key LIMIT ${n}`)
+    }
+    this.db = db
+  }
+
+  /** Closes the database (idempotent). */
+  async close(): Promise<void> {
+    const db = this.db
+    this.db = undefined
+    this.st = undefined
+    db?.close()
+  }
+
+  private s(): NonNullable<SqliteDatastore['st']> {
+    if (this.st === undefined) throw new Error('sqlite datastore is not open')
+    return this.st
+  }
+
+  put(key: Key, val: Uint8Array, options?: AbortOptions): Key {
+    options?.signal?.throwIfAborted()
+    this.s().put.run(key.toString(), val)
+    return key
+  }
+
+  get(key: Key, options?: AbortOptions): Uint8Array {
+    options?.signal?.throwIfAborted()
+    const row = this.s().get.get(key.toString())
+    if (row === undefined) throw new NotFoundError(`key not found: ${key.toString()}`)
+    return toBytes(row.value)
+  }
+
+  has(key: Key, options?: AbortOptions): boolean {
+    options?.signal?.throwIfAborted()
+    return this.s().has.get(key.toString()) !== undefined
+  }
+
+  delete(key: Key, options?: AbortOptions): void {
+    options?.signal?.throwIfAborted()
+    this.s().del.run(key.toString())
+  }
+
+  async *putMany(source: Iterable<Pair> | AsyncIterable<Pair>, options?: AbortOptions): AsyncGenerator<Key> {
+    for await (const { key, value } of source) {
+      yield this.put(key, value, options)
+    }
+  }
+
+  async *deleteMany(source: Iterable<Key> | AsyncIterable<Key>, options?: AbortOptions): AsyncGenerator<Key> {
+    for await (const key of source) {
+      this.delete(key, options)
+      yield key
+    }
+  }
+
+  /** A batch applied in one SQLite transaction on `commit()` (in call order). */
+  batch(): Batch {
+    const ops: Array<{ key: string; value: Uint8Array | null }> = []
+    return {
+      put: (key, value) => {
+        ops.push({ key: key.toString(), value })
+      },
+      delete: (key) => {
+        ops.push({ key: key.toString(), value: null })
+      },
+      commit: (options?: AbortOptions) => {
+        options?.signal?.throwIfAborted()
+        const st = this.s()
+        const db = this.db!
+        db.transaction(() => {
+          for (const op of ops) {
+            if (op.value === null) st.del.run(op.key)
+            else st.put.run(op.key, op.value)
+          }
+        })
+        ops.length = 0
+      }
+    }
+  }
+
+  /** Runs `fn` with every write in one transaction (used by callers needing atomic multi-key writes). */
+  transaction<T>(fn: () => T): T {
+    this.s()
+    return this.db!.transaction(fn)
+  }
+
+  private *pages(prefix: string | undefined, withValues: boolean, options?: AbortOptions): Generator<{ key: string; value?: Uint8Array }> {
+    const p = prefix ?? ''
+    const upper = p === '' ? undefined : prefixUpperBound(p)
+    let last: string | undefined
+    for (;;) {
+      options?.signal?.throwIfAborted()
+      const st = this.s()
+      let rows: Array<Record<string, unknown>>
+      if (upper === undefined) {
+        rows = last === undefined ? (withValues ? st.pageAll : st.keysAll).all(p) : (withValues ? st.pageFrom : st.keysFrom).all(last)
+      } else {
+        rows =
+          last === undefined
+            ? (withValues ? st.pageRange : st.keysRange).all(p, upper)
+            : (withValues ? st.pageRangeFrom : st.keysRangeFrom).all(last, upper)
+      }
+      if (rows.length === 0) return
+      for (const r of rows) {
+        const key = r.key as string
+        yield withValues ? { key, value: toBytes(r.value) } : { key }
+      }
+      const lastRow = rows[rows.length - 1]!
+      last = lastRow.key as string
+      if (rows.length < (this.init.pageSize ?? 1000)) return
+    }
+  }
+
+  /** Streams pairs in key order; `prefix` is a string prefix of the key as in interface-datastore. */
+  *_all(q: Query, options?: AbortOptions): Generator<Pair> {
+    for (const r of this.pages(q.prefix, true, options)) yield { key: new Key(r.key, false), value: r.value! }
+  }
+
+  *_allKeys(q: KeyQuery, options?: AbortOptions): Generator<Key> {
+    for (const r of this.pages(q.prefix, false, options)) yield new Key(r.key, false)
+  }
+
+  /** As BaseDatastore.query; a plain prefix query streams straight from the key range. */
+  query(q: Query, options?: AbortOptions): Generator<Pair> | AsyncGenerator<Pair> {
+    if (plain(q)) return this._all(q, options)
+    return super.query(q, options)
+  }
+
+  queryKeys(q: KeyQuery, options?: AbortOptions): Generator<Key> | AsyncGenerator<Key> {
+    if (plain(q)) return this._allKeys(q, options)
+    return super.queryKeys(q, options)
+  }
+}
+
+function plain(q: Query | KeyQuery): boolean {
+  return (q.filters === undefined || q.filters.length === 0) && (q.orders === undefined || q.orders.length === 0) && q.offset == null && q.limit == null
+}

@@ -1,0 +1,146 @@
+import { afterAll, describe, expect, test } from 'bun:test'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import all from 'it-all'
+import { type Datastore, Key } from 'interface-datastore'
+import { type DatastoreBackend, openDatastore, prefixUpperBound } from '../../../src/datastore/index.ts'
+
+const dirs: string[] = []
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true })
+})
+
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'ds-test-'))
+  dirs.push(d)
+  return d
+}
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
+const dec = (b: Uint8Array): string => new TextDecoder().decode(b)
+
+const backends: DatastoreBackend[] = ['sqlite', 'leveldb', 'memory']
+
+for (const backend of backends) {
+  describe(`datastore ${backend}`, () => {
+    async function open(folder?: string): Promise<{ ds: Datastore; close: () => Promise<void>; folder: string }> {
+      const f = folder ?? (await tempDir())
+      const o = await openDatastore({ backend, folder: f })
+      return { ds: o.datastore, close: o.close, folder: f }
+    }
+
+    test('put/get/has/delete', async () => {
+      const { ds, close } = await open()
+      const k = new Key('/a/b')
+      expect(await ds.has(k)).toBe(false)
+      await ds.put(k, enc('hello'))
+      expect(await ds.has(k)).toBe(true)
+      expect(dec(await ds.get(k))).toBe('hello')
+      await ds.put(k, enc('bye'))
+      expect(dec(await ds.get(k))).toBe('bye')
+      await ds.delete(k)
+      expect(await ds.has(k)).toBe(false)
+      let err: Error | undefined
+      try {
+        await ds.get(k)
+      } catch (e) {
+        err = e as Error
+      }
+      expect(err?.name).toBe('NotFoundError')
+      await ds.delete(k) // deleting a missing key is fine
+      await close()
+    })
+
+    test('empty and large values', async () => {
+      const { ds, close } = await open()
+      await ds.put(new Key('/empty'), new Uint8Array(0))
+      expect((await ds.get(new Key('/empty'))).length).toBe(0)
+      const big = new Uint8Array(4 * 1024 * 1024)
+      for (let i = 0; i < big.length; i += 4096) big[i] = i % 251
+      await ds.put(new Key('/big'), big)
+      const got = await ds.get(new Key('/big'))
+      expect(got.length).toBe(big.length)
+      expect(Buffer.compare(Buffer.from(got), Buffer.from(big))).toBe(0)
+      await close()
+    })
+
+    test('batch', async () => {
+      const { ds, close } = await open()
+      await ds.put(new Key('/x/old'), enc('1'))
+      const b = ds.batch()
+      for (let i = 0; i < 100; i++) b.put(new Key(`/x/${i}`), enc(String(i)))
+      b.delete(new Key('/x/old'))
+      await b.commit()
+      expect(await ds.has(new Key('/x/old'))).toBe(false)
+      expect(dec(await ds.get(new Key('/x/42')))).toBe('42')
+      expect((await all(ds.query({ prefix: '/x/' }))).length).toBe(100)
+      await close()
+    })
+
+    test('query prefix, keys and ordering', async () => {
+      const { ds, close } = await open()
+      const keys = ['/p/b', '/p/a', '/p/c/d', '/pa', '/q/a', '/o']
+      for (const k of keys) await ds.put(new Key(k), enc(k))
+      const got = (await all(ds.query({ prefix: '/p/' }))).map((p) => p.key.toString())
+      expect(got.sort()).toEqual(['/p/a', '/p/b', '/p/c/d'])
+      const gotKeys = (await all(ds.queryKeys({ prefix: '/p' }))).map((k) => k.toString()).sort()
+      expect(gotKeys).toEqual(['/p/a', '/p/b', '/p/c/d', '/pa'])
+      const vals = await all(ds.query({ prefix: '/q' }))
+      expect(vals.map((p) => dec(p.value))).toEqual(['/q/a'])
+      expect((await all(ds.query({}))).length).toBe(keys.length)
+      if (backend !== 'memory') {
+        // sqlite and leveldb stream in key order
+        expect((await all(ds.queryKeys({}))).map((k) => k.toString())).toEqual([...keys].sort())
+      }
+      const limited = await all(ds.query({ prefix: '/p/', limit: 2 }))
+      expect(limited.length).toBe(2)
+      await close()
+    })
+
+    if (backend !== 'memory') {
+      test('reopen keeps data', async () => {
+        const first = await open()
+        await first.ds.put(new Key('/persist/1'), enc('one'))
+        const b = first.ds.batch()
+        b.put(new Key('/persist/2'), enc('two'))
+        await b.commit()
+        await first.close()
+        const second = await open(first.folder)
+        expect(dec(await second.ds.get(new Key('/persist/1')))).toBe('one')
+        expect(dec(await second.ds.get(new Key('/persist/2')))).toBe('two')
+        await second.close()
+      })
+    }
+  })
+}
+
+describe('sqlite specifics', () => {
+  test('prefixUpperBound', () => {
+    expect(prefixUpperBound('/a/')).toBe('/a0')
+    expect(prefixUpperBound('')).toBeUndefined()
+  })
+
+  test('query streams across many pages', async () => {
+    const folder = await tempDir()
+    const { SqliteDatastore } = await import('../../../src/datastore/sqlite.ts')
+    const ds = new SqliteDatastore({ path: join(folder, 'x.sqlite'), pageSize: 7 })
+    await ds.open()
+    const b = ds.batch()
+    for (let i = 0; i < 100; i++) b.put(new Key(`/k/${String(i).padStart(3, '0')}`), enc(String(i)))
+    b.put(new Key('/l/0'), enc('x'))
+    await b.commit()
+    const got = await all(ds.query({ prefix: '/k/' }))
+    expect(got.length).toBe(100)
+    expect(got[0]!.key.toString()).toBe('/k/000')
+    expect(got[99]!.key.toString()).toBe('/k/099')
+    // writes while a query is streaming are fine
+    let n = 0
+    for await (const p of ds.query({ prefix: '/k/' })) {
+      if (n++ === 3) await ds.put(new Key('/k/zzz'), enc('late'))
+      expect(p.value.length).toBeGreaterThan(0)
+    }
+    expect(n).toBe(101)
+    await ds.close()
+  })
+})
