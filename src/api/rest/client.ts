@@ -1,0 +1,616 @@
+/**
+ * Client of the REST API, mirroring upstream `api/rest/client`
+ * (`client.go`, `methods.go`, `request.go`, the `Failover` strategy of
+ * `lbclient.go`). Used by `ipfs-cluster ctl`.
+ *
+ * - `host` is a multiaddr (`/ip4/127.0.0.1/tcp/9094`, `/dns4/…/tcp/…`,
+ *   `/unix/<path>`) or an `http(s)://` URL. Several hosts form a failover
+ *   list: a request goes to the first one and moves to the next only when
+ *   the connection itself fails (an `ApiError` with `code` 0), never when a
+ *   peer answered with an error.
+ * - Every failure is an `ApiError { code, message }`: the HTTP status and
+ *   upstream's `{"code","message"}` body, or code 0 when no HTTP answer came
+ *   back (connection refused, request timeout).
+ * - Streams (`peers`, `allocations`, `statusAll`, `recoverAll`) are
+ *   AsyncGenerators reading NDJSON lazily; an `X-Stream-Error` trailer or
+ *   header raises `ApiError(500, …)` after the last item.
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import type { CID } from 'multiformats/cid'
+import type {
+  AddedOutput,
+  Alert,
+  ConnectGraph,
+  GlobalPinInfo,
+  GlobalRepoGC,
+  ID,
+  Metric,
+  Pin,
+  PinOptions,
+  PinType,
+  RepoGC,
+  TrackerStatus
+} from '../../types/index.ts'
+import {
+  type AlertJSON,
+  alertFromJSON,
+  type GlobalPinInfoJSON,
+  globalPinInfoFromJSON,
+  type IDJSON,
+  idFromJSON,
+  type MetricJSON,
+  metricFromJSON,
+  parseCid,
+  pinFromJSON
+} from '../../types/json.ts'
+
+/** Upstream `client.DefaultAPIAddr`. */
+export const DEFAULT_API_ADDR = '/ip4/127.0.0.1/tcp/9094'
+
+/** Upstream's default check frequency of `WaitFor` (ctl `defaultWaitCheckFreq`), in ms. */
+export const DEFAULT_WAIT_CHECK_FREQ_MS = 1000
+
+/**
+ * An error answered by the API (upstream `api.Error`): `code` is the HTTP
+ * status, or 0 when the request did not get an HTTP answer at all.
+ */
+export class ApiError extends Error {
+  static name = 'ApiError'
+  readonly code: number
+  constructor(code: number, message: string) {
+    super(message)
+    this.name = 'ApiError'
+    this.code = code
+  }
+}
+
+/** `WaitFor` ran out of time (Go's `context.DeadlineExceeded`; ctl exits 62). */
+export class WaitTimeoutError extends Error {
+  static name = 'WaitTimeoutError'
+  constructor(message = 'context deadline exceeded') {
+    super(message)
+    this.name = 'WaitTimeoutError'
+  }
+}
+
+/** A peer reported an error status while waiting (upstream `statusReached`). */
+export class WaitStatusError extends Error {
+  static name = 'WaitStatusError'
+  constructor(message: string) {
+    super(message)
+    this.name = 'WaitStatusError'
+  }
+}
+
+/** `/health/bandwidth`: protocol -> stats (upstream `api.BandwidthByProtocol`). */
+export type BandwidthByProtocol = Record<string, { totalIn: number; totalOut: number; rateIn: number; rateOut: number }>
+
+export interface RestClientInit {
+  /** multiaddr or http(s) URL, or a failover list of them. Default `/ip4/127.0.0.1/tcp/9094`. */
+  host?: string | string[]
+  basicAuth?: { user: string; pass: string }
+  /** use https for multiaddr hosts (upstream `Config.SSL`). */
+  https?: boolean
+  /** do not verify the server's TLS certificate (upstream `NoVerifyCert`). */
+  noCheckCertificate?: boolean
+  /** per-request timeout in ms, reading the body included; 0 or unset = none (upstream `Config.Timeout`). */
+  timeoutMs?: number
+  /** replaces the global fetch (tests). */
+  fetch?: typeof fetch
+}
+
+export interface AbortOptions {
+  signal?: AbortSignal
+}
+
+export interface WaitForOptions extends AbortOptions {
+  /** the status every peer (or `limit` peers) must reach. */
+  target: TrackerStatus
+  /** how many peers must reach `target`; 0 = all (`remote` peers ignored for `pinned`). */
+  limit?: number
+  /** give up after this many ms with `WaitTimeoutError`; upstream applies it only above the check frequency. */
+  timeoutMs?: number
+  /** ask only the contacted peer. */
+  local?: boolean
+  /** poll period in ms; default 1000. */
+  checkFreqMs?: number
+}
+
+/** One endpoint: a base URL plus, for `/unix/` addresses, the socket path. */
+interface Endpoint {
+  base: string
+  unix?: string
+}
+
+/**
+ * Turns a multiaddr or URL into a base URL (and socket path for `/unix/`).
+ * @throws ApiError(0) on an address that is neither.
+ */
+export function endpointFor(host: string, https = false): Endpoint {
+  if (/^https?:\/\//i.test(host)) return { base: host.replace(/\/+$/, '') }
+  let ma: ReturnType<typeof multiaddr>
+  try {
+    ma = multiaddr(host)
+  } catch (err) {
+    throw new ApiError(0, `parsing host multiaddress: ${(err as Error).message}`)
+  }
+  const comps = ma.getComponents()
+  const scheme = https ? 'https' : 'http'
+  const first = comps[0]
+  if (first?.name === 'unix') {
+    // /unix/ carries a path: everything after the protocol name
+    const path = host.slice(host.indexOf('/unix') + '/unix'.length)
+    return { base: `${scheme}://restapi`, unix: path }
+  }
+  const second = comps[1]
+  if (first === undefined || second === undefined || first.value === undefined || second.name !== 'tcp') {
+    throw new ApiError(0, `unsupported API address: ${host}`)
+  }
+  const hostname = first.name === 'ip6' ? `[${first.value}]` : first.value
+  return { base: `${scheme}://${hostname}:${second.value}` }
+}
+
+/**
+ * Upstream's `PinOptions.ToQuery` (`api/types.go`): keys sorted like Go's
+ * `url.Values.Encode`.
+ */
+export function pinOptionsToQuery(opts: Partial<PinOptions>): URLSearchParams {
+  const q = new URLSearchParams()
+  q.set('replication-min', String(opts.replicationFactorMin ?? 0))
+  q.set('replication-max', String(opts.replicationFactorMax ?? 0))
+  q.set('name', opts.name ?? '')
+  q.set('mode', opts.mode ?? 'recursive')
+  q.set('shard-size', String(opts.shardSize ?? 0))
+  q.set('user-allocations', (opts.userAllocations ?? []).join(','))
+  if (opts.expireAt != null) q.set('expire-at', opts.expireAt.toISOString())
+  for (const [k, v] of Object.entries(opts.metadata ?? {})) {
+    if (k !== '') q.set(`meta-${k}`, v)
+  }
+  if (opts.pinUpdate != null) q.set('pin-update', opts.pinUpdate.toString())
+  if (opts.origins !== undefined && opts.origins.length > 0) q.set('origins', opts.origins.join(','))
+  q.sort()
+  return q
+}
+
+/** upstream `gopath.NewPath(p)` or `/ipfs/<p>`: returns the API path under `/pins`. */
+export function pinPathFor(path: string): string {
+  const p = path.startsWith('/') ? path : `/ipfs/${path}`
+  const m = /^\/(ipfs|ipns|ipld)\/([^/].*)$/.exec(p)
+  if (m === null) throw new ApiError(0, `invalid path "${path}": not an /ipfs/, /ipns/ or /ipld/ path`)
+  return p
+}
+
+// ---- decoders for shapes `types/json.ts` only encodes -----------------------
+
+function obj(v: unknown): Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {}
+}
+
+function strs(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
+}
+
+function connectGraphFromJSON(j: unknown): ConnectGraph {
+  const o = obj(j)
+  const linkMap = (v: unknown): Record<string, string[]> => {
+    const out: Record<string, string[]> = {}
+    for (const [k, x] of Object.entries(obj(v))) out[k] = strs(x)
+    return out
+  }
+  const trust: Record<string, boolean> = {}
+  for (const [k, x] of Object.entries(obj(o.cluster_trust_links))) trust[k] = x === true
+  const names: Record<string, string> = {}
+  for (const [k, x] of Object.entries(obj(o.id_to_peername))) names[k] = String(x)
+  const toIpfs: Record<string, string> = {}
+  for (const [k, x] of Object.entries(obj(o.cluster_to_ipfs))) toIpfs[k] = String(x)
+  return {
+    clusterId: typeof o.cluster_id === 'string' ? o.cluster_id : '',
+    idToPeername: names,
+    ipfsLinks: linkMap(o.ipfs_links),
+    clusterLinks: linkMap(o.cluster_links),
+    clusterTrustLinks: trust,
+    clusterToIpfs: toIpfs
+  }
+}
+
+function repoGCFromJSON(j: unknown): RepoGC {
+  const o = obj(j)
+  const keys = Array.isArray(o.keys) ? o.keys : []
+  return {
+    peer: typeof o.peer === 'string' ? o.peer : '',
+    peername: typeof o.peername === 'string' ? o.peername : '',
+    keys: keys.map((k) => {
+      const ko = obj(k)
+      return {
+        key: typeof ko.key === 'string' && ko.key !== '' ? parseCid(ko.key, 'key') : null,
+        error: typeof ko.error === 'string' ? ko.error : ''
+      }
+    }),
+    error: typeof o.error === 'string' ? o.error : ''
+  }
+}
+
+function globalRepoGCFromJSON(j: unknown): GlobalRepoGC {
+  const peerMap: Record<string, RepoGC> = {}
+  for (const [k, v] of Object.entries(obj(obj(j).peer_map))) peerMap[k] = repoGCFromJSON(v)
+  return { peerMap }
+}
+
+function bandwidthFromJSON(j: unknown): BandwidthByProtocol {
+  const out: BandwidthByProtocol = {}
+  const n = (v: unknown): number => (typeof v === 'number' ? v : 0)
+  for (const [k, v] of Object.entries(obj(j))) {
+    const s = obj(v)
+    out[k] = { totalIn: n(s.total_in), totalOut: n(s.total_out), rateIn: n(s.rate_in), rateOut: n(s.rate_out) }
+  }
+  return out
+}
+
+/** Decodes one line of `/add` output (upstream `api.AddedOutput`). */
+export function addedOutputFromJSON(j: unknown): AddedOutput {
+  const o = obj(j)
+  const out: AddedOutput = { name: typeof o.name === 'string' ? o.name : '', cid: parseCid(o.cid) }
+  if (typeof o.bytes === 'number') out.bytes = o.bytes
+  if (typeof o.size === 'number') out.size = o.size
+  if (Array.isArray(o.allocations)) out.allocations = strs(o.allocations)
+  return out
+}
+
+/** upstream `statusReached` of `client.WaitFor`. @throws WaitStatusError on an error status. */
+export function statusReached(target: TrackerStatus, gpi: GlobalPinInfo, limit: number): boolean {
+  const infos = Object.values(gpi.peerMap)
+  for (const info of infos) {
+    if (
+      info.status === 'undefined' ||
+      info.status === 'cluster_error' ||
+      info.status === 'pin_error' ||
+      info.status === 'unpin_error'
+    ) {
+      throw new WaitStatusError(`error has occurred while attempting to reach status: ${target}`)
+    }
+  }
+  const lim = Math.min(limit, infos.length)
+  if (lim > 0) return infos.filter((i) => i.status === target).length >= lim
+  return infos.every((i) => i.status === target || (i.status === 'remote' && target === 'pinned'))
+}
+
+function goOp(method: string): string {
+  return method.charAt(0).toUpperCase() + method.slice(1).toLowerCase()
+}
+
+/** Reads a body as NDJSON lines, lazily. */
+async function* ndjson(body: ReadableStream<Uint8Array> | null): AsyncGenerator<unknown> {
+  if (body === null) return
+  const decoder = new TextDecoder()
+  let buf = ''
+  const reader = body.getReader()
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      buf += decoder.decode(value, { stream: true })
+      let nl = buf.indexOf('\n')
+      while (nl >= 0) {
+        const line = buf.slice(0, nl).trim()
+        buf = buf.slice(nl + 1)
+        if (line !== '') yield JSON.parse(line)
+        nl = buf.indexOf('\n')
+      }
+    }
+    buf += decoder.decode()
+    if (buf.trim() !== '') yield JSON.parse(buf)
+  } finally {
+    reader.releaseLock()
+    await body.cancel().catch(() => {})
+  }
+}
+
+/**
+ * The REST API client. Methods mirror upstream `client.Client`; every
+ * method throws `ApiError` on failure.
+ */
+export class RestClient {
+  readonly endpoints: Endpoint[]
+  readonly #auth: string | undefined
+  readonly #timeoutMs: number
+  readonly #noCheckCertificate: boolean
+  readonly #fetch: typeof fetch
+
+  constructor(init: RestClientInit = {}) {
+    const hosts = init.host === undefined ? [DEFAULT_API_ADDR] : Array.isArray(init.host) ? init.host : [init.host]
+    if (hosts.length === 0) hosts.push(DEFAULT_API_ADDR)
+    this.endpoints = hosts.map((h) => endpointFor(h, init.https ?? false))
+    this.#auth =
+      init.basicAuth === undefined || init.basicAuth.user === ''
+        ? undefined
+        : `Basic ${btoa(`${init.basicAuth.user}:${init.basicAuth.pass}`)}`
+    this.#timeoutMs = init.timeoutMs ?? 0
+    this.#noCheckCertificate = init.noCheckCertificate ?? false
+    this.#fetch = init.fetch ?? fetch
+  }
+
+  /**
+   * Sends one request, failing over to the next endpoint when no HTTP
+   * answer comes back. Returns the response and the signal that bounds it
+   * (the per-request timeout covers reading the body too).
+   */
+  async #request(
+    method: string,
+    path: string,
+    options: AbortOptions & { body?: BodyInit; headers?: Record<string, string> } = {}
+  ): Promise<Response> {
+    let lastErr: ApiError | undefined
+    for (const ep of this.endpoints) {
+      const url = `${ep.base}${path}`
+      const signals: AbortSignal[] = []
+      if (options.signal !== undefined) signals.push(options.signal)
+      if (this.#timeoutMs > 0) signals.push(AbortSignal.timeout(this.#timeoutMs))
+      const headers: Record<string, string> = { ...options.headers }
+      if (this.#auth !== undefined) headers.Authorization = this.#auth
+      const init: RequestInit & { unix?: string; tls?: { rejectUnauthorized: boolean } } = {
+        method,
+        headers,
+        body: options.body,
+        signal: signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals)
+      }
+      if (ep.unix !== undefined) init.unix = ep.unix
+      if (this.#noCheckCertificate) init.tls = { rejectUnauthorized: false }
+      try {
+        return await this.#fetch(url, init)
+      } catch (err) {
+        if (options.signal?.aborted === true) throw new ApiError(0, `${goOp(method)} "${url}": context canceled`)
+        const e = err as Error
+        const msg =
+          e.name === 'TimeoutError'
+            ? 'context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+            : e.message
+        lastErr = new ApiError(0, `${goOp(method)} "${url}": ${msg}`)
+      }
+    }
+    throw lastErr ?? new ApiError(0, 'no API endpoints')
+  }
+
+  /** upstream `handleResponse`: 202/204 carry nothing; 4xx/5xx become ApiError. */
+  async #handle(res: Response): Promise<unknown> {
+    let text: string
+    try {
+      text = await res.text()
+    } catch (err) {
+      throw new ApiError(res.status, (err as Error).message)
+    }
+    if (res.status === 202 || res.status === 204) return undefined
+    if (res.status > 399 && res.status < 600) throw apiErrorFrom(res, text)
+    try {
+      return JSON.parse(text)
+    } catch (err) {
+      throw new ApiError(res.status, (err as Error).message)
+    }
+  }
+
+  async #do(method: string, path: string, options?: AbortOptions & { body?: BodyInit; headers?: Record<string, string> }): Promise<unknown> {
+    const res = await this.#request(method, path, options)
+    return this.#handle(res)
+  }
+
+  /** upstream `handleStreamResponse`: NDJSON items, then the X-Stream-Error trailer. */
+  async *#stream(method: string, path: string, options?: AbortOptions & { body?: BodyInit; headers?: Record<string, string> }): AsyncGenerator<unknown> {
+    const res = await this.#request(method, path, options)
+    if (res.status > 399 && res.status < 600) {
+      await this.#handle(res)
+      return
+    }
+    if (res.status !== 200 && res.status !== 204) {
+      await res.body?.cancel().catch(() => {})
+      throw new ApiError(res.status, 'expected streaming response with code 200/204')
+    }
+    try {
+      yield* ndjson(res.body)
+    } catch (err) {
+      if (err instanceof SyntaxError) throw new ApiError(res.status, err.message)
+      if (err instanceof Error && err.name === 'TimeoutError') throw new ApiError(0, 'context deadline exceeded')
+      throw err
+    }
+    const trailers = (res as Response & { trailers?: Headers }).trailers
+    const streamErr = [res.headers.get('X-Stream-Error'), trailers?.get?.('X-Stream-Error')]
+      .filter((v): v is string => typeof v === 'string' && v.trim() !== '')
+      .join(', ')
+    if (streamErr !== '') throw new ApiError(500, streamErr)
+  }
+
+  /** GET /id. */
+  async id(options?: AbortOptions): Promise<ID> {
+    return idFromJSON((await this.#do('GET', '/id', options)) as IDJSON)
+  }
+
+  /** GET /version: the peer's version string. */
+  async version(options?: AbortOptions): Promise<{ version: string }> {
+    const v = obj(await this.#do('GET', '/version', options))
+    return { version: typeof v.version === 'string' ? v.version : '' }
+  }
+
+  /** GET /peers: stream of ID. */
+  async *peers(options?: AbortOptions): AsyncGenerator<ID> {
+    for await (const j of this.#stream('GET', '/peers', options)) yield idFromJSON(j as IDJSON)
+  }
+
+  /** POST /peers `{"peer_id"}`. */
+  async peerAdd(pid: string, options?: AbortOptions): Promise<ID> {
+    const body = JSON.stringify({ peer_id: pid })
+    return idFromJSON((await this.#do('POST', '/peers', { ...options, body, headers: { 'Content-Type': 'application/json' } })) as IDJSON)
+  }
+
+  /** DELETE /peers/{pid}. */
+  async peerRm(pid: string, options?: AbortOptions): Promise<void> {
+    await this.#do('DELETE', `/peers/${encodeURIComponent(pid)}`, options)
+  }
+
+  /**
+   * Pins a CID (POST /pins/{cid}) or an IPFS path (POST /pins/ipfs/{path};
+   * a bare string is taken as `/ipfs/<string>`). Returns the Pin.
+   */
+  async pin(target: CID | string, opts: Partial<PinOptions> = {}, options?: AbortOptions): Promise<Pin> {
+    const q = pinOptionsToQuery(opts).toString()
+    const path = typeof target === 'string' ? `/pins${pinPathFor(target)}` : `/pins/${target.toString()}`
+    return pinFromJSON(await this.#do('POST', `${path}?${q}`, options))
+  }
+
+  /** DELETE /pins/{cid} or /pins/ipfs/{path}: the Pin as it was before removal. */
+  async unpin(target: CID | string, options?: AbortOptions): Promise<Pin> {
+    const path = typeof target === 'string' ? `/pins${pinPathFor(target)}` : `/pins/${target.toString()}`
+    return pinFromJSON(await this.#do('DELETE', path, options))
+  }
+
+  /** Pins `to` taking options and allocations from `from` (`pin-update`). */
+  async pinUpdate(from: CID, to: CID | string, opts: Partial<PinOptions> = {}, options?: AbortOptions): Promise<Pin> {
+    return this.pin(to, { ...opts, pinUpdate: from }, options)
+  }
+
+  /**
+   * GET /allocations?filter=…: stream of Pin. `filter` is a comma-separated
+   * list of pin types or `all` (default).
+   */
+  async *allocations(filter: string | PinType[] = 'all', options?: AbortOptions): AsyncGenerator<Pin> {
+    const f = Array.isArray(filter) ? filter.join(',') : filter
+    const q = new URLSearchParams({ filter: f === '' ? 'all' : f })
+    for await (const j of this.#stream('GET', `/allocations?${q}`, options)) yield pinFromJSON(j)
+  }
+
+  /** GET /allocations/{cid}. @throws ApiError 404 when not pinned. */
+  async allocation(cid: CID, options?: AbortOptions): Promise<Pin> {
+    return pinFromJSON(await this.#do('GET', `/allocations/${cid.toString()}`, options))
+  }
+
+  /** GET /pins/{cid}?local=. */
+  async status(cid: CID, local = false, options?: AbortOptions): Promise<GlobalPinInfo> {
+    return globalPinInfoFromJSON((await this.#do('GET', `/pins/${cid.toString()}?local=${local}`, options)) as GlobalPinInfoJSON)
+  }
+
+  /**
+   * GET /pins?local=&filter=&cids=: stream of GlobalPinInfo. `filter` is a
+   * comma-separated list of tracker statuses ('' = all).
+   */
+  async *statusAll(filter = '', local = false, cids: CID[] = [], options?: AbortOptions): AsyncGenerator<GlobalPinInfo> {
+    const path = `/pins?local=${local}&filter=${encodeURIComponent(filter)}&cids=${cids.map((c) => c.toString()).join(',')}`
+    for await (const j of this.#stream('GET', path, options)) yield globalPinInfoFromJSON(j as GlobalPinInfoJSON)
+  }
+
+  /** POST /pins/{cid}/recover?local=. */
+  async recover(cid: CID, local = false, options?: AbortOptions): Promise<GlobalPinInfo> {
+    return globalPinInfoFromJSON((await this.#do('POST', `/pins/${cid.toString()}/recover?local=${local}`, options)) as GlobalPinInfoJSON)
+  }
+
+  /** POST /pins/recover?local=: stream of GlobalPinInfo. */
+  async *recoverAll(local = false, options?: AbortOptions): AsyncGenerator<GlobalPinInfo> {
+    for await (const j of this.#stream('POST', `/pins/recover?local=${local}`, options)) yield globalPinInfoFromJSON(j as GlobalPinInfoJSON)
+  }
+
+  /** POST /ipfs/gc?local=. */
+  async repoGC(local = false, options?: AbortOptions): Promise<GlobalRepoGC> {
+    return globalRepoGCFromJSON(await this.#do('POST', `/ipfs/gc?local=${local}`, options))
+  }
+
+  /** GET /health/alerts. */
+  async alerts(options?: AbortOptions): Promise<Alert[]> {
+    const j = await this.#do('GET', '/health/alerts', options)
+    return (Array.isArray(j) ? j : []).map((a) => alertFromJSON(a as AlertJSON))
+  }
+
+  /** GET /monitor/metrics: metric names. */
+  async metricNames(options?: AbortOptions): Promise<string[]> {
+    return strs(await this.#do('GET', '/monitor/metrics', options))
+  }
+
+  /** GET /monitor/metrics/{name}. @throws ApiError(0, 'bad metric name') on ''. */
+  async metrics(name: string, options?: AbortOptions): Promise<Metric[]> {
+    if (name === '') throw new ApiError(0, 'bad metric name')
+    const j = await this.#do('GET', `/monitor/metrics/${encodeURIComponent(name)}`, options)
+    return (Array.isArray(j) ? j : []).map((m) => metricFromJSON(m as MetricJSON))
+  }
+
+  /** GET /health/graph. */
+  async graph(options?: AbortOptions): Promise<ConnectGraph> {
+    return connectGraphFromJSON(await this.#do('GET', '/health/graph', options))
+  }
+
+  /** GET /health/bandwidth. */
+  async bandwidth(options?: AbortOptions): Promise<BandwidthByProtocol> {
+    return bandwidthFromJSON(await this.#do('GET', '/health/bandwidth', options))
+  }
+
+  /** GET /health (204, no auth needed). */
+  async health(options?: AbortOptions): Promise<void> {
+    await this.#do('GET', '/health', options)
+  }
+
+  /** POST /token: a JWT usable as `Authorization: Bearer <token>`. */
+  async token(options?: AbortOptions): Promise<string> {
+    const t = obj(await this.#do('POST', '/token', options)).token
+    return typeof t === 'string' ? t : ''
+  }
+
+  /**
+   * POST /add (multipart). Not implemented yet: a later change builds it
+   * together with `ctl add`.
+   * @throws Error always, for now.
+   */
+  // biome-ignore lint/correctness/useYield: placeholder until /add is implemented
+  async *add(_paths: string[], _params: Record<string, string>, _options?: AbortOptions): AsyncGenerator<AddedOutput> {
+    throw new Error('add: not implemented yet')
+  }
+
+  /**
+   * Polls `status` every `checkFreqMs` (first poll after one period) until
+   * `statusReached` (upstream `client.WaitFor`). Returns the last status.
+   * @throws WaitTimeoutError when `timeoutMs` (> checkFreqMs) passes,
+   * WaitStatusError on an error status, ApiError from `status`.
+   */
+  async waitFor(cid: CID, opts: WaitForOptions): Promise<GlobalPinInfo> {
+    const freq = opts.checkFreqMs ?? DEFAULT_WAIT_CHECK_FREQ_MS
+    const timeoutMs = opts.timeoutMs ?? 0
+    const deadline = timeoutMs > freq ? Date.now() + timeoutMs : Number.POSITIVE_INFINITY
+    const ctrl = new AbortController()
+    const onAbort = (): void => ctrl.abort()
+    opts.signal?.addEventListener('abort', onAbort, { once: true })
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const sleep = (ms: number): Promise<void> =>
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, ms)
+        ctrl.signal.addEventListener('abort', () => resolve(), { once: true })
+      })
+    try {
+      for (;;) {
+        const left = deadline - Date.now()
+        await sleep(Math.min(freq, Math.max(0, left)))
+        if (opts.signal?.aborted === true) throw new ApiError(0, 'context canceled')
+        if (Date.now() >= deadline) throw new WaitTimeoutError()
+        let gpi: GlobalPinInfo
+        try {
+          const remaining = deadline - Date.now()
+          const signal = Number.isFinite(remaining) ? AbortSignal.any([ctrl.signal, AbortSignal.timeout(remaining)]) : ctrl.signal
+          gpi = await this.status(cid, opts.local ?? false, { signal })
+        } catch (err) {
+          if (Date.now() >= deadline) throw new WaitTimeoutError()
+          throw err
+        }
+        if (statusReached(opts.target, gpi, opts.limit ?? 0)) return gpi
+      }
+    } finally {
+      if (timer !== undefined) clearTimeout(timer)
+      opts.signal?.removeEventListener('abort', onAbort)
+      ctrl.abort()
+    }
+  }
+}
+
+function apiErrorFrom(res: Response, text: string): ApiError {
+  try {
+    const j = JSON.parse(text) as unknown
+    if (typeof j === 'object' && j !== null && !Array.isArray(j)) {
+      const o = j as Record<string, unknown>
+      return new ApiError(typeof o.code === 'number' ? o.code : 0, typeof o.message === 'string' ? o.message : '')
+    }
+  } catch {
+    // not JSON: 404s from routers etc.
+  }
+  return new ApiError(res.status, text !== '' ? text : res.statusText)
+}
