@@ -1,0 +1,149 @@
+/**
+ * The protobuf encoding of a Pin as stored in the state (the value of each
+ * state key), byte-compatible with upstream `api.Pin.ProtoMarshal` /
+ * `ProtoUnmarshal` (api/types.go, v1.1.6; schema in `api/pb/types.proto`):
+ * - CIDs (`Cid`, `Reference`, `PinUpdate`) as binary CIDs;
+ * - allocations as the bytes of the peer ID multihash (`peer.ID.Marshal`);
+ * - origins as binary multiaddrs;
+ * - `Timestamp` and `ExpireAt` as whole seconds since the Unix epoch, 0 when unset;
+ * - metadata as `SortedMetadata` (sorted by key; the legacy map is read, never written);
+ * - `mode` and `user_allocations` are not stored: mode derives from `MaxDepth`.
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { InvalidArgumentError } from '../errors.ts'
+import type { Pin, PinType } from '../types/index.ts'
+import { Pin as PbPin } from '../types/pb/types.pb.ts'
+
+/** Upstream's zero time (`time.Time{}`), used when a stored timestamp is unset. */
+export const ZERO_DATE = new Date('0001-01-01T00:00:00Z')
+
+const TYPE_TO_PB: Record<PinType, PbPin.PinType> = {
+  pin: PbPin.PinType.DataType,
+  'meta-pin': PbPin.PinType.MetaType,
+  'clusterdag-pin': PbPin.PinType.ClusterDAGType,
+  'shard-pin': PbPin.PinType.ShardType
+}
+
+const PB_TO_TYPE: Record<string, PinType> = {
+  DataType: 'pin',
+  MetaType: 'meta-pin',
+  ClusterDAGType: 'clusterdag-pin',
+  ShardType: 'shard-pin',
+  BadType: 'pin'
+}
+
+function seconds(d: Date | null): bigint {
+  if (d === null) return 0n
+  const ms = d.getTime()
+  if (!Number.isFinite(ms) || ms <= 0) return 0n // upstream: zero and unix-zero times are not stored
+  return BigInt(Math.floor(ms / 1000))
+}
+
+function peerIdBytes(p: string): Uint8Array<ArrayBuffer> {
+  try {
+    return new Uint8Array(peerIdFromString(p).toMultihash().bytes)
+  } catch (err) {
+    throw new InvalidArgumentError(`invalid peer ID in allocations: ${p}: ${(err as Error).message}`)
+  }
+}
+
+/**
+ * Encodes a pin as upstream's protobuf `Pin`.
+ * @throws InvalidArgumentError on an invalid peer ID or multiaddr.
+ */
+export function pinToProtobuf(pin: Pin): Uint8Array {
+  const keys = Object.keys(pin.metadata).sort()
+  return PbPin.encode({
+    Cid: new Uint8Array(pin.cid.bytes),
+    Type: TYPE_TO_PB[pin.type],
+    Allocations: pin.allocations.map(peerIdBytes),
+    MaxDepth: pin.maxDepth,
+    Reference: pin.reference === null ? new Uint8Array(0) : new Uint8Array(pin.reference.bytes),
+    Options: {
+      ReplicationFactorMin: pin.replicationFactorMin,
+      ReplicationFactorMax: pin.replicationFactorMax,
+      Name: pin.name,
+      ShardSize: BigInt(pin.shardSize),
+      Metadata: new Map(),
+      PinUpdate: pin.pinUpdate === null ? new Uint8Array(0) : new Uint8Array(pin.pinUpdate.bytes),
+      ExpireAt: seconds(pin.expireAt),
+      Origins: pin.origins.map((o) => {
+        try {
+          return new Uint8Array(multiaddr(o).bytes)
+        } catch (err) {
+          throw new InvalidArgumentError(`invalid origin multiaddr ${o}: ${(err as Error).message}`)
+        }
+      }),
+      SortedMetadata: keys.map((k) => ({ Key: k, Value: pin.metadata[k]! }))
+    },
+    Timestamp: seconds(pin.timestamp)
+  })
+}
+
+function castCid(b: Uint8Array | undefined): CID | null {
+  if (b === undefined || b.length === 0) return null
+  try {
+    return CID.decode(b)
+  } catch {
+    return null
+  }
+}
+
+/**
+ * Decodes upstream's protobuf `Pin`.
+ * @param cid overrides the stored CID (dsstate does this with the key's CID).
+ * @throws InvalidArgumentError on malformed bytes, peer IDs or multiaddrs.
+ */
+export function pinFromProtobuf(bytes: Uint8Array, cid?: CID): Pin {
+  let pb: PbPin
+  try {
+    pb = PbPin.decode(bytes)
+  } catch (err) {
+    throw new InvalidArgumentError(`error decoding protobuf pin: ${(err as Error).message}`)
+  }
+  const theCid = cid ?? castCid(pb.Cid)
+  if (theCid === null) throw new InvalidArgumentError('protobuf pin has no valid cid')
+  const opts = pb.Options
+  const metadata: Record<string, string> = {}
+  if (opts !== undefined) {
+    for (const [k, v] of opts.Metadata) metadata[k] = v
+    for (const m of opts.SortedMetadata) metadata[m.Key] = m.Value
+  }
+  const allocations = pb.Allocations.map((b) => {
+    try {
+      return peerIdFromMultihash(Digest.decode(b)).toString()
+    } catch (err) {
+      throw new InvalidArgumentError(`invalid peer ID bytes in allocations: ${(err as Error).message}`)
+    }
+  })
+  const origins = (opts?.Origins ?? []).map((b) => {
+    try {
+      return multiaddr(b).toString()
+    } catch (err) {
+      throw new InvalidArgumentError(`invalid origin multiaddr bytes: ${(err as Error).message}`)
+    }
+  })
+  const ts = pb.Timestamp
+  const exp = opts?.ExpireAt ?? 0n
+  return {
+    cid: theCid,
+    type: PB_TO_TYPE[pb.Type] ?? 'pin',
+    allocations,
+    maxDepth: pb.MaxDepth,
+    reference: castCid(pb.Reference),
+    timestamp: ts > 0n ? new Date(Number(ts) * 1000) : new Date(ZERO_DATE.getTime()),
+    replicationFactorMin: opts?.ReplicationFactorMin ?? 0,
+    replicationFactorMax: opts?.ReplicationFactorMax ?? 0,
+    name: opts?.Name ?? '',
+    mode: pb.MaxDepth === 0 ? 'direct' : 'recursive',
+    shardSize: Number(opts?.ShardSize ?? 0n),
+    userAllocations: [],
+    expireAt: exp > 0n ? new Date(Number(exp) * 1000) : null,
+    metadata,
+    pinUpdate: castCid(opts?.PinUpdate),
+    origins
+  }
+}
