@@ -7,7 +7,7 @@
 # (for its deprecation check), which this machine's proxy refuses; so the
 # pinned version is added to a throw-away module with `go get` and built there.
 set -euo pipefail
-KUBO_VERSION="${KUBO_VERSION:-v0.39.0}"
+KUBO_VERSION="${KUBO_VERSION:-v0.42.0}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools/kubo-$KUBO_VERSION"
 BIN="$TOOLS/ipfs"
