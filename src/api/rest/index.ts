@@ -1,0 +1,39 @@
+/**
+ * The REST API (upstream `api/rest`): the Hono app, its server, auth, the
+ * stream helpers and the query parsers. The client (`client.ts`) is
+ * imported from its own file.
+ */
+export {
+  type AddHandler,
+  createRestApp,
+  corsMiddleware,
+  DEFAULT_CORS,
+  errorBody,
+  type RestApiComponents,
+  type RestApiInit,
+  statusOf
+} from './app.ts'
+export {
+  AUTH_REALM,
+  authMiddleware,
+  type BasicAuthCredentials,
+  generateToken,
+  parseBasicAuth,
+  parseBearerToken,
+  tokenFor,
+  UnauthorizedError,
+  verifyToken
+} from './auth.ts'
+export {
+  PIN_OPTIONS_META_PREFIX,
+  parseCidParam,
+  parseGoDuration,
+  parsePeerId,
+  parseRFC3339,
+  pinOptionsFromQuery,
+  pinTypeFilterFromQuery,
+  queryFlag,
+  statusFilterFromQuery
+} from './params.ts'
+export { createRestApiServer, listenAddressFromMultiaddr, type RestApiServer, type RestApiServerInit } from './server.ts'
+export { filterStream, mapStream, STREAM_ERROR_TRAILER, streamResponse, streamTrailers } from './stream.ts'

@@ -1,0 +1,159 @@
+/**
+ * The REST API server: serves the Hono app of `app.ts` on every
+ * `http_listen_multiaddress`, mirroring upstream `api/common/api.go`
+ * (`setupHTTP`, `runHTTPServer`, `Shutdown`).
+ *
+ * Addresses: `/ip4/<ip>/tcp/<port>`, `/ip6/<ip>/tcp/<port>`,
+ * `/dns4|dns6|dns/<host>/tcp/<port>` and `/unix/<path>` (Go style,
+ * `/unix/tmp/api.sock`, or js-multiaddr style, `/unix/%2Ftmp%2Fapi.sock`).
+ * TLS when both `sslCertFile` and `sslKeyFile` are set. The runtime's
+ * listener lives in `src/runtime/http.ts`.
+ */
+import { readFileSync } from 'node:fs'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Hono } from 'hono'
+import { InvalidArgumentError } from '../../errors.ts'
+import type { Startable } from '../../interfaces.ts'
+import { getLogger } from '../../observability/logging.ts'
+import { type HttpListener, type ListenAddress, listenHttp } from '../../runtime/http.ts'
+import { createRestApp, type RestApiComponents, type RestApiInit } from './app.ts'
+
+const log = getLogger('restapi')
+
+/** Server settings (the rest of the `api.restapi` section). */
+export interface RestApiServerInit extends RestApiInit {
+  /** `http_listen_multiaddress`: one or more multiaddrs. */
+  httpListenMultiaddress: string[]
+  /** PEM certificate file (`ssl_cert_file`); TLS when both files are set. */
+  sslCertFile?: string
+  /** PEM key file (`ssl_key_file`). */
+  sslKeyFile?: string
+  /** ms (`idle_timeout`, default 120s); keep-alive idle timeout. */
+  idleTimeoutMs?: number
+  /** ms (`read_header_timeout`, default 5s). */
+  readHeaderTimeoutMs?: number
+  /** ms to wait for in-flight requests on stop (default 5000). */
+  shutdownGraceMs?: number
+}
+
+export interface RestApiServer extends Startable {
+  /** The multiaddrs actually listened on (port 0 resolved); [] when stopped. */
+  addresses(): string[]
+  /** The Hono app (for in-process requests). */
+  readonly app: Hono
+}
+
+/**
+ * Turns a listen multiaddr into a socket address.
+ * @throws InvalidArgumentError on an unsupported or malformed multiaddr.
+ */
+export function listenAddressFromMultiaddr(ma: string): ListenAddress {
+  if (ma.startsWith('/unix/')) {
+    let path = decodeURIComponent(ma.slice('/unix'.length))
+    path = path.replace(/^\/+/, '/')
+    if (path === '/' || path === '') throw new InvalidArgumentError(`invalid unix multiaddr: ${ma}`)
+    return { kind: 'unix', path }
+  }
+  let comps: { name: string; value?: string }[]
+  try {
+    comps = multiaddr(ma).getComponents()
+  } catch (err) {
+    throw new InvalidArgumentError(`invalid listen multiaddress ${ma}: ${(err as Error).message}`)
+  }
+  const [host, tcp] = comps
+  if (comps.length !== 2 || host === undefined || tcp === undefined || tcp.name !== 'tcp') {
+    throw new InvalidArgumentError(`unsupported listen multiaddress ${ma}: use /ip4|ip6|dns4|dns6|dns/<host>/tcp/<port> or /unix/<path>`)
+  }
+  if (!['ip4', 'ip6', 'dns4', 'dns6', 'dns'].includes(host.name) || host.value === undefined) {
+    throw new InvalidArgumentError(`unsupported listen multiaddress ${ma}`)
+  }
+  const port = Number(tcp.value)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`invalid port in ${ma}`)
+  return { kind: 'tcp', host: host.value, port }
+}
+
+function multiaddrOf(listen: string, bound: ListenAddress): string {
+  if (bound.kind === 'unix') return `/unix${bound.path}`
+  const proto = listen.split('/')[1] ?? 'ip4'
+  return `/${proto}/${bound.host}/tcp/${bound.port}`
+}
+
+class RestApiServerImpl implements RestApiServer {
+  readonly app: Hono
+  private readonly init: RestApiServerInit
+  private listeners: { ma: string; l: HttpListener }[] = []
+  private starting: Promise<void> | undefined
+  private stopping: Promise<void> | undefined
+
+  constructor(init: RestApiServerInit, components: RestApiComponents) {
+    this.init = init
+    this.app = createRestApp(init, components)
+    // validate early: a bad address is a config error
+    for (const ma of init.httpListenMultiaddress) listenAddressFromMultiaddr(ma)
+  }
+
+  addresses(): string[] {
+    return this.listeners.map((x) => x.ma)
+  }
+
+  start(): Promise<void> {
+    if (this.starting !== undefined) return this.starting
+    this.stopping = undefined
+    this.starting = this.doStart().catch(async (err: unknown) => {
+      await this.closeAll()
+      this.starting = undefined
+      throw err
+    })
+    return this.starting
+  }
+
+  private async doStart(): Promise<void> {
+    const { sslCertFile, sslKeyFile } = this.init
+    const tls =
+      sslCertFile !== undefined && sslCertFile !== '' && sslKeyFile !== undefined && sslKeyFile !== ''
+        ? { cert: readFileSync(sslCertFile), key: readFileSync(sslKeyFile) }
+        : undefined
+    const authInfo = this.init.basicAuthCredentials !== null ? ' - authenticated' : ''
+    for (const ma of this.init.httpListenMultiaddress) {
+      const l = await listenHttp({
+        fetch: (req) => this.app.fetch(req),
+        address: listenAddressFromMultiaddr(ma),
+        ...(tls !== undefined ? { tls } : {}),
+        idleTimeoutMs: this.init.idleTimeoutMs ?? 120_000,
+        readHeaderTimeoutMs: this.init.readHeaderTimeoutMs ?? 0,
+        maxHeaderBytes: this.init.maxHeaderBytes ?? 0,
+        onError: (err) => log.error(`http server: ${(err as Error)?.message ?? String(err)}`)
+      })
+      const bound = multiaddrOf(ma, l.address)
+      this.listeners.push({ ma: bound, l })
+      log.info(`RESTAPI (HTTP${tls !== undefined ? 'S' : ''}${authInfo}): ${bound}`)
+    }
+  }
+
+  private async closeAll(): Promise<void> {
+    const ls = this.listeners
+    this.listeners = []
+    await Promise.all(ls.map(({ l }) => l.close(this.init.shutdownGraceMs ?? 5000)))
+  }
+
+  stop(): Promise<void> {
+    if (this.stopping !== undefined) return this.stopping
+    const starting = this.starting
+    this.stopping = (async () => {
+      if (starting === undefined) return
+      log.info('stopping Cluster API')
+      await starting.catch(() => {})
+      await this.closeAll()
+      this.starting = undefined
+    })()
+    return this.stopping
+  }
+}
+
+/**
+ * Creates the REST API server (not started).
+ * @throws InvalidArgumentError when a listen multiaddr is unsupported.
+ */
+export function createRestApiServer(init: RestApiServerInit, components: RestApiComponents): RestApiServer {
+  return new RestApiServerImpl(init, components)
+}

@@ -1,0 +1,246 @@
+/**
+ * A small HTTP(S) listener that serves a WHATWG `fetch` handler (Hono's
+ * `app.fetch`) on a TCP address or a unix socket.
+ *
+ * Why `node:http` and not `Bun.serve`: upstream's streaming endpoints
+ * report late errors in an HTTP/1.1 trailer (`X-Stream-Error`) that Go's
+ * client reads from `resp.Trailer`. `Bun.serve` (1.4) cannot send trailers,
+ * while `node:http` can (`res.addTrailers`), both under Bun and Deno. A
+ * response body (a `ReadableStream`) may carry a function under
+ * {@link RESPONSE_TRAILERS}; it is called once the body has been fully
+ * written and its result is sent as trailers.
+ *
+ * This file is the only one that knows which runtime server is used.
+ */
+import { rmSync, statSync } from 'node:fs'
+import http from 'node:http'
+import https from 'node:https'
+import type { AddressInfo, Socket } from 'node:net'
+
+/** Symbol under which a response body stream exposes its trailers. */
+export const RESPONSE_TRAILERS: unique symbol = Symbol.for('ipfs-cluster.response-trailers')
+
+/** Trailers as `[name, value]` pairs (a name may repeat). */
+export type TrailerList = [string, string][]
+
+/** A body stream that may carry trailers, computed after the body ends. */
+export type TrailerCarrier = ReadableStream<Uint8Array> & { [RESPONSE_TRAILERS]?: () => TrailerList }
+
+export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string }
+
+export interface HttpListenOptions {
+  fetch: (req: Request) => Response | Promise<Response>
+  address: ListenAddress
+  /** PEM contents; both set = HTTPS. */
+  tls?: { cert: string | Buffer; key: string | Buffer }
+  /** keep-alive idle timeout, ms (0 = runtime default). */
+  idleTimeoutMs?: number
+  /** time allowed to receive the request headers, ms (0 = runtime default). */
+  readHeaderTimeoutMs?: number
+  /** maximum size of the request headers, bytes. */
+  maxHeaderBytes?: number
+  /** Called with errors the handler did not turn into a response. */
+  onError?: (err: unknown) => void
+}
+
+export interface HttpListener {
+  /** The bound address (port 0 resolved). */
+  readonly address: ListenAddress
+  /**
+   * Stops accepting, waits for in-flight requests up to `graceMs`, then
+   * closes every remaining connection. Idempotent.
+   */
+  close(graceMs?: number): Promise<void>
+}
+
+function toRequest(req: http.IncomingMessage, secure: boolean, signal: AbortSignal): Request {
+  const headers = new Headers()
+  const raw = req.rawHeaders
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!)
+  const host = req.headers.host ?? 'localhost'
+  const url = `${secure ? 'https' : 'http'}://${host}${req.url ?? '/'}`
+  const method = req.method ?? 'GET'
+  let body: ReadableStream<Uint8Array> | undefined
+  if (method !== 'GET' && method !== 'HEAD') {
+    const it = req[Symbol.asyncIterator]()
+    body = new ReadableStream<Uint8Array>({
+      async pull(ctrl) {
+        const { value, done } = await it.next()
+        if (done === true) ctrl.close()
+        else ctrl.enqueue(typeof value === 'string' ? new TextEncoder().encode(value) : new Uint8Array(value as Uint8Array))
+      },
+      cancel() {
+        req.resume()
+      }
+    })
+  }
+  const init: RequestInit & { duplex?: 'half' } = { method, headers, signal }
+  if (body !== undefined) {
+    init.body = body
+    init.duplex = 'half'
+  }
+  return new Request(url, init)
+}
+
+function waitDrainOrClose(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done)
+      res.off('close', done)
+      resolve()
+    }
+    res.on('drain', done)
+    res.on('close', done)
+  })
+}
+
+async function writeResponse(res: http.ServerResponse, response: Response, signal: AbortSignal): Promise<void> {
+  res.statusCode = response.status
+  const setCookies = response.headers.getSetCookie()
+  for (const [k, v] of response.headers) {
+    if (k.toLowerCase() === 'set-cookie') continue
+    res.setHeader(k, v)
+  }
+  if (setCookies.length > 0) res.setHeader('set-cookie', setCookies)
+  const body = response.body as TrailerCarrier | null
+  if (body === null) {
+    res.end()
+    return
+  }
+  const reader = body.getReader()
+  const onAbort = (): void => {
+    reader.cancel().catch(() => {})
+  }
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) break
+      if (res.destroyed) return
+      if (!res.write(value)) await waitDrainOrClose(res)
+    }
+  } catch (err) {
+    // the body failed without trailers to carry the error: cut the
+    // connection so the client sees an incomplete response, not success
+    res.destroy(err instanceof Error ? err : new Error(String(err)))
+    return
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+  const trailers = body[RESPONSE_TRAILERS]?.()
+  if (trailers !== undefined && trailers.length > 0 && !res.destroyed) res.addTrailers(trailers)
+  res.end()
+}
+
+/** Resolves when `p` settles or after `ms`, whichever comes first; no timer survives. */
+async function raceTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  try {
+    await Promise.race([
+      p,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms)
+      })
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * Listens on one address. A unix socket path that already exists as a
+ * socket is removed first (a stale socket from a previous run).
+ * @throws Error when the address cannot be bound.
+ */
+export async function listenHttp(opts: HttpListenOptions): Promise<HttpListener> {
+  const secure = opts.tls !== undefined
+  const inFlight = new Set<Promise<void>>()
+  const sockets = new Set<Socket>()
+
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const ac = new AbortController()
+    res.on('close', () => {
+      if (!res.writableFinished) ac.abort()
+    })
+    const p = (async () => {
+      let response: Response
+      try {
+        response = await opts.fetch(toRequest(req, secure, ac.signal))
+      } catch (err) {
+        opts.onError?.(err)
+        response = new Response(JSON.stringify({ code: 500, message: String((err as Error)?.message ?? err) }), {
+          status: 500,
+          headers: { 'content-type': 'application/json' }
+        })
+      }
+      await writeResponse(res, response, ac.signal)
+    })()
+      .catch((err: unknown) => {
+        opts.onError?.(err)
+        res.destroy()
+      })
+      .finally(() => {
+        inFlight.delete(p)
+      })
+    inFlight.add(p)
+  }
+
+  const serverOpts: http.ServerOptions = {}
+  if (opts.maxHeaderBytes !== undefined && opts.maxHeaderBytes > 0) serverOpts.maxHeaderSize = opts.maxHeaderBytes
+  const server: http.Server = secure
+    ? https.createServer({ ...serverOpts, cert: opts.tls!.cert, key: opts.tls!.key }, handler)
+    : http.createServer(serverOpts, handler)
+  if (opts.idleTimeoutMs !== undefined && opts.idleTimeoutMs > 0) server.keepAliveTimeout = opts.idleTimeoutMs
+  if (opts.readHeaderTimeoutMs !== undefined && opts.readHeaderTimeoutMs > 0) server.headersTimeout = opts.readHeaderTimeoutMs
+  server.on('connection', (s: Socket) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+  server.on('secureConnection', (s: Socket) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+
+  const addr = opts.address
+  if (addr.kind === 'unix') {
+    try {
+      if (statSync(addr.path).isSocket()) rmSync(addr.path, { force: true })
+    } catch {
+      // does not exist
+    }
+  }
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err)
+    server.once('error', onError)
+    const ready = (): void => {
+      server.off('error', onError)
+      resolve()
+    }
+    if (addr.kind === 'unix') server.listen(addr.path, ready)
+    else server.listen(addr.port, addr.host, ready)
+  })
+  if (opts.onError !== undefined) server.on('error', opts.onError)
+
+  let bound: ListenAddress = addr
+  if (addr.kind === 'tcp') {
+    const a = server.address() as AddressInfo
+    bound = { kind: 'tcp', host: addr.host, port: a.port }
+  }
+
+  let closing: Promise<void> | undefined
+  return {
+    address: bound,
+    close(graceMs = 5000): Promise<void> {
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        server.closeIdleConnections()
+        await raceTimeout(Promise.allSettled([...inFlight]), graceMs)
+        server.closeAllConnections()
+        for (const s of sockets) s.destroy()
+        await raceTimeout(closed, 1000)
+        if (addr.kind === 'unix') rmSync(addr.path, { force: true })
+      })()
+      return closing
+    }
+  }
+}
