@@ -1,0 +1,701 @@
+/**
+ * The kubo connector: the cluster's only way to the local IPFS daemon,
+ * mirroring upstream `ipfsconn/ipfshttp/ipfshttp.go` (v1.1.6).
+ *
+ * It talks to kubo's RPC API (`POST /api/v0/<command>`) with `fetch`
+ * directly rather than through `kubo-rpc-client`: the connector needs the
+ * raw NDJSON streams (`pin/add?progress=true`, `pin/ls?stream=true`,
+ * `repo/gc`), upstream's per-command timeouts and one uniform mapping of
+ * every failure to `IPFSError`, which the client would hide behind its own
+ * option parsing and error classes for every single command.
+ *
+ * Errors:
+ * - `IPFSError` when kubo is unreachable ("IPFS request failed (is it
+ *   running?) (<command>): …"), answers with an error ("IPFS error
+ *   (<command>): <kubo's message>"), a request times out, or a pin makes
+ *   no progress for `pin_timeout`.
+ * - `AbortError` when the caller's signal aborts or the connector stops.
+ * - `NotFoundError` from `configKey` for a key kubo's config lacks.
+ * - `InvalidArgumentError` for a path `resolve` cannot parse.
+ */
+import { parse as ndjsonParse } from 'it-ndjson'
+import { CID } from 'multiformats/cid'
+import { AbortError, InvalidArgumentError, IPFSError, NotFoundError } from '../../errors.ts'
+import type { AbortOptions, IPFSConnector, IPFSPinInfo, PinProgressHandler } from '../../interfaces.ts'
+import { getLogger } from '../../observability/logging.ts'
+import type { ID, IPFSID, IPFSPinStatus, IPFSRepoStat, Pin } from '../../types/index.ts'
+import { type IpfsHttpInit, nodeUrl, validateIpfsHttpInit } from './config.ts'
+
+const log = getLogger('ipfshttp')
+
+/** What the connector uses of the rest of the peer (all optional). */
+export interface IpfsHttpComponents {
+  /**
+   * The cluster's peers with their IPFS identities, for `connectSwarms`
+   * (upstream: RPC `Cluster.Peers`). Without it `connectSwarms` does nothing.
+   */
+  clusterPeers?: (options?: AbortOptions) => AsyncIterable<ID>
+  /**
+   * Asks the cluster to publish informer metrics now, every
+   * `informerTriggerInterval` pin/unpin requests (upstream: RPC
+   * `Cluster.SendInformersMetrics`).
+   */
+  sendInformersMetrics?: (options?: AbortOptions) => Promise<void>
+}
+
+/** kubo answered with an error body `{"Message","Code","Type":"error"}`. */
+class KuboResponseError extends IPFSError {
+  readonly status: number
+  readonly kuboMessage: string
+  constructor(command: string, status: number, kuboMessage: string) {
+    super(`IPFS error (${command}): ${kuboMessage}`)
+    this.status = status
+    this.kuboMessage = kuboMessage
+  }
+}
+
+function isNotPinned(err: unknown): boolean {
+  return err instanceof KuboResponseError && /not pinned/.test(err.kuboMessage)
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code
+    return typeof code === 'string' && !err.message.includes(code) ? `${err.message} (${code})` : err.message
+  }
+  return String(err)
+}
+
+type AbortCause = 'timeout' | 'caller' | 'stopped'
+
+/**
+ * One request's cancellation: the caller's signal, the connector's run
+ * signal and a (resettable) timeout, merged into `signal`. `fail()` turns
+ * whatever went wrong into the right error class.
+ */
+class Scope {
+  readonly signal: AbortSignal
+  private readonly controller = new AbortController()
+  private readonly timeoutMessage: string
+  private readonly cleanups: (() => void)[] = []
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private cause: AbortCause | undefined
+
+  constructor(timeoutMs: number, timeoutMessage: string, caller: AbortSignal | undefined, run: AbortSignal) {
+    this.signal = this.controller.signal
+    this.timeoutMessage = timeoutMessage
+    const link = (s: AbortSignal | undefined, cause: AbortCause): void => {
+      if (s === undefined) return
+      if (s.aborted) {
+        this.abort(cause)
+        return
+      }
+      const h = (): void => this.abort(cause)
+      s.addEventListener('abort', h, { once: true })
+      this.cleanups.push(() => s.removeEventListener('abort', h))
+    }
+    link(caller, 'caller')
+    link(run, 'stopped')
+    this.reset(timeoutMs)
+  }
+
+  /** Restarts the timeout (`0` = none). */
+  reset(timeoutMs: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+    if (timeoutMs > 0 && !this.signal.aborted) this.timer = setTimeout(() => this.abort('timeout'), timeoutMs)
+  }
+
+  private abort(cause: AbortCause): void {
+    if (this.signal.aborted) return
+    this.cause = cause
+    this.controller.abort(cause)
+  }
+
+  /** Stops the timer and unlinks from the parent signals. */
+  close(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+    for (const c of this.cleanups.splice(0)) c()
+  }
+
+  /** The error to throw for `err`, raised while running `command`. */
+  fail(command: string, err: unknown): Error {
+    if (this.cause === 'timeout') return new IPFSError(this.timeoutMessage, { cause: err })
+    if (this.cause === 'caller') return new AbortError(`IPFS request aborted (${command})`)
+    if (this.cause === 'stopped') return new AbortError(`IPFS request aborted: the IPFS connector stopped (${command})`)
+    if (err instanceof IPFSError || err instanceof AbortError) return err
+    return new IPFSError(`IPFS request failed (is it running?) (${command}): ${describe(err)}`, { cause: err })
+  }
+}
+
+type Query = [string, string][]
+
+/**
+ * Connector to a kubo daemon (`IPFSConnector`).
+ * `start()` begins waiting for kubo in the background (logging a warning
+ * every 10 failed tries) and, once it answers, runs `connectSwarms` after
+ * `connectSwarmsDelayMs`. Requests work before and regardless of that.
+ */
+export class IpfsHttpConnector implements IPFSConnector {
+  private readonly init: IpfsHttpInit
+  private readonly components: IpfsHttpComponents
+  private readonly baseUrl: string
+  private run = new AbortController()
+  private started = false
+  private background: Promise<void> | undefined
+  private readyWaiters: (() => void)[] = []
+  private isReady = false
+  private failedRequests = 0
+  private nextSlot = 0
+  private informerCount = 0
+
+  /** @throws InvalidArgumentError on invalid settings (see `validateIpfsHttpInit`). */
+  constructor(init: IpfsHttpInit, components: IpfsHttpComponents = {}) {
+    validateIpfsHttpInit(init)
+    this.init = { ...init }
+    this.components = components
+    this.baseUrl = nodeUrl(init.nodeMultiaddress)
+  }
+
+  /** `http://host:port` of kubo's RPC API. */
+  get url(): string {
+    return this.baseUrl
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
+    this.run = new AbortController()
+    const signal = this.run.signal
+    this.background = this.waitAndConnect(signal).catch((err: unknown) => {
+      if (!signal.aborted) log.error(`ipfshttp background task: ${describe(err)}`)
+    })
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    log.info('stopping IPFS Connector')
+    this.run.abort()
+    await this.background
+    this.background = undefined
+  }
+
+  /** Resolves once kubo has answered `id` at least once (after `start()`). */
+  ready(options: AbortOptions = {}): Promise<void> {
+    if (this.isReady) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => reject(new AbortError('waiting for IPFS aborted'))
+      if (options.signal?.aborted === true) {
+        onAbort()
+        return
+      }
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+      this.readyWaiters.push(() => {
+        options.signal?.removeEventListener('abort', onAbort)
+        resolve()
+      })
+    })
+  }
+
+  private async waitAndConnect(signal: AbortSignal): Promise<void> {
+    for (let i = 1; !signal.aborted; i++) {
+      try {
+        await this.id({ signal })
+        break
+      } catch (err) {
+        if (signal.aborted) return
+        if (i % 10 === 0) log.warn(`ipfs does not seem to be available after ${i} retries: ${describe(err)}`)
+      }
+      await sleep(1000, signal)
+    }
+    if (signal.aborted) return
+    this.isReady = true
+    for (const w of this.readyWaiters.splice(0)) w()
+    if (this.init.connectSwarmsDelayMs === 0) return
+    await sleep(this.init.connectSwarmsDelayMs, signal)
+    if (signal.aborted) return
+    await this.connectSwarms({ signal })
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  /** Upstream's limiter: after more than 10 consecutive failures, 1 request/s. */
+  private async rateLimit(signal: AbortSignal): Promise<void> {
+    if (this.failedRequests <= 10) return
+    const now = Date.now()
+    const slot = Math.max(now, this.nextSlot)
+    this.nextSlot = slot + 1000
+    if (slot > now) await sleep(slot - now, signal)
+  }
+
+  /**
+   * POSTs `/api/v0/<command>?<query>` and returns the response once its
+   * status is 200 (the body is not read). The scope stays open: the caller
+   * reads the body and closes it.
+   */
+  private async post(command: string, query: Query, scope: Scope, body?: BodyInit): Promise<Response> {
+    const qs = new URLSearchParams(query).toString()
+    const url = `${this.baseUrl}/api/v0/${command}${qs === '' ? '' : `?${qs}`}`
+    log.debug(`posting /${command}${qs === '' ? '' : `?${qs}`}`)
+    await this.rateLimit(scope.signal)
+    if (scope.signal.aborted) throw scope.fail(command, new Error('aborted'))
+    let res: Response
+    try {
+      res = await fetch(url, { method: 'POST', body, signal: scope.signal })
+    } catch (err) {
+      if (!scope.signal.aborted) {
+        this.failedRequests++
+        if (this.failedRequests === 11) log.warn('rate-limiting requests to IPFS to 1req/s')
+        log.error(`error posting to IPFS (${command}): ${describe(err)}`)
+      }
+      throw scope.fail(command, err)
+    }
+    if (this.failedRequests > 10) log.warn('lifting up the rate limit of requests to IPFS')
+    this.failedRequests = 0
+    if (res.status === 200) return res
+    let text = ''
+    try {
+      text = await res.text()
+    } catch (err) {
+      throw scope.fail(command, err)
+    }
+    try {
+      const j = JSON.parse(text) as { Message?: unknown }
+      if (typeof j.Message === 'string') throw new KuboResponseError(command, res.status, j.Message)
+    } catch (err) {
+      if (err instanceof KuboResponseError) throw err
+    }
+    throw new IPFSError(`IPFS request failed (is it running?) (${command}). Code ${res.status}: ${text.trim()}`)
+  }
+
+  private scope(timeoutMs: number, command: string, options: AbortOptions): Scope {
+    return new Scope(timeoutMs, `IPFS request timed out after ${timeoutMs} ms (${command})`, options.signal, this.run.signal)
+  }
+
+  /** A request whose whole JSON body is returned. */
+  private async postJSON<T>(command: string, query: Query, options: AbortOptions, timeoutMs = this.init.ipfsRequestTimeoutMs, body?: BodyInit): Promise<T> {
+    const scope = this.scope(timeoutMs, command, options)
+    try {
+      const res = await this.post(command, query, scope, body)
+      const text = await res.text()
+      try {
+        return JSON.parse(text) as T
+      } catch {
+        throw new IPFSError(`IPFS error (${command}): cannot parse the response: ${text.slice(0, 200)}`)
+      }
+    } catch (err) {
+      throw scope.fail(command, err)
+    } finally {
+      scope.close()
+    }
+  }
+
+  /** NDJSON objects of a streamed response; the scope closes when the stream ends. */
+  private async *postStream<T>(command: string, query: Query, scope: Scope): AsyncGenerator<T> {
+    try {
+      const res = await this.post(command, query, scope)
+      if (res.body === null) return
+      for await (const obj of ndjsonParse(res.body as AsyncIterable<Uint8Array>)) {
+        const o = obj as { Type?: unknown; Message?: unknown }
+        if (o !== null && typeof o === 'object' && o.Type === 'error' && typeof o.Message === 'string') {
+          throw new KuboResponseError(command, 200, o.Message)
+        }
+        yield obj as T
+      }
+    } catch (err) {
+      throw scope.fail(command, err)
+    } finally {
+      scope.close()
+    }
+  }
+
+  // ------------------------------------------------------------ commands
+
+  /** `id`: kubo's peer ID and addresses. @throws IPFSError */
+  async id(options: AbortOptions = {}): Promise<IPFSID> {
+    const res = await this.postJSON<{ ID?: string; Addresses?: string[] | null }>('id', [], options)
+    if (typeof res.ID !== 'string' || res.ID === '') throw new IPFSError('IPFS error (id): the response has no ID')
+    return { id: res.ID, addresses: res.Addresses ?? [], error: '' }
+  }
+
+  /**
+   * Pins `pin.cid` (recursive for maxDepth -1, direct for 0, `max-depth=N`
+   * otherwise), unless kubo already has it pinned that way. Before pinning it
+   * asks kubo to connect to up to 10 of `pin.origins` (not awaited). When
+   * `pin.pinUpdate` is set and that CID is pinned recursively, it runs
+   * `pin/update?unpin=false` instead (bounded by ipfs_request_timeout).
+   * Otherwise `pin/add?progress=true`: `onProgress(blocks)` is called on
+   * each progress line, and the request is aborted when no progress was
+   * made for `pin_timeout`.
+   * @throws IPFSError (kubo error, unreachable, pin timeout), AbortError
+   */
+  async pin(pin: Pin, options: AbortOptions & { onProgress?: PinProgressHandler } = {}): Promise<void> {
+    const cid = pin.cid.toString()
+    const status = await this.pinLsCid(pin, options)
+    if (isPinned(status, pin.maxDepth)) {
+      log.debug(`IPFS object is already pinned: ${cid}`)
+      return
+    }
+    await this.triggerInformers()
+    const originsCtl = new AbortController()
+    const stopOrigins = (): void => originsCtl.abort()
+    options.signal?.addEventListener('abort', stopOrigins, { once: true })
+    try {
+      for (const origin of pin.origins.slice(0, 10)) {
+        this.swarmConnect([origin], { signal: originsCtl.signal }).then(
+          () => log.debug(`swarm-connect success to origin: ${origin}`),
+          (err: unknown) => log.debug(`swarm-connect to origin ${origin}: ${describe(err)}`)
+        )
+      }
+      if (pin.pinUpdate !== null) {
+        const from = pin.pinUpdate
+        const fromStatus = await this.pinLsCid({ ...pin, cid: from, maxDepth: -1 }, options).catch(() => 'error' as const)
+        if (fromStatus === 'recursive') {
+          const q: Query = [
+            ['arg', from.toString()],
+            ['arg', cid],
+            ['unpin', 'false']
+          ]
+          await this.postJSON<unknown>('pin/update', q, options)
+          log.info(`IPFS Pin Update request succeeded. ${from} -> ${cid} (unpin=false)`)
+          return
+        }
+      }
+      await this.pinProgress(pin, options)
+      log.info(`IPFS Pin request succeeded: ${cid}`)
+    } finally {
+      options.signal?.removeEventListener('abort', stopOrigins)
+      originsCtl.abort()
+      await this.triggerInformers()
+    }
+  }
+
+  private async pinProgress(pin: Pin, options: AbortOptions & { onProgress?: PinProgressHandler }): Promise<void> {
+    const cid = pin.cid.toString()
+    const timeoutMs = this.init.pinTimeoutMs
+    const scope = new Scope(timeoutMs, `pin timeout: no progress for ${timeoutMs} ms while pinning ${cid} (pin/add)`, options.signal, this.run.signal)
+    const q: Query = [['arg', cid], ...pinArgs(pin.maxDepth), ['progress', 'true']]
+    let last = 0
+    let pinned = false
+    for await (const line of this.postStream<{ Pins?: string[] | null; Progress?: number }>('pin/add', q, scope)) {
+      if (typeof line.Progress === 'number') {
+        if (line.Progress > last) {
+          last = line.Progress
+          scope.reset(timeoutMs)
+        }
+        options.onProgress?.(line.Progress)
+      }
+      if (Array.isArray(line.Pins) && line.Pins.length > 0) pinned = true
+    }
+    if (!pinned) throw new IPFSError(`IPFS error (pin/add): the response ended before the pin of ${cid} was confirmed`)
+  }
+
+  /**
+   * `pin/rm` (recursive), bounded by unpin_timeout. A CID that is not
+   * pinned is not an error.
+   * @throws IPFSError (also when `unpinDisable` is set), AbortError
+   */
+  async unpin(cid: CID, options: AbortOptions = {}): Promise<void> {
+    if (this.init.unpinDisable) throw new IPFSError('ipfs unpinning is disallowed by configuration on this peer')
+    await this.triggerInformers()
+    try {
+      await this.postJSON<unknown>('pin/rm', [['arg', cid.toString()]], options, this.init.unpinTimeoutMs)
+      log.info(`IPFS Unpin request succeeded: ${cid}`)
+    } catch (err) {
+      if (!isNotPinned(err)) throw err
+      log.debug(`IPFS object is already unpinned: ${cid}`)
+    } finally {
+      await this.triggerInformers()
+    }
+  }
+
+  /**
+   * `pin/ls?stream=true&type=<filter>`: kubo's pins, streamed. `typeFilter`
+   * is `recursive`, `direct`, `indirect`, `all`, or several joined by
+   * commas (each listed in turn). The whole listing is bounded by
+   * ipfs_request_timeout.
+   * @throws IPFSError, AbortError
+   */
+  async *pinLs(typeFilter: string, options: AbortOptions = {}): AsyncGenerator<IPFSPinInfo> {
+    const filters = typeFilter
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+    if (filters.length === 0) filters.push('all')
+    const scope = this.scope(this.init.ipfsRequestTimeoutMs, 'pin/ls', options)
+    try {
+      for (const f of filters) {
+        // each stream closes the scope when it ends: give each its own child scope
+        const child = new Scope(0, '', scope.signal, this.run.signal)
+        try {
+          for await (const p of this.postStream<{ Cid?: string; Type?: string }>('pin/ls', [['stream', 'true'], ['type', f]], child)) {
+            if (typeof p.Cid !== 'string') continue
+            yield { cid: CID.parse(p.Cid), type: toPinStatus(p.Type) }
+          }
+        } catch (err) {
+          throw scope.fail('pin/ls', err)
+        }
+      }
+    } finally {
+      scope.close()
+    }
+  }
+
+  /**
+   * Status of `pin.cid` in kubo, asked with the type matching
+   * `pin.maxDepth` (`recursive` for -1 and shards, `direct` for 0):
+   * `unpinned` when kubo says it is not pinned.
+   * @throws IPFSError, AbortError
+   */
+  async pinLsCid(pin: Pin, options: AbortOptions = {}): Promise<IPFSPinStatus> {
+    const type = pin.maxDepth === 0 ? 'direct' : 'recursive'
+    const scope = this.scope(this.init.ipfsRequestTimeoutMs, 'pin/ls', options)
+    const q: Query = [
+      ['stream', 'true'],
+      ['arg', pin.cid.toString()],
+      ['type', type]
+    ]
+    try {
+      for await (const p of this.postStream<{ Type?: string }>('pin/ls', q, scope)) {
+        return toPinStatus(p.Type)
+      }
+      return 'unpinned'
+    } catch (err) {
+      if (isNotPinned(err)) return 'unpinned'
+      throw err
+    } finally {
+      scope.close()
+    }
+  }
+
+  /**
+   * Asks kubo to connect to the IPFS daemons of every cluster peer
+   * (from `components.clusterPeers`); individual failures are only logged.
+   */
+  async connectSwarms(options: AbortOptions = {}): Promise<void> {
+    const peers = this.components.clusterPeers
+    if (peers === undefined) return
+    const scope = this.scope(this.init.ipfsRequestTimeoutMs, 'connectSwarms', options)
+    try {
+      for await (const id of peers({ signal: scope.signal })) {
+        if (id.error !== '' || id.ipfs.error !== '') continue
+        for (const addr of id.ipfs.addresses) {
+          try {
+            await this.swarmConnect([addr], { signal: scope.signal })
+            log.debug(`ipfs successfully connected to ${addr}`)
+          } catch (err) {
+            if (scope.signal.aborted) throw err
+            log.debug(`ipfs could not connect to ${addr}: ${describe(err)}`)
+          }
+        }
+      }
+    } catch (err) {
+      const e = scope.fail('connectSwarms', err)
+      if (e instanceof AbortError) throw e
+      log.error(e.message)
+    } finally {
+      scope.close()
+    }
+  }
+
+  /** `swarm/connect?arg=<addr>…` (addresses must include `/p2p/<id>`). @throws IPFSError, AbortError */
+  async swarmConnect(addrs: string[], options: AbortOptions = {}): Promise<void> {
+    if (addrs.length === 0) return
+    await this.postJSON<unknown>(
+      'swarm/connect',
+      addrs.map((a) => ['arg', a]),
+      options
+    )
+  }
+
+  /** `swarm/peers`: peer IDs kubo is connected to. @throws IPFSError, AbortError */
+  async swarmPeers(options: AbortOptions = {}): Promise<string[]> {
+    const res = await this.postJSON<{ Peers?: { Peer?: string }[] | null }>('swarm/peers', [], options)
+    return (res.Peers ?? []).map((p) => p.Peer).filter((p): p is string => typeof p === 'string')
+  }
+
+  /**
+   * A value of kubo's config (`config/show`), by a `/`-separated path such
+   * as `Datastore/StorageMax`.
+   * @throws NotFoundError when the key is absent, IPFSError, AbortError
+   */
+  async configKey(key: string, options: AbortOptions = {}): Promise<unknown> {
+    const cfg = await this.postJSON<unknown>('config/show', [], options)
+    const path = key.split('/').filter((s) => s !== '')
+    if (path.length === 0) throw new InvalidArgumentError('cannot lookup without a path')
+    let v: unknown = cfg
+    for (const seg of path) {
+      if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.hasOwn(v, seg)) {
+        throw new NotFoundError(`key not found in configuration: ${key}`)
+      }
+      v = (v as Record<string, unknown>)[seg]
+    }
+    return v
+  }
+
+  /** `repo/stat?size-only=true`: sizes in bytes. @throws IPFSError, AbortError */
+  async repoStat(options: AbortOptions = {}): Promise<IPFSRepoStat> {
+    const res = await this.postJSON<{ RepoSize?: number; StorageMax?: number }>('repo/stat', [['size-only', 'true']], options)
+    return { repoSize: Number(res.RepoSize ?? 0), storageMax: Number(res.StorageMax ?? 0) }
+  }
+
+  /**
+   * `repo/gc?stream-errors=true`, streamed: one item per removed block
+   * (`key`) or per error (`key` null, `error` set). Bounded by repogc_timeout.
+   * @throws IPFSError, AbortError
+   */
+  async *repoGC(options: AbortOptions = {}): AsyncGenerator<{ key: CID | null; error: string }> {
+    const scope = this.scope(this.init.repoGcTimeoutMs, 'repo/gc', options)
+    try {
+      for await (const r of this.postStream<{ Key?: unknown; Error?: string }>('repo/gc', [['stream-errors', 'true']], scope)) {
+        yield { key: parseKey(r.Key), error: r.Error ?? '' }
+      }
+    } finally {
+      scope.close()
+      await this.triggerInformers()
+    }
+  }
+
+  /**
+   * Resolves an IPFS path to the CID it points to: `/ipfs/<cid>` (or a bare
+   * CID) without asking kubo, `/ipfs/<cid>/sub/path`, `/ipns/…`, `/ipld/…`
+   * through kubo's `resolve`.
+   * @throws InvalidArgumentError (unparseable path), IPFSError, AbortError
+   */
+  async resolve(path: string, options: AbortOptions = {}): Promise<CID> {
+    let p = path.trim()
+    if (!p.startsWith('/')) p = `/ipfs/${p}`
+    const segs = p.split('/').filter((s) => s !== '')
+    const ns = segs[0]
+    if (segs.length < 2 || (ns !== 'ipfs' && ns !== 'ipns' && ns !== 'ipld')) {
+      throw new InvalidArgumentError(`invalid path "${path}"`)
+    }
+    if (ns !== 'ipns') {
+      let root: CID
+      try {
+        root = CID.parse(segs[1]!)
+      } catch (err) {
+        throw new InvalidArgumentError(`invalid path "${path}": ${describe(err)}`)
+      }
+      if (segs.length === 2) return root
+    }
+    const res = await this.postJSON<{ Path?: string }>('resolve', [['arg', `/${segs.join('/')}`]], options)
+    const out = (res.Path ?? '').split('/').filter((s) => s !== '')
+    if (out.length < 2 || (out[0] !== 'ipfs' && out[0] !== 'ipld')) {
+      throw new IPFSError(`IPFS error (resolve): resolved path is not immutable: ${res.Path ?? ''}`)
+    }
+    try {
+      return CID.parse(out[1]!)
+    } catch (err) {
+      throw new IPFSError(`IPFS error (resolve): invalid CID in resolved path ${res.Path ?? ''}: ${describe(err)}`)
+    }
+  }
+
+  /**
+   * `block/put` (pin=false, allow-big-block). `format` is the CID codec
+   * (`raw` by default; legacy names `protobuf`/`v0` → dag-pb, `cbor` →
+   * dag-cbor), `mhtype` the hash (`sha2-256`); `cidVersion: 0` returns the
+   * CIDv0 form when the block is dag-pb + sha2-256.
+   * @throws IPFSError, AbortError
+   */
+  async blockPut(data: Uint8Array, opts: { format?: string; mhtype?: string; cidVersion?: number }, options: AbortOptions = {}): Promise<CID> {
+    let codec = opts.format ?? 'raw'
+    if (codec === 'protobuf' || codec === 'v0') codec = 'dag-pb'
+    if (codec === 'cbor') codec = 'dag-cbor'
+    const q: Query = [
+      ['cid-codec', codec],
+      ['mhtype', opts.mhtype ?? 'sha2-256'],
+      ['pin', 'false'],
+      ['allow-big-block', 'true']
+    ]
+    const form = new FormData()
+    form.append('file', new Blob([data as Uint8Array<ArrayBuffer>]), 'block')
+    const res = await this.postJSON<{ Key?: string }>('block/put', q, options, this.init.ipfsRequestTimeoutMs, form)
+    if (typeof res.Key !== 'string') throw new IPFSError('IPFS error (block/put): the response has no Key')
+    let cid = CID.parse(res.Key)
+    if (opts.cidVersion === 0 && cid.code === 0x70 && cid.multihash.code === 0x12) cid = cid.toV0()
+    return cid
+  }
+
+  /** `block/get`: the raw bytes of a block. @throws IPFSError, AbortError */
+  async blockGet(cid: CID, options: AbortOptions = {}): Promise<Uint8Array> {
+    const scope = this.scope(this.init.ipfsRequestTimeoutMs, 'block/get', options)
+    try {
+      const res = await this.post('block/get', [['arg', cid.toString()]], scope)
+      return new Uint8Array(await res.arrayBuffer())
+    } catch (err) {
+      throw scope.fail('block/get', err)
+    } finally {
+      scope.close()
+    }
+  }
+
+  private async triggerInformers(): Promise<void> {
+    const n = this.init.informerTriggerInterval
+    const send = this.components.sendInformersMetrics
+    if (n <= 0 || send === undefined) return
+    this.informerCount++
+    if (this.informerCount < n) return
+    this.informerCount = 0
+    try {
+      await send({ signal: this.run.signal })
+    } catch (err) {
+      log.error(`sending informer metrics: ${describe(err)}`)
+    }
+  }
+}
+
+/** Upstream `pinArgs`: recursive / direct / recursive with max-depth. */
+function pinArgs(maxDepth: number): Query {
+  if (maxDepth < 0) return [['recursive', 'true']]
+  if (maxDepth === 0) return [['recursive', 'false']]
+  return [
+    ['recursive', 'true'],
+    ['max-depth', String(maxDepth)]
+  ]
+}
+
+/** Upstream `IPFSPinStatus.IsPinned`. */
+export function isPinned(status: IPFSPinStatus, maxDepth: number): boolean {
+  if (maxDepth === 0) return status === 'direct'
+  return status === 'recursive'
+}
+
+function toPinStatus(t: unknown): IPFSPinStatus {
+  if (typeof t !== 'string') return 'bug'
+  // kubo reports "recursive", "direct", "indirect" or "indirect through <cid>"
+  if (t === 'recursive' || t === 'direct') return t
+  if (t.startsWith('indirect')) return 'indirect'
+  return 'bug'
+}
+
+function parseKey(k: unknown): CID | null {
+  try {
+    if (typeof k === 'string' && k !== '') return CID.parse(k)
+    if (k !== null && typeof k === 'object' && typeof (k as { '/'?: unknown })['/'] === 'string') {
+      return CID.parse((k as { '/': string })['/'])
+    }
+  } catch {
+    // fall through
+  }
+  return null
+}
+
+/** Resolves after `ms`, or early (without error) when `signal` aborts; leaves no timer behind. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve()
+      return
+    }
+    const done = (): void => {
+      clearTimeout(t)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const t = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
