@@ -1,0 +1,119 @@
+/**
+ * `identity.json`: `{ "id": "<peer id>", "private_key": "<base64 protobuf private key>" }`,
+ * exactly as upstream `config/identity.go` (Ed25519 keys, 4-space indent, mode 0600).
+ * `CLUSTER_ID` and `CLUSTER_PRIVATEKEY` override the file (envconfig on `identityJSON`).
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { base64pad } from 'multiformats/bases/base64'
+import type { Env } from './env.ts'
+import { ConfigError } from './errors.ts'
+import { isPlainObject } from './schema.ts'
+
+/** Name of the identity file inside the configuration folder. */
+export const IDENTITY_FILE = 'identity.json'
+
+/** A peer's identity: its libp2p private key and the peer ID derived from it. */
+export interface Identity {
+  /** The peer ID string (`12D3KooW…`). */
+  id: string
+  peerId: PeerId
+  privateKey: PrivateKey
+}
+
+/** The JSON form of an identity (upstream `identityJSON`). */
+export interface IdentityJson {
+  id: string
+  /** Standard base64 (with padding) of the protobuf-encoded private key. */
+  private_key: string
+}
+
+/** Generates a new Ed25519 identity (upstream `Identity.Default`). */
+export async function generateIdentity(): Promise<Identity> {
+  const privateKey = await generateKeyPair('Ed25519')
+  const peerId = peerIdFromPrivateKey(privateKey)
+  return { id: peerId.toString(), peerId, privateKey }
+}
+
+/** The identity as upstream writes it. */
+export function identityToJson(identity: Identity): IdentityJson {
+  return {
+    id: identity.id,
+    private_key: base64pad.baseEncode(privateKeyToProtobuf(identity.privateKey))
+  }
+}
+
+/**
+ * Builds an identity from its JSON form and checks that the ID matches the key.
+ * @throws ConfigError `<label>: <key>: <problem>`.
+ */
+export function identityFromJson(json: unknown, label = IDENTITY_FILE): Identity {
+  if (!isPlainObject(json)) throw new ConfigError(`${label}: must be a JSON object`)
+  const id = json.id
+  const pk = json.private_key
+  if (typeof id !== 'string' || id === '') throw new ConfigError(`${label}: id: identity ID not set`)
+  if (typeof pk !== 'string' || pk === '') throw new ConfigError(`${label}: private_key: no identity private_key set`)
+  let peerId: PeerId
+  try {
+    peerId = peerIdFromString(id)
+  } catch (err) {
+    throw new ConfigError(`${label}: id: error decoding peer ID "${id}": ${(err as Error).message}`)
+  }
+  let privateKey: PrivateKey
+  try {
+    privateKey = privateKeyFromProtobuf(base64pad.baseDecode(pk.trim()))
+  } catch (err) {
+    throw new ConfigError(`${label}: private_key: cannot decode the private key: ${(err as Error).message}`)
+  }
+  if (!peerIdFromPrivateKey(privateKey).equals(peerId)) {
+    throw new ConfigError(`${label}: id: identity ID does not match the private_key`)
+  }
+  return { id: peerId.toString(), peerId, privateKey }
+}
+
+/**
+ * Loads `<folder>/identity.json`, then applies `CLUSTER_ID` / `CLUSTER_PRIVATEKEY`.
+ * @throws ConfigError when the file is missing, malformed, or the ID does not match the key.
+ */
+export async function loadIdentity(folder: string, env: Env = {}): Promise<Identity> {
+  const path = join(resolve(folder), IDENTITY_FILE)
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') {
+      throw new ConfigError(`${path}: not found (run "ipfs-cluster service init" first)`, { cause: err })
+    }
+    throw new ConfigError(`${path}: cannot read: ${(err as Error).message}`, { cause: err })
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
+    throw new ConfigError(`${path}: invalid JSON: ${(err as Error).message}`)
+  }
+  if (!isPlainObject(json)) throw new ConfigError(`${path}: must be a JSON object`)
+  const doc = { ...json }
+  const used: string[] = []
+  if (env.CLUSTER_ID !== undefined) {
+    doc.id = env.CLUSTER_ID
+    used.push('CLUSTER_ID')
+  }
+  if (env.CLUSTER_PRIVATEKEY !== undefined) {
+    doc.private_key = env.CLUSTER_PRIVATEKEY
+    used.push('CLUSTER_PRIVATEKEY')
+  }
+  const label = used.length === 0 ? path : `${path} (with ${used.join(', ')})`
+  return identityFromJson(doc, label)
+}
+
+/** Writes `<folder>/identity.json` (4-space indent as upstream, mode 0600), creating the folder. */
+export async function saveIdentity(folder: string, identity: Identity): Promise<void> {
+  const abs = resolve(folder)
+  await mkdir(abs, { recursive: true, mode: 0o700 })
+  await writeFile(join(abs, IDENTITY_FILE), JSON.stringify(identityToJson(identity), null, 4), { mode: 0o600 })
+}
