@@ -10,10 +10,12 @@
  * - When kubo cannot be reached the error is logged and the metric is
  *   invalid with an empty value. After `stop()` metrics are invalid.
  *
- * Metrics are not partitionable; `expire` = now + `metricTtlMs` (ns).
+ * Metrics are not partitionable; `expire` = now + `metricTtlMs` (ns). The
+ * weight is recorded in the `ipfscluster_informer_disk` gauge, as upstream.
  */
 import type { AbortOptions, Informer } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
+import { clusterMetrics } from '../../observability/metrics.ts'
 import type { Metric, PeerId } from '../../types/index.ts'
 import { type Clock, expireIn, makeMetric } from '../metric.ts'
 
@@ -35,15 +37,10 @@ export interface DiskInformerComponents {
   clock?: Clock
 }
 
-/** Called when the informer produces a disk metric (e.g. the `informer_disk` Prometheus gauge). */
-export type DiskWeightObserver = (weight: number) => void
-
 export class DiskInformer implements Informer {
   private readonly init: DiskInformerInit
   private readonly components: DiskInformerComponents
   private stopped = false
-  /** optional observer of the weight (upstream records `observations.InformerDisk`). */
-  onWeight?: DiskWeightObserver
 
   constructor(init: DiskInformerInit, components: DiskInformerComponents) {
     if (init.metricType !== 'freespace' && init.metricType !== 'reposize') {
@@ -102,7 +99,7 @@ export class DiskInformer implements Informer {
       partitionable: false,
       expire: expireIn(this.init.metricTtlMs, this.components.clock)
     })
-    this.onWeight?.(m.weight)
+    clusterMetrics.informerDisk.set(m.weight)
     return [m]
   }
 }

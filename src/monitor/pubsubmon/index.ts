@@ -16,6 +16,7 @@
 import type { AbortOptions, PeerMonitor } from '../../interfaces.ts'
 import { type Clock, isDiscarded } from '../../informer/metric.ts'
 import { getLogger } from '../../observability/logging.ts'
+import { clusterMetrics } from '../../observability/metrics.ts'
 import type { Alert, Metric, PeerId } from '../../types/index.ts'
 import { Checker } from '../metrics/checker.ts'
 import { MetricsStore } from '../metrics/store.ts'
@@ -142,6 +143,7 @@ export class PubsubMonitor implements PeerMonitor {
 
   private logMetricSync(m: Metric): void {
     this.store.add(m)
+    clusterMetrics.metricsLogged.inc({ name: m.name })
     this.debug('logged', m)
     if (!isDiscarded(m, this.clock)) this.checker.resetAlerts(m.peer, m.name)
   }
@@ -150,6 +152,7 @@ export class PubsubMonitor implements PeerMonitor {
     if (this.running === undefined) return
     if (this.alertList.length > MAX_ALERTS) this.alertList = []
     this.alertList.push(a)
+    clusterMetrics.alerts.inc({ name: a.name })
     log.warn(`metric alert for ${a.name}: Peer: ${a.peer}.`)
     for (const h of this.handlers) {
       try {
