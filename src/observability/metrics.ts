@@ -90,16 +90,24 @@ export function hostPortOf(addr: string): { hostname: string; port: number } {
 export interface MetricsServerInit {
   /** upstream `observations.metrics.enable_stats`; false = start() does nothing. */
   enableStats: boolean
-  /** upstream `prometheus_endpoint`, default `/ip4/127.0.0.1/tcp/8888`. */
-  listenMultiaddress: string
+  /** where to listen, default `/ip4/127.0.0.1/tcp/8888`. */
+  listenMultiaddress?: string
+  /** upstream's name for it (`prometheus_endpoint`), so a `MetricsConfig` can be passed as is. */
+  prometheusEndpoint?: string
 }
+
+/** Upstream's default `prometheus_endpoint`. */
+export const DEFAULT_PROMETHEUS_ENDPOINT = '/ip4/127.0.0.1/tcp/8888'
 
 export interface MetricsServer extends Startable {
   /** The bound address while running (port 0 resolved), else undefined. */
   address(): { hostname: string; port: number } | undefined
 }
 
-/** Serves `GET /metrics` (Prometheus text format) when stats are enabled. */
+/**
+ * Serves `GET /metrics` (Prometheus text format) when stats are enabled.
+ * @throws Error from start() on a non-TCP multiaddr or an address in use
+ */
 export function createMetricsServer(init: MetricsServerInit): MetricsServer {
   let listener: MetricsHttpListener | undefined
   let starting: Promise<void> | undefined
@@ -113,11 +121,12 @@ export function createMetricsServer(init: MetricsServerInit): MetricsServer {
     async start() {
       if (!init.enableStats || listener !== undefined) return
       if (starting !== undefined) return starting
-      const { hostname, port } = hostPortOf(init.listenMultiaddress)
+      const endpoint = init.listenMultiaddress ?? init.prometheusEndpoint ?? DEFAULT_PROMETHEUS_ENDPOINT
+      const { hostname, port } = hostPortOf(endpoint)
       starting = (async () => {
         registerDefaultMetrics()
         listener = await serveMetricsHttp(hostname, port, fetch)
-        log.info(`stats collection enabled on ${init.listenMultiaddress}`)
+        log.info(`stats collection enabled on ${endpoint}`)
       })().finally(() => {
         starting = undefined
       })

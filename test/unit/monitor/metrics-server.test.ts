@@ -32,7 +32,7 @@ describe('prometheus metrics', () => {
   })
 
   test('disabled: start() does not listen', async () => {
-    const s = createMetricsServer({ enableStats: false, listenMultiaddress: '/ip4/127.0.0.1/tcp/0' })
+    const s = createMetricsServer({ enableStats: false, prometheusEndpoint: '/ip4/127.0.0.1/tcp/0' })
     await s.start()
     expect(s.address()).toBeUndefined()
     await s.stop()
