@@ -52,7 +52,9 @@ export interface PubsubMonitorComponents {
   /**
    * The current peerset (upstream `PeersFunc`, e.g. `Consensus.peers`).
    * When given, `latestMetrics` only returns metrics of these peers and
-   * only these peers are checked; otherwise every known peer is.
+   * only these peers are checked; otherwise every known peer is. Upstream
+   * (`daemon.go`) passes it only with raft; leave it unset with crdt, whose
+   * peerset is itself derived from the monitor's `ping` metrics.
    */
   peers?: (options?: AbortOptions) => Promise<PeerId[]>
   clock?: Clock
