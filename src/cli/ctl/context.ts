@@ -1,0 +1,100 @@
+/**
+ * Shared state of one `ctl` invocation: the API client built from the
+ * global flags, the output encoding, where output goes, and upstream's
+ * `formatResponse` / `checkErr` behaviour (`cmd/ipfs-cluster-ctl/main.go`):
+ *
+ * - an `ApiError` prints as an error object on stdout and exits 2 (1 when
+ *   its code is 0, i.e. the request never got an answer);
+ * - any other error prints `error <doing>: <message>` on stderr and exits
+ *   1, or 62 when waiting timed out (Go's `context.DeadlineExceeded`).
+ */
+import { ApiError, type RestClient, WaitTimeoutError } from '../../api/rest/client.ts'
+import { format, jsonPrint, type Printable, toJSONValue } from '../format.ts'
+
+/** Where ctl writes, and knobs tests turn. */
+export interface CtlIO {
+  stdout(s: string): void
+  stderr(s: string): void
+  env: Record<string, string | undefined>
+  /** delay before the status shown after pin commands (upstream: 1s). */
+  statusDelayMs?: number
+  /** poll period of `--wait` (upstream: 1s). */
+  waitCheckFreqMs?: number
+}
+
+/** Ends the invocation with an exit code (thrown; caught by `main`). */
+export class CtlExit extends Error {
+  static name = 'CtlExit'
+  readonly code: number
+  constructor(code: number) {
+    super(`exit ${code}`)
+    this.name = 'CtlExit'
+    this.code = code
+  }
+}
+
+export interface Ctl {
+  client: RestClient
+  enc: 'text' | 'json'
+  io: CtlIO
+}
+
+let current: Ctl | undefined
+
+export function setCtl(c: Ctl | undefined): void {
+  current = c
+}
+
+/** The invocation's state. @throws Error when called outside a ctl run. */
+export function ctl(): Ctl {
+  if (current === undefined) throw new Error('ctl: no active invocation')
+  return current
+}
+
+/** Prints one item in the selected encoding. */
+export function print(p: Printable): void {
+  const c = ctl()
+  c.io.stdout(format(c.enc, p))
+}
+
+/** Prints a list: one JSON array with `--enc json`, one item after another in text. */
+export function printList(items: Printable[]): void {
+  const c = ctl()
+  if (c.enc === 'json') c.io.stdout(jsonPrint(items.map(toJSONValue)))
+  else for (const p of items) c.io.stdout(format('text', p))
+}
+
+/** Prints a stream item by item as it arrives, then fails on its error. */
+export async function printStream<T>(items: AsyncIterable<T>, toPrintable: (x: T) => Printable): Promise<void> {
+  try {
+    for await (const x of items) print(toPrintable(x))
+  } catch (err) {
+    fail(err)
+  }
+}
+
+/** upstream `checkErr(doing, err)`: message on stderr, exit 1 (62 on timeout). */
+export function checkErr(doing: string, err: unknown): never {
+  const c = ctl()
+  const msg = err instanceof Error ? err.message : String(err)
+  c.io.stderr(`error ${doing}: ${msg}\n`)
+  throw new CtlExit(err instanceof WaitTimeoutError ? 62 : 1)
+}
+
+/** upstream `formatResponse(c, nil, err)`. */
+export function fail(err: unknown, doing = ''): never {
+  if (err instanceof CtlExit) throw err
+  if (!(err instanceof ApiError)) checkErr(doing, err)
+  const c = ctl()
+  c.io.stdout(format(c.enc, { kind: 'error', value: { code: err.code, message: err.message } }))
+  throw new CtlExit(err.code === 0 ? 1 : 2)
+}
+
+/** Runs `fn`, turning its failure into upstream's error output. */
+export async function call<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    fail(err)
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * `ipfs-cluster ctl` (upstream `cmd/ipfs-cluster-ctl/main.go`): the
+ * command-line client of the REST API.
+ *
+ * `run(argv)` is the program (sets `process.exitCode`); `main(argv, io)`
+ * does the work and returns the exit code, so tests can drive it with their
+ * own output sinks. Subcommands load lazily (citty `subCommands`), so
+ * `ctl --version` loads nothing else.
+ *
+ * Exit codes (upstream): 0 success; 2 the API answered with an error; 1 any
+ * other error (usage, connection failure); 62 `--wait` timed out; 3 unknown
+ * command.
+ */
+import { type CommandDef, defineCommand, runCommand } from 'citty'
+import type { RestClient } from '../../api/rest/client.ts'
+import { VERSION } from '../../version.ts'
+import {
+  type CommandSpec,
+  columns,
+  type FlagSpec,
+  parseCommandLine,
+  renderCommandHelp,
+  renderFlags,
+  renderGroupHelp,
+  setFlagEnv,
+  specOf,
+  UsageError
+} from './cmd.ts'
+import { CtlExit, type CtlIO, setCtl } from './context.ts'
+
+export type { CtlIO } from './context.ts'
+
+const PROGRAM = 'ipfs-cluster-ctl'
+/** upstream `defaultHost` (same as the client's `DEFAULT_API_ADDR`). */
+const DEFAULT_API_ADDR = '/ip4/127.0.0.1/tcp/9094'
+
+/** upstream `Description`. */
+const DESCRIPTION = `
+${PROGRAM} is a tool to manage IPFS Cluster nodes.
+
+Use "${PROGRAM} help" to list all available commands and
+"${PROGRAM} help <command>" to get usage information for a
+specific one.
+
+${PROGRAM} uses the IPFS Cluster API to perform requests and
+display responses in a user-readable format. The location of the IPFS
+Cluster server is assumed to be ${DEFAULT_API_ADDR}, but can be configured
+with the --host option. If several multiaddresses are specified 
+(comma-separated), requests will be sent to the first one and fail-over 
+over to the others. This also works for dns-based addresses which resolve
+to multiple values.
+
+To use the secure libp2p-http API endpoint, use "--host" with 
+the full cluster libp2p listener address, including the "/p2p/<peerID>"
+part, or a /dnsaddr that resolves to it. Provide the cluster secret with 
+--secret as needed.
+
+For feedback, bug reports or any additional information, visit
+https://github.com/ipfs-cluster/ipfs-cluster.
+`
+
+/** upstream's global flags, in upstream's order. */
+export const GLOBAL_FLAGS: FlagSpec[] = [
+  {
+    name: 'host',
+    aliases: ['l'],
+    kind: 'string',
+    default: DEFAULT_API_ADDR,
+    usage: 'API endpoint multiaddresses (comma-separated)'
+  },
+  {
+    name: 'secret',
+    kind: 'string',
+    usage: 'cluster secret (32 byte pnet-key) as needed. Only when using the LibP2P endpoint'
+  },
+  { name: 'https', aliases: ['s'], kind: 'bool', usage: 'use https to connect to the API' },
+  {
+    name: 'no-check-certificate',
+    kind: 'bool',
+    usage: 'do not verify server TLS certificate. only valid with --https flag'
+  },
+  { name: 'encoding', aliases: ['enc'], kind: 'string', default: 'text', usage: 'output format encoding [text, json]' },
+  {
+    name: 'timeout',
+    aliases: ['t'],
+    kind: 'int',
+    default: 0,
+    usage: 'number of seconds to wait before timing out a request'
+  },
+  { name: 'debug', aliases: ['d'], kind: 'bool', usage: 'set debug log level' },
+  {
+    name: 'basic-auth',
+    kind: 'string',
+    envVar: 'CLUSTER_CREDENTIALS',
+    usage:
+      '<username>[:<password>] specify BasicAuth credentials for server that\nrequires authorization. implies --https, which you can disable with --force-http'
+  },
+  { name: 'force-http', aliases: ['f'], kind: 'bool', usage: 'force HTTP. only valid when using BasicAuth' }
+]
+
+const VERSION_FLAG: FlagSpec = { name: 'version', aliases: ['v'], kind: 'bool', usage: 'print the version' }
+
+/** Top-level commands in upstream's order; each module loads on demand. */
+const SUBCOMMANDS: Record<string, () => Promise<CommandDef>> = {
+  id: () => import('./id.ts').then((m) => m.default),
+  peers: () => import('./peers.ts').then((m) => m.default),
+  add: () => import('./add.ts').then((m) => m.default),
+  pin: () => import('./pin.ts').then((m) => m.default),
+  status: () => import('./status.ts').then((m) => m.default),
+  recover: () => import('./recover.ts').then((m) => m.default),
+  version: () => import('./version.ts').then((m) => m.default),
+  health: () => import('./health.ts').then((m) => m.default),
+  ipfs: () => import('./ipfs.ts').then((m) => m.default)
+}
+
+/** citty args of the root: only so citty skips global flag values when it looks for the command name. */
+function cittyArgs(): Record<string, { type: 'string' | 'boolean'; alias?: string[] }> {
+  const out: Record<string, { type: 'string' | 'boolean'; alias?: string[] }> = {}
+  for (const f of GLOBAL_FLAGS) {
+    // citty strips every `--no-…` argument before parsing; the name below is never matched
+    const name = f.name.startsWith('no-') ? `x-${f.name}` : f.name
+    out[name] = { type: f.kind === 'bool' ? 'boolean' : 'string', alias: f.aliases }
+  }
+  return out
+}
+
+const root = defineCommand({
+  meta: { name: PROGRAM, version: VERSION, description: 'CLI for IPFS Cluster' },
+  args: cittyArgs(),
+  subCommands: SUBCOMMANDS
+}) as CommandDef
+
+async function subCommandsOf(cmd: CommandDef): Promise<Record<string, CommandDef>> {
+  const subs = typeof cmd.subCommands === 'function' ? await cmd.subCommands() : await cmd.subCommands
+  const out: Record<string, CommandDef> = {}
+  for (const [name, s] of Object.entries(subs ?? {})) {
+    out[name] = (typeof s === 'function' ? await (s as () => Promise<CommandDef>)() : await s) as CommandDef
+  }
+  return out
+}
+
+async function appHelp(): Promise<string> {
+  const subs = await subCommandsOf(root)
+  const rows: [string, string][] = Object.entries(subs)
+    .filter(([, c]) => specOf(c)?.hidden !== true)
+    .map(([name, c]) => [name, specOf(c)?.usage ?? ''])
+  rows.push(['help, h', 'Shows a list of commands or help for one command'])
+  return (
+    `NAME:\n   ${PROGRAM} - CLI for IPFS Cluster\n\n` +
+    `USAGE:\n   ${PROGRAM} [global options] command [command options] [arguments...]\n\n` +
+    `VERSION:\n   ${VERSION}\n\n` +
+    `DESCRIPTION:\n   ${DESCRIPTION}\n\n` +
+    `COMMANDS:\n${columns(rows, '     ')}\n\n` +
+    `GLOBAL OPTIONS:\n${renderFlags(GLOBAL_FLAGS, [
+      ['--help, -h', 'show help'],
+      ['--version, -v', 'print the version']
+    ])}\n`
+  )
+}
+
+interface Resolved {
+  /** `ipfs-cluster-ctl pin add` */
+  path: string
+  cmd: CommandDef
+  spec: CommandSpec | undefined
+  /** arguments after the command names. */
+  rest: string[]
+  /** a name that matched no command. */
+  unknown?: string
+}
+
+/** Walks command names from the root (positionals only). */
+async function resolve(names: string[]): Promise<Resolved> {
+  let cmd: CommandDef = root
+  let path = PROGRAM
+  let i = 0
+  for (; i < names.length; i++) {
+    if (cmd.subCommands === undefined) break
+    const name = names[i]!
+    if (name.startsWith('-')) break
+    const subs = await subCommandsOf(cmd)
+    const next = subs[name]
+    if (next === undefined) return { path, cmd, spec: specOf(cmd), rest: names.slice(i), unknown: name }
+    cmd = next
+    path = `${path} ${name}`
+  }
+  return { path, cmd, spec: specOf(cmd), rest: names.slice(i) }
+}
+
+async function helpFor(r: Resolved): Promise<string> {
+  if (r.cmd === root || r.spec === undefined) return appHelp()
+  if (r.cmd.subCommands !== undefined) {
+    const subs = await subCommandsOf(r.cmd)
+    return renderGroupHelp(
+      r.path,
+      r.spec,
+      Object.values(subs)
+        .map((c) => specOf(c))
+        .filter((s): s is CommandSpec => s !== undefined)
+    )
+  }
+  return renderCommandHelp(r.path, r.spec)
+}
+
+/** upstream `parseCredentials`: `user[:pass]`. */
+export function parseCredentials(input: string): { user: string; pass: string } {
+  const i = input.indexOf(':')
+  return i < 0 ? { user: input, pass: '' } : { user: input.slice(0, i), pass: input.slice(i + 1) }
+}
+
+/**
+ * Runs ctl with `argv` (the arguments after `ctl`), writing to `io`.
+ * Returns the exit code; never calls `process.exit`.
+ */
+export async function main(argv: string[], io: CtlIO): Promise<number> {
+  let globals: ReturnType<typeof parseCommandLine>
+  try {
+    globals = parseCommandLine(argv, [...GLOBAL_FLAGS, VERSION_FLAG], { stopAtPositional: true, env: io.env })
+  } catch (err) {
+    io.stderr(`Incorrect Usage. ${(err as Error).message}\n\n`)
+    io.stdout(await appHelp())
+    return 1
+  }
+  const g = globals.flags
+  if (g.bool('version')) {
+    io.stdout(`${PROGRAM} version ${VERSION}\n`)
+    return 0
+  }
+  const rest = globals.positionals
+  if (globals.help || rest.length === 0) {
+    io.stdout(await appHelp())
+    return 0
+  }
+  if (rest[0] === 'help' || rest[0] === 'h') {
+    const r = await resolve(rest.slice(1))
+    if (r.unknown !== undefined) {
+      io.stderr(`No help topic for '${r.unknown}'\n`)
+      return 3
+    }
+    io.stdout(await helpFor(r))
+    return 0
+  }
+  const r = await resolve(rest)
+  if (r.unknown !== undefined) {
+    io.stderr(`No help topic for '${r.unknown}'\n`)
+    return 3
+  }
+  const dashdash = r.rest.indexOf('--')
+  const own = dashdash < 0 ? r.rest : r.rest.slice(0, dashdash)
+  if (r.cmd.subCommands !== undefined || own.some((a) => a === '-h' || a === '--help' || a === '-help')) {
+    io.stdout(await helpFor(r))
+    return 0
+  }
+
+  const enc = g.string('encoding')
+  if (enc !== 'text' && enc !== 'json') {
+    io.stderr('error : unsupported encoding\n')
+    return 1
+  }
+  if (g.bool('debug')) {
+    const { setLogLevels } = await import('../../observability/logging.ts')
+    setLogLevels('debug')
+  }
+  const secret = g.string('secret')
+  if (secret !== '' && !/^([0-9a-fA-F]{2})*$/.test(secret)) {
+    io.stderr('error parsing secret: encoding/hex: invalid byte\n')
+    return 1
+  }
+  const creds = parseCredentials(g.string('basic-auth'))
+  let https = g.bool('https')
+  if (creds.user !== '' && !https && !g.bool('force-http')) {
+    io.stderr('WARN: SSL automatically enabled with basic auth credentials. Set "force-http" to disable\n')
+    https = true
+  }
+  const { ApiError, RestClient } = await import('../../api/rest/client.ts')
+  let client: RestClient
+  try {
+    client = new RestClient({
+      host: g
+        .string('host')
+        .split(',')
+        .map((h) => h.trim())
+        .filter((h) => h !== ''),
+      https,
+      noCheckCertificate: g.bool('no-check-certificate'),
+      basicAuth: creds.user !== '' ? creds : undefined,
+      timeoutMs: g.int('timeout') * 1000
+    })
+  } catch (err) {
+    io.stderr(`error parsing host multiaddress: ${err instanceof ApiError ? err.message : String(err)}\n`)
+    return 1
+  }
+
+  setCtl({ client, enc, io })
+  setFlagEnv(() => io.env)
+  try {
+    await runCommand(root, { rawArgs: argv })
+    return 0
+  } catch (err) {
+    if (err instanceof CtlExit) return err.code
+    if (err instanceof UsageError) {
+      io.stderr(`Incorrect Usage: ${err.message}\n\n`)
+      io.stdout(await helpFor(r))
+      return 1
+    }
+    io.stderr(`error : ${err instanceof Error ? err.message : String(err)}\n`)
+    return 1
+  } finally {
+    setCtl(undefined)
+  }
+}
+
+/** The `ctl` program: `ipfs-cluster ctl …` or a link named `ipfs-cluster-ctl`. */
+export async function run(argv: string[]): Promise<void> {
+  const code = await main(argv, {
+    stdout: (s) => {
+      process.stdout.write(s)
+    },
+    stderr: (s) => {
+      process.stderr.write(s)
+    },
+    env: process.env
+  })
+  process.exitCode = code
+}
