@@ -60,6 +60,11 @@ export class MetricsStore {
     return out.sort(compareMetrics)
   }
 
+  /** Alias of `latestValid`. */
+  latest(name: string): Metric[] {
+    return this.latestValid(name)
+  }
+
   /** The latest valid metric of every name and peer, expired or not. */
   allMetrics(): Metric[] {
     const out: Metric[] = []

@@ -35,6 +35,7 @@ describe('store', () => {
     now += 50
     expect(s.latestValid('freespace').map((m) => m.peer)).toEqual(['a', 'b'])
     expect(s.latestValid('nope')).toEqual([])
+    expect(s.latest('freespace')).toEqual(s.latestValid('freespace'))
     expect(s.allMetrics().length).toBe(4) // valid latest, expired included
     expect(s.peerMetrics('a').map((m) => m.name).sort()).toEqual(['freespace', 'ping'])
     expect(s.peerLatest('freespace', 'd')?.peer).toBe('d')
