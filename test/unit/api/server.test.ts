@@ -1,0 +1,202 @@
+import { afterEach, describe, expect, test } from 'bun:test'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import http from 'node:http'
+import https from 'node:https'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DEFAULT_CORS } from '../../../src/api/rest/app.ts'
+import { createRestApiServer, listenAddressFromMultiaddr, type RestApiServer, type RestApiServerInit } from '../../../src/api/rest/server.ts'
+import { defaultPinOptions, pinWithOpts } from '../../../src/types/index.ts'
+import { makeCid, PEER, type StubCluster, stubCluster } from './stub.ts'
+
+interface Got {
+  status: number
+  headers: http.IncomingHttpHeaders
+  body: string
+  trailers: NodeJS.Dict<string>
+}
+
+function get(target: { port?: number; socketPath?: string; tls?: boolean }, path: string, method = 'GET'): Promise<Got> {
+  return new Promise((resolve, reject) => {
+    const mod = target.tls === true ? https : http
+    const req = mod.request(
+      { host: '127.0.0.1', port: target.port, socketPath: target.socketPath, path, method, rejectUnauthorized: false, agent: false },
+      (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (d: string) => {
+          body += d
+        })
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, trailers: res.trailers }))
+        res.on('error', reject)
+      }
+    )
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+function baseInit(addrs: string[]): RestApiServerInit {
+  return {
+    basicAuthCredentials: null,
+    headers: {},
+    ...DEFAULT_CORS,
+    corsAllowedOrigins: ['*'],
+    corsAllowedMethods: ['GET'],
+    corsAllowedHeaders: [],
+    corsExposedHeaders: [],
+    httpListenMultiaddress: addrs,
+    shutdownGraceMs: 500
+  }
+}
+
+async function until(cond: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+let server: RestApiServer | undefined
+let dir: string | undefined
+afterEach(async () => {
+  await server?.stop()
+  server = undefined
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+  dir = undefined
+})
+
+describe('listen multiaddrs', () => {
+  test('parses tcp, dns and unix forms', () => {
+    expect(listenAddressFromMultiaddr('/ip4/127.0.0.1/tcp/9094')).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 9094 })
+    expect(listenAddressFromMultiaddr('/ip6/::1/tcp/0')).toEqual({ kind: 'tcp', host: '::1', port: 0 })
+    expect(listenAddressFromMultiaddr('/dns4/localhost/tcp/1')).toEqual({ kind: 'tcp', host: 'localhost', port: 1 })
+    expect(listenAddressFromMultiaddr('/unix/tmp/api.sock')).toEqual({ kind: 'unix', path: '/tmp/api.sock' })
+    expect(listenAddressFromMultiaddr('/unix/%2Ftmp%2Fapi.sock')).toEqual({ kind: 'unix', path: '/tmp/api.sock' })
+    expect(() => listenAddressFromMultiaddr('/ip4/127.0.0.1/udp/1')).toThrow()
+    expect(() => listenAddressFromMultiaddr('nonsense')).toThrow()
+  })
+})
+
+describe('server', () => {
+  test('serves /id on 127.0.0.1:0 and on a unix socket (stale socket removed)', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'restapi-'))
+    const sock = join(dir, 'api.sock')
+    // leave a stale socket behind, as a crashed daemon would (killed while listening)
+    const script = `require('node:net').createServer().listen(${JSON.stringify(sock)}, () => process.kill(process.pid, 'SIGKILL'))`
+    try {
+      execFileSync(process.execPath, ['-e', script], { stdio: 'ignore', timeout: 10_000 })
+    } catch {
+      // killed on purpose
+    }
+    expect(existsSync(sock)).toBe(true)
+    server = createRestApiServer(baseInit(['/ip4/127.0.0.1/tcp/0', `/unix${sock}`]), { cluster: stubCluster() })
+    await server.start()
+    await server.start() // idempotent
+    const addrs = server.addresses()
+    expect(addrs.length).toBe(2)
+    expect(addrs[0]).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/)
+    expect(addrs[0]).not.toBe('/ip4/127.0.0.1/tcp/0')
+    expect(addrs[1]).toBe(`/unix${sock}`)
+    const port = Number(addrs[0]!.split('/')[4])
+    const r1 = await get({ port }, '/id')
+    expect(r1.status).toBe(200)
+    expect(JSON.parse(r1.body).id).toBe(PEER)
+    const r2 = await get({ socketPath: sock }, '/id')
+    expect(r2.status).toBe(200)
+    expect(JSON.parse(r2.body).id).toBe(PEER)
+    await server.stop()
+    await server.stop() // idempotent
+    expect(server.addresses()).toEqual([])
+    expect(existsSync(sock)).toBe(false)
+    await expect(get({ port }, '/id')).rejects.toThrow()
+  })
+
+  test('streams send a real X-Stream-Error trailer', async () => {
+    const cluster = stubCluster()
+    for (const n of ['a', 'b']) {
+      const c = await makeCid(n)
+      cluster.pinset.set(c.toString(), pinWithOpts(c, defaultPinOptions()))
+    }
+    server = createRestApiServer(baseInit(['/ip4/127.0.0.1/tcp/0']), { cluster })
+    await server.start()
+    const port = Number(server.addresses()[0]!.split('/')[4])
+    const ok = await get({ port }, '/allocations')
+    expect(ok.status).toBe(200)
+    expect(ok.headers.trailer).toBe('X-Stream-Error')
+    expect(ok.body.trim().split('\n').length).toBe(2)
+    expect(ok.trailers['x-stream-error']).toBe('')
+    cluster.failStream = 'after'
+    const bad = await get({ port }, '/allocations')
+    expect(bad.status).toBe(200)
+    expect(bad.body.trim().split('\n').length).toBe(1)
+    expect(bad.trailers['x-stream-error']).toBe('broken pipe in state')
+    cluster.failStream = null
+    const empty = await get({ port }, '/allocations?filter=shard-pin')
+    expect(empty.status).toBe(204)
+    const post = await get({ port }, `/pins/${await makeCid('c')}?name=x`, 'POST')
+    expect(post.status).toBe(200)
+    expect(JSON.parse(post.body).name).toBe('x')
+  })
+
+  test('client disconnect stops the stream source', async () => {
+    const cluster: StubCluster = stubCluster()
+    cluster.infinitePins = true
+    server = createRestApiServer(baseInit(['/ip4/127.0.0.1/tcp/0']), { cluster })
+    await server.start()
+    const port = Number(server.addresses()[0]!.split('/')[4])
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/allocations', agent: false }, (res) => {
+        let got = 0
+        res.on('data', (d: Buffer) => {
+          got += d.length
+          if (got > 2000) {
+            req.destroy()
+            resolve()
+          }
+        })
+      })
+      req.on('error', (err) => (err.message.includes('socket hang up') || err.message.includes('abort') ? undefined : reject(err)))
+      req.end()
+    })
+    await until(() => cluster.closed === 1)
+    const produced = cluster.produced
+    expect(produced).toBeLessThan(100_000)
+    await new Promise((r) => setTimeout(r, 50))
+    expect(cluster.produced).toBe(produced)
+  })
+
+  test('TLS when cert and key files are set', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'restapi-tls-'))
+    const cert = join(dir, 'cert.pem')
+    const key = join(dir, 'key.pem')
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' })
+    } catch {
+      console.warn('openssl not available: TLS test skipped')
+      return
+    }
+    server = createRestApiServer({ ...baseInit(['/ip4/127.0.0.1/tcp/0']), sslCertFile: cert, sslKeyFile: key }, { cluster: stubCluster() })
+    await server.start()
+    const port = Number(server.addresses()[0]!.split('/')[4])
+    const r = await get({ port, tls: true }, '/version')
+    expect(r.status).toBe(200)
+    expect(JSON.parse(r.body)).toEqual({ version: '1.1.6' })
+  })
+
+  test('a busy port fails start and leaves nothing listening', async () => {
+    const blocker = net.createServer()
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r))
+    const port = (blocker.address() as net.AddressInfo).port
+    try {
+      server = createRestApiServer(baseInit(['/ip4/127.0.0.1/tcp/0', `/ip4/127.0.0.1/tcp/${port}`]), { cluster: stubCluster() })
+      await expect(server.start()).rejects.toThrow()
+      expect(server.addresses()).toEqual([])
+    } finally {
+      await new Promise<void>((r) => blocker.close(() => r()))
+    }
+  })
+})
