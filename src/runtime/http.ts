@@ -37,6 +37,8 @@ export interface HttpListenOptions {
   idleTimeoutMs?: number
   /** time allowed to receive the request headers, ms (0 = runtime default). */
   readHeaderTimeoutMs?: number
+  /** time allowed to receive the whole request, ms (0 = no limit). */
+  readTimeoutMs?: number
   /** maximum size of the request headers, bytes. */
   maxHeaderBytes?: number
   /** Called with errors the handler did not turn into a response. */
@@ -192,6 +194,7 @@ export async function listenHttp(opts: HttpListenOptions): Promise<HttpListener>
     : http.createServer(serverOpts, handler)
   if (opts.idleTimeoutMs !== undefined && opts.idleTimeoutMs > 0) server.keepAliveTimeout = opts.idleTimeoutMs
   if (opts.readHeaderTimeoutMs !== undefined && opts.readHeaderTimeoutMs > 0) server.headersTimeout = opts.readHeaderTimeoutMs
+  if (opts.readTimeoutMs !== undefined && opts.readTimeoutMs > 0) server.requestTimeout = opts.readTimeoutMs
   server.on('connection', (s: Socket) => {
     sockets.add(s)
     s.on('close', () => sockets.delete(s))

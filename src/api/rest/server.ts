@@ -8,6 +8,11 @@
  * `/unix/tmp/api.sock`, or js-multiaddr style, `/unix/%2Ftmp%2Fapi.sock`).
  * TLS when both `sslCertFile` and `sslKeyFile` are set. The runtime's
  * listener lives in `src/runtime/http.ts`.
+ *
+ * The config section (`RestApiConfig` of `src/config/types.ts`) can be
+ * passed as is: it is a `RestApiServerInit`. Not implemented:
+ * `write_timeout`, `http_log_file` (requests are logged at debug level to
+ * the `restapilog` facility) and the libp2p-http endpoint.
  */
 import { readFileSync } from 'node:fs'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -32,6 +37,8 @@ export interface RestApiServerInit extends RestApiInit {
   idleTimeoutMs?: number
   /** ms (`read_header_timeout`, default 5s). */
   readHeaderTimeoutMs?: number
+  /** ms (`read_timeout`, 0 = none): time to receive a whole request. */
+  readTimeoutMs?: number
   /** ms to wait for in-flight requests on stop (default 5000). */
   shutdownGraceMs?: number
 }
@@ -120,8 +127,10 @@ class RestApiServerImpl implements RestApiServer {
         address: listenAddressFromMultiaddr(ma),
         ...(tls !== undefined ? { tls } : {}),
         idleTimeoutMs: this.init.idleTimeoutMs ?? 120_000,
-        readHeaderTimeoutMs: this.init.readHeaderTimeoutMs ?? 0,
-        maxHeaderBytes: this.init.maxHeaderBytes ?? 0,
+        readHeaderTimeoutMs: this.init.readHeaderTimeoutMs ?? 5000,
+        readTimeoutMs: this.init.readTimeoutMs ?? 0,
+        // Go's http.Server reads MaxHeaderBytes plus 4096 bytes of slack
+        maxHeaderBytes: (this.init.maxHeaderBytes ?? 4096) + 4096,
         onError: (err) => log.error(`http server: ${(err as Error)?.message ?? String(err)}`)
       })
       const bound = multiaddrOf(ma, l.address)

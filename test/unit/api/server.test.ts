@@ -7,6 +7,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DEFAULT_CORS } from '../../../src/api/rest/app.ts'
+import type { RestApiConfig } from '../../../src/config/types.ts'
 import { createRestApiServer, listenAddressFromMultiaddr, type RestApiServer, type RestApiServerInit } from '../../../src/api/rest/server.ts'
 import { defaultPinOptions, pinWithOpts } from '../../../src/types/index.ts'
 import { makeCid, PEER, type StubCluster, stubCluster } from './stub.ts'
@@ -68,6 +69,10 @@ afterEach(async () => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   dir = undefined
 })
+
+// the service.json section can be passed to the server as is
+type Assignable<T, U extends T> = U
+export type _ConfigFits = Assignable<RestApiServerInit, RestApiConfig>
 
 describe('listen multiaddrs', () => {
   test('parses tcp, dns and unix forms', () => {
@@ -134,6 +139,10 @@ describe('server', () => {
     expect(bad.status).toBe(200)
     expect(bad.body.trim().split('\n').length).toBe(1)
     expect(bad.trailers['x-stream-error']).toBe('broken pipe in state')
+    cluster.failStream = 'before'
+    const early = await get({ port }, '/allocations')
+    expect(early.status).toBe(500)
+    expect(JSON.parse(early.body)).toEqual({ code: 500, message: 'state unavailable' })
     cluster.failStream = null
     const empty = await get({ port }, '/allocations?filter=shard-pin')
     expect(empty.status).toBe(204)
@@ -185,6 +194,22 @@ describe('server', () => {
     const r = await get({ port, tls: true }, '/version')
     expect(r.status).toBe(200)
     expect(JSON.parse(r.body)).toEqual({ version: '1.1.6' })
+  })
+
+  test('headers larger than max_header_bytes (+4096 like Go) are refused', async () => {
+    server = createRestApiServer({ ...baseInit(['/ip4/127.0.0.1/tcp/0']), maxHeaderBytes: 4096 }, { cluster: stubCluster() })
+    await server.start()
+    const port = Number(server.addresses()[0]!.split('/')[4])
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/id', agent: false, headers: { 'X-Big': 'x'.repeat(10_000) } }, (res) => {
+        res.resume()
+        resolve(res.statusCode ?? 0)
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    expect(status).toBe(431)
+    expect((await get({ port }, '/id')).status).toBe(200)
   })
 
   test('a busy port fails start and leaves nothing listening', async () => {
