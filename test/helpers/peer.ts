@@ -1,0 +1,154 @@
+/**
+ * e2e harness: drives the compiled binary (dist/ipfs-cluster) as a user
+ * would. `initPeer` runs `service init --randomports` in a temp folder
+ * pointed at a kubo; `ClusterPeer.start()` runs `service daemon` and waits
+ * for "IPFS Cluster is READY"; `ctl()` runs `ctl --host <api>`.
+ * Peers are stopped by their own pid only.
+ */
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import type { Subprocess } from 'bun'
+
+const ROOT = resolve(import.meta.dir, '../..')
+
+/** Path of the compiled binary; tests need `npm run build` first (scripts/test.sh does it). */
+export function clusterBinary(): string {
+  const bin = process.env.IPFS_CLUSTER_BIN ?? join(ROOT, 'dist', 'ipfs-cluster')
+  if (!existsSync(bin)) throw new Error(`${bin} does not exist: run "npm run build" first`)
+  return bin
+}
+
+export interface RunResult {
+  stdout: string
+  stderr: string
+  code: number
+}
+
+/** Runs the binary with args; bounded by timeoutMs. */
+export async function runBinary(
+  args: string[],
+  opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string } = {}
+): Promise<RunResult> {
+  const proc = Bun.spawn([clusterBinary(), ...args], {
+    env: { ...process.env, ...opts.env },
+    cwd: opts.cwd,
+    stdin: opts.input !== undefined ? new TextEncoder().encode(opts.input) : 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe'
+  })
+  const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited
+  ])
+  clearTimeout(timer)
+  return { stdout, stderr, code }
+}
+
+/** Polls fn until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn()
+      if (v !== undefined && v !== false) return v as T
+    } catch (err) {
+      last = err
+    }
+    await Bun.sleep(everyMs)
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last !== undefined ? `: ${(last as Error).message}` : ''}`)
+}
+
+export class ClusterPeer {
+  readonly folder: string
+  readonly env: Record<string, string>
+  apiMultiaddr = ''
+  apiUrl = ''
+  proc: Subprocess<'ignore', 'pipe', 'pipe'> | undefined
+  logs = ''
+
+  constructor(folder: string, env: Record<string, string>) {
+    this.folder = folder
+    this.env = env
+  }
+
+  async readConfig(): Promise<Record<string, unknown>> {
+    return JSON.parse(await readFile(join(this.folder, 'service.json'), 'utf8')) as Record<string, unknown>
+  }
+
+  /** Starts `service daemon` and waits for READY. */
+  async start(extraArgs: string[] = [], timeoutMs = 60_000): Promise<void> {
+    const cfg = (await this.readConfig()) as { api: { restapi: { http_listen_multiaddress: string | string[] } } }
+    const ma = cfg.api.restapi.http_listen_multiaddress
+    this.apiMultiaddr = Array.isArray(ma) ? ma[0]! : ma
+    const m = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(this.apiMultiaddr)
+    this.apiUrl = m !== null ? `http://${m[1]}:${m[2]}` : ''
+    this.logs = ''
+    const proc = Bun.spawn([clusterBinary(), 'service', '-c', this.folder, 'daemon', ...extraArgs], {
+      env: { ...process.env, ...this.env },
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe'
+    })
+    this.proc = proc
+    const collect = async (s: ReadableStream<Uint8Array>): Promise<void> => {
+      const dec = new TextDecoder()
+      for await (const chunk of s) this.logs += dec.decode(chunk, { stream: true })
+    }
+    void collect(proc.stdout)
+    void collect(proc.stderr)
+    await waitFor(
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}:\n${this.logs}`)
+        return this.logs.includes('IPFS Cluster is READY')
+      },
+      'the daemon to be READY',
+      timeoutMs,
+      100
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n--- daemon logs ---\n${this.logs}`)
+    })
+  }
+
+  /** SIGTERM and wait for exit (SIGKILL after a deadline). Returns the exit code. */
+  async stop(timeoutMs = 20_000): Promise<number | null> {
+    const p = this.proc
+    if (p === undefined || p.exitCode !== null) return p?.exitCode ?? null
+    p.kill('SIGTERM')
+    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs)
+    await p.exited
+    clearTimeout(t)
+    return p.exitCode
+  }
+
+  /** kill -9 */
+  async kill(): Promise<void> {
+    const p = this.proc
+    if (p === undefined || p.exitCode !== null) return
+    p.kill('SIGKILL')
+    await p.exited
+  }
+
+  ctl(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+    return runBinary(['ctl', '--host', this.apiMultiaddr, ...args], { env: { ...this.env, ...opts.env }, timeoutMs: opts.timeoutMs })
+  }
+
+  async destroy(): Promise<void> {
+    await this.kill()
+    await rm(this.folder, { recursive: true, force: true })
+  }
+}
+
+/** `service init --randomports` in a temp folder, pointed at the kubo API multiaddr. */
+export async function initPeer(opts: { ipfsApi: string; env?: Record<string, string>; initArgs?: string[] }): Promise<ClusterPeer> {
+  const folder = await mkdtemp(join(tmpdir(), 'cluster-e2e-'))
+  const env = { CLUSTER_IPFSHTTP_NODEMULTIADDRESS: opts.ipfsApi, ...opts.env }
+  const r = await runBinary(['service', '-c', folder, 'init', '--randomports', ...(opts.initArgs ?? [])], { env })
+  if (r.code !== 0) throw new Error(`service init failed (${r.code}): ${r.stderr}${r.stdout}`)
+  return new ClusterPeer(folder, env)
+}
