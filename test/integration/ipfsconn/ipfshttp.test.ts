@@ -214,6 +214,7 @@ describe('IpfsHttpConnector against a real kubo', () => {
     let asked = 0
     const peers = async function* (): AsyncGenerator<ID> {
       asked++
+      yield* []
     }
     const c = connector(online1, { connectSwarmsDelayMs: 50 }, { clusterPeers: peers })
     await c.start()
