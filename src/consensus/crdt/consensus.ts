@@ -1,0 +1,454 @@
+/**
+ * The crdt consensus (upstream `consensus/crdt/consensus.go`, v1.1.6): the
+ * shared pinset is a Merkle-CRDT set (crdt.ts) whose keys are the state
+ * keys of the pins (`/<BASE32(cid bytes)>`) and whose values are protobuf
+ * Pins. `logPin` puts, `logUnpin` deletes (tombstones).
+ *
+ * Batching (`max_batch_size` > 0 and `max_batch_age` > 0): operations are
+ * appended to a persisted queue (`<namespace>/q/<seq>`) before `logPin`
+ * resolves and committed as one delta when the batch is full or old
+ * enough; the delta and the removal of its queue entries are one datastore
+ * batch. Queued operations found at start are committed (upstream loses
+ * them). Without batching each operation is one delta, durable on return.
+ */
+import { Key } from 'interface-datastore'
+import type { Datastore } from 'interface-datastore'
+import type { CID } from 'multiformats/cid'
+import { NotFoundError, QueueFullError } from '../../errors.ts'
+import type { AbortOptions, Consensus, ReadOnlyState, StateChangeHandler } from '../../interfaces.ts'
+import { getLogger } from '../../observability/logging.ts'
+import { pinFromProtobuf, pinToProtobuf } from '../../state/codec.ts'
+import { cidToKeyString, keyStringToCid } from '../../state/keys.ts'
+import type { PeerId, Pin } from '../../types/index.ts'
+import { defaultPinOptions, pinWithOpts } from '../../types/index.ts'
+import { type Broadcaster, type CrdtOp, CrdtStore, type DagSyncer } from './crdt.ts'
+import { CrdtBlockstore } from './dag.ts'
+import type { SetChange } from './set.ts'
+
+const log = getLogger('crdt')
+
+export interface CrdtBatchingConfig {
+  /** operations per delta; 0 disables batching. */
+  maxBatchSize: number
+  /** ms before a non-full batch is committed; 0 disables batching. */
+  maxBatchAgeMs: number
+  /** max operations waiting in the queue (QueueFullError beyond). */
+  maxQueueSize: number
+}
+
+/** `consensus.crdt` config, already parsed (durations in ms). */
+export interface CrdtInit {
+  /** this peer's ID. */
+  peerId: PeerId
+  /** `cluster_name`: the broadcast topic derives from it. */
+  clusterName: string
+  /** `trusted_peers`; `*` trusts every peer. */
+  trustedPeers: string[]
+  batching: CrdtBatchingConfig
+  /** ms between rebroadcasts of the current heads (upstream default 1 min); 0 disables. */
+  rebroadcastIntervalMs: number
+  /** ms between DAG repairs (upstream default 1 h). Kept for config compatibility: this implementation never leaves half-processed branches, so there is nothing to repair. */
+  repairIntervalMs: number
+  /** `datastore_namespace`, default `/c`. */
+  namespace?: string
+}
+
+export interface CrdtComponents {
+  datastore: Datastore
+  onChange?: StateChangeHandler
+  /** head broadcasts; omitted = single peer (nothing sent or received). */
+  broadcaster?: Broadcaster
+  /** remote block fetching; omitted = local blocks only. */
+  dagSyncer?: DagSyncer
+}
+
+const QUEUE_PIN = 1
+const QUEUE_UNPIN = 0
+/** go-ds-crdt MaxBatchDeltaSize: a batch delta is split beyond this many value bytes. */
+const MAX_DELTA_BYTES = 1024 * 1024
+
+export class CrdtConsensus implements Consensus {
+  private readonly init: Required<CrdtInit>
+  private readonly ds: Datastore
+  private readonly store: CrdtStore
+  readonly blockstore: CrdtBlockstore
+  private onChange: StateChangeHandler | undefined
+  private readonly trusted = new Set<string>()
+  private trustAll = false
+  private controller: AbortController | undefined
+  private started = false
+  private readyPromise: { promise: Promise<void>; resolve: () => void }
+  private receiving: Promise<void> | undefined
+  private rebroadcastTimer: ReturnType<typeof setTimeout> | undefined
+  private batchTimer: ReturnType<typeof setTimeout> | undefined
+  private queueSize = 0
+  /** next queue sequence number to assign; `headSeq` is the oldest not yet committed. */
+  private nextSeq = 0
+  private headSeq = 0
+  private readonly inflight = new Set<number>()
+  private flushing: Promise<void> | undefined
+  private flushChain: Promise<void> = Promise.resolve()
+  private readonly stateView: ReadOnlyState
+
+  constructor(init: CrdtInit, components: CrdtComponents) {
+    this.init = { ...init, namespace: (init.namespace ?? '/c').replace(/\/+$/, '') || '/c' }
+    this.ds = components.datastore
+    this.onChange = components.onChange
+    this.blockstore = new CrdtBlockstore(this.ds, this.init.namespace)
+    this.store = new CrdtStore(
+      { namespace: this.init.namespace },
+      {
+        datastore: this.ds,
+        blockstore: this.blockstore,
+        dagSyncer: components.dagSyncer,
+        broadcaster: components.broadcaster,
+        onChanges: (c) => this.handleChanges(c)
+      }
+    )
+    for (const p of init.trustedPeers) {
+      if (p === '*') this.trustAll = true
+      else this.trusted.add(p)
+    }
+    let resolve!: () => void
+    const promise = new Promise<void>((r) => {
+      resolve = r
+    })
+    this.readyPromise = { promise, resolve }
+    const store = this.store
+    this.stateView = {
+      async *list(options?: AbortOptions): AsyncGenerator<Pin> {
+        for await (const { key, value } of store.entries(options)) {
+          try {
+            yield pinFromProtobuf(value, keyStringToCid(key))
+          } catch (err) {
+            log.error(`error decoding pin ${key}: ${(err as Error).message}`)
+          }
+        }
+      },
+      async has(cid: CID, options?: AbortOptions): Promise<boolean> {
+        return await store.has(cidToKeyString(cid), options)
+      },
+      async get(cid: CID, options?: AbortOptions): Promise<Pin> {
+        const v = await store.get(cidToKeyString(cid), options)
+        if (v === undefined) throw new NotFoundError(`${cid.toString()} is not pinned`)
+        return pinFromProtobuf(v, cid)
+      }
+    }
+  }
+
+  /** Sets the state change handler (the Cluster wires its pin tracker here). */
+  setOnChange(handler: StateChangeHandler | undefined): void {
+    this.onChange = handler
+  }
+
+  private get batching(): boolean {
+    return this.init.batching.maxBatchSize > 0 && this.init.batching.maxBatchAgeMs > 0
+  }
+
+  private get queuePrefix(): string {
+    return `${this.init.namespace}/q/`
+  }
+
+  private queueKey(seq: number): string {
+    return this.queuePrefix + String(seq).padStart(16, '0')
+  }
+
+  private handleChanges(changes: SetChange[]): void {
+    const h = this.onChange
+    for (const c of changes) {
+      let cid: CID
+      try {
+        cid = keyStringToCid(c.key)
+      } catch {
+        continue
+      }
+      if (c.op === 'put') {
+        log.info(`new pin added: ${cid.toString()}`)
+        if (h === undefined) continue
+        try {
+          h({ op: 'pin', pin: pinFromProtobuf(c.value, cid) })
+        } catch (err) {
+          log.error(`onChange (pin ${cid.toString()}): ${(err as Error).message}`)
+        }
+      } else {
+        log.info(`pin removed: ${cid.toString()}`)
+        if (h === undefined) continue
+        let pin: Pin
+        try {
+          pin = c.old !== undefined ? pinFromProtobuf(c.old, cid) : pinWithOpts(cid, defaultPinOptions())
+        } catch {
+          pin = pinWithOpts(cid, defaultPinOptions())
+        }
+        try {
+          h({ op: 'unpin', pin })
+        } catch (err) {
+          log.error(`onChange (unpin ${cid.toString()}): ${(err as Error).message}`)
+        }
+      }
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
+    const controller = new AbortController()
+    this.controller = controller
+    await this.store.load({ signal: controller.signal })
+    if (this.trustAll) log.info("'trust all' mode enabled. Any peer in the cluster can modify the pinset.")
+    // recover the persisted batching queue (also when batching was disabled since)
+    let maxSeq = -1
+    let minSeq = Number.POSITIVE_INFINITY
+    let count = 0
+    for await (const k of this.ds.queryKeys({ prefix: this.queuePrefix })) {
+      const seq = Number.parseInt(k.toString().slice(this.queuePrefix.length), 10)
+      if (!Number.isFinite(seq)) continue
+      if (seq > maxSeq) maxSeq = seq
+      if (seq < minSeq) minSeq = seq
+      count++
+    }
+    this.nextSeq = maxSeq + 1
+    this.headSeq = count > 0 ? minSeq : this.nextSeq
+    this.queueSize = count
+    if (count > 0) {
+      log.info(`committing ${count} operations left in the batching queue`)
+      await this.flushAll()
+    }
+    if (this.batching) {
+      log.info(`'crdt batching' enabled: ${this.init.batching.maxBatchSize} items / ${this.init.batching.maxBatchAgeMs}ms`)
+    }
+    this.receiving = this.store.receiveLoop(controller.signal).catch((err: Error) => log.error(`receive loop: ${err.message}`))
+    this.scheduleRebroadcast()
+    this.readyPromise.resolve()
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    if (this.batchTimer !== undefined) clearTimeout(this.batchTimer)
+    this.batchTimer = undefined
+    if (this.rebroadcastTimer !== undefined) clearTimeout(this.rebroadcastTimer)
+    this.rebroadcastTimer = undefined
+    // commit what is queued (it is persisted anyway)
+    try {
+      await this.flushAll()
+    } catch (err) {
+      log.error(`error committing batch during shutdown: ${(err as Error).message}`)
+    }
+    this.controller?.abort()
+    this.controller = undefined
+    await this.receiving
+    this.receiving = undefined
+    await this.store.drain()
+    let resolve!: () => void
+    const promise = new Promise<void>((r) => {
+      resolve = r
+    })
+    this.readyPromise = { promise, resolve }
+  }
+
+  async ready(options?: AbortOptions): Promise<void> {
+    if (options?.signal === undefined) return await this.readyPromise.promise
+    const signal = options.signal
+    signal.throwIfAborted()
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason)
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.readyPromise.promise.then(
+        () => {
+          signal.removeEventListener('abort', onAbort)
+          resolve()
+        },
+        (err: unknown) => reject(err)
+      )
+    })
+  }
+
+  private scheduleRebroadcast(): void {
+    const ms = this.init.rebroadcastIntervalMs
+    if (ms <= 0 || !this.started) return
+    const jitter = ms * 0.3 * (Math.random() * 2 - 1)
+    this.rebroadcastTimer = setTimeout(() => {
+      this.rebroadcastTimer = undefined
+      const { heads } = this.store.headList()
+      this.store
+        .broadcast(heads, { signal: this.controller?.signal })
+        .catch((err: Error) => log.warn(`rebroadcast: ${err.message}`))
+        .finally(() => this.scheduleRebroadcast())
+    }, ms + jitter)
+  }
+
+  /** Re-sends the current heads now (tests, and after joining). */
+  async rebroadcast(options?: AbortOptions): Promise<void> {
+    await this.store.broadcast(this.store.headList().heads, options)
+  }
+
+  private requireStarted(): void {
+    if (!this.started) throw new Error('crdt consensus is not started')
+  }
+
+  async logPin(pin: Pin, options?: AbortOptions): Promise<void> {
+    this.requireStarted()
+    const value = pinToProtobuf(pin)
+    if (this.batching) {
+      await this.enqueue(QUEUE_PIN, value, options)
+      return
+    }
+    await this.store.publish([{ key: cidToKeyString(pin.cid), value }], undefined, options)
+  }
+
+  async logUnpin(pin: Pin, options?: AbortOptions): Promise<void> {
+    this.requireStarted()
+    if (this.batching) {
+      await this.enqueue(QUEUE_UNPIN, pinToProtobuf(pin), options)
+      return
+    }
+    await this.store.publish([{ key: cidToKeyString(pin.cid), value: null }], undefined, options)
+  }
+
+  private async enqueue(op: number, pinBytes: Uint8Array, options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    if (this.queueSize >= this.init.batching.maxQueueSize) {
+      throw new QueueFullError(
+        'batching max_queue_size reached. Too many operations are waiting to be batched. Try increasing the max_queue_size or adjusting the batching options'
+      )
+    }
+    const seq = this.nextSeq++
+    this.queueSize++
+    this.inflight.add(seq)
+    const entry = new Uint8Array(pinBytes.length + 1)
+    entry[0] = op
+    entry.set(pinBytes, 1)
+    try {
+      await this.ds.put(new Key(this.queueKey(seq), false), entry, options)
+    } catch (err) {
+      this.queueSize--
+      throw err
+    } finally {
+      this.inflight.delete(seq)
+    }
+    if (this.queueSize >= this.init.batching.maxBatchSize) {
+      this.triggerFlush()
+    } else if (this.batchTimer === undefined && this.started) {
+      this.batchTimer = setTimeout(() => {
+        this.batchTimer = undefined
+        this.triggerFlush()
+      }, this.init.batching.maxBatchAgeMs)
+    }
+  }
+
+  private triggerFlush(): void {
+    if (this.flushing !== undefined) return
+    if (this.batchTimer !== undefined) clearTimeout(this.batchTimer)
+    this.batchTimer = undefined
+    this.flushing = this.flushAll()
+      .catch((err: Error) => log.error(`error committing batch: ${err.message}`))
+      .finally(() => {
+        this.flushing = undefined
+        // operations that arrived meanwhile
+        if (this.started && this.queueSize > 0 && this.batchTimer === undefined) {
+          if (this.queueSize >= this.init.batching.maxBatchSize) this.triggerFlush()
+          else
+            this.batchTimer = setTimeout(() => {
+              this.batchTimer = undefined
+              this.triggerFlush()
+            }, this.init.batching.maxBatchAgeMs)
+        }
+      })
+  }
+
+  /** Commits the queued operations in order, `max_batch_size` per delta; serialized. */
+  private flushAll(): Promise<void> {
+    const p = this.flushChain.then(() => this.flushQueue())
+    this.flushChain = p.catch(() => {})
+    return p
+  }
+
+  private async flushQueue(): Promise<void> {
+    const max = this.init.batching.maxBatchSize > 0 ? this.init.batching.maxBatchSize : 1000
+    for (let round = 0; round < 1_000_000; round++) {
+      // never pass an operation whose write is still in flight
+      let limit = this.nextSeq
+      for (const s of this.inflight) if (s < limit) limit = s
+      if (this.headSeq >= limit) return
+      let end = Math.min(limit, this.headSeq + max)
+      const ops: CrdtOp[] = []
+      const extra = new Map<string, Uint8Array | null>()
+      let bytes = 0
+      for (let seq = this.headSeq; seq < end; seq++) {
+        const k = this.queueKey(seq)
+        let value: Uint8Array
+        try {
+          value = await this.ds.get(new Key(k, false))
+        } catch (err) {
+          if ((err as Error).name === 'NotFoundError') continue // a failed enqueue
+          throw err
+        }
+        extra.set(k, null)
+        try {
+          const pin = pinFromProtobuf(value.subarray(1))
+          ops.push({ key: cidToKeyString(pin.cid), value: value[0] === QUEUE_PIN ? value.subarray(1) : null })
+        } catch (err) {
+          log.error(`dropping undecodable queued operation ${k}: ${(err as Error).message}`)
+        }
+        bytes += value.length
+        if (bytes >= MAX_DELTA_BYTES) {
+          end = seq + 1
+          break
+        }
+      }
+      await this.store.publish(ops, extra)
+      this.queueSize = Math.max(0, this.queueSize - extra.size)
+      this.headSeq = end
+      if (extra.size > 0) log.info(`batch commit: ${extra.size} items`)
+    }
+  }
+
+  /** Peers of the cluster: this peer only for now (later: peers with a valid ping metric). */
+  async peers(_options?: AbortOptions): Promise<PeerId[]> {
+    return [this.init.peerId]
+  }
+
+  async state(options?: AbortOptions): Promise<ReadOnlyState> {
+    await this.ready(options)
+    return this.stateView
+  }
+
+  isTrustedPeer(peer: PeerId): boolean {
+    return this.trustAll || peer === this.init.peerId || this.trusted.has(peer)
+  }
+
+  async trust(peer: PeerId): Promise<void> {
+    this.trusted.add(peer)
+  }
+
+  async distrust(peer: PeerId): Promise<void> {
+    this.trusted.delete(peer)
+  }
+
+  /** Deletes every key under the namespace (used by `state cleanup`, with the peer stopped). */
+  async clean(options?: AbortOptions): Promise<void> {
+    log.info('cleaning all CRDT data from datastore')
+    await this.store.clean(options)
+    this.queueSize = 0
+    this.nextSeq = 0
+    this.headSeq = 0
+  }
+
+  /** The current heads (for `state crdt info` and tests). */
+  heads(): { heads: CID[]; height: bigint } {
+    return this.store.headList()
+  }
+
+  /** Processes a head as if received from a peer (tests, `state crdt` tools). */
+  async handleHead(head: CID, options?: AbortOptions): Promise<void> {
+    await this.store.handleHead(head, options)
+  }
+
+  /** Waits until no batch is being committed and the queue is empty or `signal` aborts. */
+  async flush(options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    if (this.batchTimer !== undefined) clearTimeout(this.batchTimer)
+    this.batchTimer = undefined
+    await this.flushAll()
+  }
+}

@@ -1,0 +1,387 @@
+/**
+ * The Merkle-CRDT key-value store (go-ds-crdt crdt.go/heads.go, v0.6.8):
+ * local writes become deltas in DAG nodes linked to the current heads
+ * (priority = max head height + 1), are merged into the set and broadcast;
+ * remote heads are walked down to known nodes, their deltas merged, and the
+ * heads updated. Datastore layout under `<namespace>`:
+ * `/s/…` the set (set.ts), `/h/<BASE32(mh)>` heads (uvarint height),
+ * `/b/<BASE32(mh)>` processed blocks, `/b/blocks/<BASE32(mh)>` blocks,
+ * `/crdt_version`.
+ *
+ * Differences from go-ds-crdt, on purpose:
+ * - every local delta (block, set entries, processed mark, heads) is written
+ *   in ONE datastore batch, so an acknowledged write is complete on disk;
+ * - remote branches are fetched first, then applied oldest-first, one node
+ *   per batch, and the heads move only once the branch's root is applied: a
+ *   crash mid-branch leaves nothing half-processed to repair (the next
+ *   broadcast of that head resumes the walk).
+ */
+import type { Datastore } from 'interface-datastore'
+import { Key } from 'interface-datastore'
+import type { CID } from 'multiformats/cid'
+import { CID as CIDClass } from 'multiformats/cid'
+import type { AbortOptions } from '../../interfaces.ts'
+import { getLogger } from '../../observability/logging.ts'
+import { keyStringToBinary } from '../../state/keys.ts'
+import { blockId, blockIdToCid, type CrdtBlockstore, decodeNode, makeNode, sortCids } from './dag.ts'
+import { CRDTBroadcast, type Delta, type Element } from './pb/delta.pb.ts'
+import { CrdtSet, type SetChange } from './set.ts'
+import { putUvarint, readUvarint, Txn } from './txn.ts'
+import * as Digest from 'multiformats/hashes/digest'
+import * as dagPB from '@ipld/dag-pb'
+
+const log = getLogger('crdt')
+
+/** The CRDT format version go-ds-crdt writes (`crdt_version`, stored +1). */
+const CRDT_VERSION = 1n
+
+/** Fetches blocks from other peers (bitswap in a cluster; local only for one peer). */
+export interface DagSyncer {
+  /** @throws NotFoundError (or AbortError) when the block cannot be fetched. */
+  getBlock(cid: CID, options?: AbortOptions): Promise<Uint8Array>
+  /** Called after a new local block is durably stored (announce it, e.g. bitswap `notify`). */
+  putBlock(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void>
+}
+
+/** Sends and receives head broadcasts (gossipsub topic in a cluster). */
+export interface Broadcaster {
+  broadcast(data: Uint8Array, options?: AbortOptions): Promise<void>
+  /** Resolves with the next received message; rejects when `signal` aborts. */
+  next(signal: AbortSignal): Promise<Uint8Array>
+}
+
+/** A write operation for `CrdtStore.publish`: put (value) or delete (null). */
+export interface CrdtOp {
+  key: string
+  value: Uint8Array | null
+}
+
+export interface CrdtStoreComponents {
+  datastore: Datastore
+  blockstore: CrdtBlockstore
+  dagSyncer?: DagSyncer
+  broadcaster?: Broadcaster
+  /** Called after each committed batch with the keys it changed. */
+  onChanges?: (changes: SetChange[]) => void
+}
+
+/** Encodes a head broadcast (`pb.CRDTBroadcast`). */
+export function encodeBroadcast(heads: CID[]): Uint8Array {
+  return CRDTBroadcast.encode({ Heads: heads.map((h) => ({ Cid: h.bytes as Uint8Array<ArrayBuffer> })) })
+}
+
+/** Decodes a head broadcast. @throws Error on malformed data. */
+export function decodeBroadcast(data: Uint8Array): CID[] {
+  return CRDTBroadcast.decode(data).Heads.map((h) => CIDClass.decode(h.Cid))
+}
+
+export class CrdtStore {
+  readonly namespace: string
+  readonly set: CrdtSet
+  private readonly ds: Datastore
+  private readonly blocks: CrdtBlockstore
+  private readonly dagSyncer: DagSyncer | undefined
+  private readonly broadcaster: Broadcaster | undefined
+  private readonly onChanges: ((changes: SetChange[]) => void) | undefined
+  /** head id (blockId) -> { cid, height } */
+  private readonly heads = new Map<string, { cid: CID; height: bigint }>()
+  private chain: Promise<unknown> = Promise.resolve()
+  private loaded = false
+
+  constructor(init: { namespace: string }, components: CrdtStoreComponents) {
+    this.namespace = init.namespace
+    this.set = new CrdtSet(init.namespace)
+    this.ds = components.datastore
+    this.blocks = components.blockstore
+    this.dagSyncer = components.dagSyncer
+    this.broadcaster = components.broadcaster
+    this.onChanges = components.onChanges
+  }
+
+  private get headsPrefix(): string {
+    return `${this.namespace}/h/`
+  }
+
+  private headKey(cid: CID): string {
+    return `${this.namespace}/h` + blockId(cid)
+  }
+
+  private processedKey(cid: CID): string {
+    return `${this.namespace}/b` + blockId(cid)
+  }
+
+  /** Serializes every state-changing operation. */
+  private lock<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn, fn)
+    this.chain = p.catch(() => {})
+    return p
+  }
+
+  /** Loads the heads and writes the format version (idempotent). */
+  async load(options?: AbortOptions): Promise<void> {
+    if (this.loaded) return
+    this.heads.clear()
+    for await (const { key, value } of this.ds.query({ prefix: this.headsPrefix }, options)) {
+      const k = key.toString()
+      try {
+        const cid = CIDClass.createV1(dagPB.code, Digest.decode(keyStringToBinary(k)))
+        this.heads.set(blockId(cid), { cid, height: readUvarint(value) })
+      } catch (err) {
+        log.warn(`ignoring bad head key ${k}: ${(err as Error).message}`)
+      }
+    }
+    const vk = new Key(`${this.namespace}/crdt_version`, false)
+    if (!(await this.ds.has(vk, options))) await this.ds.put(vk, putUvarint(CRDT_VERSION + 1n), options)
+    this.loaded = true
+    const { height } = this.headList()
+    log.info(`crdt datastore loaded. Number of heads: ${this.heads.size}. Current max-height: ${height}`)
+  }
+
+  /** Current heads sorted by CID bytes, and the max height. */
+  headList(): { heads: CID[]; height: bigint } {
+    let height = 0n
+    for (const h of this.heads.values()) if (h.height > height) height = h.height
+    return { heads: sortCids([...this.heads.values()].map((h) => h.cid)), height }
+  }
+
+  async isProcessed(cid: CID, options?: AbortOptions): Promise<boolean> {
+    return await this.ds.has(new Key(this.processedKey(cid), false), options)
+  }
+
+  /** The value of a live key, or undefined. */
+  async get(key: string, options?: AbortOptions): Promise<Uint8Array | undefined> {
+    try {
+      return await this.ds.get(new Key(this.set.valueKey(key), false), options)
+    } catch (err) {
+      if ((err as Error).name === 'NotFoundError') return undefined
+      throw err
+    }
+  }
+
+  async has(key: string, options?: AbortOptions): Promise<boolean> {
+    return await this.ds.has(new Key(this.set.valueKey(key), false), options)
+  }
+
+  /** Streams live `[key, value]` pairs (reads the live index, never the tombstones). */
+  async *entries(options?: AbortOptions): AsyncGenerator<{ key: string; value: Uint8Array }> {
+    const prefix = this.set.keysPrefix
+    for await (const { key, value } of this.ds.query({ prefix }, options)) {
+      const k = key.toString()
+      if (!k.endsWith('/v')) continue
+      yield { key: k.slice(prefix.length - 1, -2), value }
+    }
+  }
+
+  private blockGetter(txn: Txn): (id: string, options?: AbortOptions) => Promise<Uint8Array> {
+    return async (id, options) => {
+      const cid = blockIdToCid(id)
+      const local = await txn.get(this.blocks.keyOf(cid), options)
+      if (local !== undefined) return local
+      return await this.fetchBlock(cid, options)
+    }
+  }
+
+  private async fetchBlock(cid: CID, options?: AbortOptions): Promise<Uint8Array> {
+    try {
+      return await this.blocks.get(cid, options)
+    } catch (err) {
+      if ((err as Error).name !== 'NotFoundError' || this.dagSyncer === undefined) throw err
+    }
+    const bytes = await this.dagSyncer.getBlock(cid, options)
+    await this.blocks.put(cid, bytes, options)
+    return bytes
+  }
+
+  /**
+   * Commits `ops` as one delta (in order; a delete drops earlier puts of the
+   * same key, as go-ds-crdt's batch) plus `extra` raw writes in the same
+   * datastore batch. Resolves once durable; returns the new head, or
+   * undefined when there was nothing to do (e.g. deleting absent keys).
+   */
+  async publish(ops: CrdtOp[], extra?: Map<string, Uint8Array | null>, options?: AbortOptions): Promise<CID | undefined> {
+    const res = await this.lock(async () => {
+      options?.signal?.throwIfAborted()
+      const txn = new Txn(this.ds)
+      let elements: Element[] = []
+      const tombstones: Element[] = []
+      for (const op of ops) {
+        if (op.value !== null) {
+          elements.push({ key: op.key, id: '', value: op.value as Uint8Array<ArrayBuffer> })
+        } else {
+          elements = elements.filter((e) => e.key !== op.key)
+          tombstones.push(...(await this.set.rmv(txn, op.key, options)))
+        }
+      }
+      for (const [k, v] of extra ?? []) {
+        if (v === null) txn.delete(k)
+        else txn.put(k, v)
+      }
+      if (elements.length === 0 && tombstones.length === 0) {
+        await txn.commit(options)
+        return undefined
+      }
+      const { heads, height } = this.headList()
+      const priority = height + 1n
+      const delta: Delta = { elements, tombstones, priority }
+      const { cid, bytes } = await makeNode(delta, heads)
+      txn.put(this.blocks.keyOf(cid), bytes)
+      const changes = new Map<string, SetChange>()
+      await this.set.merge(txn, delta, blockId(cid), this.blockGetter(txn), changes, options)
+      txn.put(this.processedKey(cid), new Uint8Array(0))
+      for (const h of heads) txn.delete(this.headKey(h))
+      txn.put(this.headKey(cid), putUvarint(priority))
+      await txn.commit(options)
+      this.heads.clear()
+      this.heads.set(blockId(cid), { cid, height: priority })
+      this.emit(changes)
+      return { cid, bytes }
+    })
+    if (res === undefined) return undefined
+    try {
+      await this.dagSyncer?.putBlock(res.cid, res.bytes, options)
+    } catch (err) {
+      log.warn(`announcing block ${res.cid.toString()}: ${(err as Error).message}`)
+    }
+    await this.broadcast([res.cid], options)
+    return res.cid
+  }
+
+  private emit(changes: Map<string, SetChange>): void {
+    if (changes.size === 0 || this.onChanges === undefined) return
+    try {
+      this.onChanges([...changes.values()])
+    } catch (err) {
+      log.error(`change hook: ${(err as Error).message}`)
+    }
+  }
+
+  /** Broadcasts heads (no-op without a broadcaster or with no heads). */
+  async broadcast(heads: CID[], options?: AbortOptions): Promise<void> {
+    if (this.broadcaster === undefined || heads.length === 0) return
+    try {
+      await this.broadcaster.broadcast(encodeBroadcast(heads), options)
+    } catch (err) {
+      log.warn(`broadcast failed: ${(err as Error).message}`)
+    }
+  }
+
+  /**
+   * Processes a head received from another peer: fetches the unknown part
+   * of its DAG (down to processed nodes), merges those deltas oldest-first
+   * and makes it a head, replacing the heads it descends from.
+   * @throws when a block cannot be fetched or decoded (nothing is half-applied).
+   */
+  async handleHead(head: CID, options?: AbortOptions): Promise<void> {
+    if (await this.isProcessed(head, options)) return
+    // 1. walk down through unprocessed nodes, fetching blocks (no state change yet)
+    const order: CID[] = [] // post-order: children before parents
+    const reachedHeads = new Set<string>()
+    const visited = new Set<string>([blockId(head)])
+    const stack: Array<{ cid: CID; links: CID[] | undefined; next: number }> = [{ cid: head, links: undefined, next: 0 }]
+    let rootPrio = 0n
+    while (stack.length > 0) {
+      options?.signal?.throwIfAborted()
+      const top = stack[stack.length - 1]!
+      if (top.links === undefined) {
+        const { delta, links } = decodeNode(await this.fetchBlock(top.cid, options))
+        if (top.cid.equals(head)) rootPrio = delta.priority
+        top.links = links
+      }
+      if (top.next < top.links.length) {
+        const child = top.links[top.next++]!
+        const id = blockId(child)
+        if (this.heads.has(id)) reachedHeads.add(id)
+        if (visited.has(id)) continue
+        visited.add(id)
+        if (await this.isProcessed(child, options)) continue
+        stack.push({ cid: child, links: undefined, next: 0 })
+        continue
+      }
+      stack.pop()
+      order.push(top.cid)
+    }
+    // 2. apply oldest first, one node per batch; heads move with the root
+    for (const cid of order) {
+      options?.signal?.throwIfAborted()
+      await this.lock(async () => {
+        if (await this.isProcessed(cid, options)) return
+        const bytes = await this.blocks.get(cid, options)
+        const { delta } = decodeNode(bytes)
+        const txn = new Txn(this.ds)
+        const changes = new Map<string, SetChange>()
+        await this.set.merge(txn, delta, blockId(cid), this.blockGetter(txn), changes, options)
+        txn.put(this.processedKey(cid), new Uint8Array(0))
+        const isRoot = cid.equals(head)
+        if (isRoot) {
+          for (const id of reachedHeads) {
+            const h = this.heads.get(id)
+            if (h !== undefined) txn.delete(this.headKey(h.cid))
+          }
+          txn.put(this.headKey(head), putUvarint(rootPrio))
+        }
+        await txn.commit(options)
+        if (isRoot) {
+          for (const id of reachedHeads) this.heads.delete(id)
+          this.heads.set(blockId(head), { cid: head, height: rootPrio })
+        }
+        this.emit(changes)
+      })
+    }
+    log.debug(`merged branch ${head.toString()} (${order.length} nodes, priority ${rootPrio})`)
+  }
+
+  /** Receives broadcasts until `signal` aborts, processing each head in turn. */
+  async receiveLoop(signal: AbortSignal): Promise<void> {
+    if (this.broadcaster === undefined) return
+    for (;;) {
+      if (signal.aborted) return
+      let data: Uint8Array
+      try {
+        data = await this.broadcaster.next(signal)
+      } catch (err) {
+        if (signal.aborted) return
+        log.error(`receiving broadcast: ${(err as Error).message}`)
+        continue
+      }
+      let heads: CID[]
+      try {
+        heads = decodeBroadcast(data)
+      } catch (err) {
+        log.error(`decoding broadcast: ${(err as Error).message}`)
+        continue
+      }
+      for (const h of heads) {
+        try {
+          await this.handleHead(h, { signal })
+        } catch (err) {
+          if (signal.aborted) return
+          log.error(`error processing new head ${h.toString()}: ${(err as Error).message}`)
+        }
+      }
+    }
+  }
+
+  /** Deletes every key under the namespace, in batches. */
+  async clean(options?: AbortOptions): Promise<void> {
+    await this.lock(async () => {
+      for (let round = 0; round < 1_000_000; round++) {
+        const keys: Key[] = []
+        for await (const k of this.ds.queryKeys({ prefix: `${this.namespace}/` }, options)) {
+          keys.push(k)
+          if (keys.length >= 1000) break
+        }
+        if (keys.length === 0) break
+        const b = this.ds.batch()
+        for (const k of keys) b.delete(k)
+        await b.commit(options)
+      }
+      this.heads.clear()
+      this.loaded = false
+    })
+  }
+
+  /** Waits for in-flight operations to finish. */
+  async drain(): Promise<void> {
+    await this.lock(async () => {})
+  }
+}

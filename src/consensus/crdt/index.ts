@@ -1,0 +1,41 @@
+/**
+ * CRDT consensus (upstream `consensus/crdt`, go-ds-crdt model and
+ * encodings). One peer today: a no-op broadcaster and local blocks; a
+ * cluster plugs in a gossipsub `Broadcaster` (topic: base58 of the MD5
+ * multihash of `cluster_name`, messages only from trusted peers, see
+ * `isTrustedPeer`) and a bitswap `DagSyncer` serving `blockstore`.
+ *
+ * @example
+ * const consensus = createCrdtConsensus(init)({ datastore, onChange })
+ * await consensus.start()
+ * await consensus.logPin(pin)
+ */
+import { CrdtConsensus, type CrdtComponents, type CrdtInit } from './consensus.ts'
+
+export type { Broadcaster, CrdtOp, DagSyncer } from './crdt.ts'
+export { CrdtStore, decodeBroadcast, encodeBroadcast } from './crdt.ts'
+export { blockId, CrdtBlockstore, decodeNode, makeNode } from './dag.ts'
+export { localDagSyncer, MemoryBroadcastNetwork, memoryDagSyncer, noopBroadcaster } from './memory.ts'
+export type { SetChange } from './set.ts'
+export { CrdtConsensus, type CrdtBatchingConfig, type CrdtComponents, type CrdtInit } from './consensus.ts'
+
+/** Upstream defaults of `consensus.crdt` (durations in ms). */
+export const CRDT_DEFAULTS = {
+  clusterName: 'ipfs-cluster',
+  trustedPeers: ['*'],
+  batching: { maxBatchSize: 0, maxBatchAgeMs: 0, maxQueueSize: 50000 },
+  rebroadcastIntervalMs: 60_000,
+  repairIntervalMs: 3_600_000,
+  namespace: '/c'
+} as const
+
+/** Curried factory (js-libp2p style): `createCrdtConsensus(init)(components)`; also callable as `createCrdtConsensus(init, components)`. */
+export function createCrdtConsensus(init: CrdtInit): (components: CrdtComponents) => CrdtConsensus
+export function createCrdtConsensus(init: CrdtInit, components: CrdtComponents): CrdtConsensus
+export function createCrdtConsensus(
+  init: CrdtInit,
+  components?: CrdtComponents
+): CrdtConsensus | ((components: CrdtComponents) => CrdtConsensus) {
+  if (components !== undefined) return new CrdtConsensus(init, components)
+  return (c: CrdtComponents) => new CrdtConsensus(init, c)
+}

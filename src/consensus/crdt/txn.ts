@@ -1,0 +1,96 @@
+/**
+ * A write overlay over a datastore: reads see the pending writes, and
+ * `commit()` applies every write in one datastore batch (one SQLite
+ * transaction), so a delta's block, set entries, processed mark and heads
+ * land together or not at all.
+ */
+import { Key } from 'interface-datastore'
+import type { Datastore } from 'interface-datastore'
+import type { AbortOptions } from '../../interfaces.ts'
+
+export class Txn {
+  readonly ds: Datastore
+  /** key -> value (null = deleted) */
+  readonly writes = new Map<string, Uint8Array | null>()
+
+  constructor(ds: Datastore) {
+    this.ds = ds
+  }
+
+  put(key: string, value: Uint8Array): void {
+    this.writes.set(key, value)
+  }
+
+  delete(key: string): void {
+    this.writes.set(key, null)
+  }
+
+  async get(key: string, options?: AbortOptions): Promise<Uint8Array | undefined> {
+    const w = this.writes.get(key)
+    if (w !== undefined) return w === null ? undefined : w
+    try {
+      return await this.ds.get(new Key(key, false), options)
+    } catch (err) {
+      if ((err as Error).name === 'NotFoundError') return undefined
+      throw err
+    }
+  }
+
+  async has(key: string, options?: AbortOptions): Promise<boolean> {
+    const w = this.writes.get(key)
+    if (w !== undefined) return w !== null
+    return await this.ds.has(new Key(key, false), options)
+  }
+
+  /** Keys starting with `prefix`, as stored plus pending writes (unordered). */
+  async keysWithPrefix(prefix: string, options?: AbortOptions): Promise<string[]> {
+    const out = new Set<string>()
+    for await (const k of this.ds.queryKeys({ prefix }, options)) {
+      const s = k.toString()
+      if (s.startsWith(prefix)) out.add(s)
+    }
+    for (const [k, v] of this.writes) {
+      if (!k.startsWith(prefix)) continue
+      if (v === null) out.delete(k)
+      else out.add(k)
+    }
+    return [...out]
+  }
+
+  /** Applies every pending write in one batch; the overlay is then empty. */
+  async commit(options?: AbortOptions): Promise<void> {
+    if (this.writes.size === 0) return
+    const b = this.ds.batch()
+    for (const [k, v] of this.writes) {
+      if (v === null) b.delete(new Key(k, false))
+      else b.put(new Key(k, false), v)
+    }
+    await b.commit(options)
+    this.writes.clear()
+  }
+}
+
+/** Unsigned LEB128 varint (go `binary.PutUvarint`). */
+export function putUvarint(n: bigint | number): Uint8Array {
+  let v = BigInt(n)
+  const out: number[] = []
+  while (v >= 0x80n) {
+    out.push(Number(v & 0x7fn) | 0x80)
+    v >>= 7n
+  }
+  out.push(Number(v))
+  return new Uint8Array(out)
+}
+
+/** go `binary.Uvarint`. @throws Error on malformed input. */
+export function readUvarint(b: Uint8Array): bigint {
+  let v = 0n
+  let shift = 0n
+  for (let i = 0; i < b.length && i < 10; i++) {
+    const byte = b[i]!
+    v |= BigInt(byte & 0x7f) << shift
+    if ((byte & 0x80) === 0) return v
+    shift += 7n
+  }
+  throw new Error('error decoding uvarint')
+}

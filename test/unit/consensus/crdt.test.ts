@@ -1,0 +1,271 @@
+import { afterAll, describe, expect, test } from 'bun:test'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import all from 'it-all'
+import type { Datastore } from 'interface-datastore'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import {
+  type CrdtConsensus,
+  type CrdtInit,
+  createCrdtConsensus,
+  decodeNode,
+  MemoryBroadcastNetwork,
+  memoryDagSyncer
+} from '../../../src/consensus/crdt/index.ts'
+import { type DatastoreBackend, openDatastore } from '../../../src/datastore/index.ts'
+import { MemoryDatastore } from '../../../src/datastore/memory.ts'
+import { DsState } from '../../../src/state/dsstate.ts'
+import { exportState, importState } from '../../../src/state/export.ts'
+import { defaultPinOptions, type Pin, pinWithOpts } from '../../../src/types/index.ts'
+import type { StateChangeHandler } from '../../../src/interfaces.ts'
+import { setLogLevels } from '../../../src/observability/logging.ts'
+
+setLogLevels('error')
+
+const dirs: string[] = []
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true })
+})
+
+async function cidOf(i: number): Promise<CID> {
+  return CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(`pin-${i}`)))
+}
+
+async function pinOf(i: number, name = `p${i}`): Promise<Pin> {
+  return { ...pinWithOpts(await cidOf(i), { ...defaultPinOptions(), name }), timestamp: new Date(1700000000000) }
+}
+
+function init(over: Partial<CrdtInit> = {}): CrdtInit {
+  return {
+    peerId: '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA',
+    clusterName: 'test',
+    trustedPeers: ['*'],
+    batching: { maxBatchSize: 0, maxBatchAgeMs: 0, maxQueueSize: 50000 },
+    rebroadcastIntervalMs: 0,
+    repairIntervalMs: 0,
+    ...over
+  }
+}
+
+async function waitFor(cond: () => Promise<boolean> | boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (await cond()) return
+    await new Promise((r) => setTimeout(r, 5))
+  }
+  throw new Error('condition not met before deadline')
+}
+
+async function names(c: CrdtConsensus): Promise<string[]> {
+  return (await all((await c.state()).list())).map((p) => p.name).sort()
+}
+
+for (const backend of ['sqlite', 'memory'] as DatastoreBackend[]) {
+  describe(`crdt consensus, one peer, ${backend}`, () => {
+    async function ds(): Promise<{ datastore: Datastore; close: () => Promise<void>; folder: string }> {
+      const folder = await mkdtemp(join(tmpdir(), 'crdt-test-'))
+      dirs.push(folder)
+      const o = await openDatastore({ backend, folder })
+      return { datastore: o.datastore, close: o.close, folder }
+    }
+
+    test('logPin/logUnpin update the state and call onChange', async () => {
+      const { datastore, close } = await ds()
+      const changes: string[] = []
+      const onChange: StateChangeHandler = (c) => void changes.push(`${c.op}:${c.pin.name}`)
+      const c = createCrdtConsensus(init())({ datastore, onChange })
+      await c.start()
+      await c.start()
+      await c.ready()
+      const p1 = await pinOf(1)
+      await c.logPin(p1)
+      await c.logPin(await pinOf(2))
+      const st = await c.state()
+      expect(await st.has(p1.cid)).toBe(true)
+      expect((await st.get(p1.cid)).name).toBe('p1')
+      expect(await names(c)).toEqual(['p1', 'p2'])
+      await c.logPin(await pinOf(1, 'p1-updated'))
+      expect((await st.get(p1.cid)).name).toBe('p1-updated')
+      await c.logUnpin(p1)
+      expect(await st.has(p1.cid)).toBe(false)
+      let err = ''
+      try {
+        await st.get(p1.cid)
+      } catch (e) {
+        err = (e as Error).name
+      }
+      expect(err).toBe('NotFoundError')
+      await c.logUnpin(p1) // absent: no-op
+      expect(changes).toEqual(['pin:p1', 'pin:p2', 'pin:p1-updated', 'unpin:p1-updated'])
+      expect(await c.peers()).toEqual([init().peerId])
+      // one head, priority = number of deltas
+      const { heads, height } = c.heads()
+      expect(heads.length).toBe(1)
+      expect(height).toBe(4n)
+      await c.stop()
+      await c.stop()
+      // reopen: state and heads persist
+      const c2 = createCrdtConsensus(init(), { datastore })
+      await c2.start()
+      expect(await names(c2)).toEqual(['p2'])
+      expect(c2.heads().height).toBe(4n)
+      await c2.logPin(await pinOf(3))
+      expect(c2.heads().height).toBe(5n)
+      await c2.stop()
+      await close()
+    })
+
+    test('delta nodes follow go-ds-crdt layout', async () => {
+      const { datastore, close } = await ds()
+      const c = createCrdtConsensus(init(), { datastore })
+      await c.start()
+      await c.logPin(await pinOf(1))
+      const first = c.heads().heads[0]!
+      await c.logPin(await pinOf(2))
+      const second = c.heads().heads[0]!
+      expect(second.code).toBe(0x70)
+      expect(second.version).toBe(1)
+      const node = decodeNode(await c.blockstore.get(second))
+      expect(node.links.map((l) => l.toString())).toEqual([first.toString()])
+      expect(node.delta.priority).toBe(2n)
+      expect(node.delta.elements.length).toBe(1)
+      expect(node.delta.elements[0]!.key).toMatch(/^\/[A-Z2-7]+$/)
+      // keys under /c as upstream
+      const keys = (await all(datastore.queryKeys({ prefix: '/c/' }))).map((k) => k.toString())
+      expect(keys.some((k) => k.startsWith('/c/s/k/') && k.endsWith('/v'))).toBe(true)
+      expect(keys.some((k) => k.startsWith('/c/s/s/'))).toBe(true)
+      expect(keys.some((k) => k.startsWith('/c/h/'))).toBe(true)
+      expect(keys.some((k) => k.startsWith('/c/b/blocks/'))).toBe(true)
+      expect(keys).toContain('/c/crdt_version')
+      await c.clean()
+      expect((await all(datastore.queryKeys({ prefix: '/c/' }))).length).toBe(0)
+      await c.stop()
+      await close()
+    })
+
+    test('batching commits by size and by age, and never loses queued operations', async () => {
+      const { datastore, close } = await ds()
+      const batching = { maxBatchSize: 5, maxBatchAgeMs: 50, maxQueueSize: 12 }
+      const c = createCrdtConsensus(init({ batching }), { datastore })
+      await c.start()
+      for (let i = 0; i < 5; i++) await c.logPin(await pinOf(i))
+      await waitFor(async () => (await names(c)).length === 5)
+      expect(c.heads().height).toBe(1n) // one delta for the batch
+      await c.logPin(await pinOf(10))
+      await waitFor(async () => (await names(c)).length === 6) // by age
+      expect(c.heads().height).toBe(2n)
+      await c.stop()
+
+      // queue operations, then "crash" (no stop): a new instance commits them at start
+      const c2 = createCrdtConsensus(init({ batching: { maxBatchSize: 1000, maxBatchAgeMs: 60_000, maxQueueSize: 3 } }), { datastore })
+      await c2.start()
+      await c2.logPin(await pinOf(20))
+      await c2.logPin(await pinOf(21))
+      await c2.logUnpin(await pinOf(0))
+      let err = ''
+      try {
+        await c2.logPin(await pinOf(22))
+      } catch (e) {
+        err = (e as Error).name
+      }
+      expect(err).toBe('QueueFullError')
+      expect((await names(c2)).length).toBe(6) // not committed yet
+      const c3 = createCrdtConsensus(init(), { datastore })
+      await c3.start()
+      expect(await names(c3)).toEqual(['p1', 'p10', 'p2', 'p20', 'p21', 'p3', 'p4'])
+      await c3.stop()
+      await close()
+    })
+  })
+}
+
+describe('crdt consensus, two peers in one process', () => {
+  function pair(): { a: CrdtConsensus; b: CrdtConsensus; net: MemoryBroadcastNetwork } {
+    const net = new MemoryBroadcastNetwork()
+    const peers: CrdtConsensus[] = []
+    const syncer = memoryDagSyncer(() => peers.map((p) => p.blockstore))
+    const a = createCrdtConsensus(init({ peerId: 'A' }), { datastore: new MemoryDatastore(), broadcaster: net.broadcaster(), dagSyncer: syncer })
+    const b = createCrdtConsensus(init({ peerId: 'B' }), { datastore: new MemoryDatastore(), broadcaster: net.broadcaster(), dagSyncer: syncer })
+    peers.push(a, b)
+    return { a, b, net }
+  }
+
+  test('a pin on one peer reaches the other; concurrent branches converge', async () => {
+    const { a, b, net } = pair()
+    const bChanges: string[] = []
+    b.setOnChange((c) => void bChanges.push(`${c.op}:${c.pin.name}`))
+    await a.start()
+    await b.start()
+    await a.logPin(await pinOf(1))
+    await waitFor(async () => (await names(b)).includes('p1'))
+    expect(bChanges).toEqual(['pin:p1'])
+    expect(b.heads().heads.map(String)).toEqual(a.heads().heads.map(String))
+
+    // partition: both write, then heal and rebroadcast
+    net.connected = false
+    await a.logPin(await pinOf(2))
+    await a.logPin(await pinOf(3))
+    await b.logPin(await pinOf(4))
+    await b.logUnpin(await pinOf(1))
+    await a.logPin(await pinOf(5, 'five-from-a'))
+    await b.logPin(await pinOf(5, 'five-from-b'))
+    net.connected = true
+    await a.rebroadcast()
+    await b.rebroadcast()
+    await waitFor(async () => (await names(a)).length === 4 && (await names(b)).length === 4)
+    await waitFor(() => a.heads().heads.length === 2 && b.heads().heads.length === 2)
+    const na = await names(a)
+    expect(na).toEqual(await names(b))
+    expect(na.includes('p1')).toBe(false)
+    expect(na.filter((n) => n.startsWith('five')).length).toBe(1)
+    // a new write on top of both heads merges the branches
+    await a.logPin(await pinOf(6))
+    await waitFor(() => b.heads().heads.length === 1 && a.heads().heads.length === 1)
+    expect(a.heads().heads[0]!.equals(b.heads().heads[0]!)).toBe(true)
+    expect(await names(a)).toEqual(await names(b))
+    await a.stop()
+    await b.stop()
+  })
+
+  test('a late joiner fetches the whole DAG from one head', async () => {
+    const { a, b, net } = pair()
+    await a.start()
+    net.connected = false
+    for (let i = 0; i < 30; i++) await a.logPin(await pinOf(i))
+    for (let i = 0; i < 10; i++) await a.logUnpin(await pinOf(i))
+    net.connected = true
+    await b.start()
+    await b.handleHead(a.heads().heads[0]!)
+    expect((await names(b)).length).toBe(20)
+    expect(b.heads().height).toBe(40n)
+    await a.stop()
+    await b.stop()
+  })
+
+  test('trust', async () => {
+    const c = createCrdtConsensus(init({ peerId: 'self', trustedPeers: ['x'] }), { datastore: new MemoryDatastore() })
+    expect(c.isTrustedPeer('self')).toBe(true)
+    expect(c.isTrustedPeer('x')).toBe(true)
+    expect(c.isTrustedPeer('y')).toBe(false)
+    await c.trust('y')
+    expect(c.isTrustedPeer('y')).toBe(true)
+    await c.distrust('y')
+    expect(c.isTrustedPeer('y')).toBe(false)
+    const all = createCrdtConsensus(init({ trustedPeers: ['*'] }), { datastore: new MemoryDatastore() })
+    expect(all.isTrustedPeer('anyone')).toBe(true)
+  })
+})
+
+test('state export from crdt, import into a DsState', async () => {
+  const c = createCrdtConsensus(init(), { datastore: new MemoryDatastore() })
+  await c.start()
+  for (let i = 0; i < 10; i++) await c.logPin(await pinOf(i))
+  const lines: string[] = []
+  expect(await exportState(await c.state(), (l) => void lines.push(l))).toBe(10)
+  const st = new DsState({}, { datastore: new MemoryDatastore() })
+  expect(await importState(st, lines)).toBe(10)
+  expect((await all(st.list())).length).toBe(10)
+  await c.stop()
+})
