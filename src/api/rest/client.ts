@@ -15,7 +15,10 @@
  *   AsyncGenerators reading NDJSON lazily; an `X-Stream-Error` trailer or
  *   header raises `ApiError(500, …)` after the last item.
  */
+import http from 'node:http'
+import https from 'node:https'
 import { multiaddr } from '@multiformats/multiaddr'
+import { getLogger } from '../../observability/logging.ts'
 import type { CID } from 'multiformats/cid'
 import type {
   AddedOutput,
@@ -43,6 +46,8 @@ import {
   parseCid,
   pinFromJSON
 } from '../../types/json.ts'
+
+const log = getLogger('apiclient')
 
 /** Upstream `client.DefaultAPIAddr`. */
 export const DEFAULT_API_ADDR = '/ip4/127.0.0.1/tcp/9094'
@@ -95,8 +100,6 @@ export interface RestClientInit {
   noCheckCertificate?: boolean
   /** per-request timeout in ms, reading the body included; 0 or unset = none (upstream `Config.Timeout`). */
   timeoutMs?: number
-  /** replaces the global fetch (tests). */
-  fetch?: typeof fetch
 }
 
 export interface AbortOptions {
@@ -274,35 +277,104 @@ export function statusReached(target: TrackerStatus, gpi: GlobalPinInfo, limit: 
   return infos.every((i) => i.status === target || (i.status === 'remote' && target === 'pinned'))
 }
 
+/** Go-like wording of a failed dial (`dial tcp 127.0.0.1:9094: connect: connection refused`). */
+function dialError(err: unknown, ep: Endpoint): string {
+  const e = err as Error & { code?: string }
+  if (e.name === 'TimeoutError') return 'context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+  const where = ep.unix !== undefined ? `dial unix ${ep.unix}` : `dial tcp ${ep.base.replace(/^https?:\/\//, '')}`
+  if (e.code === 'ECONNREFUSED' || e.code === 'ConnectionRefused') return `${where}: connect: connection refused`
+  if (e.code === 'ENOENT' && ep.unix !== undefined) return `${where}: connect: no such file or directory`
+  if (e.code === 'ENOTFOUND') return `${where}: lookup: no such host`
+  return e.message
+}
+
 function goOp(method: string): string {
   return method.charAt(0).toUpperCase() + method.slice(1).toLowerCase()
 }
 
 /** Reads a body as NDJSON lines, lazily. */
-async function* ndjson(body: ReadableStream<Uint8Array> | null): AsyncGenerator<unknown> {
-  if (body === null) return
+async function* ndjson(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<unknown> {
   const decoder = new TextDecoder()
   let buf = ''
-  const reader = body.getReader()
-  try {
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      buf += decoder.decode(value, { stream: true })
-      let nl = buf.indexOf('\n')
-      while (nl >= 0) {
-        const line = buf.slice(0, nl).trim()
-        buf = buf.slice(nl + 1)
-        if (line !== '') yield JSON.parse(line)
-        nl = buf.indexOf('\n')
-      }
+  for await (const chunk of body) {
+    buf += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true })
+    let nl = buf.indexOf('\n')
+    while (nl >= 0) {
+      const line = buf.slice(0, nl).trim()
+      buf = buf.slice(nl + 1)
+      if (line !== '') yield JSON.parse(line)
+      nl = buf.indexOf('\n')
     }
-    buf += decoder.decode()
-    if (buf.trim() !== '') yield JSON.parse(buf)
-  } finally {
-    reader.releaseLock()
-    await body.cancel().catch(() => {})
   }
+  buf += decoder.decode()
+  if (buf.trim() !== '') yield JSON.parse(buf)
+}
+
+/** An HTTP answer: status, headers, a body read once, trailers after the body. */
+interface HttpAnswer {
+  status: number
+  statusText: string
+  header(name: string): string | undefined
+  body: AsyncIterable<Uint8Array>
+  /** trailer values; complete only once `body` has been read to its end. */
+  trailer(name: string): string | undefined
+  /** drops the rest of the body and the connection. */
+  discard(): void
+  /** the whole body as text. */
+  text(): Promise<string>
+}
+
+/**
+ * One request with `node:http(s)`: unlike `fetch` (Bun 1.4) it exposes
+ * HTTP/1.1 trailers, where upstream's streams report late errors, and it
+ * dials unix sockets (`socketPath`) under Bun and Deno alike.
+ */
+function httpRequest(
+  ep: Endpoint,
+  method: string,
+  path: string,
+  opts: { headers: Record<string, string>; body?: string; signal?: AbortSignal; rejectUnauthorized: boolean }
+): Promise<HttpAnswer> {
+  const url = new URL(`${ep.base}${path}`)
+  const secure = url.protocol === 'https:'
+  const reqOpts: https.RequestOptions = {
+    method,
+    headers: opts.body === undefined ? opts.headers : { ...opts.headers, 'Content-Length': String(Buffer.byteLength(opts.body)) },
+    path: `${url.pathname}${url.search}`,
+    signal: opts.signal
+  }
+  if (ep.unix !== undefined) reqOpts.socketPath = ep.unix
+  else {
+    reqOpts.hostname = url.hostname.replace(/^\[|\]$/g, '')
+    reqOpts.port = url.port === '' ? (secure ? 443 : 80) : Number(url.port)
+  }
+  if (secure) reqOpts.rejectUnauthorized = opts.rejectUnauthorized
+  return new Promise((resolve, reject) => {
+    const req = (secure ? https : http).request(reqOpts, (res) => {
+      resolve({
+        status: res.statusCode ?? 0,
+        statusText: res.statusMessage ?? '',
+        header: (name) => {
+          const v = res.headers[name.toLowerCase()]
+          return Array.isArray(v) ? v.join(', ') : v
+        },
+        body: res,
+        trailer: (name) => res.trailers[name.toLowerCase()],
+        discard: () => {
+          res.destroy()
+        },
+        text: async () => {
+          let out = ''
+          const dec = new TextDecoder()
+          for await (const chunk of res) out += typeof chunk === 'string' ? chunk : dec.decode(chunk as Uint8Array, { stream: true })
+          return out + dec.decode()
+        }
+      })
+    })
+    req.on('error', reject)
+    if (opts.body !== undefined) req.write(opts.body)
+    req.end()
+  })
 }
 
 /**
@@ -314,7 +386,6 @@ export class RestClient {
   readonly #auth: string | undefined
   readonly #timeoutMs: number
   readonly #noCheckCertificate: boolean
-  readonly #fetch: typeof fetch
 
   constructor(init: RestClientInit = {}) {
     const hosts = init.host === undefined ? [DEFAULT_API_ADDR] : Array.isArray(init.host) ? init.host : [init.host]
@@ -326,7 +397,6 @@ export class RestClient {
         : `Basic ${btoa(`${init.basicAuth.user}:${init.basicAuth.pass}`)}`
     this.#timeoutMs = init.timeoutMs ?? 0
     this.#noCheckCertificate = init.noCheckCertificate ?? false
-    this.#fetch = init.fetch ?? fetch
   }
 
   /**
@@ -337,8 +407,8 @@ export class RestClient {
   async #request(
     method: string,
     path: string,
-    options: AbortOptions & { body?: BodyInit; headers?: Record<string, string> } = {}
-  ): Promise<Response> {
+    options: AbortOptions & { body?: string; headers?: Record<string, string> } = {}
+  ): Promise<HttpAnswer> {
     let lastErr: ApiError | undefined
     for (const ep of this.endpoints) {
       const url = `${ep.base}${path}`
@@ -347,31 +417,30 @@ export class RestClient {
       if (this.#timeoutMs > 0) signals.push(AbortSignal.timeout(this.#timeoutMs))
       const headers: Record<string, string> = { ...options.headers }
       if (this.#auth !== undefined) headers.Authorization = this.#auth
-      const init: RequestInit & { unix?: string; tls?: { rejectUnauthorized: boolean } } = {
-        method,
-        headers,
-        body: options.body,
-        signal: signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals)
-      }
-      if (ep.unix !== undefined) init.unix = ep.unix
-      if (this.#noCheckCertificate) init.tls = { rejectUnauthorized: false }
+      const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals)
+      log.debug(`${method}: ${url}`)
       try {
-        return await this.#fetch(url, init)
+        return await httpRequest(ep, method, path, {
+          headers,
+          body: options.body,
+          signal,
+          rejectUnauthorized: !this.#noCheckCertificate
+        })
       } catch (err) {
         if (options.signal?.aborted === true) throw new ApiError(0, `${goOp(method)} "${url}": context canceled`)
-        const e = err as Error
-        const msg =
-          e.name === 'TimeoutError'
-            ? 'context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
-            : e.message
-        lastErr = new ApiError(0, `${goOp(method)} "${url}": ${msg}`)
+        const timedOut = signal?.aborted === true
+        lastErr = new ApiError(
+          0,
+          `${goOp(method)} "${url}": ${timedOut ? 'context deadline exceeded (Client.Timeout exceeded while awaiting headers)' : dialError(err, ep)}`
+        )
+        log.debug(`request to ${url} failed: ${(err as Error).message}`)
       }
     }
     throw lastErr ?? new ApiError(0, 'no API endpoints')
   }
 
   /** upstream `handleResponse`: 202/204 carry nothing; 4xx/5xx become ApiError. */
-  async #handle(res: Response): Promise<unknown> {
+  async #handle(res: HttpAnswer): Promise<unknown> {
     let text: string
     try {
       text = await res.text()
@@ -387,31 +456,35 @@ export class RestClient {
     }
   }
 
-  async #do(method: string, path: string, options?: AbortOptions & { body?: BodyInit; headers?: Record<string, string> }): Promise<unknown> {
+  async #do(method: string, path: string, options?: AbortOptions & { body?: string; headers?: Record<string, string> }): Promise<unknown> {
     const res = await this.#request(method, path, options)
     return this.#handle(res)
   }
 
   /** upstream `handleStreamResponse`: NDJSON items, then the X-Stream-Error trailer. */
-  async *#stream(method: string, path: string, options?: AbortOptions & { body?: BodyInit; headers?: Record<string, string> }): AsyncGenerator<unknown> {
+  async *#stream(method: string, path: string, options?: AbortOptions & { body?: string; headers?: Record<string, string> }): AsyncGenerator<unknown> {
     const res = await this.#request(method, path, options)
     if (res.status > 399 && res.status < 600) {
       await this.#handle(res)
       return
     }
     if (res.status !== 200 && res.status !== 204) {
-      await res.body?.cancel().catch(() => {})
+      res.discard()
       throw new ApiError(res.status, 'expected streaming response with code 200/204')
     }
+    let complete = false
     try {
       yield* ndjson(res.body)
+      complete = true
     } catch (err) {
       if (err instanceof SyntaxError) throw new ApiError(res.status, err.message)
-      if (err instanceof Error && err.name === 'TimeoutError') throw new ApiError(0, 'context deadline exceeded')
+      const e = err as Error
+      if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new ApiError(0, 'context deadline exceeded')
       throw err
+    } finally {
+      if (!complete) res.discard()
     }
-    const trailers = (res as Response & { trailers?: Headers }).trailers
-    const streamErr = [res.headers.get('X-Stream-Error'), trailers?.get?.('X-Stream-Error')]
+    const streamErr = [res.header('X-Stream-Error'), res.trailer('X-Stream-Error')]
       .filter((v): v is string => typeof v === 'string' && v.trim() !== '')
       .join(', ')
     if (streamErr !== '') throw new ApiError(500, streamErr)
@@ -602,7 +675,7 @@ export class RestClient {
   }
 }
 
-function apiErrorFrom(res: Response, text: string): ApiError {
+function apiErrorFrom(res: HttpAnswer, text: string): ApiError {
   try {
     const j = JSON.parse(text) as unknown
     if (typeof j === 'object' && j !== null && !Array.isArray(j)) {
