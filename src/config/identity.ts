@@ -9,9 +9,12 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { base64pad } from 'multiformats/bases/base64'
+import { getLogger } from '../observability/logging.ts'
 import type { Env } from './env.ts'
 import { ConfigError } from './errors.ts'
 import { isPlainObject } from './schema.ts'
+
+const log = getLogger('config')
 
 /** Name of the identity file inside the configuration folder. */
 export const IDENTITY_FILE = 'identity.json'
@@ -79,13 +82,16 @@ export function identityFromJson(json: unknown, label = IDENTITY_FILE): Identity
  * @throws ConfigError when the file is missing, malformed, or the ID does not match the key.
  */
 export async function loadIdentity(folder: string, env: Env = {}): Promise<Identity> {
-  const path = join(resolve(folder), IDENTITY_FILE)
+  const abs = resolve(folder)
+  const path = join(abs, IDENTITY_FILE)
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') {
+      const legacy = await legacyIdentity(abs, env)
+      if (legacy !== null) return legacy
       throw new ConfigError(`${path}: not found (run "ipfs-cluster service init" first)`, { cause: err })
     }
     throw new ConfigError(`${path}: cannot read: ${(err as Error).message}`, { cause: err })
@@ -96,6 +102,10 @@ export async function loadIdentity(folder: string, env: Env = {}): Promise<Ident
   } catch (err) {
     throw new ConfigError(`${path}: invalid JSON: ${(err as Error).message}`)
   }
+  return withEnv(json, path, env)
+}
+
+function withEnv(json: unknown, path: string, env: Env): Identity {
   if (!isPlainObject(json)) throw new ConfigError(`${path}: must be a JSON object`)
   const doc = { ...json }
   const used: string[] = []
@@ -109,6 +119,28 @@ export async function loadIdentity(folder: string, env: Env = {}): Promise<Ident
   }
   const label = used.length === 0 ? path : `${path} (with ${used.join(', ')})`
   return identityFromJson(doc, label)
+}
+
+/**
+ * Configurations older than upstream v0.11 kept `id` and `private_key` in the
+ * `cluster` section of service.json. Like upstream (`cmdutils.LoadIdentityFromDisk`),
+ * extract them into identity.json when that file does not exist.
+ * @returns null when service.json has no such identity.
+ */
+async function legacyIdentity(folder: string, env: Env): Promise<Identity | null> {
+  const servicePath = join(folder, 'service.json')
+  let doc: unknown
+  try {
+    doc = JSON.parse(await readFile(servicePath, 'utf8'))
+  } catch {
+    return null
+  }
+  const cluster = isPlainObject(doc) ? doc.cluster : undefined
+  if (!isPlainObject(cluster) || typeof cluster.id !== 'string' || typeof cluster.private_key !== 'string') return null
+  const fromFile = identityFromJson({ id: cluster.id, private_key: cluster.private_key }, `${servicePath}: cluster`)
+  await saveIdentity(folder, fromFile)
+  log.warn(`identity information extracted from ${servicePath} and saved as ${join(folder, IDENTITY_FILE)}`)
+  return withEnv(identityToJson(fromFile), join(folder, IDENTITY_FILE), env)
 }
 
 /** Writes `<folder>/identity.json` (4-space indent as upstream, mode 0600), creating the folder. */

@@ -29,6 +29,7 @@ export {
   type DatastoreName,
   type DefaultServiceConfigOptions,
   decodeClusterSecret,
+  defaultRestApiConfig,
   defaultServiceConfig,
   fetchSourceConfig,
   generateClusterSecret,

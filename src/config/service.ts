@@ -892,3 +892,20 @@ export function applyInitPeers(json: JsonObject, multiaddrs: string[]): string[]
   }
   return lines
 }
+
+/**
+ * A typed `api.restapi` section with upstream defaults and `CLUSTER_RESTAPI_*`
+ * overrides applied, for callers that run the REST API without a restapi
+ * section in service.json (ipfs-cluster-follow's unix-socket API).
+ * @throws ConfigError on an invalid environment value.
+ */
+export function defaultRestApiConfig(folder: string, env: Env = {}): RestApiConfig {
+  const abs = resolve(folder)
+  const ctx: NormalizeContext = { label: 'api.restapi defaults', origin: new Map() }
+  const fields = SECTION_FIELDS.api.restapi
+  const obj = normalize(fields, {}, 'api.restapi', ctx)
+  applyEnv(fields, obj, 'cluster_restapi', 'api.restapi', env, ctx)
+  return restApiConfig(new Reader(normalize(fields, obj, 'api.restapi', ctx), 'api.restapi', ctx), abs, [
+    '/ip4/127.0.0.1/tcp/9094'
+  ])
+}

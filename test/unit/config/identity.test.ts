@@ -11,12 +11,15 @@ import {
   loadIdentity,
   saveIdentity
 } from '../../../src/config/index.ts'
+import { setLogReporters } from '../../../src/observability/logging.ts'
 
 let dir: string
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cfg-identity-'))
+  setLogReporters([{ log: () => {} }])
 })
 afterAll(async () => {
+  setLogReporters(undefined)
   await rm(dir, { recursive: true, force: true })
 })
 
@@ -93,5 +96,18 @@ describe('identity.json', () => {
     await expect(loadIdentity(f, {})).rejects.toThrow('id: error decoding peer ID "nope"')
     await writeFile(join(f, 'identity.json'), '[]')
     await expect(loadIdentity(f, {})).rejects.toThrow('must be a JSON object')
+  })
+})
+
+describe('legacy identity in service.json', () => {
+  test('extracted into identity.json when that file is missing', async () => {
+    const ident = await generateIdentity()
+    const f = join(dir, 'legacy')
+    const { saveServiceConfig } = await import('../../../src/config/index.ts')
+    await saveServiceConfig(f, { cluster: { secret: '', ...identityToJson(ident) } })
+    const loaded = await loadIdentity(f, {})
+    expect(loaded.id).toBe(ident.id)
+    const saved = JSON.parse(await readFile(join(f, 'identity.json'), 'utf8')) as { id: string }
+    expect(saved.id).toBe(ident.id)
   })
 })

@@ -534,3 +534,15 @@ describe('init helpers', () => {
     expect(resolveConfigFolder('rel', {})).toBe(join(process.cwd(), 'rel'))
   })
 })
+
+describe('defaultRestApiConfig', () => {
+  test('upstream defaults with CLUSTER_RESTAPI_* applied', async () => {
+    const { defaultRestApiConfig } = await import('../../../src/config/index.ts')
+    const d = defaultRestApiConfig('/cfg')
+    expect(d.httpListenMultiaddress).toEqual(['/ip4/127.0.0.1/tcp/9094'])
+    expect(d.readHeaderTimeoutMs).toBe(5000)
+    expect(d.corsAllowedOrigins).toEqual(['*'])
+    const s = defaultRestApiConfig('/cfg', { CLUSTER_RESTAPI_HTTPLISTENMULTIADDRESS: '/unix/cfg/api-socket' })
+    expect(s.httpListenMultiaddress).toEqual(['/unix/cfg/api-socket'])
+  })
+})
