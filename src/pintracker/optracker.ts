@@ -10,6 +10,7 @@
  * the attempt count carries over when the type is the same.
  */
 import type { CID } from 'multiformats/cid'
+import { clusterMetrics } from '../observability/metrics.ts'
 import type { PeerId, Pin, PinInfo, TrackerStatus } from '../types/index.ts'
 
 export type OperationType = 'pin' | 'unpin' | 'remote' | 'shard'
@@ -152,6 +153,15 @@ export class OperationTracker {
     if (op.phase === 'queued') this.counts.pinQueued += delta
     else if (op.phase === 'in_progress') this.counts.pinning += delta
     else if (op.phase === 'error') this.counts.pinError += delta
+    else return
+    this.publish()
+  }
+
+  /** Upstream records these counts as the `pins_pin_queued`, `pins_pinning` and `pins_pin_error` gauges. */
+  private publish(): void {
+    clusterMetrics.pinsQueued.set(this.counts.pinQueued)
+    clusterMetrics.pinsPinning.set(this.counts.pinning)
+    clusterMetrics.pinsPinError.set(this.counts.pinError)
   }
 
   /**
@@ -250,6 +260,7 @@ export class OperationTracker {
     this.counts.pinQueued = 0
     this.counts.pinning = 0
     this.counts.pinError = 0
+    this.publish()
   }
 
   /** Number of pin operations in phase `queued`. */

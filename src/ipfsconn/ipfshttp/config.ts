@@ -30,8 +30,8 @@ export interface IpfsHttpInit {
   unpinTimeoutMs: number
   /** Timeout of a whole `repo/gc`, ms. */
   repoGcTimeoutMs: number
-  /** Every this many pin/unpin requests, ask the cluster to send informer metrics (0 = never). */
-  informerTriggerInterval: number
+  /** Every this many pin/unpin requests, ask the cluster to send informer metrics (0 or absent = never). */
+  informerTriggerInterval?: number
   /** Refuse to unpin anything from kubo. */
   unpinDisable: boolean
 }
@@ -73,7 +73,7 @@ export function validateIpfsHttpInit(init: IpfsHttpInit): void {
     ['informerTriggerInterval', 'informer_trigger_interval']
   ]
   for (const [field, key] of durations) {
-    const v = init[field]
+    const v = init[field] ?? 0
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`ipfshttp.${key} invalid`)
   }
   nodeUrl(init.nodeMultiaddress)

@@ -23,6 +23,7 @@ import { CID } from 'multiformats/cid'
 import { AbortError, InvalidArgumentError, IPFSError, NotFoundError } from '../../errors.ts'
 import type { AbortOptions, IPFSConnector, IPFSPinInfo, PinProgressHandler } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
+import { clusterMetrics } from '../../observability/metrics.ts'
 import type { ID, IPFSID, IPFSPinStatus, IPFSRepoStat, Pin } from '../../types/index.ts'
 import { type IpfsHttpInit, nodeUrl, validateIpfsHttpInit } from './config.ts'
 
@@ -359,11 +360,19 @@ export class IpfsHttpConnector implements IPFSConnector {
             ['unpin', 'false']
           ]
           await this.postJSON<unknown>('pin/update', q, options)
+          clusterMetrics.pinsIpfsPins.inc()
           log.info(`IPFS Pin Update request succeeded. ${from} -> ${cid} (unpin=false)`)
           return
         }
       }
-      await this.pinProgress(pin, options)
+      clusterMetrics.pinsPinAdd.inc()
+      try {
+        await this.pinProgress(pin, options)
+      } catch (err) {
+        clusterMetrics.pinsPinAddErrors.inc()
+        throw err
+      }
+      clusterMetrics.pinsIpfsPins.inc()
       log.info(`IPFS Pin request succeeded: ${cid}`)
     } finally {
       options.signal?.removeEventListener('abort', stopOrigins)
@@ -402,6 +411,7 @@ export class IpfsHttpConnector implements IPFSConnector {
     await this.triggerInformers()
     try {
       await this.postJSON<unknown>('pin/rm', [['arg', cid.toString()]], options, this.init.unpinTimeoutMs)
+      clusterMetrics.pinsIpfsPins.dec()
       log.info(`IPFS Unpin request succeeded: ${cid}`)
     } catch (err) {
       if (!isNotPinned(err)) throw err
@@ -425,6 +435,7 @@ export class IpfsHttpConnector implements IPFSConnector {
       .filter((s) => s !== '')
     if (filters.length === 0) filters.push('all')
     const scope = this.scope(this.init.ipfsRequestTimeoutMs, 'pin/ls', options)
+    let total = 0
     try {
       for (const f of filters) {
         // each stream closes the scope when it ends: give each its own child scope
@@ -432,12 +443,14 @@ export class IpfsHttpConnector implements IPFSConnector {
         try {
           for await (const p of this.postStream<{ Cid?: string; Type?: string }>('pin/ls', [['stream', 'true'], ['type', f]], child)) {
             if (typeof p.Cid !== 'string') continue
+            total++
             yield { cid: CID.parse(p.Cid), type: toPinStatus(p.Type) }
           }
         } catch (err) {
           throw scope.fail('pin/ls', err)
         }
       }
+      clusterMetrics.pinsIpfsPins.set(total)
     } finally {
       scope.close()
     }
@@ -612,8 +625,17 @@ export class IpfsHttpConnector implements IPFSConnector {
     ]
     const form = new FormData()
     form.append('file', new Blob([data as Uint8Array<ArrayBuffer>]), 'block')
-    const res = await this.postJSON<{ Key?: string }>('block/put', q, options, this.init.ipfsRequestTimeoutMs, form)
-    if (typeof res.Key !== 'string') throw new IPFSError('IPFS error (block/put): the response has no Key')
+    clusterMetrics.blocksPut.inc()
+    let res: { Key?: string }
+    try {
+      res = await this.postJSON<{ Key?: string }>('block/put', q, options, this.init.ipfsRequestTimeoutMs, form)
+      if (typeof res.Key !== 'string') throw new IPFSError('IPFS error (block/put): the response has no Key')
+    } catch (err) {
+      clusterMetrics.blocksPutErrors.inc()
+      throw err
+    }
+    clusterMetrics.blocksAdded.inc()
+    clusterMetrics.blocksAddedSize.inc(data.length)
     let cid = CID.parse(res.Key)
     if (opts.cidVersion === 0 && cid.code === 0x70 && cid.multihash.code === 0x12) cid = cid.toV0()
     return cid
@@ -633,7 +655,7 @@ export class IpfsHttpConnector implements IPFSConnector {
   }
 
   private async triggerInformers(): Promise<void> {
-    const n = this.init.informerTriggerInterval
+    const n = this.init.informerTriggerInterval ?? 0
     const send = this.components.sendInformersMetrics
     if (n <= 0 || send === undefined) return
     this.informerCount++
