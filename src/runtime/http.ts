@@ -114,14 +114,35 @@ async function writeResponse(res: http.ServerResponse, response: Response, signa
     reader.cancel().catch(() => {})
   }
   signal.addEventListener('abort', onAbort, { once: true })
+  // Chunks produced within one turn of the event loop are coalesced (cork
+  // until setImmediate, or until 64 KiB are pending); a slow source still
+  // gets each chunk flushed as soon as it is produced.
+  let corked = false
+  const uncork = (): void => {
+    if (!corked) return
+    corked = false
+    res.uncork()
+  }
   try {
     for (;;) {
       const { value, done } = await reader.read()
       if (done) break
       if (res.destroyed) return
-      if (!res.write(value)) await waitDrainOrClose(res)
+      if (!corked) {
+        corked = true
+        res.cork()
+        setImmediate(uncork)
+      }
+      const ok = res.write(value)
+      if (res.writableLength >= 65536) uncork()
+      if (!ok) {
+        uncork()
+        await waitDrainOrClose(res)
+      }
     }
+    uncork()
   } catch (err) {
+    uncork()
     // the body failed without trailers to carry the error: cut the
     // connection so the client sees an incomplete response, not success
     res.destroy(err instanceof Error ? err : new Error(String(err)))

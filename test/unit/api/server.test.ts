@@ -151,6 +151,38 @@ describe('server', () => {
     expect(JSON.parse(post.body).name).toBe('x')
   })
 
+  test('each item is flushed as soon as it is produced', async () => {
+    const cluster = stubCluster()
+    let release: () => void = () => {}
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    const a = await makeCid('a')
+    const b = await makeCid('b')
+    cluster.pins = async function* () {
+      yield pinWithOpts(a, defaultPinOptions())
+      await gate // the second item waits until the client saw the first
+      yield pinWithOpts(b, defaultPinOptions())
+    }
+    server = createRestApiServer(baseInit(['/ip4/127.0.0.1/tcp/0']), { cluster })
+    await server.start()
+    const port = Number(server.addresses()[0]!.split('/')[4])
+    const lines = await new Promise<string[]>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/allocations', agent: false }, (res) => {
+        let buf = ''
+        res.setEncoding('utf8')
+        res.on('data', (d: string) => {
+          buf += d
+          if (buf.split('\n').length === 2) release()
+        })
+        res.on('end', () => resolve(buf.trim().split('\n')))
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    expect(lines.map((l) => JSON.parse(l).cid)).toEqual([a.toString(), b.toString()])
+  })
+
   test('client disconnect stops the stream source', async () => {
     const cluster: StubCluster = stubCluster()
     cluster.infinitePins = true
@@ -176,6 +208,28 @@ describe('server', () => {
     expect(produced).toBeLessThan(100_000)
     await new Promise((r) => setTimeout(r, 50))
     expect(cluster.produced).toBe(produced)
+  })
+
+  test('stop() cuts in-flight streams after the grace period', async () => {
+    const cluster: StubCluster = stubCluster()
+    cluster.infinitePins = true
+    server = createRestApiServer({ ...baseInit(['/ip4/127.0.0.1/tcp/0']), shutdownGraceMs: 100 }, { cluster })
+    await server.start()
+    const port = Number(server.addresses()[0]!.split('/')[4])
+    // a slow client: sends the request, never reads
+    const sock = net.connect(port, '127.0.0.1', () => sock.write('GET /allocations HTTP/1.1\r\nHost: x\r\n\r\n'))
+    sock.pause()
+    const ended = new Promise<void>((resolve) => {
+      sock.on('close', () => resolve())
+      sock.on('error', () => resolve())
+    })
+    await until(() => cluster.produced > 0)
+    const t0 = Date.now()
+    await server.stop()
+    expect(Date.now() - t0).toBeLessThan(2000)
+    sock.resume() // drain what was buffered, then see the connection end
+    await ended
+    await until(() => cluster.closed === 1)
   })
 
   test('TLS when cert and key files are set', async () => {
