@@ -357,7 +357,6 @@ export async function startKubo(opts: StartKuboOptions = {}): Promise<Kubo> {
   }
   const cfgPath = join(repo, 'config')
   const cfg = JSON.parse(await readFile(cfgPath, 'utf8')) as Record<string, unknown>
-  const [apiPort, gatewayPort, swarmPort] = [await freePort(), await freePort(), await freePort()]
   const identity = cfg.Identity as { PeerID: string }
   const obj = (k: string): Record<string, unknown> => {
     const v = cfg[k]
@@ -366,14 +365,6 @@ export async function startKubo(opts: StartKuboOptions = {}): Promise<Kubo> {
     cfg[k] = o
     return o
   }
-  Object.assign(obj('Addresses'), {
-    API: `/ip4/127.0.0.1/tcp/${apiPort}`,
-    Gateway: `/ip4/127.0.0.1/tcp/${gatewayPort}`,
-    Swarm: [`/ip4/127.0.0.1/tcp/${swarmPort}`],
-    Announce: [],
-    AppendAnnounce: [],
-    NoAnnounce: []
-  })
   cfg.Bootstrap = []
   obj('AutoConf').Enabled = false
   obj('AutoTLS').Enabled = false
@@ -386,26 +377,42 @@ export async function startKubo(opts: StartKuboOptions = {}): Promise<Kubo> {
   swarm.RelayClient = { Enabled: false }
   swarm.RelayService = { Enabled: false }
   swarm.Transports = { Network: { QUIC: false, WebTransport: false, WebRTCDirect: false, Websocket: false, Relay: false } }
-  opts.config?.(cfg)
-  await writeFile(cfgPath, JSON.stringify(cfg, null, 2))
-  const k = new KuboDaemon({
-    bin,
-    repo,
-    peerId: identity.PeerID,
-    apiPort,
-    gatewayPort,
-    swarmPort,
-    offline: opts.offline ?? false,
-    readyTimeoutMs: opts.readyTimeoutMs ?? 60_000
-  })
-  live.add(k)
-  try {
-    await k.start()
-  } catch (err) {
-    await k.destroy()
-    throw err
+  // Free ports are found by binding port 0 and closing: another process may
+  // grab one before kubo binds it. Then retry with fresh ports (bounded).
+  for (let attempt = 1; ; attempt++) {
+    const [apiPort, gatewayPort, swarmPort] = [await freePort(), await freePort(), await freePort()]
+    Object.assign(obj('Addresses'), {
+      API: `/ip4/127.0.0.1/tcp/${apiPort}`,
+      Gateway: `/ip4/127.0.0.1/tcp/${gatewayPort}`,
+      Swarm: [`/ip4/127.0.0.1/tcp/${swarmPort}`],
+      Announce: [],
+      AppendAnnounce: [],
+      NoAnnounce: []
+    })
+    opts.config?.(cfg)
+    await writeFile(cfgPath, JSON.stringify(cfg, null, 2))
+    const k = new KuboDaemon({
+      bin,
+      repo,
+      peerId: identity.PeerID,
+      apiPort,
+      gatewayPort,
+      swarmPort,
+      offline: opts.offline ?? false,
+      readyTimeoutMs: opts.readyTimeoutMs ?? 60_000
+    })
+    live.add(k)
+    try {
+      await k.start()
+      return k
+    } catch (err) {
+      await k.stop()
+      live.delete(k)
+      if (attempt < 3 && /address already in use/i.test(String(err))) continue
+      await rm(repo, { recursive: true, force: true })
+      throw err
+    }
   }
-  return k
 }
 
 /** Stops every daemon started by this process and deletes their repos (use in `afterAll`). */
