@@ -131,6 +131,13 @@ interface Endpoint {
  */
 export function endpointFor(host: string, https = false): Endpoint {
   if (/^https?:\/\//i.test(host)) return { base: host.replace(/\/+$/, '') }
+  const scheme = https ? 'https' : 'http'
+  if (host.startsWith('/unix/')) {
+    // Go form `/unix/tmp/api.sock`, or js-multiaddr's `/unix/%2Ftmp%2Fapi.sock`
+    const rest = host.slice('/unix'.length)
+    const path = rest.startsWith('/%2F') || rest.startsWith('/%2f') ? decodeURIComponent(rest.slice(1)) : rest
+    return { base: `${scheme}://restapi`, unix: path }
+  }
   let ma: ReturnType<typeof multiaddr>
   try {
     ma = multiaddr(host)
@@ -138,13 +145,7 @@ export function endpointFor(host: string, https = false): Endpoint {
     throw new ApiError(0, `parsing host multiaddress: ${(err as Error).message}`)
   }
   const comps = ma.getComponents()
-  const scheme = https ? 'https' : 'http'
   const first = comps[0]
-  if (first?.name === 'unix') {
-    // /unix/ carries a path: everything after the protocol name
-    const path = host.slice(host.indexOf('/unix') + '/unix'.length)
-    return { base: `${scheme}://restapi`, unix: path }
-  }
   const second = comps[1]
   if (first === undefined || second === undefined || first.value === undefined || second.name !== 'tcp') {
     throw new ApiError(0, `unsupported API address: ${host}`)
