@@ -215,7 +215,8 @@ export async function listenHttp(opts: HttpListenOptions): Promise<HttpListener>
     : http.createServer(serverOpts, handler)
   if (opts.idleTimeoutMs !== undefined && opts.idleTimeoutMs > 0) server.keepAliveTimeout = opts.idleTimeoutMs
   if (opts.readHeaderTimeoutMs !== undefined && opts.readHeaderTimeoutMs > 0) server.headersTimeout = opts.readHeaderTimeoutMs
-  if (opts.readTimeoutMs !== undefined && opts.readTimeoutMs > 0) server.requestTimeout = opts.readTimeoutMs
+  // 0 = no limit (Node's default of 300s would cut long uploads to /add)
+  server.requestTimeout = opts.readTimeoutMs !== undefined && opts.readTimeoutMs > 0 ? opts.readTimeoutMs : 0
   server.on('connection', (s: Socket) => {
     sockets.add(s)
     s.on('close', () => sockets.delete(s))

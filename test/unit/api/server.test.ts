@@ -232,6 +232,33 @@ describe('server', () => {
     await until(() => cluster.closed === 1)
   })
 
+  test('request bodies are streamed to the /add hook', async () => {
+    server = createRestApiServer(baseInit(['/ip4/127.0.0.1/tcp/0']), {
+      cluster: stubCluster(),
+      add: async (req) => {
+        let n = 0
+        for await (const chunk of req.body!) n += chunk.length
+        return new Response(JSON.stringify({ bytes: n, q: new URL(req.url).searchParams.get('name') }), { status: 200 })
+      }
+    })
+    await server.start()
+    const port = Number(server.addresses()[0]!.split('/')[4])
+    const body = Buffer.alloc(3 * 1024 * 1024, 7)
+    const got = await new Promise<string>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/add?name=f', method: 'POST', agent: false }, (res) => {
+        let b = ''
+        res.setEncoding('utf8')
+        res.on('data', (d: string) => {
+          b += d
+        })
+        res.on('end', () => resolve(b))
+      })
+      req.on('error', reject)
+      req.end(body)
+    })
+    expect(JSON.parse(got)).toEqual({ bytes: body.length, q: 'f' })
+  })
+
   test('TLS when cert and key files are set', async () => {
     dir = mkdtempSync(join(tmpdir(), 'restapi-tls-'))
     const cert = join(dir, 'cert.pem')
