@@ -69,7 +69,7 @@ export async function run(argv: string[]): Promise<void> {
     process.stdout.write(`ipfs-cluster-service version ${VERSION}\n`)
     return
   }
-  await runCli(main, argv)
+  await runCli(main as unknown as CommandDef, argv)
 }
 
 /** Runs a citty command tree: --help anywhere prints that command's usage; errors exit non-zero. */

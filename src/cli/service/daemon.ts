@@ -1,0 +1,69 @@
+/**
+ * `service daemon`: runs the peer until SIGINT/SIGTERM
+ * (upstream cmd/ipfs-cluster-service/daemon.go).
+ */
+import { defineCommand } from 'citty'
+import { loadIdentity, loadServiceConfig, processEnv, resolveConfigFolder } from '../../config/index.ts'
+import { startPeer } from '../../daemon.ts'
+import { getLogger } from '../../observability/logging.ts'
+import { UsageError } from '../errors.ts'
+import { globals } from './index.ts'
+
+export default defineCommand({
+  meta: {
+    name: 'daemon',
+    description: `Runs the IPFS Cluster peer (default)
+
+This command starts an IPFS Cluster peer and runs it until it is stopped
+with SIGINT or SIGTERM. It needs service.json and identity.json in the
+configuration folder (see "init").`
+  },
+  args: {
+    bootstrap: { type: 'string', alias: 'j', description: 'join a cluster providing a comma-separated list of existing peers multiaddress(es)' },
+    'no-trust': { type: 'boolean', description: "do not trust bootstrap peers (only for \"crdt\" consensus)" },
+    consensus: { type: 'string', description: 'shadows the consensus component in the configuration (only crdt)' },
+    stats: { type: 'boolean', description: 'enable stats collection (Prometheus /metrics)' },
+    tracing: { type: 'boolean', description: 'enable tracing collection (not supported; ignored)' },
+    upgrade: { type: 'boolean', alias: 'u', description: 'run state migrations before starting (deprecated/unused)' },
+    leave: { type: 'boolean', alias: 'x', description: 'remove peer from cluster on exit (overrides leave_on_shutdown)' }
+  },
+  async run({ args }) {
+    const log = getLogger('service')
+    const env = processEnv()
+    const folder = resolveConfigFolder(globals.config, env)
+    if (typeof args.consensus === 'string' && args.consensus !== 'crdt') {
+      throw new UsageError(`consensus "${args.consensus}" is not supported yet; use crdt`)
+    }
+    log.info(`Initializing. For verbose output run with "-l debug". Please wait...`)
+    const config = await loadServiceConfig(folder, { env })
+    if (args.stats === true) config.observations.metrics.enableStats = true
+    const identity = await loadIdentity(folder, env)
+    if (typeof args.bootstrap === 'string' && args.bootstrap !== '') {
+      log.warn('--bootstrap: this build runs single-peer clusters; bootstrap addresses are ignored')
+    }
+    const peer = await startPeer({ config, identity })
+    getLogger('cluster').info('** IPFS Cluster is READY **')
+
+    await new Promise<void>((resolve) => {
+      let stopping = false
+      const onSignal = (sig: NodeJS.Signals): void => {
+        if (stopping) {
+          log.warn(`received ${sig} again: exiting now`)
+          process.exit(1)
+        }
+        stopping = true
+        log.info(`received ${sig}: shutting down`)
+        peer
+          .stop()
+          .catch((err: unknown) => log.error(`shutdown: ${(err as Error).message}`))
+          .finally(() => {
+            log.info('IPFS Cluster peer stopped')
+            resolve()
+          })
+      }
+      process.on('SIGINT', onSignal)
+      process.on('SIGTERM', onSignal)
+    })
+    process.exit(0)
+  }
+})
