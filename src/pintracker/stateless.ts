@@ -421,7 +421,7 @@ export class StatelessPinTracker implements PinTracker {
     }
     const seenOps = new Set<string>()
     for await (const pin of st.list(options)) {
-      options.signal?.throwIfAborted()
+      if (options.signal?.aborted === true) throw new AbortError('status listing aborted')
       const key = pin.cid.toString()
       const op = this.optracker.op(pin.cid)
       if (op !== undefined) {
@@ -449,7 +449,7 @@ export class StatelessPinTracker implements PinTracker {
   async *recoverAll(options: AbortOptions = {}): AsyncGenerator<PinInfo> {
     const filter = new Set<TrackerStatus>(['pin_error', 'unpin_error', 'unexpectedly_unpinned'])
     for await (const info of this.statusAll(filter, options)) {
-      options.signal?.throwIfAborted()
+      if (options.signal?.aborted === true) throw new AbortError('recover aborted')
       const rec = await this.recoverWithPinInfo(info, options)
       if (rec !== undefined) yield rec
     }
