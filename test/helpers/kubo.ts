@@ -30,12 +30,12 @@
  * - `stopAllKubos()` (for `afterAll`) destroys every daemon this process
  *   started; a process `exit` hook SIGKILLs leftovers and removes their repos.
  *
- * The binary: `KUBO_BIN` if set, else the newest `.tools/kubo-<v>/ipfs`, else
- * `scripts/kubo.sh` builds the pinned version (serialized with `flock` so
+ * The binary: `KUBO_BIN` if set, else `.tools/kubo-<v>/ipfs` for the version
+ * pinned in `scripts/kubo.sh`, else that script builds it (serialized with `flock` so
  * parallel test processes do not build it twice).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -104,9 +104,9 @@ export function kuboBinary(): Promise<string> {
 async function findOrBuildBinary(): Promise<string> {
   const fromEnv = process.env.KUBO_BIN
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv
-  const existing = findToolsBinary()
-  if (existing !== undefined) return existing
   const script = join(ROOT, 'scripts', 'kubo.sh')
+  const existing = await pinnedToolsBinary(script)
+  if (existing !== undefined) return existing
   const hasFlock = (await run('sh', ['-c', 'command -v flock'], {})).code === 0
   const [cmd, args] = hasFlock ? ['flock', [join(tmpdir(), 'kubo-build.lock'), 'bash', script]] : ['bash', [script]]
   const res = await run(cmd, args, { timeoutMs: 30 * 60_000 })
@@ -117,18 +117,12 @@ async function findOrBuildBinary(): Promise<string> {
   return last
 }
 
-function findToolsBinary(): string | undefined {
-  const tools = join(ROOT, '.tools')
-  if (!existsSync(tools)) return undefined
-  const dirs = readdirSync(tools)
-    .filter((d) => d.startsWith('kubo-'))
-    .sort()
-    .reverse()
-  for (const d of dirs) {
-    const bin = join(tools, d, 'ipfs')
-    if (existsSync(bin)) return bin
-  }
-  return undefined
+/** `.tools/kubo-<v>/ipfs` for the version `scripts/kubo.sh` pins, when already built. */
+async function pinnedToolsBinary(script: string): Promise<string | undefined> {
+  const version = /KUBO_VERSION:-(v[0-9][^}"]*)/.exec(await readFile(script, 'utf8'))?.[1]
+  if (version === undefined) return undefined
+  const bin = join(ROOT, '.tools', `kubo-${version}`, 'ipfs')
+  return existsSync(bin) ? bin : undefined
 }
 
 /** A free TCP port on 127.0.0.1 (bind port 0, read it, close). */
