@@ -88,6 +88,8 @@ export class CrdtConsensus implements Consensus {
   private readonly inflight = new Set<number>()
   private flushing: Promise<void> | undefined
   private flushChain: Promise<void> = Promise.resolve()
+  private pendingWrites: Array<{ key: string; value: Uint8Array; resolve: () => void; reject: (err: unknown) => void }> = []
+  private writer: Promise<void> | undefined
   private readonly stateView: ReadOnlyState
 
   constructor(init: CrdtInit, components: CrdtComponents) {
@@ -319,7 +321,7 @@ export class CrdtConsensus implements Consensus {
     entry[0] = op
     entry.set(pinBytes, 1)
     try {
-      await this.ds.put(new Key(this.queueKey(seq), false), entry, options)
+      await this.writeQueued(this.queueKey(seq), entry)
     } catch (err) {
       this.queueSize--
       throw err
@@ -333,6 +335,37 @@ export class CrdtConsensus implements Consensus {
         this.batchTimer = undefined
         this.triggerFlush()
       }, this.init.batching.maxBatchAgeMs)
+    }
+  }
+
+  /**
+   * Group commit: queue entries written by concurrent callers in the same
+   * tick go to the datastore in one batch (one fsync); each caller resolves
+   * once its entry is durable.
+   */
+  private writeQueued(key: string, value: Uint8Array): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pendingWrites.push({ key, value, resolve, reject })
+      if (this.writer === undefined) {
+        this.writer = this.drainWrites().finally(() => {
+          this.writer = undefined
+        })
+      }
+    })
+  }
+
+  private async drainWrites(): Promise<void> {
+    for (let round = 0; round < 1_000_000 && this.pendingWrites.length > 0; round++) {
+      await new Promise<void>((r) => setImmediate(r)) // let concurrent callers join this batch
+      const items = this.pendingWrites.splice(0)
+      try {
+        const b = this.ds.batch()
+        for (const it of items) b.put(new Key(it.key, false), it.value)
+        await b.commit()
+        for (const it of items) it.resolve()
+      } catch (err) {
+        for (const it of items) it.reject(err)
+      }
     }
   }
 
