@@ -135,14 +135,14 @@ export async function startStub(unixPath?: string): Promise<Stub> {
   app.get('/version', (c) => c.json({ version: '1.1.6' }))
   app.get('/peers', () => streamResponse(items([makeId(PEER1, 'peer1'), makeId(PEER2, 'peer2')]), idToJSON))
   app.delete('/peers/:pid', (c) => c.body(null, 204))
-  app.get('/allocations', (c) => {
+  app.get('/allocations', async (c) => {
     if (c.req.query('filter') === 'meta-pin') return c.body(null, 204)
     return streamResponse(items([makePin(CID1, { name: 'one' }), makePin(CID2, { name: 'two' })]), pinToJSON)
   })
   app.get('/allocations/:cid', (c) =>
     c.req.param('cid') === MISSING ? c.json(notFound, 404) : c.json(pinToJSON(makePin(c.req.param('cid'))))
   )
-  app.get('/pins', (c) => {
+  app.get('/pins', async (c) => {
     const cids = c.req.query('cids')
     if (cids !== undefined && cids !== '') {
       return streamResponse(items(cids.split(',').map((x) => makeGpi(x, 'pinned'))), globalPinInfoToJSON)
