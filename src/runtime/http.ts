@@ -43,6 +43,23 @@ export interface HttpListenOptions {
   maxHeaderBytes?: number
   /** Called with errors the handler did not turn into a response. */
   onError?: (err: unknown) => void
+  /** Called once per request after its response ended (access logging). */
+  onRequestDone?: (r: RequestRecord) => void
+}
+
+/** What an access log line needs (gorilla `LoggingHandler` fields). */
+export interface RequestRecord {
+  remoteAddress: string
+  method: string
+  /** request target as sent (path and query). */
+  url: string
+  /** `HTTP/1.1` */
+  proto: string
+  status: number
+  /** body bytes written. */
+  bytes: number
+  /** when the request arrived. */
+  start: Date
 }
 
 export interface HttpListener {
@@ -96,7 +113,7 @@ function waitDrainOrClose(res: http.ServerResponse): Promise<void> {
   })
 }
 
-async function writeResponse(res: http.ServerResponse, response: Response, signal: AbortSignal): Promise<void> {
+async function writeResponse(res: http.ServerResponse, response: Response, signal: AbortSignal, written: { bytes: number }): Promise<void> {
   res.statusCode = response.status
   const setCookies = response.headers.getSetCookie()
   for (const [k, v] of response.headers) {
@@ -133,6 +150,7 @@ async function writeResponse(res: http.ServerResponse, response: Response, signa
         res.cork()
         setImmediate(uncork)
       }
+      written.bytes += value.byteLength
       const ok = res.write(value)
       if (res.writableLength >= 65536) uncork()
       if (!ok) {
@@ -182,8 +200,19 @@ export async function listenHttp(opts: HttpListenOptions): Promise<HttpListener>
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const ac = new AbortController()
+    const start = new Date()
+    const written = { bytes: 0 }
     res.on('close', () => {
       if (!res.writableFinished) ac.abort()
+      opts.onRequestDone?.({
+        remoteAddress: req.socket.remoteAddress ?? '',
+        method: req.method ?? '',
+        url: req.url ?? '',
+        proto: `HTTP/${req.httpVersion}`,
+        status: res.statusCode,
+        bytes: written.bytes,
+        start
+      })
     })
     const p = (async () => {
       let response: Response
@@ -196,7 +225,7 @@ export async function listenHttp(opts: HttpListenOptions): Promise<HttpListener>
           headers: { 'content-type': 'application/json' }
         })
       }
-      await writeResponse(res, response, ac.signal)
+      await writeResponse(res, response, ac.signal, written)
     })()
       .catch((err: unknown) => {
         opts.onError?.(err)

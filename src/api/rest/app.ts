@@ -36,7 +36,6 @@ import {
 import { filterStream, streamResponse } from './stream.ts'
 
 const log = getLogger('restapi')
-const reqLog = getLogger('restapilog')
 
 /** The REST API settings the app uses (the `api.restapi` section of service.json). */
 export interface RestApiInit {
@@ -122,7 +121,6 @@ function headersMiddleware(headers: Record<string, string[]>): MiddlewareHandler
     const h = c.res.headers
     for (const [k, values] of entries) for (const v of values) h.append(k, v)
     if (!h.has('Content-Type') && c.res.status !== 307) h.set('Content-Type', 'application/json')
-    reqLog.debug(`${c.req.method} ${c.req.path} ${c.res.status}`)
   }
 }
 

@@ -10,20 +10,37 @@
  * listener lives in `src/runtime/http.ts`.
  *
  * The config section (`RestApiConfig` of `src/config/types.ts`) can be
- * passed as is: it is a `RestApiServerInit`. Not implemented:
- * `write_timeout`, `http_log_file` (requests are logged at debug level to
- * the `restapilog` facility) and the libp2p-http endpoint.
+ * passed as is: it is a `RestApiServerInit`. Access logs (Common Log
+ * Format) go to `http_log_file`, or to the `restapilog` logger at info as
+ * upstream does. Not implemented: `write_timeout` and the libp2p-http
+ * endpoint.
  */
-import { readFileSync } from 'node:fs'
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Hono } from 'hono'
 import { InvalidArgumentError } from '../../errors.ts'
 import type { Startable } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
-import { type HttpListener, type ListenAddress, listenHttp } from '../../runtime/http.ts'
+import { type HttpListener, type ListenAddress, listenHttp, type RequestRecord } from '../../runtime/http.ts'
 import { createRestApp, type RestApiComponents, type RestApiInit } from './app.ts'
 
 const log = getLogger('restapi')
+const accessLog = getLogger('restapilog')
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+
+/**
+ * One access log line in Common Log Format, as gorilla's `LoggingHandler`
+ * writes it: `host - - [02/Jan/2006:15:04:05 +0000] "GET /id HTTP/1.1" 200 123`
+ * (times in UTC).
+ */
+export function commonLogLine(r: RequestRecord): string {
+  const d = r.start
+  const p = (n: number): string => String(n).padStart(2, '0')
+  const ts = `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`
+  const host = r.remoteAddress === '' ? '-' : r.remoteAddress
+  return `${host} - - [${ts}] "${r.method} ${r.url} ${r.proto}" ${r.status} ${r.bytes}`
+}
 
 /** Server settings (the rest of the `api.restapi` section). */
 export interface RestApiServerInit extends RestApiInit {
@@ -41,6 +58,8 @@ export interface RestApiServerInit extends RestApiInit {
   readTimeoutMs?: number
   /** ms to wait for in-flight requests on stop (default 5000). */
   shutdownGraceMs?: number
+  /** `http_log_file`: append access logs there; "" or unset = `restapilog` logger at info. */
+  httpLogFile?: string
 }
 
 export interface RestApiServer extends Startable {
@@ -89,6 +108,7 @@ class RestApiServerImpl implements RestApiServer {
   readonly app: Hono
   private readonly init: RestApiServerInit
   private listeners: { ma: string; l: HttpListener }[] = []
+  private logFile: WriteStream | undefined
   private starting: Promise<void> | undefined
   private stopping: Promise<void> | undefined
 
@@ -121,6 +141,21 @@ class RestApiServerImpl implements RestApiServer {
         ? { cert: readFileSync(sslCertFile), key: readFileSync(sslKeyFile) }
         : undefined
     const authInfo = this.init.basicAuthCredentials !== null ? ' - authenticated' : ''
+    const logPath = this.init.httpLogFile ?? ''
+    if (logPath !== '') {
+      const f = createWriteStream(logPath, { flags: 'a', mode: 0o644 })
+      await new Promise<void>((resolve, reject) => {
+        f.once('open', () => resolve())
+        f.once('error', reject)
+      })
+      f.on('error', (err) => log.error(`http_log_file: ${err.message}`))
+      this.logFile = f
+    }
+    const onRequestDone = (r: RequestRecord): void => {
+      const line = commonLogLine(r)
+      if (this.logFile !== undefined && !this.logFile.writableEnded) this.logFile.write(`${line}\n`)
+      else accessLog.info(line)
+    }
     for (const ma of this.init.httpListenMultiaddress) {
       const l = await listenHttp({
         fetch: (req) => this.app.fetch(req),
@@ -131,7 +166,8 @@ class RestApiServerImpl implements RestApiServer {
         readTimeoutMs: this.init.readTimeoutMs ?? 0,
         // Go's http.Server reads MaxHeaderBytes plus 4096 bytes of slack
         maxHeaderBytes: (this.init.maxHeaderBytes ?? 4096) + 4096,
-        onError: (err) => log.error(`http server: ${(err as Error)?.message ?? String(err)}`)
+        onError: (err) => log.error(`http server: ${(err as Error)?.message ?? String(err)}`),
+        onRequestDone
       })
       const bound = multiaddrOf(ma, l.address)
       this.listeners.push({ ma: bound, l })
@@ -143,6 +179,9 @@ class RestApiServerImpl implements RestApiServer {
     const ls = this.listeners
     this.listeners = []
     await Promise.all(ls.map(({ l }) => l.close(this.init.shutdownGraceMs ?? 5000)))
+    const f = this.logFile
+    this.logFile = undefined
+    if (f !== undefined) await new Promise<void>((resolve) => f.end(() => resolve()))
   }
 
   stop(): Promise<void> {

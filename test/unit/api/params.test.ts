@@ -51,6 +51,13 @@ describe('pinOptionsFromQuery', () => {
     expect(po.origins).toEqual([origin, origin2])
   })
 
+  test('a query as upstream\'s Go client builds it (PinOptions.ToQuery)', () => {
+    const po = pinOptionsFromQuery(
+      q('expire-at=2030-01-02T03%3A04%3A05.123456789Z&meta-a=b&mode=recursive&name=&replication-max=-1&replication-min=-1&shard-size=0&user-allocations=')
+    )
+    expect(po).toEqual({ ...defaultPinOptions(), replicationFactorMin: -1, replicationFactorMax: -1, metadata: { a: 'b' }, expireAt: new Date('2030-01-02T03:04:05.123Z') })
+  })
+
   test('replication overrides min and max', () => {
     const po = pinOptionsFromQuery(q('replication=-1&replication-min=5&replication-max=7'))
     expect(po.replicationFactorMin).toBe(-1)

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
@@ -257,6 +257,21 @@ describe('server', () => {
       req.end(body)
     })
     expect(JSON.parse(got)).toEqual({ bytes: body.length, q: 'f' })
+  })
+
+  test('access log in Common Log Format goes to http_log_file', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'restapi-log-'))
+    const file = join(dir, 'http.log')
+    server = createRestApiServer({ ...baseInit(['/ip4/127.0.0.1/tcp/0']), httpLogFile: file }, { cluster: stubCluster() })
+    await server.start()
+    const port = Number(server.addresses()[0]!.split('/')[4])
+    await get({ port }, '/id')
+    await get({ port }, '/nope?x=1')
+    const read = (): string => (existsSync(file) ? readFileSync(file, 'utf8') : '')
+    await until(() => read().split('\n').length >= 3)
+    const lines = read().trim().split('\n')
+    expect(lines[0]).toMatch(/^127\.0\.0\.1 - - \[\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET \/id HTTP\/1\.1" 200 \d+$/)
+    expect(lines[1]).toContain('"GET /nope?x=1 HTTP/1.1" 404 ')
   })
 
   test('TLS when cert and key files are set', async () => {
