@@ -35,5 +35,11 @@ export {
   queryFlag,
   statusFilterFromQuery
 } from './params.ts'
-export { createRestApiServer, listenAddressFromMultiaddr, type RestApiServer, type RestApiServerInit } from './server.ts'
+export {
+  commonLogLine,
+  createRestApiServer,
+  listenAddressFromMultiaddr,
+  type RestApiServer,
+  type RestApiServerInit
+} from './server.ts'
 export { filterStream, mapStream, STREAM_ERROR_TRAILER, streamResponse, streamTrailers } from './stream.ts'
