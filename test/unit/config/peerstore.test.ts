@@ -3,12 +3,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateIdentity, readPeerstore, writePeerstore } from '../../../src/config/index.ts'
-import { setLogReporters } from '../../../src/observability/logging.ts'
+import { setLogLevels, setLogReporters } from '../../../src/observability/logging.ts'
 
 let dir: string
 const warnings: string[] = []
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cfg-peerstore-'))
+  // other test files in the same process may have lowered the level
+  setLogLevels('info')
   setLogReporters([
     {
       log: (obj) => {
