@@ -202,6 +202,23 @@ async function helpFor(r: Resolved): Promise<string> {
   return renderCommandHelp(r.path, r.spec)
 }
 
+/**
+ * The hidden `commands` command (upstream `walkCommands`): every command's
+ * full name, one per line, the hidden `commands` and `help` included.
+ */
+async function walkCommands(): Promise<string> {
+  const lines: string[] = []
+  const walk = async (cmd: CommandDef, prefix: string): Promise<void> => {
+    for (const [name, sub] of Object.entries(await subCommandsOf(cmd))) {
+      lines.push(`${prefix} ${name}`)
+      if (sub.subCommands !== undefined) await walk(sub, `${prefix} ${name}`)
+    }
+  }
+  await walk(root, PROGRAM)
+  lines.push(`${PROGRAM} commands`, `${PROGRAM} help`)
+  return `${lines.join('\n')}\n`
+}
+
 /** upstream `parseCredentials`: `user[:pass]`. */
 export function parseCredentials(input: string): { user: string; pass: string } {
   const i = input.indexOf(':')
@@ -238,6 +255,10 @@ export async function main(argv: string[], io: CtlIO): Promise<number> {
       return 3
     }
     io.stdout(await helpFor(r))
+    return 0
+  }
+  if (rest[0] === 'commands') {
+    io.stdout(await walkCommands())
     return 0
   }
   const r = await resolve(rest)

@@ -289,6 +289,18 @@ describe('ctl globals, help and exit codes', () => {
     expect(unknown.stderr).toBe("No help topic for 'nope'\n")
   })
 
+  test('hidden commands lists every command, each with a help text', async () => {
+    const r = await ctl(['commands'])
+    const names = r.stdout.trim().split('\n')
+    expect(names).toContain('ipfs-cluster-ctl pin update')
+    expect(names.at(-1)).toBe('ipfs-cluster-ctl help')
+    for (const n of names.filter((x) => !x.endsWith(' commands') && !x.endsWith(' help'))) {
+      const h = await ctl([...n.split(' ').slice(1), '--help'])
+      expect(h.code).toBe(0)
+      expect(h.stdout).toStartWith(`NAME:\n   ${n} - `)
+    }
+  })
+
   test('add is registered but not implemented', async () => {
     const r = await ctl(['add', 'file.txt'])
     expect(r.code).toBe(1)
