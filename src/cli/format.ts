@@ -8,8 +8,9 @@
  *   `jsonPrint(obj)` renders it like Go's `json.MarshalIndent(o, "", "    ")`
  *   (4 spaces, `<`, `>`, `&` escaped) plus a newline.
  *
- * Times are printed in the local time zone of this process (upstream prints
- * them in the zone the server's JSON carried, usually the same machine's).
+ * Times are printed in UTC: upstream prints them in the zone the server's
+ * JSON carried, and our server writes UTC (`toISOString`), so this is what
+ * the Go ctl prints against our peers.
  */
 import type {
   AddedOutput,
@@ -45,19 +46,16 @@ export interface ErrorBody {
 
 const pad2 = (n: number): string => String(n).padStart(2, '0')
 
-/** Go's `t.Format("2006-01-02 15:04:05")` in local time. */
+/** Go's `t.Format("2006-01-02 15:04:05")` of a UTC time. */
 export function goDateTime(d: Date): string {
-  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`
+  return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`
 }
 
-/** Go's `time.Time.MarshalText` (RFC3339Nano, trailing zeros trimmed) in local time. */
+/** Go's `time.Time.MarshalText` of a UTC time (RFC3339Nano, trailing zeros trimmed). */
 export function goRFC3339Nano(d: Date): string {
-  const ms = d.getMilliseconds()
+  const ms = d.getUTCMilliseconds()
   const frac = ms === 0 ? '' : `.${String(ms).padStart(3, '0').replace(/0+$/, '')}`
-  const off = -d.getTimezoneOffset()
-  const zone =
-    off === 0 ? 'Z' : `${off > 0 ? '+' : '-'}${pad2(Math.floor(Math.abs(off) / 60))}:${pad2(Math.abs(off) % 60)}`
-  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}T${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}${frac}${zone}`
+  return `${goDateTime(d).replace(' ', 'T')}${frac}Z`
 }
 
 /** go-humanize `Bytes`: SI units, e.g. `83 MB`, `1.5 kB`, `9 B`. */

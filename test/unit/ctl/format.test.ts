@@ -1,5 +1,3 @@
-process.env.TZ = 'UTC'
-
 import { describe, expect, test } from 'bun:test'
 import { CID } from 'multiformats/cid'
 import {

@@ -3,8 +3,6 @@
  * over a real socket: both halves of the wire protocol must agree.
  * The cluster behind the app is the in-memory stub of the API tests.
  */
-process.env.TZ = 'UTC'
-
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { CID } from 'multiformats/cid'
 import { createRestApp, DEFAULT_CORS } from '../../../src/api/rest/app.ts'
