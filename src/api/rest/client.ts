@@ -402,8 +402,8 @@ export class RestClient {
 
   /**
    * Sends one request, failing over to the next endpoint when no HTTP
-   * answer comes back. Returns the response and the signal that bounds it
-   * (the per-request timeout covers reading the body too).
+   * answer comes back (upstream `Failover` retries only on `api.Error`
+   * code 0). The per-request timeout also bounds reading the body.
    */
   async #request(
     method: string,

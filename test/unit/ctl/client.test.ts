@@ -172,7 +172,7 @@ describe('RestClient', () => {
     const r = await client.unpin(`/ipfs/${CID2}`)
     expect(r.cid.toString()).toBe(CID2)
     expect(stub.seen.at(-1)).toBe(`DELETE /pins/ipfs/${CID2}`)
-    expect(() => client.pin('/foo/bar')).toThrow(ApiError)
+    expect(await caught(client.pin('/foo/bar'))).toBeInstanceOf(ApiError)
   })
 
   test('allocation, recover, recoverAll, repoGC', async () => {
