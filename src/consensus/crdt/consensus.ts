@@ -15,7 +15,7 @@ import { Key } from 'interface-datastore'
 import type { Datastore } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
 import { NotFoundError, QueueFullError } from '../../errors.ts'
-import type { AbortOptions, Consensus, ReadOnlyState, StateChangeHandler } from '../../interfaces.ts'
+import type { AbortOptions, BatchingState, Consensus, ReadOnlyState, StateChangeHandler } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { pinFromProtobuf, pinToProtobuf } from '../../state/codec.ts'
 import { cidToKeyString, keyStringToCid } from '../../state/keys.ts'
@@ -81,6 +81,7 @@ export class CrdtConsensus implements Consensus {
   private receiving: Promise<void> | undefined
   private rebroadcastTimer: ReturnType<typeof setTimeout> | undefined
   private batchTimer: ReturnType<typeof setTimeout> | undefined
+  private repairTimer: ReturnType<typeof setTimeout> | undefined
   private queueSize = 0
   /** next queue sequence number to assign; `headSeq` is the oldest not yet committed. */
   private nextSeq = 0
@@ -121,7 +122,14 @@ export class CrdtConsensus implements Consensus {
       async *list(options?: AbortOptions): AsyncGenerator<Pin> {
         for await (const { key, value } of store.entries(options)) {
           try {
-            yield pinFromProtobuf(value, keyStringToCid(key))
+            // the value carries the CID (cheaper than decoding the base32 key); the key is the fallback
+            let pin: Pin
+            try {
+              pin = pinFromProtobuf(value)
+            } catch {
+              pin = pinFromProtobuf(value, keyStringToCid(key))
+            }
+            yield pin
           } catch (err) {
             log.error(`error decoding pin ${key}: ${(err as Error).message}`)
           }
@@ -220,6 +228,7 @@ export class CrdtConsensus implements Consensus {
     }
     this.receiving = this.store.receiveLoop(controller.signal).catch((err: Error) => log.error(`receive loop: ${err.message}`))
     this.scheduleRebroadcast()
+    this.scheduleRepair(0)
     this.readyPromise.resolve()
   }
 
@@ -230,6 +239,8 @@ export class CrdtConsensus implements Consensus {
     this.batchTimer = undefined
     if (this.rebroadcastTimer !== undefined) clearTimeout(this.rebroadcastTimer)
     this.rebroadcastTimer = undefined
+    if (this.repairTimer !== undefined) clearTimeout(this.repairTimer)
+    this.repairTimer = undefined
     // commit what is queued (it is persisted anyway)
     try {
       await this.flushAll()
@@ -277,6 +288,85 @@ export class CrdtConsensus implements Consensus {
         .catch((err: Error) => log.warn(`rebroadcast: ${err.message}`))
         .finally(() => this.scheduleRebroadcast())
     }, ms + jitter)
+  }
+
+  /** Repairs the DAG when the store is marked dirty: now (delay 0) and then every `repairIntervalMs`. */
+  private scheduleRepair(delayMs: number): void {
+    const every = this.init.repairIntervalMs
+    if (every <= 0 || !this.started) return
+    this.repairTimer = setTimeout(() => {
+      this.repairTimer = undefined
+      const signal = this.controller?.signal
+      this.store
+        .isDirty({ signal })
+        .then(async (dirty) => {
+          if (!dirty) {
+            log.info('store is marked clean. No need to repair')
+            return
+          }
+          log.warn('store is marked dirty. Starting DAG repair operation')
+          await this.store.repair({ signal })
+        })
+        .catch((err: Error) => {
+          if (signal?.aborted !== true) log.error(`DAG repair: ${err.message}`)
+        })
+        .finally(() => this.scheduleRepair(every))
+    }, delayMs)
+  }
+
+  /** `state crdt mark-dirty|mark-clean`, and the dirty bit itself. */
+  async isDirty(options?: AbortOptions): Promise<boolean> {
+    return await this.store.isDirty(options)
+  }
+
+  async markDirty(options?: AbortOptions): Promise<void> {
+    await this.store.markDirty(options)
+  }
+
+  async markClean(options?: AbortOptions): Promise<void> {
+    await this.store.markClean(options)
+  }
+
+  /** Re-walks the whole DAG processing any unprocessed node; returns how many were. */
+  async repair(options?: AbortOptions): Promise<number> {
+    return await this.store.repair(options)
+  }
+
+  /**
+   * A BatchingState writing to the CRDT without starting the consensus
+   * (upstream `crdt.OfflineState`, used by `state import` / `state export`):
+   * `add`/`rm` accumulate operations, `commit()` publishes them as deltas
+   * (split beyond 1 MiB of values). Reads see committed data only.
+   */
+  async offlineState(options?: AbortOptions): Promise<BatchingState> {
+    await this.store.load(options)
+    const store = this.store
+    const view = this.stateView
+    let ops: CrdtOp[] = []
+    let bytes = 0
+    const publish = async (o?: AbortOptions): Promise<void> => {
+      const batch = ops
+      ops = []
+      bytes = 0
+      if (batch.length > 0) await store.publish(batch, undefined, o)
+    }
+    return {
+      list: (o) => view.list(o),
+      has: (cid, o) => view.has(cid, o),
+      get: (cid, o) => view.get(cid, o),
+      async add(pin: Pin, o?: AbortOptions): Promise<void> {
+        const value = pinToProtobuf(pin)
+        ops.push({ key: cidToKeyString(pin.cid), value })
+        bytes += value.length
+        if (bytes >= MAX_DELTA_BYTES) await publish(o)
+      },
+      async rm(cid: CID, o?: AbortOptions): Promise<void> {
+        ops.push({ key: cidToKeyString(cid), value: null })
+        bytes += 64
+        if (bytes >= MAX_DELTA_BYTES) await publish(o)
+      },
+      commit: publish
+    }
   }
 
   /** Re-sends the current heads now (tests, and after joining). */

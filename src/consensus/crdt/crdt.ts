@@ -361,6 +361,66 @@ export class CrdtStore {
     }
   }
 
+  private get dirtyKey(): Key {
+    return new Key(`${this.namespace}/d`, false)
+  }
+
+  /** go-ds-crdt's dirty bit (`<namespace>/d`): set when a branch could not be fully processed. */
+  async isDirty(options?: AbortOptions): Promise<boolean> {
+    return await this.ds.has(this.dirtyKey, options)
+  }
+
+  async markDirty(options?: AbortOptions): Promise<void> {
+    log.warn('marking datastore as dirty')
+    await this.ds.put(this.dirtyKey, new Uint8Array(0), options)
+  }
+
+  async markClean(options?: AbortOptions): Promise<void> {
+    log.info('marking datastore as clean')
+    await this.ds.delete(this.dirtyKey, options)
+  }
+
+  /**
+   * Walks the whole DAG from the heads (go-ds-crdt `repairDAG`) and merges
+   * every node not marked processed; marks the store clean when done.
+   * Memory: one entry per DAG node visited.
+   * @throws when a block cannot be fetched.
+   */
+  async repair(options?: AbortOptions): Promise<number> {
+    const started = Date.now()
+    const queue = [...this.headList().heads]
+    const seen = new Set<string>(queue.map((c) => blockId(c)))
+    let reprocessed = 0
+    for (let i = 0; i < queue.length; i++) {
+      options?.signal?.throwIfAborted()
+      const cid = queue[i]!
+      const bytes = await this.fetchBlock(cid, options)
+      const { delta, links } = decodeNode(bytes)
+      if (!(await this.isProcessed(cid, options))) {
+        await this.lock(async () => {
+          if (await this.isProcessed(cid, options)) return
+          const txn = new Txn(this.ds)
+          const changes = new Map<string, SetChange>()
+          await this.set.merge(txn, delta, blockId(cid), this.blockGetter(txn), changes, options)
+          txn.put(this.processedKey(cid), new Uint8Array(0))
+          await txn.commit(options)
+          this.emit(changes)
+        })
+        reprocessed++
+      }
+      for (const l of links) {
+        const id = blockId(l)
+        if (seen.has(id)) continue
+        seen.add(id)
+        queue.push(l)
+      }
+      queue[i] = undefined as unknown as CID // let visited nodes be collected
+    }
+    await this.markClean(options)
+    log.info(`DAG repair finished: ${seen.size} nodes visited, ${reprocessed} reprocessed, ${Date.now() - started}ms`)
+    return reprocessed
+  }
+
   /** Deletes every key under the namespace, in batches. */
   async clean(options?: AbortOptions): Promise<void> {
     await this.lock(async () => {

@@ -39,3 +39,17 @@ export function createCrdtConsensus(
   if (components !== undefined) return new CrdtConsensus(init, components)
   return (c: CrdtComponents) => new CrdtConsensus(init, c)
 }
+
+/**
+ * The gossipsub topic of the CRDT heads (upstream consensus.go): base58btc
+ * of the MD5 multihash of `cluster_name`.
+ */
+export async function crdtTopic(clusterName: string): Promise<string> {
+  const { createHash } = await import('node:crypto')
+  const { base58btc } = await import('multiformats/bases/base58')
+  const digest = createHash('md5').update(clusterName).digest()
+  const mh = new Uint8Array(3 + digest.length)
+  mh.set([0xd5, 0x01, digest.length], 0) // varint(0xd5 md5), length
+  mh.set(digest, 3)
+  return base58btc.baseEncode(mh)
+}

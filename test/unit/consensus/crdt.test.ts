@@ -269,3 +269,53 @@ test('state export from crdt, import into a DsState', async () => {
   expect((await all(st.list())).length).toBe(10)
   await c.stop()
 })
+
+describe('crdt tools', () => {
+  test('offline state writes deltas readable by the consensus', async () => {
+    const datastore = new MemoryDatastore()
+    const off = await createCrdtConsensus(init(), { datastore }).offlineState()
+    for (let i = 0; i < 5; i++) await off.add(await pinOf(i))
+    await off.rm((await pinOf(0)).cid)
+    expect((await all(off.list())).length).toBe(0) // not committed yet
+    await off.commit()
+    expect((await all(off.list())).length).toBe(4)
+    const c = createCrdtConsensus(init(), { datastore })
+    await c.start()
+    expect(await names(c)).toEqual(['p1', 'p2', 'p3', 'p4'])
+    expect(c.heads().height).toBe(1n)
+    await c.stop()
+  })
+
+  test('repair reprocesses nodes not marked processed, and clears the dirty bit', async () => {
+    const datastore = new MemoryDatastore()
+    const c = createCrdtConsensus(init(), { datastore })
+    await c.start()
+    for (let i = 0; i < 5; i++) await c.logPin(await pinOf(i))
+    await c.stop()
+    // forget that the first delta was processed and its set entries
+    const { Key } = await import('interface-datastore')
+    for await (const k of datastore.queryKeys({ prefix: '/c/' })) {
+      const s = k.toString()
+      if (s.startsWith('/c/s/') || (s.startsWith('/c/b/') && !s.startsWith('/c/b/blocks/'))) await datastore.delete(new Key(s))
+    }
+    const c2 = createCrdtConsensus(init(), { datastore })
+    await c2.start()
+    expect(await names(c2)).toEqual([])
+    await c2.markDirty()
+    expect(await c2.isDirty()).toBe(true)
+    expect(await c2.repair()).toBe(5)
+    expect(await c2.isDirty()).toBe(false)
+    expect(await names(c2)).toEqual(['p0', 'p1', 'p2', 'p3', 'p4'])
+    await c2.stop()
+  })
+
+  test('topic name is base58 of the md5 multihash of the cluster name', async () => {
+    const { crdtTopic } = await import('../../../src/consensus/crdt/index.ts')
+    const t = await crdtTopic('ipfs-cluster')
+    const { base58btc } = await import('multiformats/bases/base58')
+    const mh = base58btc.baseDecode(t)
+    expect([...mh.slice(0, 3)]).toEqual([0xd5, 0x01, 16])
+    expect(t).toBe(await crdtTopic('ipfs-cluster'))
+    expect(t).not.toBe(await crdtTopic('other'))
+  })
+})
