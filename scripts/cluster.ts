@@ -1,0 +1,128 @@
+/**
+ * The main job: starts a local cluster, every peer with its own real kubo
+ * daemon, pins real data through it, prints what to try next, and keeps
+ * running until Ctrl-C (or exits after the demo with --once).
+ *
+ *   npm run cluster                 # 1 peer (--peers N for more)
+ *   npm run cluster -- --once       # run the demo and stop
+ *
+ * Like upstream's docker-compose quick-start, with no Docker: kubo comes
+ * from scripts/kubo.sh, the cluster peers are dist/ipfs-cluster (built
+ * here), all on 127.0.0.1 with free ports, in temporary folders.
+ */
+import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { type Kubo, startKubo, stopAllKubos } from '../test/helpers/kubo.ts'
+import { type ClusterPeer, clusterBinary, initPeer, waitFor } from '../test/helpers/peer.ts'
+
+const ROOT = resolve(import.meta.dir, '..')
+const args = process.argv.slice(2)
+const once = args.includes('--once')
+const peersIdx = args.indexOf('--peers')
+const N = peersIdx >= 0 ? Number(args[peersIdx + 1]) : Number(process.env.CLUSTER_PEERS ?? 1)
+if (!Number.isInteger(N) || N < 1 || N > 9) throw new Error('--peers must be between 1 and 9')
+
+function say(s: string): void {
+  process.stdout.write(`${s}\n`)
+}
+
+const kubos: Kubo[] = []
+const peers: ClusterPeer[] = []
+
+async function shutdown(code: number): Promise<never> {
+  say('\nstopping the cluster...')
+  for (const p of peers.reverse()) await p.stop().catch(() => undefined)
+  for (const p of peers) await p.destroy().catch(() => undefined)
+  await stopAllKubos()
+  process.exit(code)
+}
+
+async function main(): Promise<void> {
+  say('building dist/ipfs-cluster ...')
+  const b = spawnSync(process.execPath, [join(ROOT, 'scripts/build.ts')], { cwd: ROOT, stdio: 'inherit' })
+  if (b.status !== 0) throw new Error('build failed')
+  const bin = clusterBinary()
+  say('installing/locating kubo (scripts/kubo.sh) ...')
+  const secret = randomBytes(32).toString('hex')
+
+  for (let i = 0; i < N; i++) {
+    const k = await startKubo()
+    kubos.push(k)
+    const p = await initPeer({
+      ipfsApi: k.apiMultiaddr,
+      env: {
+        CLUSTER_SECRET: secret,
+        CLUSTER_PEERNAME: `peer${i}`,
+        CLUSTER_MONITORPINGINTERVAL: '2s',
+        CLUSTER_DISK_METRICTTL: '5s',
+        CLUSTER_DISABLEREPINNING: 'false',
+        CLUSTER_IPFSHTTP_CONNECTSWARMSDELAY: '1s'
+      }
+    })
+    peers.push(p)
+    const bootstrap: string[] = []
+    if (i > 0) {
+      const first = JSON.parse((await peers[0]!.ctl(['--enc', 'json', 'id'])).stdout) as { addresses: string[] }
+      const addr = first.addresses.find((a) => a.includes('/127.0.0.1/'))
+      if (addr !== undefined) bootstrap.push('--bootstrap', addr)
+    }
+    await p.start(bootstrap)
+    say(`peer${i}: REST API ${p.apiMultiaddr}, kubo API ${k.apiMultiaddr}, folder ${p.folder}`)
+  }
+  const p0 = peers[0]!
+  if (N > 1) {
+    await waitFor(
+      async () => {
+        const r = await p0.ctl(['--enc', 'json', 'peers', 'ls'])
+        return r.stdout.split('"peername"').length - 1 >= N
+      },
+      `all ${N} peers to see each other`,
+      60_000,
+      500
+    )
+  }
+
+  // Real data: a folder with this repository's README and a random file.
+  const dir = await mkdtemp(join(tmpdir(), 'cluster-demo-'))
+  await writeFile(join(dir, 'README.md'), await Bun.file(join(ROOT, 'README.md')).text())
+  await writeFile(join(dir, 'random.bin'), randomBytes(3 * 1024 * 1024 + 17))
+  const out = await kubos[0]!.ipfsOk(['add', '-r', '-Q', '--pin=false', dir])
+  const cid = out.trim()
+  say(`\nadded a folder to kubo 0 (README.md + 3 MiB random): ${cid}`)
+  const repl = N >= 3 ? ['--replication', '2'] : []
+  const pin = await p0.ctl(['pin', 'add', ...repl, '--wait', '--wt', '120', '--name', 'demo', cid], { timeoutMs: 150_000 })
+  process.stdout.write(pin.stdout + pin.stderr)
+  if (pin.code !== 0) throw new Error(`pin add failed with exit code ${pin.code}`)
+  const st = await p0.ctl(['status', cid])
+  say('\n$ ipfs-cluster-ctl status ' + cid)
+  process.stdout.write(st.stdout)
+  for (const [i, k] of kubos.entries()) {
+    const ls = await k.ipfs(['pin', 'ls', '--type=recursive', cid])
+    say(`kubo ${i} pin ls: ${ls.code === 0 ? ls.stdout.trim() : 'not pinned here'}`)
+  }
+
+  say(`
+The cluster is running. Try:
+  alias ctl='${bin} ctl --host ${p0.apiMultiaddr}'
+  ctl id
+  ctl peers ls
+  ctl status ${cid}
+  ctl pin ls
+  ctl pin add --wait <cid>         # a CID that kubo holds; or /ipfs/<cid>/path
+  ctl health metrics freespace
+  ctl pin rm ${cid}
+kubo 0 CLI: IPFS_PATH=${kubos[0]!.repo} ${await (await import('../test/helpers/kubo.ts')).kuboBinary()} ...
+Press Ctrl-C to stop everything.`)
+  if (once) await shutdown(0)
+}
+
+process.on('SIGINT', () => void shutdown(0))
+process.on('SIGTERM', () => void shutdown(0))
+main().catch(async (err: unknown) => {
+  process.stderr.write(`error: ${(err as Error).message}\n`)
+  for (const p of peers) process.stderr.write(`--- ${p.folder} logs ---\n${p.logs.slice(-3000)}\n`)
+  await shutdown(1)
+})
