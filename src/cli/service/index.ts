@@ -76,7 +76,10 @@ export async function run(argv: string[]): Promise<void> {
 export async function runCli(cmd: CommandDef, argv: string[]): Promise<void> {
   if (argv.length === 0 || argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') {
     const { target, parent } = await findCommand(cmd, argv.filter((a) => a !== '--help' && a !== '-h' && a !== 'help'))
-    process.stdout.write(`${await renderUsage(target, parent)}\n`)
+    const usage = await renderUsage(target, parent)
+    // no colour codes when the output is not a terminal
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes
+    process.stdout.write(`${process.stdout.isTTY === true ? usage : usage.replace(/\x1b\[[0-9;]*m/g, '')}\n`)
     return
   }
   try {

@@ -1,0 +1,154 @@
+/**
+ * e2e, many peers: 3 cluster peers (compiled binary), each with its own
+ * real kubo, on loopback with random ports and their own folders.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type Kubo, startKubo, stopAllKubos } from '../helpers/kubo.ts'
+import { type ClusterPeer, initPeer, waitFor } from '../helpers/peer.ts'
+
+const SECRET = randomBytes(32).toString('hex')
+const FAST = {
+  CLUSTER_MONITORPINGINTERVAL: '1s',
+  CLUSTER_PEERWATCHINTERVAL: '1s',
+  CLUSTER_DISK_METRICTTL: '2s',
+  CLUSTER_TAGS_METRICTTL: '2s',
+  CLUSTER_PINQUEUE_METRICTTL: '2s',
+  CLUSTER_PUBSUBMON_CHECKINTERVAL: '1s',
+  CLUSTER_IPFSHTTP_CONNECTSWARMSDELAY: '1s',
+  CLUSTER_CRDT_REBROADCASTINTERVAL: '2s',
+  CLUSTER_MDNSINTERVAL: '0s'
+}
+
+const kubos: Kubo[] = []
+const peers: ClusterPeer[] = []
+const ids: string[] = []
+
+interface IdJSON {
+  id: string
+  addresses: string[]
+  peername: string
+  ipfs: { id: string }
+}
+
+async function idOf(p: ClusterPeer): Promise<IdJSON> {
+  const r = await p.ctl(['--enc', 'json', 'id'])
+  if (r.code !== 0) throw new Error(`id failed: ${r.stderr}`)
+  return JSON.parse(r.stdout) as IdJSON
+}
+
+function loopbackAddr(id: IdJSON): string {
+  const a = id.addresses.find((x) => x.startsWith('/ip4/127.0.0.1/tcp/'))
+  if (a === undefined) throw new Error(`no loopback address in ${id.addresses.join(',')}`)
+  return a
+}
+
+async function startPeer(i: number, env: Record<string, string> = {}, bootstrapFrom?: ClusterPeer): Promise<ClusterPeer> {
+  kubos[i] ??= await startKubo()
+  const p = await initPeer({
+    ipfsApi: kubos[i]!.apiMultiaddr,
+    env: { CLUSTER_SECRET: SECRET, CLUSTER_PEERNAME: `peer${i}`, ...FAST, ...env }
+  })
+  const args = bootstrapFrom !== undefined ? ['--bootstrap', loopbackAddr(await idOf(bootstrapFrom))] : []
+  await p.start(args)
+  return p
+}
+
+async function kuboHas(k: Kubo, cid: string): Promise<boolean> {
+  const r = await k.ipfs(['pin', 'ls', '--type=recursive', cid])
+  return r.code === 0 && r.stdout.includes(cid)
+}
+
+async function allocationsOf(p: ClusterPeer, cid: string): Promise<string[] | undefined> {
+  const r = await p.ctl(['--enc', 'json', 'pin', 'ls', cid])
+  if (r.code !== 0) return undefined
+  return (JSON.parse(r.stdout) as { allocations: string[] }).allocations
+}
+
+async function pinCount(p: ClusterPeer): Promise<number> {
+  const r = await p.ctl(['--enc', 'json', 'pin', 'ls'], { timeoutMs: 60_000 })
+  return (r.stdout.match(/"cid":/g) ?? []).length
+}
+
+async function addData(k: Kubo, size = 64 * 1024): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'mp-data-'))
+  await writeFile(join(dir, 'f'), randomBytes(size))
+  return (await k.ipfsOk(['add', '-Q', '--pin=false', join(dir, 'f')])).trim()
+}
+
+beforeAll(async () => {
+  peers[0] = await startPeer(0)
+  peers[1] = await startPeer(1, {}, peers[0])
+  peers[2] = await startPeer(2, {}, peers[0])
+  for (const p of peers) ids.push((await idOf(p)).id)
+  await waitFor(async () => {
+    for (const p of peers) {
+      const r = await p.ctl(['--enc', 'json', 'peers', 'ls'])
+      if ((r.stdout.match(/"peername"/g) ?? []).length < 3) return false
+    }
+    return true
+  }, 'every peer to see 3 peers', 60_000, 500)
+}, 180_000)
+
+afterAll(async () => {
+  for (const p of peers) await p?.destroy()
+  await stopAllKubos()
+})
+
+describe('a 3-peer cluster', () => {
+  test('replication 2: allocated to two peers, pinned in their kubos, visible from the third', async () => {
+    const cid = await addData(kubos[0]!)
+    const r = await peers[0]!.ctl(['pin', 'add', '--replication', '2', '--wait', '--wt', '90', cid], { timeoutMs: 120_000 })
+    expect(r.code).toBe(0)
+    const allocs = (await allocationsOf(peers[0]!, cid))!
+    expect(allocs.length).toBe(2)
+    for (const [i, id] of ids.entries()) {
+      if (allocs.includes(id)) await waitFor(async () => kuboHas(kubos[i]!, cid), `kubo ${i} to pin ${cid}`, 90_000, 500)
+    }
+    const third = ids.findIndex((id) => !allocs.includes(id))
+    await waitFor(async () => {
+      const s = await peers[third]!.ctl(['--enc', 'json', 'status', cid])
+      const g = JSON.parse(s.stdout) as { peer_map: Record<string, { status: string }> }
+      const pinned = Object.values(g.peer_map).filter((x) => x.status === 'pinned').length
+      return pinned === 2 && g.peer_map[ids[third]!]?.status === 'remote'
+    }, 'status from the third peer', 60_000, 500)
+  })
+
+  test('replication -1 pins everywhere; a pin removed on one peer disappears everywhere', async () => {
+    const cid = await addData(kubos[1]!)
+    const r = await peers[1]!.ctl(['pin', 'add', '--replication', '-1', cid])
+    expect(r.code).toBe(0)
+    for (const [i, k] of kubos.entries()) await waitFor(async () => kuboHas(k, cid), `kubo ${i} to pin`, 90_000, 500)
+    const rm = await peers[2]!.ctl(['pin', 'rm', cid])
+    expect(rm.code).toBe(0)
+    for (const [i, k] of kubos.entries()) await waitFor(async () => !(await kuboHas(k, cid)), `kubo ${i} to unpin`, 60_000, 500)
+    for (const p of peers) await waitFor(async () => (await allocationsOf(p, cid)) === undefined, 'pin gone from every pinset', 30_000, 250)
+  })
+
+  test('a 4th peer started later with --bootstrap receives the whole pinset (1,000 pins)', async () => {
+    // 1,000 tiny files held by kubo 0, pinned with replication 1 on peer 0
+    const dir = await mkdtemp(join(tmpdir(), 'mp-1000-'))
+    for (let i = 0; i < 1000; i++) await writeFile(join(dir, `f${i}`), `pin ${i} ${Date.now()}`)
+    const out = await kubos[0]!.ipfsOk(['add', '-r', '-q', '--pin=false', dir], { timeoutMs: 120_000 })
+    const list = out.trim().split('\n').slice(0, 1000)
+    let next = 0
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < list.length) {
+          const cid = list[next++]!
+          const res = await fetch(`${peers[0]!.apiUrl}/pins/${cid}?replication=1&user-allocations=${ids[0]}`, { method: 'POST' })
+          expect(res.ok).toBe(true)
+          await res.arrayBuffer()
+        }
+      })
+    )
+    const before = await pinCount(peers[0]!)
+    expect(before).toBeGreaterThanOrEqual(1000)
+    peers[3] = await startPeer(3, {}, peers[1])
+    await waitFor(async () => (await pinCount(peers[3]!)) >= before, `peer3 to receive ${before} pins`, 120_000, 1000)
+    await peers[3]!.stop()
+  }, 300_000)
+})
