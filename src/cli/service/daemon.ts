@@ -6,6 +6,7 @@ import { defineCommand } from 'citty'
 import { loadIdentity, loadServiceConfig, processEnv, resolveConfigFolder } from '../../config/index.ts'
 import { startPeer } from '../../daemon.ts'
 import { getLogger } from '../../observability/logging.ts'
+import { sdNotifyReady } from '../../runtime/sdnotify.ts'
 import { UsageError } from '../errors.ts'
 import { globals } from './index.ts'
 
@@ -43,6 +44,7 @@ configuration folder (see "init").`
     }
     const peer = await startPeer({ config, identity })
     getLogger('cluster').info('** IPFS Cluster is READY **')
+    await sdNotifyReady(env.NOTIFY_SOCKET)
 
     await new Promise<void>((resolve) => {
       let stopping = false
