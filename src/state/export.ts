@@ -1,10 +1,13 @@
 /**
- * State export/import as upstream's `ipfs-cluster-service state export|import`
- * (cmd/ipfs-cluster-service/state.go): newline-delimited JSON, one upstream
- * Pin JSON object (`api.Pin` json tags) per line.
+ * State export/import as upstream's `ipfs-cluster-service state
+ * export|import` (cmdutils/state.go): export writes one upstream Pin JSON
+ * object per line (Go `json.Encoder`); import reads a stream of JSON
+ * values, one after another, in any layout (Go `json.Decoder`: NDJSON or
+ * pretty-printed objects as in upstream's `sharness/test_data/importState`).
  */
+import { InvalidArgumentError } from '../errors.ts'
 import type { AbortOptions, ReadOnlyState, State } from '../interfaces.ts'
-import type { Pin } from '../types/index.ts'
+import type { PeerId, Pin } from '../types/index.ts'
 import { pinFromJSON, pinToJSON } from '../types/json.ts'
 
 /**
@@ -24,38 +27,127 @@ export async function exportState(
   return n
 }
 
+/** Overrides applied to every imported pin (upstream `state import` flags). */
+export interface ImportOptions extends AbortOptions {
+  /** > 0 replaces each pin's replication_factor_min. */
+  replicationFactorMin?: number
+  /** > 0 replaces each pin's replication_factor_max. */
+  replicationFactorMax?: number
+  /** non-empty: set as each pin's allocations. */
+  userAllocations?: PeerId[]
+}
+
 /**
- * Adds every pin to `state`. `pins` yields Pin objects, JSON objects or
- * NDJSON text chunks (split into lines here).
+ * Splits a text stream into top-level JSON values (objects, arrays,
+ * strings, numbers, literals), yielding each value's text.
+ * @throws InvalidArgumentError on unbalanced input at the end.
+ */
+export async function* jsonValues(chunks: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>): AsyncGenerator<string> {
+  const dec = new TextDecoder()
+  const ws = (c: string): boolean => c === ' ' || c === '\n' || c === '\r' || c === '\t'
+  let buf = ''
+  let pos = 0 // next character to scan
+  let start = -1 // start of the pending value, -1 = between values
+  let depth = 0
+  let inString = false
+  let escaped = false
+  let scalar = false
+  for await (const chunk of chunks) {
+    buf += typeof chunk === 'string' ? chunk : dec.decode(chunk, { stream: true })
+    while (pos < buf.length) {
+      const ch = buf[pos]!
+      if (start === -1) {
+        if (!ws(ch)) {
+          start = pos
+          if (ch === '{' || ch === '[') depth = 1
+          else if (ch === '"') inString = true
+          else scalar = true
+        }
+        pos++
+        continue
+      }
+      if (inString) {
+        if (escaped) escaped = false
+        else if (ch === '\\') escaped = true
+        else if (ch === '"') {
+          inString = false
+          if (depth === 0) {
+            yield buf.slice(start, pos + 1)
+            start = -1
+          }
+        }
+        pos++
+        continue
+      }
+      if (scalar) {
+        if (ws(ch) || ch === '{' || ch === '[' || ch === '"') {
+          yield buf.slice(start, pos)
+          start = -1
+          scalar = false
+          continue // rescan this character as the start of the next value
+        }
+        pos++
+        continue
+      }
+      if (ch === '"') inString = true
+      else if (ch === '{' || ch === '[') depth++
+      else if (ch === '}' || ch === ']') {
+        depth--
+        if (depth === 0) {
+          yield buf.slice(start, pos + 1)
+          start = -1
+        }
+      }
+      pos++
+    }
+    const cut = start === -1 ? pos : start
+    buf = buf.slice(cut)
+    pos -= cut
+    if (start !== -1) start = 0
+  }
+  buf += dec.decode()
+  if (start === -1) return
+  if (scalar) {
+    yield buf.slice(start)
+    return
+  }
+  throw new InvalidArgumentError('state import: unexpected end of JSON input')
+}
+
+/**
+ * Adds every pin to `state` (upstream `importState`). `pins` yields Pin
+ * objects, or text/bytes chunks of a JSON value stream.
  * @returns the number of pins imported.
- * @throws InvalidArgumentError on a malformed line.
+ * @throws InvalidArgumentError on malformed JSON or a bad pin.
  */
 export async function importState(
   state: State,
   pins: AsyncIterable<Pin | string | Uint8Array> | Iterable<Pin | string | Uint8Array>,
-  options?: AbortOptions
+  options?: ImportOptions
 ): Promise<number> {
   let n = 0
-  let rest = ''
-  const dec = new TextDecoder()
-  const addLine = async (line: string): Promise<void> => {
-    const t = line.trim()
-    if (t === '') return
-    await state.add(pinFromJSON(JSON.parse(t)), options)
+  const add = async (pin: Pin): Promise<void> => {
+    options?.signal?.throwIfAborted()
+    if ((options?.replicationFactorMax ?? 0) > 0) pin.replicationFactorMax = options!.replicationFactorMax!
+    if ((options?.replicationFactorMin ?? 0) > 0) pin.replicationFactorMin = options!.replicationFactorMin!
+    if ((options?.userAllocations?.length ?? 0) > 0) pin.allocations = [...options!.userAllocations!]
+    await state.add(pin, options)
     n++
   }
-  for await (const item of pins) {
-    options?.signal?.throwIfAborted()
-    if (typeof item === 'string' || item instanceof Uint8Array) {
-      rest += typeof item === 'string' ? item : dec.decode(item, { stream: true })
-      const lines = rest.split('\n')
-      rest = lines.pop() ?? ''
-      for (const l of lines) await addLine(l)
-    } else {
-      await state.add(item, options)
-      n++
+  async function* textChunks(): AsyncGenerator<string | Uint8Array> {
+    for await (const item of pins) {
+      if (typeof item === 'string' || item instanceof Uint8Array) yield item
+      else await add(item)
     }
   }
-  await addLine(rest)
+  for await (const value of jsonValues(textChunks())) {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(value)
+    } catch (err) {
+      throw new InvalidArgumentError(`state import: invalid JSON: ${(err as Error).message}`)
+    }
+    await add(pinFromJSON(parsed))
+  }
   return n
 }

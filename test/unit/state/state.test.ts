@@ -183,3 +183,41 @@ for (const backend of ['sqlite', 'leveldb', 'memory'] as DatastoreBackend[]) {
     })
   })
 }
+
+describe('state import stream', () => {
+  const upstreamImportState = `{
+  "cid": "QmbrCtydGyPeHiLURSPMqrvE5mCgMCwFYq3UD4XLCeAYw6",
+  "name": "",
+  "allocations": [],
+  "replication_factor_min": -1,
+  "replication_factor_max": -1
+}
+`
+
+  test('jsonValues splits values in any layout and chunking', async () => {
+    const { jsonValues } = await import('../../../src/state/export.ts')
+    const text = `${upstreamImportState}{"a":"x}{\\"y"} [1,[2]] "s\\"t" 42 true\n{"b":{}}`
+    const expected = [JSON.parse(upstreamImportState), { a: 'x}{"y' }, [1, [2]], 's"t', 42, true, { b: {} }]
+    for (let cut = 0; cut <= text.length; cut += 7) {
+      const got = (await all(jsonValues([text.slice(0, cut), new TextEncoder().encode(text.slice(cut))]))).map((v) => JSON.parse(v))
+      expect(got).toEqual(expected)
+    }
+    let err = ''
+    try {
+      await all(jsonValues(['{"a": 1']))
+    } catch (e) {
+      err = (e as Error).name
+    }
+    expect(err).toBe('InvalidArgumentError')
+  })
+
+  test('imports upstream test_data/importState with overrides', async () => {
+    const st = new DsState({}, { datastore: new (await import('../../../src/datastore/memory.ts')).MemoryDatastore() })
+    const peer = await peerId()
+    expect(await importState(st, [upstreamImportState], { replicationFactorMax: 3, userAllocations: [peer] })).toBe(1)
+    const p = await st.get(CID.parse('QmbrCtydGyPeHiLURSPMqrvE5mCgMCwFYq3UD4XLCeAYw6'))
+    expect(p.replicationFactorMin).toBe(-1)
+    expect(p.replicationFactorMax).toBe(3)
+    expect(p.allocations).toEqual([peer])
+  })
+})
