@@ -555,6 +555,7 @@ export class CrdtConsensus implements Consensus {
     this.queueSize = 0
     this.nextSeq = 0
     this.headSeq = 0
+    if (this.started) await this.store.load(options) // usable again right away (state import)
   }
 
   /** The current heads (for `state crdt info` and tests). */
