@@ -8,7 +8,7 @@
  *    batching off and on (max_batch_size 500, max_batch_age 1s), as a ratio.
  * 2. Listing at BENCH_LIST pins: `GET /allocations` (pin ls) and
  *    `GET /pins` (status) streamed, pins/s, and the daemon's peak RSS
- *    (VmHWM), beside kubo's own `pin ls` rate on the same machine.
+ *    (VmHWM), and the status/pin-ls ratio.
  * Pins use raw-leaf CIDs of random bytes, allocated to another peer with
  * replication 1, so the tracker reports them `remote` and kubo is not asked
  * to fetch 100,000 blocks that do not exist.
@@ -115,15 +115,6 @@ async function main(): Promise<void> {
     console.log(`  status (GET /pins): ${st.n} pins, ${st.rate.toFixed(0)} pins/s`)
     console.log(`  daemon peak RSS: ${peakRssMb(p.proc?.pid).toFixed(0)} MB`)
 
-    // kubo's own pin ls of the same number of pins, on this machine, for scale
-    const blocks = await kubo.ipfsOk(['pin', 'ls', '--type=recursive', '-q'])
-    const kuboPins = blocks.split('\n').filter(Boolean).length
-    if (kuboPins > 0) {
-      t0 = performance.now()
-      await kubo.ipfsOk(['pin', 'ls', '--type=recursive', '-q'])
-      const kRate = kuboPins / ((performance.now() - t0) / 1000)
-      console.log(`  (kubo pin ls: ${kuboPins} pins, ${kRate.toFixed(0)} pins/s)`)
-    }
     console.log(`  status/pin-ls ratio: ${(st.rate / ls.rate).toFixed(2)}`)
     const cli = await runBinary(['ctl', '--host', p.apiMultiaddr, 'pin', 'ls'], { timeoutMs: 600_000 })
     console.log(`  ctl pin ls (text): ${cli.stdout.split('\n').filter(Boolean).length} lines`)
