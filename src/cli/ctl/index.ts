@@ -34,29 +34,19 @@ const PROGRAM = 'ipfs-cluster-ctl'
 /** upstream `defaultHost` (same as the client's `DEFAULT_API_ADDR`). */
 const DEFAULT_API_ADDR = '/ip4/127.0.0.1/tcp/9094'
 
-/** upstream `Description`. */
+/** What the program is for (same role as upstream's `Description`, in our words). */
 const DESCRIPTION = `
-${PROGRAM} is a tool to manage IPFS Cluster nodes.
+${PROGRAM} talks to a running IPFS Cluster peer through its REST API.
 
-Use "${PROGRAM} help" to list all available commands and
-"${PROGRAM} help <command>" to get usage information for a
-specific one.
+Run "${PROGRAM} help" for the list of commands and
+"${PROGRAM} help <command>" for the flags and arguments of one.
 
-${PROGRAM} uses the IPFS Cluster API to perform requests and
-display responses in a user-readable format. The location of the IPFS
-Cluster server is assumed to be ${DEFAULT_API_ADDR}, but can be configured
-with the --host option. If several multiaddresses are specified 
-(comma-separated), requests will be sent to the first one and fail-over 
-over to the others. This also works for dns-based addresses which resolve
-to multiple values.
+By default it connects to ${DEFAULT_API_ADDR}; choose another peer with
+--host. Several comma-separated addresses are tried in order until one
+answers. Answers are printed as text, or as JSON with --enc json.
 
-To use the secure libp2p-http API endpoint, use "--host" with 
-the full cluster libp2p listener address, including the "/p2p/<peerID>"
-part, or a /dnsaddr that resolves to it. Provide the cluster secret with 
---secret as needed.
-
-For feedback, bug reports or any additional information, visit
-https://github.com/ipfs-cluster/ipfs-cluster.
+Addresses with /p2p/<peerID> (the libp2p-http endpoint) are not supported by
+this build yet.
 `
 
 /** upstream's global flags, in upstream's order. */
