@@ -7,12 +7,11 @@ import { createReadStream, createWriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { defineCommand } from 'citty'
 import { loadIdentity, loadServiceConfig, processEnv, resolveConfigFolder } from '../../config/index.ts'
-import { createCrdtConsensus } from '../../consensus/crdt/index.ts'
+import { type CrdtConsensus, createCrdtConsensus } from '../../consensus/crdt/index.ts'
 import { openDatastore } from '../../datastore/index.ts'
-import type { Consensus, State } from '../../interfaces.ts'
+import type { Consensus } from '../../interfaces.ts'
 import { acquireLock } from '../../runtime/lock.ts'
 import { exportState, importState } from '../../state/index.ts'
-import type { Pin } from '../../types/index.ts'
 import { UsageError } from '../errors.ts'
 import { globals } from './index.ts'
 
@@ -82,7 +81,7 @@ const importCmd = defineCommand({
     name: 'import',
     description: `Import a pinset from a file (or stdin), replacing the current one
 
-The file is newline-delimited JSON of pins, as written by "state export".
+The file holds JSON pins, one per line as written by "state export".
 The current pinset is removed first.`
   },
   args: {
@@ -103,21 +102,15 @@ The current pinset is removed first.`
     const n = await withConsensus(async (c) => {
       await c.clean()
       await c.ready()
-      const sink: State = {
-        list: async function* () {},
-        has: async () => false,
-        get: async () => {
-          throw new Error('unused')
-        },
-        add: async (pin: Pin) => {
-          if (rmin !== 0) pin.replicationFactorMin = rmin
-          if (rmax !== 0) pin.replicationFactorMax = rmax
-          if (allocs !== undefined) pin.allocations = allocs
-          await c.logPin(pin)
-        },
-        rm: async () => {}
-      }
-      return importState(sink, input as AsyncIterable<Uint8Array>)
+      // upstream: an offline batching state; deltas of up to 1 MB, committed at the end
+      const offline = await (c as CrdtConsensus).offlineState()
+      const count = await importState(offline, input as AsyncIterable<Uint8Array>, {
+        replicationFactorMin: rmin,
+        replicationFactorMax: rmax,
+        userAllocations: allocs
+      })
+      await offline.commit()
+      return count
     })
     process.stderr.write(`imported ${n} pins\n`)
   }
