@@ -46,15 +46,26 @@ function loopbackAddr(id: IdJSON): string {
   return a
 }
 
-async function startPeer(i: number, env: Record<string, string> = {}, bootstrapFrom?: ClusterPeer): Promise<ClusterPeer> {
+async function initAt(i: number, env: Record<string, string> = {}): Promise<ClusterPeer> {
   kubos[i] ??= await startKubo()
-  const p = await initPeer({
+  return initPeer({
     ipfsApi: kubos[i]!.apiMultiaddr,
-    env: { CLUSTER_SECRET: SECRET, CLUSTER_PEERNAME: `peer${i}`, ...FAST, ...env }
+    env: { CLUSTER_SECRET: SECRET, CLUSTER_PEERNAME: `peer${i}`, CLUSTER_DISABLEREPINNING: 'false', ...FAST, ...env }
   })
-  const args = bootstrapFrom !== undefined ? ['--bootstrap', loopbackAddr(await idOf(bootstrapFrom))] : []
-  await p.start(args)
+}
+
+async function bootstrapArgs(from?: ClusterPeer, extra: string[] = []): Promise<string[]> {
+  return from !== undefined ? ['--bootstrap', loopbackAddr(await idOf(from)), ...extra] : extra
+}
+
+async function startPeer(i: number, env: Record<string, string> = {}, bootstrapFrom?: ClusterPeer): Promise<ClusterPeer> {
+  const p = await initAt(i, env)
+  await p.start(await bootstrapArgs(bootstrapFrom))
   return p
+}
+
+async function peerIdOf(p: ClusterPeer): Promise<string> {
+  return (JSON.parse(await Bun.file(join(p.folder, 'identity.json')).text()) as { id: string }).id
 }
 
 async function kuboHas(k: Kubo, cid: string): Promise<boolean> {
@@ -80,10 +91,13 @@ async function addData(k: Kubo, size = 64 * 1024): Promise<string> {
 }
 
 beforeAll(async () => {
-  peers[0] = await startPeer(0)
-  peers[1] = await startPeer(1, {}, peers[0])
-  peers[2] = await startPeer(2, {}, peers[0])
-  for (const p of peers) ids.push((await idOf(p)).id)
+  // three trusted peers: each trusts exactly the three of them
+  for (let i = 0; i < 3; i++) peers[i] = await initAt(i)
+  for (const p of peers) ids.push(await peerIdOf(p))
+  for (const p of peers) p.env.CLUSTER_CRDT_TRUSTEDPEERS = ids.join(',')
+  await peers[0]!.start()
+  await peers[1]!.start(await bootstrapArgs(peers[0]))
+  await peers[2]!.start(await bootstrapArgs(peers[0]))
   await waitFor(async () => {
     for (const p of peers) {
       const r = await p.ctl(['--enc', 'json', 'peers', 'ls'])
@@ -151,4 +165,76 @@ describe('a 3-peer cluster', () => {
     await waitFor(async () => (await pinCount(peers[3]!)) >= before, `peer3 to receive ${before} pins`, 120_000, 1000)
     await peers[3]!.stop()
   }, 300_000)
+})
+
+describe('trust and secrets', () => {
+  test('a peer with the wrong secret is refused, and its log says why', async () => {
+    const bad = await initAt(4, { CLUSTER_SECRET: randomBytes(32).toString('hex') })
+    peers[4] = bad
+    await bad.start(await bootstrapArgs(peers[0])).catch(() => undefined)
+    await waitFor(async () => /secret|private network|pnet/i.test(bad.logs), 'a log line about the secret', 30_000, 250)
+    const r = await peers[0]!.ctl(['--enc', 'json', 'peers', 'ls'])
+    expect(r.stdout).not.toContain(await peerIdOf(bad))
+    await bad.stop()
+  })
+
+  test("an untrusted peer's pin does not reach the trusted peers' pinsets", async () => {
+    const u = await initAt(5)
+    peers[5] = u
+    await u.start(await bootstrapArgs(peers[0], ['--no-trust']))
+    const cid = await addData(kubos[5]!)
+    const r = await u.ctl(['pin', 'add', '--replication', '1', '--ns', cid])
+    expect(r.code).toBe(0)
+    await waitFor(async () => (await allocationsOf(u, cid)) !== undefined, 'the pin in its own pinset', 30_000, 250)
+    // give the cluster several rebroadcast rounds to (wrongly) accept it
+    const until = Date.now() + 8_000
+    while (Date.now() < until) {
+      for (const p of peers.slice(0, 3)) expect(await allocationsOf(p!, cid)).toBeUndefined()
+      await Bun.sleep(500)
+    }
+    await u.stop()
+  }, 120_000)
+})
+
+describe('failures and restarts', () => {
+  test('kill -9 an allocated peer: its pins are re-pinned on the others; after restart nothing is lost', async () => {
+    const cid = await addData(kubos[0]!)
+    const r = await peers[0]!.ctl(['pin', 'add', '--replication', '2', '--wait', '--wt', '90', cid], { timeoutMs: 120_000 })
+    expect(r.code).toBe(0)
+    const allocs = (await allocationsOf(peers[0]!, cid))!
+    const victim = ids.findIndex((id) => allocs.includes(id))
+    const spare = ids.findIndex((id) => !allocs.includes(id))
+    expect(victim).toBeGreaterThanOrEqual(0)
+    expect(spare).toBeGreaterThanOrEqual(0)
+    await peers[victim]!.kill()
+    // ping TTL 2 s + check interval 1 s + margin
+    const observer = peers[spare]!
+    await waitFor(async () => {
+      const a = await allocationsOf(observer, cid)
+      return a !== undefined && a.includes(ids[spare]!) && !a.includes(ids[victim]!)
+    }, 're-allocation away from the dead peer', 60_000, 500)
+    await waitFor(async () => kuboHas(kubos[spare]!, cid), 'the spare peer to pin it', 90_000, 500)
+    await peers[victim]!.start()
+    await waitFor(async () => {
+      const a = await allocationsOf(peers[victim]!, cid)
+      return a !== undefined && a.length === 2
+    }, 'the restarted peer to settle', 60_000, 500)
+  }, 240_000)
+
+  test('restart every peer: the pinset and its allocations are intact', async () => {
+    const snapshot = async (): Promise<string> => {
+      const r = await peers[0]!.ctl(['--enc', 'json', 'pin', 'ls'], { timeoutMs: 60_000 })
+      return [...r.stdout.matchAll(/"cid":\s*"([^"]+)"[\s\S]*?"allocations":\s*(\[[^\]]*\])/g)]
+        .map((m) => `${m[1]} ${m[2]!.replace(/\s/g, '')}`)
+        .sort()
+        .join('\n')
+    }
+    const before = await snapshot()
+    expect(before.length).toBeGreaterThan(0)
+    for (const p of peers.slice(0, 3)) await p!.stop()
+    await peers[0]!.start()
+    await peers[1]!.start(await bootstrapArgs(peers[0]))
+    await peers[2]!.start(await bootstrapArgs(peers[0]))
+    expect(await snapshot()).toBe(before)
+  }, 240_000)
 })
