@@ -214,7 +214,7 @@ describe('failures and restarts', () => {
       return a !== undefined && a.includes(ids[spare]!) && !a.includes(ids[victim]!)
     }, 're-allocation away from the dead peer', 60_000, 500)
     await waitFor(async () => kuboHas(kubos[spare]!, cid), 'the spare peer to pin it', 90_000, 500)
-    await peers[victim]!.start()
+    await peers[victim]!.start(await bootstrapArgs(peers[spare]))
     await waitFor(async () => {
       const a = await allocationsOf(peers[victim]!, cid)
       return a !== undefined && a.length === 2
