@@ -1,0 +1,210 @@
+/**
+ * UnixFS DAG building with `ipfs-unixfs-importer`, configured so CIDs equal
+ * kubo's `ipfs add` for the same options (upstream `adder/ipfsadd`, which is
+ * kubo's `coreunix` adder): CIDv0 with dag-pb "file" leaves by default,
+ * 256 KiB chunks, balanced layout with at most 174 links per node, trickle
+ * with 174 links and layer repeat 4, raw leaves as CIDv1 `raw` blocks,
+ * directories sharded (HAMT) above 256 KiB of links.
+ *
+ * The importer always hashes with sha2-256; for other `hash=` functions the
+ * blocks are re-encoded on the way out ({@link Rehasher}): every block is
+ * hashed with the chosen function and the links of dag-pb parents (which
+ * the importer always writes after their children) are rewritten to the
+ * new CIDs, with the `Tsize`s recomputed from the new block sizes.
+ */
+import * as dagPb from '@ipld/dag-pb'
+import { type ImporterOptions, importer } from 'ipfs-unixfs-importer'
+import { fixedSize, rabin } from 'ipfs-unixfs-importer/chunker'
+import { balanced, trickle } from 'ipfs-unixfs-importer/layout'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import type { MultihashHasher } from 'multiformats/hashes/interface'
+import { InvalidArgumentError } from '../errors.ts'
+import type { AbortOptions } from '../interfaces.ts'
+import { hasherFor } from './hashers.ts'
+import type { AddParams } from './params.ts'
+
+/** kubo's links per intermediate node (`helpers.DefaultLinksPerBlock`). */
+export const LINKS_PER_BLOCK = 174
+/** kubo's trickle layer repeat (`trickle.depthRepeat`). */
+export const TRICKLE_LAYER_REPEAT = 4
+/** kubo's HAMT switch-over (`Import.UnixFSHAMTDirectorySizeThreshold`, bytes). */
+export const HAMT_THRESHOLD_BYTES = 262_144
+/** go-ipfs-chunker `ChunkSizeLimit` (bytes). */
+export const MAX_CHUNK_SIZE = 2 * 1024 * 1024
+
+/** A block produced by the adder: its CID and encoded bytes. */
+export interface Block {
+  cid: CID
+  bytes: Uint8Array
+}
+
+/** Where the adder writes blocks (the importer's blockstore `put`). */
+export type PutBlock = (block: Block, options?: AbortOptions) => Promise<void>
+
+/** One entry of an upload, in upload order (parents before their children). */
+export type AddEntry =
+  | { kind: 'file'; path: string; content: AsyncIterable<Uint8Array> }
+  | { kind: 'dir'; path: string }
+  | { kind: 'symlink'; path: string; target: string }
+
+/** One node the importer finished: a file, directory or symlink. */
+export interface DagResult {
+  /** path inside the upload ('' = the wrapping directory). */
+  path: string
+  cid: CID
+  /** cumulative DAG size in bytes (kubo's `node.Size()`). */
+  size: number
+}
+
+/**
+ * Parses kubo's chunker string (`size-<bytes>`, `rabin`, `rabin-<avg>`,
+ * `rabin-<min>-<avg>-<max>`).
+ * @throws InvalidArgumentError on an unknown or out-of-range chunker.
+ */
+export function chunkerFor(spec: string): NonNullable<ImporterOptions['chunker']> {
+  const s = spec === '' ? 'size-262144' : spec
+  const size = /^size-(\d+)$/.exec(s)
+  if (size !== null) {
+    const n = Number(size[1])
+    if (n <= 0) throw new InvalidArgumentError('chunker size must be greater than 0')
+    if (n > MAX_CHUNK_SIZE) throw new InvalidArgumentError(`chunker parameters may not exceed the maximum chunk size of ${MAX_CHUNK_SIZE}`)
+    return fixedSize({ chunkSize: n })
+  }
+  if (s === 'rabin') return rabin({ avgChunkSize: 262_144, minChunkSize: 262_144 / 3, maxChunkSize: 262_144 + 262_144 / 2 })
+  const one = /^rabin-(\d+)$/.exec(s)
+  if (one !== null) {
+    const avg = Number(one[1])
+    return rabin({ avgChunkSize: avg, minChunkSize: Math.floor(avg / 3), maxChunkSize: avg + Math.floor(avg / 2) })
+  }
+  const three = /^rabin-(\d+)-(\d+)-(\d+)$/.exec(s)
+  if (three !== null) {
+    const [min, avg, max] = [Number(three[1]), Number(three[2]), Number(three[3])]
+    if (!(min <= avg && avg <= max) || max > MAX_CHUNK_SIZE) throw new InvalidArgumentError(`incorrect rabin chunker parameters: ${s}`)
+    return rabin({ minChunkSize: min, avgChunkSize: avg, maxChunkSize: max })
+  }
+  throw new InvalidArgumentError(`unrecognized chunker option: ${s}`)
+}
+
+/** Importer options equivalent to kubo's for these add params. */
+export function importerOptions(params: AddParams): ImporterOptions {
+  return {
+    cidVersion: params.cidVersion === 1 ? 1 : 0,
+    rawLeaves: params.rawLeaves,
+    // kubo's trickle builder makes UnixFS "raw" leaves, its balanced builder "file" leaves
+    leafType: params.layout === 'trickle' ? 'raw' : 'file',
+    // kubo's trickle builder always keeps a one-chunk file under a root node
+    reduceSingleLeafToSelf: params.layout !== 'trickle',
+    chunker: chunkerFor(params.chunker),
+    layout:
+      params.layout === 'trickle'
+        ? trickle({ maxChildrenPerNode: LINKS_PER_BLOCK, layerRepeat: TRICKLE_LAYER_REPEAT })
+        : balanced({ maxChildrenPerNode: LINKS_PER_BLOCK }),
+    shardSplitThresholdBytes: HAMT_THRESHOLD_BYTES,
+    shardSplitStrategy: 'links-bytes',
+    fieldOrder: 'links-first',
+    wrapWithDirectory: params.wrap,
+    // one file at a time: entries come from a streamed upload, in order
+    fileImportConcurrency: 1,
+    blockWriteConcurrency: 8
+  }
+}
+
+/**
+ * Re-encodes sha2-256 blocks from the importer with another hash function
+ * (see the module docs). Keeps one small record per block (CID and size).
+ */
+export class Rehasher {
+  private readonly hasher: MultihashHasher
+  private readonly cidVersion: 0 | 1
+  private readonly map = new Map<string, { cid: CID; size: number }>()
+
+  constructor(hasher: MultihashHasher) {
+    this.hasher = hasher
+    this.cidVersion = 1
+  }
+
+  /** The block as it is sent: re-hashed, links rewritten. @throws Error on a link to an unknown block */
+  async rehash(block: Block): Promise<Block> {
+    const key = block.cid.toString()
+    if (block.cid.code === raw.code) {
+      const cid = CID.create(1, raw.code, await this.hasher.digest(block.bytes))
+      this.map.set(key, { cid, size: block.bytes.length })
+      return { cid, bytes: block.bytes }
+    }
+    if (block.cid.code !== dagPb.code) throw new Error(`unexpected block codec 0x${block.cid.code.toString(16)}`)
+    const node = dagPb.decode(block.bytes)
+    let linked = 0
+    const links = node.Links.map((l) => {
+      const m = this.map.get(l.Hash.toString())
+      if (m === undefined) throw new Error(`rehashing: link to unknown block ${l.Hash.toString()}`)
+      linked += m.size
+      const link: dagPb.PBLink = { Hash: m.cid, Tsize: m.size }
+      if (l.Name !== undefined) link.Name = l.Name
+      return link
+    })
+    const out: dagPb.PBNode = { Links: links }
+    if (node.Data !== undefined) out.Data = node.Data
+    const bytes = dagPb.encode(out)
+    const cid = CID.create(this.cidVersion, dagPb.code, await this.hasher.digest(bytes))
+    this.map.set(key, { cid, size: bytes.length + linked })
+    return { cid, bytes }
+  }
+
+  /** The re-hashed CID and cumulative size of an importer result. */
+  lookup(cid: CID): { cid: CID; size: number } | undefined {
+    return this.map.get(cid.toString())
+  }
+}
+
+/**
+ * Builds the UnixFS DAG of `entries`, writing every block with `put`
+ * (children before parents) and yielding each file, symlink and directory
+ * as the importer finishes it (files as they complete, directories at the
+ * end, deepest first, like kubo).
+ * @throws InvalidArgumentError on bad options; whatever `put` or the
+ *   entries' content throw.
+ */
+export async function* buildUnixfs(
+  entries: AsyncIterable<AddEntry>,
+  params: AddParams,
+  put: PutBlock,
+  options: AbortOptions = {}
+): AsyncGenerator<DagResult> {
+  const opts = importerOptions(params)
+  const hasher = hasherFor(params.hashFun)
+  const rehasher = hasher.code === 0x12 ? null : new Rehasher(hasher)
+  if (rehasher !== null) opts.cidVersion = 1
+
+  const signal = options.signal
+  const blockstore = {
+    async put(cid: CID, bytes: Uint8Array): Promise<CID> {
+      signal?.throwIfAborted()
+      const block = rehasher === null ? { cid, bytes } : await rehasher.rehash({ cid, bytes })
+      await put(block, { signal })
+      return cid
+    }
+  }
+
+  async function* candidates(): AsyncGenerator<
+    { path: string; content: AsyncIterable<Uint8Array> } | { path: string } | { path: string; link: string }
+  > {
+    for await (const e of entries) {
+      if (e.kind === 'file') yield { path: e.path, content: e.content }
+      else if (e.kind === 'dir') yield { path: e.path }
+      else yield { path: e.path, link: e.target }
+    }
+  }
+
+  for await (const r of importer(candidates(), blockstore, opts)) {
+    let cid = r.cid
+    let size = Number(r.size)
+    if (rehasher !== null) {
+      const m = rehasher.lookup(r.cid)
+      if (m === undefined) throw new Error(`rehashing: no block for ${r.cid.toString()}`)
+      cid = m.cid
+      size = m.size
+    }
+    yield { path: r.path ?? '', cid, size }
+  }
+}
