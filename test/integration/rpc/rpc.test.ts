@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import type { Libp2p } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { NotFoundError } from '../../../src/errors.ts'
+import { createRpc, type Rpc } from '../../../src/rpc/rpc.ts'
+
+async function node(): Promise<Libp2p> {
+  return createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()]
+  })
+}
+
+describe('rpc over libp2p', () => {
+  let a: Libp2p
+  let b: Libp2p
+  let c: Libp2p
+  let ra: Rpc
+  let rb: Rpc
+  let rc: Rpc
+  let aId: string
+  let bId: string
+  let cId: string
+
+  beforeAll(async () => {
+    ;[a, b, c] = await Promise.all([node(), node(), node()])
+    aId = a.peerId.toString()
+    bId = b.peerId.toString()
+    cId = c.peerId.toString()
+    for (const [x, y] of [[a, b], [a, c], [b, a], [c, a]] as const) {
+      await x.peerStore.merge(y.peerId, { multiaddrs: y.getMultiaddrs() })
+    }
+    // b trusts a only; c trusts nobody
+    ra = createRpc({ peerId: aId }, { libp2p: a, isTrusted: () => true })
+    rb = createRpc({ peerId: bId }, { libp2p: b, isTrusted: (p) => p === aId })
+    rc = createRpc({ peerId: cId }, { libp2p: c, isTrusted: () => false })
+    for (const [r, name] of [[ra, 'a'], [rb, 'b'], [rc, 'c']] as const) {
+      r.register('Cluster', 'ID', async () => ({ id: name }))
+      r.register('Cluster', 'Version', () => ({ version: `v-${name}` }))
+      r.register('PinTracker', 'Status', async (arg) => {
+        if (arg === 'missing') throw new NotFoundError('no such pin')
+        return { cid: arg, peer: name }
+      })
+      r.register('PinTracker', 'StatusAll', async function* (arg) {
+        const n = Number(arg)
+        for (let i = 0; i < n; i++) yield { i }
+      })
+      r.register('PinTracker', 'Recover', () => new Promise(() => {}))
+      r.register('Cluster', 'Pin', () => 'pinned')
+      await r.start()
+    }
+  })
+
+  afterAll(async () => {
+    await Promise.all([ra.stop(), rb.stop(), rc.stop()])
+    await Promise.all([a.stop(), b.stop(), c.stop()])
+  })
+
+  test('unary call to a remote peer, open method', async () => {
+    expect(await ra.call(bId, 'Cluster', 'ID', null)).toEqual({ id: 'b' })
+    expect(await rb.call(aId, 'Cluster', 'Version', null)).toEqual({ version: 'v-a' })
+  })
+
+  test('local destination calls the handler directly', async () => {
+    expect(await ra.call(aId, 'Cluster', 'Pin', null)).toBe('pinned')
+    const items = []
+    for await (const x of ra.callStream(aId, 'PinTracker', 'StatusAll', 3)) items.push(x)
+    expect(items).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }])
+  })
+
+  test('trusted method: allowed for a trusted caller, unauthorized otherwise', async () => {
+    expect(await ra.call(bId, 'PinTracker', 'Status', 'x')).toEqual({ cid: 'x', peer: 'b' })
+    const err = await ra.call(cId, 'PinTracker', 'Status', 'x').catch((e: unknown) => e as Error)
+    expect((err as Error).name).toBe('RpcUnauthorizedError')
+    expect((err as Error).message).toContain('unauthorized')
+  })
+
+  test('closed method is refused to any remote peer', async () => {
+    const err = await ra.call(bId, 'Cluster', 'Pin', null).catch((e: unknown) => e as Error)
+    expect((err as Error).name).toBe('RpcUnauthorizedError')
+  })
+
+  test('remote errors keep their class', async () => {
+    const err = await ra.call(bId, 'PinTracker', 'Status', 'missing').catch((e: unknown) => e as Error)
+    expect(err).toBeInstanceOf(NotFoundError)
+    expect((err as Error).message).toBe('no such pin')
+  })
+
+  test('unknown method', async () => {
+    const err = await ra.call(bId, 'Cluster', 'Nope', null).catch((e: unknown) => e as Error)
+    expect((err as Error).name).toBe('RpcUnauthorizedError') // absent from the policy = closed
+  })
+
+  test('times out when no response in timeoutMs', async () => {
+    const t0 = Date.now()
+    const err = await ra.call(bId, 'PinTracker', 'Recover', null, { timeoutMs: 300 }).catch((e: unknown) => e as Error)
+    expect((err as Error).name).toBe('RpcTimeoutError')
+    expect(Date.now() - t0).toBeLessThan(3000)
+    const errLocal = await ra.call(aId, 'PinTracker', 'Recover', null, { timeoutMs: 100 }).catch((e: unknown) => e as Error)
+    expect((errLocal as Error).name).toBe('RpcTimeoutError')
+  })
+
+  test('abort signal', async () => {
+    const ac = new AbortController()
+    const p = ra.call(bId, 'PinTracker', 'Recover', null, { signal: ac.signal, timeoutMs: 0 })
+    ac.abort()
+    const err = await p.catch((e: unknown) => e as Error)
+    expect((err as Error).name).toBe('AbortError')
+  })
+
+  test('streams 10,000 items in order', async () => {
+    let n = 0
+    for await (const x of ra.callStream(bId, 'PinTracker', 'StatusAll', 10_000)) {
+      expect((x as { i: number }).i).toBe(n)
+      n++
+    }
+    expect(n).toBe(10_000)
+  })
+
+  test('stream policy denial and early stop', async () => {
+    const it = ra.callStream(cId, 'PinTracker', 'StatusAll', 5)
+    const err = await it.next().catch((e: unknown) => e as Error)
+    expect((err as Error).name).toBe('RpcUnauthorizedError')
+    let n = 0
+    for await (const _ of ra.callStream(bId, 'PinTracker', 'StatusAll', 1_000_000)) {
+      if (++n === 10) break
+    }
+    expect(n).toBe(10)
+    // the peer still answers afterwards
+    expect(await ra.call(bId, 'Cluster', 'ID', null)).toEqual({ id: 'b' })
+  })
+
+  test('call on a streaming method and callStream on a unary one', async () => {
+    const e1 = await ra.call(bId, 'PinTracker', 'StatusAll', 1).catch((e: unknown) => e as Error)
+    expect((e1 as Error).name).toBe('RpcKindError')
+    const e2 = await ra.callStream(bId, 'Cluster', 'ID', null).next().catch((e: unknown) => e as Error)
+    expect((e2 as Error).name).toBe('RpcKindError')
+  })
+
+  test('multiCall gives per-peer results and errors', async () => {
+    const res = await ra.multiCall([aId, bId, cId], 'PinTracker', 'Status', 'q', { timeoutMs: 5000 })
+    expect(res.map((r) => r.peer)).toEqual([aId, bId, cId])
+    expect(res[0]).toEqual({ peer: aId, ok: true, value: { cid: 'q', peer: 'a' } })
+    expect(res[1]).toEqual({ peer: bId, ok: true, value: { cid: 'q', peer: 'b' } })
+    expect(res[2]?.ok).toBe(false)
+  })
+
+  test('an unreachable peer fails with a transport error', async () => {
+    const d = await node()
+    const dId = d.peerId.toString()
+    await d.stop()
+    const err = await ra.call(dId, 'Cluster', 'ID', null, { timeoutMs: 3000 }).catch((e: unknown) => e as Error)
+    expect(['RpcTransportError', 'RpcTimeoutError']).toContain((err as Error).name)
+  })
+})
