@@ -1,0 +1,68 @@
+/** Shared helpers of the host integration tests: hosts on 127.0.0.1, port 0, temp peerstores. */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { ConsolaReporter, LogObject } from 'consola'
+import { type ClusterHost, type ClusterHostInit, createClusterHost } from '../../../src/host/index.ts'
+import { setLogLevels, setLogReporters } from '../../../src/observability/logging.ts'
+
+export const SECRET = new Uint8Array(32).fill(7)
+
+/** Polls `fn` until it returns true (every 20 ms) or throws after `timeoutMs`. */
+export async function waitFor(fn: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await fn()) return
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`)
+}
+
+export async function tempDir(): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), 'host-test-'))
+  return { path, cleanup: () => rm(path, { recursive: true, force: true }) }
+}
+
+export async function makeHost(dir: string, name: string, over: Partial<ClusterHostInit> = {}): Promise<ClusterHost> {
+  const privateKey = over.privateKey ?? (await generateKeyPair('Ed25519'))
+  return await createClusterHost({
+    privateKey,
+    secret: SECRET,
+    listenMultiaddress: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/udp/0/quic-v1'],
+    announceMultiaddress: [],
+    noAnnounceMultiaddress: [],
+    connectionManager: { highWater: 400, lowWater: 100, gracePeriodMs: 120_000 },
+    mdnsIntervalMs: 0,
+    dialPeerTimeoutMs: 3000,
+    pubsub: {
+      seenMessagesTtlMs: 60_000,
+      heartbeatIntervalMs: 100,
+      dFactor: 4,
+      historyGossip: 2,
+      historyLength: 6,
+      floodPublish: false
+    },
+    peerstorePath: join(dir, `${name}-peerstore`),
+    peerAddresses: [],
+    ...over
+  })
+}
+
+/** Captures log lines (all facilities) while `fn` runs. */
+export function captureLogs(): { lines: string[]; restore: () => void } {
+  const lines: string[] = []
+  const reporter: ConsolaReporter = {
+    log(obj: LogObject) {
+      lines.push(`${obj.tag} ${obj.type}: ${obj.args.map(String).join(' ')}`)
+    }
+  }
+  setLogReporters([reporter])
+  return {
+    lines,
+    restore: () => {
+      setLogReporters(undefined)
+      setLogLevels('info')
+    }
+  }
+}

@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { type ClusterHost, createPubsubAdapter } from '../../../src/host/index.ts'
+import { setLogLevels } from '../../../src/observability/logging.ts'
+import { captureLogs, makeHost, tempDir, waitFor } from './helpers.ts'
+
+let dir: { path: string; cleanup: () => Promise<void> }
+const hosts: ClusterHost[] = []
+let logs: ReturnType<typeof captureLogs>
+
+beforeAll(async () => {
+  dir = await tempDir()
+  logs = captureLogs()
+  setLogLevels('warn,host:info,p2p:info')
+})
+
+afterAll(async () => {
+  await Promise.allSettled(hosts.map((h) => h.stop()))
+  logs.restore()
+  await dir.cleanup()
+})
+
+async function started(name: string, over = {}): Promise<ClusterHost> {
+  const h = await makeHost(dir.path, name, over)
+  hosts.push(h)
+  await h.start()
+  return h
+}
+
+describe('cluster host', () => {
+  test('listens on loopback, drops quic, addresses end in /p2p/<id>', async () => {
+    const a = await started('a0')
+    const addrs = a.addresses()
+    expect(addrs.length).toBeGreaterThan(0)
+    for (const x of addrs) {
+      expect(x).toContain('/tcp/')
+      expect(x.endsWith(`/p2p/${a.peerId}`)).toBe(true)
+    }
+    await a.start() // idempotent
+    await a.stop()
+    await a.stop()
+  })
+
+  test('three hosts with the same secret bootstrap and exchange gossipsub messages', async () => {
+    const a = await started('a')
+    const b = await started('b')
+    const c = await started('c')
+    expect(await b.bootstrap(a.addresses())).toBe(a.peerId)
+    expect(await c.bootstrap([...b.addresses()])).toBe(b.peerId)
+    expect(b.connectedPeers()).toContain(a.peerId)
+    const topic = 'test-topic'
+    const got: Record<string, Array<{ data: string; from: string }>> = { a: [], b: [], c: [] }
+    const pa = createPubsubAdapter(a)
+    const pb = createPubsubAdapter(b)
+    const pc = createPubsubAdapter(c)
+    pa.subscribe(topic, (d, from) => got.a!.push({ data: new TextDecoder().decode(d), from }))
+    pb.subscribe(topic, (d, from) => got.b!.push({ data: new TextDecoder().decode(d), from }))
+    const unsubC = pc.subscribe(topic, (d, from) => got.c!.push({ data: new TextDecoder().decode(d), from }))
+    await waitFor(() => pb.subscribers(topic).length >= 2 && pa.subscribers(topic).includes(b.peerId) && pc.subscribers(topic).includes(b.peerId), 5000, 'subscriptions')
+    // c is only connected to b: a's message reaches c through b's mesh
+    await waitFor(
+      async () => {
+        await pa.publish(topic, new TextEncoder().encode('hello from a'))
+        return got.c!.some((m) => m.data === 'hello from a')
+      },
+      8000,
+      'message a -> c'
+    )
+    expect(got.c!.find((m) => m.data === 'hello from a')?.from).toBe(a.peerId)
+    expect(got.b!.some((m) => m.data === 'hello from a' && m.from === a.peerId)).toBe(true)
+    expect(got.a!.some((m) => m.data === 'hello from a')).toBe(false) // no emitSelf
+    await pc.publish(topic, new TextEncoder().encode('hello from c'))
+    await waitFor(() => got.a!.some((m) => m.data === 'hello from c' && m.from === c.peerId), 5000, 'message c -> a')
+    unsubC()
+    unsubC()
+  })
+
+  test('a host with a different secret cannot connect and the log says why', async () => {
+    const a = await started('s1')
+    const other = await started('s2', { secret: new Uint8Array(32).fill(9) })
+    const before = logs.lines.length
+    let err: Error | undefined
+    try {
+      await other.bootstrap(a.addresses())
+    } catch (e) {
+      err = e as Error
+    }
+    expect(err?.name).toBe('BootstrapError')
+    expect(err?.message).toContain('private network handshake failed (wrong cluster secret?)')
+    expect(err?.message).toContain(a.addresses()[0]!)
+    await waitFor(
+      () => logs.lines.slice(before).some((l) => l.includes('connection from') && l.includes('wrong cluster secret?')),
+      3000,
+      'inbound-side log'
+    )
+    expect(logs.lines.slice(before).some((l) => l.includes(`connection to ${a.addresses()[0]}`) && l.includes('wrong cluster secret?'))).toBe(true)
+    expect(a.connectedPeers()).not.toContain(other.peerId)
+  })
+
+  test('a host without a secret cannot join a private cluster', async () => {
+    const a = await started('n1')
+    const open = await started('n2', { secret: null })
+    await expect(open.bootstrap(a.addresses())).rejects.toThrow()
+    await waitFor(() => logs.lines.some((l) => l.includes('connection from') && l.includes('wrong cluster secret?')), 3000, 'log')
+  })
+
+  test('bootstrap names every failed address', async () => {
+    const a = await started('f1')
+    const err = await a.bootstrap(['/ip4/127.0.0.1/tcp/1/p2p/12D3KooWGRUVh2VYm4vBzd5HHL9bLBWZVp3Ypa4kHPSjRnXhaL9f']).catch((e: Error) => e)
+    expect((err as Error).name).toBe('BootstrapError')
+    expect((err as Error).message).toContain('/ip4/127.0.0.1/tcp/1/')
+    await expect(a.bootstrap(['not-a-multiaddr'])).rejects.toThrow(/invalid bootstrap multiaddress/)
+  })
+
+  test('peerstore is written on stop and used at start to reconnect', async () => {
+    const a = await started('p1')
+    const bKeyHost = await makeHost(dir.path, 'p2')
+    hosts.push(bKeyHost)
+    await bKeyHost.start()
+    await bKeyHost.bootstrap(a.addresses())
+    await waitFor(() => bKeyHost.knownPeers().includes(a.peerId), 3000, 'identify')
+    await bKeyHost.stop()
+    const text = await readFile(join(dir.path, 'p2-peerstore'), 'utf8')
+    const lines = text.trim().split('\n')
+    expect(lines.length).toBeGreaterThan(0)
+    for (const l of lines) expect(l.endsWith(`/p2p/${a.peerId}`)).toBe(true)
+    // a new host (same peerstore file) reconnects to a by itself
+    const b2 = await makeHost(dir.path, 'p2')
+    hosts.push(b2)
+    await b2.start()
+    await waitFor(() => b2.connectedPeers().includes(a.peerId), 5000, 'reconnect from peerstore')
+  })
+
+  test('peer_addresses are dialed at start', async () => {
+    const a = await started('q1')
+    await writeFile(join(dir.path, 'q2-peerstore'), '')
+    const b = await started('q2', { peerAddresses: a.addresses() })
+    await waitFor(() => b.connectedPeers().includes(a.peerId), 5000, 'peer_addresses dial')
+  })
+})
