@@ -4,12 +4,27 @@
  * and runs the background loops (informer metrics, ping, state sync).
  * The APIs call it through `ClusterAPI` (src/interfaces.ts).
  *
- * Single-peer today; cluster-wide calls (`status`, `recover`, `peers`,
- * `repoGC` without `local`) go through `components.rpc` once it exists and
- * fall back to this peer alone.
+ * Multi-peer behaviour needs `components.rpc` (src/rpc/): without it every
+ * cluster-wide call (`status`, `recover`, `peers`, `repoGC`, `connectGraph`
+ * without `local`) answers for this peer alone, as before. With it:
+ * - `peers()` asks `Cluster.ID` of every peer of the peerset (15 s); a peer
+ *   that does not answer is listed with `error` set (upstream `peersWithFilter`).
+ * - `status`/`recover` ask the allocated peers (`PinTracker.Status/Recover`,
+ *   15 s) and mark the others `remote`; a peer that fails gets a
+ *   `cluster_error` entry (upstream `globalPinInfoCid`).
+ * - `statusAll`/`recoverAll` merge one stream per peer (see
+ *   `globalPinInfoStream` for the memory bound).
+ * - `repoGC` and `connectGraph` fan out as upstream.
+ * - `peerRemove` re-allocates only the pins allocated to the removed peer,
+ *   distrusts it, tells the other peers, and ignores its metrics from then on
+ *   (upstream crdt refuses `RmPeer` after re-allocating: issue #842).
+ * - a `ping` alert makes the trusted peer closest (XOR) to each CID of the
+ *   dead peer re-allocate it (upstream `alertsHandler`/`repinFromPeer`);
+ *   expired pins are unpinned only by their closest peer (`StateSync`).
  */
 import type { CID } from 'multiformats/cid'
 import { allocate } from './allocator/allocate.ts'
+import { DistanceChecker } from './allocator/util.ts'
 import {
   FollowerModeError,
   InvalidArgumentError,
@@ -29,6 +44,9 @@ import type {
   StateChangeHandler
 } from './interfaces.ts'
 import { getLogger } from './observability/logging.ts'
+import { isAuthorizationError } from './rpc/errors.ts'
+import type { RpcClient } from './rpc/rpc.ts'
+import { type ClusterRpcClient, clusterRpcClient } from './rpc/services.ts'
 import type {
   Alert,
   ConnectGraph,
@@ -39,6 +57,8 @@ import type {
   Metric,
   PeerId,
   Pin,
+  PinInfo,
+  PinInfoShort,
   PinOptions,
   RepoGC,
   TrackerStatus
@@ -64,6 +84,16 @@ export interface ClusterInit {
   pinOnlyOnTrustedPeers: boolean
   /** the cluster swarm's own addresses (with /p2p/<id>), when a host runs */
   addresses?: () => string[]
+  /** the known addresses (with /p2p/<id>) of these peers, for `id().clusterPeersAddresses` (from the host's peer store) */
+  peerAddresses?: (peers: PeerId[]) => string[]
+  /** ms a peer has to answer a cluster-wide unary call (`status`, `recover`, `peers`, …); upstream 15 s */
+  rpcTimeoutMs?: number
+  /**
+   * ms a peer may stay silent in a cluster-wide stream (`statusAll`,
+   * `recoverAll`) before it gets `cluster_error`; default 60 s (upstream has
+   * none: a listing of a big pinset starts only after kubo's `pin/ls`).
+   */
+  rpcStreamIdleTimeoutMs?: number
 }
 
 export interface ClusterComponents {
@@ -73,20 +103,95 @@ export interface ClusterComponents {
   allocator: PinAllocator
   informers: Informer[]
   monitor: PeerMonitor
+  /** peer-to-peer RPC (src/rpc/); without it the cluster calls answer for this peer only */
+  rpc?: RpcClient
 }
 
-/** Upstream cluster.go `Cluster`, for one peer (multi-peer RPC plugs in next). */
+/** A monitor that can forget a peer's metrics (pubsubmon `removePeer`). */
+interface ForgettingMonitor {
+  removePeer?: (peer: PeerId) => void
+}
+
+/** The `ping` metric's value (upstream `pingValue`). */
+interface PingValue {
+  peerName: string
+  ipfsId: string
+  ipfsAddresses: string[]
+}
+
+function pingValue(m: Metric | undefined): PingValue {
+  if (m === undefined) return { peerName: '', ipfsId: '', ipfsAddresses: [] }
+  try {
+    const v = JSON.parse(m.value) as { peer_name?: unknown; ipfs_id?: unknown; ipfs_addresses?: unknown }
+    return {
+      peerName: typeof v.peer_name === 'string' ? v.peer_name : '',
+      ipfsId: typeof v.ipfs_id === 'string' ? v.ipfs_id : '',
+      ipfsAddresses: Array.isArray(v.ipfs_addresses) ? v.ipfs_addresses.filter((a): a is string => typeof a === 'string') : []
+    }
+  } catch {
+    return { peerName: '', ipfsId: '', ipfsAddresses: [] }
+  }
+}
+
+function errMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+/**
+ * The crdt peerset (upstream: peers with a valid `ping` metric, plus this
+ * peer): a function the daemon can hand to the consensus as its `peers()`.
+ * `exclude` drops peers (e.g. `cluster.isRemovedPeer`). Sorted.
+ * Do not also pass it to the monitor as its `peers` component: the monitor
+ * would then filter the very metrics this is computed from.
+ */
+export function peersFromPing(
+  monitor: Pick<PeerMonitor, 'latestMetrics'>,
+  self: PeerId,
+  exclude?: (peer: PeerId) => boolean
+): (options?: AbortOptions) => Promise<PeerId[]> {
+  return async (options) => {
+    const set = new Set<PeerId>([self])
+    const nowNs = Date.now() * 1e6
+    for (const m of await monitor.latestMetrics('ping', options)) {
+      if (m.valid && (m.expire === 0 || m.expire > nowNs)) set.add(m.peer)
+    }
+    return [...set].filter((p) => p === self || exclude === undefined || !exclude(p)).sort()
+  }
+}
+
+/** Upstream cluster.go `Cluster`. */
 export class Cluster implements ClusterAPI, Startable {
   private readonly init: ClusterInit
   private readonly c: ClusterComponents
+  private readonly client: ClusterRpcClient | undefined
   private controller: AbortController | undefined
   private timers: ReturnType<typeof setInterval>[] = []
   private ipfsId: IPFSID = { id: '', addresses: [], error: 'not yet contacted' }
   private started = false
+  /** peers removed with `peerRemove` (here or on a trusted peer): out of the peerset and of allocations. */
+  private readonly removed = new Set<PeerId>()
+  private unsubscribeAlerts: (() => void) | undefined
+  /** alert handling runs one at a time, in order */
+  private alertChain: Promise<void> = Promise.resolve()
+  private readonly alertsQueued = new Set<PeerId>()
 
   constructor(init: ClusterInit, components: ClusterComponents) {
     this.init = init
     this.c = components
+    this.client = components.rpc !== undefined ? clusterRpcClient(components.rpc) : undefined
+  }
+
+  private get rpcTimeoutMs(): number {
+    return this.init.rpcTimeoutMs ?? 15_000
+  }
+
+  private get streamIdleTimeoutMs(): number {
+    return this.init.rpcStreamIdleTimeoutMs ?? 60_000
+  }
+
+  /** Whether `peer` was removed (its metrics are ignored, it is out of the peerset). */
+  isRemovedPeer(peer: PeerId): boolean {
+    return this.removed.has(peer)
   }
 
   /** The consensus reports every change of the local state here. */
@@ -117,14 +222,89 @@ export class Cluster implements ClusterAPI, Startable {
     })
     this.every(this.init.stateSyncIntervalMs, () => this.stateSync())
     this.every(30_000, () => this.refreshIpfsId())
+    this.unsubscribeAlerts = this.c.monitor.onAlert((a) => this.onAlert(a))
   }
 
   async stop(): Promise<void> {
     if (!this.started) return
     this.started = false
+    this.unsubscribeAlerts?.()
+    this.unsubscribeAlerts = undefined
     this.controller?.abort()
     for (const t of this.timers) clearInterval(t)
     this.timers = []
+    await this.alertChain
+  }
+
+  /**
+   * Upstream `alertsHandler`: on a `ping` alert (a peer stopped pinging),
+   * unless in follower mode or with `disable_repinning`, re-allocates the
+   * pins allocated to that peer for which this peer is the closest trusted
+   * peer. Alerts are handled one at a time; a peer already queued is not
+   * queued twice.
+   */
+  private onAlert(a: Alert): void {
+    if (this.init.followerMode) return
+    log.warn(`metric alert for ${a.name}: Peer: ${a.peer}.`)
+    if (a.name !== 'ping') return
+    if (this.init.disableRepinning) {
+      log.debug('repinning is disabled. Will not re-allocate pins on alerts')
+      return
+    }
+    if (this.alertsQueued.has(a.peer)) return
+    this.alertsQueued.add(a.peer)
+    this.alertChain = this.alertChain
+      .then(async () => {
+        this.alertsQueued.delete(a.peer)
+        await this.repinFromDeadPeer(a.peer)
+      })
+      .catch((err: unknown) => log.warn(`re-allocating pins of ${a.peer}: ${errMessage(err)}`))
+  }
+
+  /** The pins allocated to `dead` that this peer is closest to get re-allocated without it. Returns how many were re-pinned. */
+  async repinFromDeadPeer(dead: PeerId, options?: AbortOptions): Promise<number> {
+    const signal = options?.signal ?? this.controller?.signal
+    const state = await this.c.consensus.state({ signal })
+    const checker = new DistanceChecker(this.init.peerId, await this.trustedPeers(dead, { signal }))
+    // Only the pins this peer decides (about 1/n of the dead peer's) are held.
+    const mine: Pin[] = []
+    for await (const pin of state.list({ signal })) {
+      if (pin.allocations.includes(dead) && checker.isClosest(pin.cid)) mine.push(pin)
+    }
+    let n = 0
+    for (const pin of mine) {
+      signal?.throwIfAborted()
+      if (await this.repinFromPeer(dead, pin, { signal })) n++
+    }
+    return n
+  }
+
+  /** Upstream `repinFromPeer`: pins again with `peer` blacklisted; false when nothing changed or it failed. */
+  private async repinFromPeer(peer: PeerId, pin: Pin, options?: AbortOptions): Promise<boolean> {
+    log.debug(`repinning ${pin.cid} from peer ${peer}`)
+    try {
+      const before = pin.allocations.join(',')
+      const out = await this.commitPin({ ...pin, allocations: [] }, options, [peer])
+      if (out.allocations.join(',') === before) return false
+      log.info(`repinned ${pin.cid} out of ${peer}`)
+      return true
+    } catch (err) {
+      log.warn(`repinning ${pin.cid} out of ${peer}: ${errMessage(err)}`)
+      return false
+    }
+  }
+
+  /** Upstream `getTrustedPeers`: trusted peers of the peerset, minus this peer and `exclude`. */
+  private async trustedPeers(exclude: PeerId | undefined, options?: AbortOptions): Promise<PeerId[]> {
+    const members = await this.members(options)
+    return members.filter((p) => p !== this.init.peerId && p !== exclude && this.c.consensus.isTrustedPeer(p))
+  }
+
+  /** The peerset minus removed peers (follower mode: this peer only). */
+  private async members(options?: AbortOptions): Promise<PeerId[]> {
+    if (this.init.followerMode) return [this.init.peerId]
+    const peers = await this.c.consensus.peers(options)
+    return peers.filter((p) => !this.removed.has(p))
   }
 
   private informerTtlMs(): number {
@@ -182,14 +362,18 @@ export class Cluster implements ClusterAPI, Startable {
     for (const m of metrics) await this.c.monitor.publishMetric(m)
   }
 
-  /** Upstream StateSync: unpins expired pins (this peer decides, alone). */
-  private async stateSync(): Promise<void> {
+  /**
+   * Upstream StateSync: unpins expired pins; of the trusted peers, only the
+   * one closest (XOR) to a CID unpins it.
+   */
+  async stateSync(): Promise<void> {
     if (this.init.followerMode) return
     const state = await this.c.consensus.state()
     const now = Date.now()
+    const checker = new DistanceChecker(this.init.peerId, await this.trustedPeers(undefined, { signal: this.controller?.signal }))
     const expired: Pin[] = []
     for await (const pin of state.list({ signal: this.controller?.signal })) {
-      if (pin.expireAt !== null && pin.expireAt.getTime() <= now) expired.push(pin)
+      if (pin.expireAt !== null && pin.expireAt.getTime() <= now && checker.isClosest(pin.cid)) expired.push(pin)
       if (expired.length >= 1000) break
     }
     for (const pin of expired) {
@@ -204,14 +388,14 @@ export class Cluster implements ClusterAPI, Startable {
     return VERSION
   }
 
-  async id(_options?: AbortOptions): Promise<ID> {
+  async id(options?: AbortOptions): Promise<ID> {
     await this.refreshIpfsId()
-    const peers = await this.c.consensus.peers().catch(() => [this.init.peerId])
+    const peers = await this.members(options).catch(() => [this.init.peerId])
     return {
       id: this.init.peerId,
       addresses: this.init.addresses?.() ?? [],
       clusterPeers: peers,
-      clusterPeersAddresses: [],
+      clusterPeersAddresses: this.init.peerAddresses?.(peers) ?? [],
       version: VERSION,
       commit: COMMIT,
       rpcProtocolVersion: RPC_PROTOCOL,
@@ -221,17 +405,144 @@ export class Cluster implements ClusterAPI, Startable {
     }
   }
 
+  /** An `ID` standing for a peer that did not answer (upstream: ID and error only; the peer name comes from its last ping). */
+  private errorId(peer: PeerId, err: unknown): ID {
+    return {
+      id: peer,
+      addresses: [],
+      clusterPeers: [],
+      clusterPeersAddresses: [],
+      version: '',
+      commit: '',
+      rpcProtocolVersion: '',
+      error: errMessage(err),
+      ipfs: { id: '', addresses: [], error: '' },
+      peername: pingValue(this.c.monitor.latestForPeer('ping', peer)).peerName
+    }
+  }
+
+  /**
+   * Upstream `Peers`/`peersWithFilter`: the ID of every peer of the
+   * peerset, in the order they answer (15 s each); a peer that fails is an
+   * ID with `error` set; peers refusing the call (policy) are left out.
+   */
   async *peers(options?: AbortOptions): AsyncGenerator<ID> {
-    yield await this.id(options)
+    const client = this.client
+    if (client === undefined) {
+      yield await this.id(options)
+      return
+    }
+    let members: PeerId[]
+    try {
+      members = await this.members(options)
+    } catch (err) {
+      log.error(`${errMessage(err)}: an empty list of peers will be returned`)
+      return
+    }
+    const pending = new Map<number, Promise<[number, ID | undefined]>>()
+    members.forEach((peer, i) => {
+      const p: Promise<ID> =
+        peer === this.init.peerId ? this.id(options) : client.id(peer, { signal: options?.signal, timeoutMs: this.rpcTimeoutMs })
+      pending.set(
+        i,
+        p.then(
+          (id): [number, ID | undefined] => [i, id],
+          (err: unknown): [number, ID | undefined] => [i, isAuthorizationError(err) ? undefined : this.errorId(peer, err)]
+        )
+      )
+    })
+    while (pending.size > 0) {
+      const [i, id] = await Promise.race(pending.values())
+      pending.delete(i)
+      options?.signal?.throwIfAborted()
+      if (id !== undefined) yield id
+    }
   }
 
-  async peerAdd(_peer: PeerId, _options?: AbortOptions): Promise<ID> {
-    throw new InvalidArgumentError('adding peers by ID needs the cluster swarm: start the peer with --bootstrap')
+  /**
+   * Upstream `PeerAdd`: with crdt the peerset is whoever pings, so this
+   * only un-removes the peer (if `peerRemove`d) and asks it for its ID
+   * (15 s). @throws the RPC error when the peer does not answer.
+   */
+  async peerAdd(peer: PeerId, options?: AbortOptions): Promise<ID> {
+    const client = this.client
+    if (client === undefined) {
+      throw new InvalidArgumentError('adding peers by ID needs the cluster swarm: start the peer with --bootstrap')
+    }
+    if (peer === this.init.peerId) return this.id(options)
+    this.removed.delete(peer)
+    const id = await client.id(peer, { signal: options?.signal, timeoutMs: this.rpcTimeoutMs })
+    if (!id.clusterPeers.includes(this.init.peerId)) id.clusterPeers.push(this.init.peerId)
+    log.info(`Peer added ${peer}`)
+    return id
   }
 
-  async peerRemove(peer: PeerId, _options?: AbortOptions): Promise<void> {
+  /**
+   * Removes a peer (upstream `PeerRemove` = `vacatePeer` + `RmPeer`, which
+   * crdt refuses, issue #842). Here, in order:
+   * 1. the peer is marked removed: out of this peer's peerset, its metrics
+   *    forgotten and ignored by allocations from now on, and distrusted;
+   * 2. only the pins allocated to it are re-allocated without it (unless
+   *    `disable_repinning`), even when the replication factor is still met
+   *    by the other allocations; pins allocated elsewhere are untouched;
+   * 3. the other trusted peers are told (`Cluster.PeerRemove` with
+   *    `notify_only`) so they do the same as step 1.
+   * The removal lasts until `peerAdd(peer)` or a restart (not persisted).
+   * @throws InvalidArgumentError for this peer itself
+   * @throws NotFoundError when the peer is unknown (not in the peerset, no
+   * metrics, no allocations)
+   */
+  async peerRemove(peer: PeerId, options?: AbortOptions): Promise<void> {
     if (peer === this.init.peerId) throw new InvalidArgumentError('a peer cannot remove itself in crdt mode; stop it instead')
-    throw new NotFoundError(`peer ${peer} is not part of the cluster`)
+    const members = await this.members(options)
+    const known =
+      members.includes(peer) || this.removed.has(peer) || this.c.monitor.latestForPeer('ping', peer) !== undefined
+    const wasRemoved = this.removed.has(peer)
+    await this.forgetPeer(peer, options)
+    let allocated = 0
+    const state = await this.c.consensus.state(options)
+    const vacate: Pin[] = []
+    for await (const pin of state.list(options)) {
+      if (!pin.allocations.includes(peer)) continue
+      allocated++
+      if (!this.init.disableRepinning) vacate.push(pin)
+    }
+    if (!known && allocated === 0) {
+      if (!wasRemoved) this.removed.delete(peer)
+      throw new NotFoundError(`peer ${peer} is not part of the cluster`)
+    }
+    if (this.init.disableRepinning && allocated > 0) {
+      log.warn(`repinning is disabled. Will not re-allocate the ${allocated} CIDs of ${peer}`)
+    }
+    log.info(`re-allocating the ${vacate.length} CIDs allocated to ${peer}`)
+    for (const pin of vacate) {
+      options?.signal?.throwIfAborted()
+      await this.repinFromPeer(peer, pin, options)
+    }
+    const client = this.client
+    if (client !== undefined) {
+      const others = members.filter((p) => p !== this.init.peerId && p !== peer && this.c.consensus.isTrustedPeer(p))
+      await Promise.all(
+        others.map((p) =>
+          client
+            .peerRemove(p, peer, true, { signal: options?.signal, timeoutMs: this.rpcTimeoutMs })
+            .catch((err: unknown) => log.warn(`telling ${p} that ${peer} was removed: ${errMessage(err)}`))
+        )
+      )
+    }
+    log.info(`Peer removed ${peer}`)
+  }
+
+  /**
+   * Marks `peer` removed on this peer only: out of the peerset, metrics
+   * forgotten and ignored, distrusted (served to trusted peers as
+   * `Cluster.PeerRemove` with `notify_only`).
+   */
+  async forgetPeer(peer: PeerId, _options?: AbortOptions): Promise<void> {
+    if (peer === this.init.peerId) return
+    this.removed.add(peer)
+    ;(this.c.monitor as PeerMonitor & ForgettingMonitor).removePeer?.(peer)
+    await this.c.consensus.distrust(peer)
   }
 
   private checkFollower(): void {
@@ -245,8 +556,8 @@ export class Cluster implements ClusterAPI, Startable {
     return this.commitPin(pin, options)
   }
 
-  /** Upstream `Cluster.pin` steps 3-8. */
-  private async commitPin(pin: Pin, options?: AbortOptions): Promise<Pin> {
+  /** Upstream `Cluster.pin` steps 3-8; `blacklist`: peers not to allocate. */
+  private async commitPin(pin: Pin, options?: AbortOptions, blacklist: PeerId[] = []): Promise<Pin> {
     if (pin.replicationFactorMin === 0) pin.replicationFactorMin = this.init.replicationFactorMin
     if (pin.replicationFactorMax === 0) pin.replicationFactorMax = this.init.replicationFactorMax
     validateReplication(pin)
@@ -269,7 +580,7 @@ export class Cluster implements ClusterAPI, Startable {
       }
     }
     pin.timestamp = new Date()
-    pin.allocations = await this.allocate(pin, existing, options)
+    pin.allocations = await this.allocate(pin, existing, blacklist, options)
     if (existing !== undefined && samePin(existing, pin)) {
       log.info(`pin ${pin.cid} already exists with the same options and allocations`)
       return existing
@@ -278,17 +589,21 @@ export class Cluster implements ClusterAPI, Startable {
     return pin
   }
 
-  private async allocate(pin: Pin, existing: Pin | undefined, options?: AbortOptions): Promise<PeerId[]> {
+  /** Removed peers are neither kept in the current allocations nor candidates. */
+  private async allocate(pin: Pin, existing: Pin | undefined, blacklist: PeerId[], options?: AbortOptions): Promise<PeerId[]> {
     if (pin.replicationFactorMin === -1 && pin.replicationFactorMax === -1) return []
     const names = this.c.allocator.metrics()
     const byName = new Map<string, Metric[]>()
-    for (const n of names) byName.set(n, await this.c.monitor.latestMetrics(n, options))
+    for (const n of names) {
+      const ms = await this.c.monitor.latestMetrics(n, options)
+      byName.set(n, this.removed.size === 0 ? ms : ms.filter((m) => !this.removed.has(m.peer)))
+    }
     return allocate({
       cid: pin.cid,
-      currentAllocations: existing?.allocations ?? [],
+      currentAllocations: (existing?.allocations ?? []).filter((p) => !this.removed.has(p)),
       rplMin: pin.replicationFactorMin,
       rplMax: pin.replicationFactorMax,
-      blacklist: [],
+      blacklist,
       priorityList: pin.userAllocations,
       metrics: (name: string) => byName.get(name) ?? [],
       allocator: this.c.allocator,
@@ -382,24 +697,240 @@ export class Cluster implements ClusterAPI, Startable {
     }
   }
 
-  async status(cid: CID, _local: boolean, options?: AbortOptions): Promise<GlobalPinInfo> {
-    return pinInfoToGlobal(await this.c.tracker.status(cid, options))
+  /** `local` (or no RPC): this peer's tracker only; otherwise upstream `globalPinInfoCid` over `PinTracker.Status`. */
+  async status(cid: CID, local: boolean, options?: AbortOptions): Promise<GlobalPinInfo> {
+    if (local || this.client === undefined) return pinInfoToGlobal(await this.c.tracker.status(cid, options))
+    return this.globalPinInfoCid('status', cid, options)
   }
 
-  async *statusAll(filter: Set<TrackerStatus>, _local: boolean, options?: AbortOptions): AsyncGenerator<GlobalPinInfo> {
-    for await (const pi of this.c.tracker.statusAll(filter, options)) yield pinInfoToGlobal(pi)
+  /** `local` (or no RPC): this peer's tracker only; otherwise every peer's `PinTracker.StatusAll`, merged per CID. */
+  async *statusAll(filter: Set<TrackerStatus>, local: boolean, options?: AbortOptions): AsyncGenerator<GlobalPinInfo> {
+    const client = this.client
+    if (local || client === undefined) {
+      for await (const pi of this.c.tracker.statusAll(filter, options)) yield pinInfoToGlobal(pi)
+      return
+    }
+    yield* this.globalPinInfoStream(
+      (peer) =>
+        peer === this.init.peerId
+          ? this.c.tracker.statusAll(filter, options)
+          : client.trackerStatusAll(peer, filter, { signal: options?.signal, timeoutMs: this.streamIdleTimeoutMs }),
+      options
+    )
+  }
+
+  /** Upstream `setTrackerStatus`: the same status for several peers, with what their last ping says about them. */
+  private setTrackerStatus(g: GlobalPinInfo, peers: PeerId[], status: TrackerStatus, error = ''): void {
+    const now = new Date()
+    for (const p of peers) g.peerMap[p] = this.peerPinInfo(p, status, now, error)
+  }
+
+  private peerPinInfo(peer: PeerId, status: TrackerStatus, ts: Date, error: string): PinInfoShort {
+    const pv = pingValue(peer === this.init.peerId ? undefined : this.c.monitor.latestForPeer('ping', peer))
+    if (peer === this.init.peerId) {
+      pv.peerName = this.init.peerName
+      pv.ipfsId = this.ipfsId.id
+      pv.ipfsAddresses = this.ipfsId.addresses
+    }
+    return {
+      peerName: pv.peerName,
+      ipfsPeerId: pv.ipfsId,
+      ipfsPeerAddresses: pv.ipfsAddresses,
+      status,
+      timestamp: ts,
+      error,
+      attemptCount: 0,
+      priorityPin: false
+    }
+  }
+
+  /**
+   * Upstream `globalPinInfoCid`: a CID not in the pinset is `unpinned` on
+   * every peer; otherwise the allocated peers (every peer for pin-everywhere)
+   * are asked (`op` on their tracker, `rpcTimeoutMs` each, concurrently), the
+   * others are `remote`, and a peer that fails is `cluster_error` with the
+   * error (a policy refusal leaves the peer out).
+   */
+  private async globalPinInfoCid(op: 'status' | 'recover', cid: CID, options?: AbortOptions): Promise<GlobalPinInfo> {
+    const client = this.client
+    const state = await this.c.consensus.state(options)
+    let pin: Pin | undefined
+    try {
+      pin = await state.get(cid, options)
+    } catch (err) {
+      if ((err as Error).name !== 'NotFoundError') throw err
+    }
+    const members = await this.members(options)
+    const g: GlobalPinInfo = {
+      cid,
+      name: pin?.name ?? '',
+      allocations: pin?.allocations ?? [],
+      origins: pin?.origins ?? [],
+      created: pin?.timestamp ?? new Date(),
+      metadata: pin?.metadata ?? {},
+      peerMap: {}
+    }
+    if (pin === undefined) {
+      this.setTrackerStatus(g, members, 'unpinned')
+      return g
+    }
+    const everywhere = pin.allocations.length === 0
+    const dests = this.init.followerMode ? [this.init.peerId] : everywhere ? members : pin.allocations.filter((p) => !this.removed.has(p))
+    const destSet = new Set(dests)
+    this.setTrackerStatus(
+      g,
+      members.filter((p) => !destSet.has(p)),
+      'remote'
+    )
+    const results = await Promise.all(
+      dests.map(async (peer): Promise<[PeerId, PinInfo | Error]> => {
+        try {
+          if (peer === this.init.peerId || client === undefined) {
+            return [peer, op === 'status' ? await this.c.tracker.status(cid, options) : await this.c.tracker.recover(cid, options)]
+          }
+          const o = { signal: options?.signal, timeoutMs: this.rpcTimeoutMs }
+          return [peer, op === 'status' ? await client.trackerStatus(peer, cid, o) : await client.trackerRecover(peer, cid, o)]
+        } catch (err) {
+          return [peer, err instanceof Error ? err : new Error(String(err))]
+        }
+      })
+    )
+    for (const [peer, r] of results) {
+      if (!(r instanceof Error)) {
+        g.peerMap[peer] = r.pinInfo
+        continue
+      }
+      if (isAuthorizationError(r)) {
+        log.debug(`rpc auth error: ${r.message}`)
+        continue
+      }
+      options?.signal?.throwIfAborted()
+      log.error(`${this.init.peerId}: error in broadcast response from ${peer}: ${r.message}`)
+      g.peerMap[peer] = this.peerPinInfo(peer, 'cluster_error', new Date(), r.message)
+    }
+    return g
+  }
+
+  /**
+   * Upstream `globalPinInfoStream`: one stream per peer of the peerset
+   * (`open(peer)`), merged into one GlobalPinInfo per CID.
+   *
+   * Memory: streams are read in lockstep (one item from each peer per
+   * round) and a CID is emitted as soon as every peer still streaming has
+   * reported it (or finished). Peers list the pinset in the same (state
+   * key) order, so only the CIDs of the current window are held: about
+   * (number of peers × their skew) entries, not the pinset. Upstream holds
+   * every CID of every peer until all streams end. When peers' pinsets
+   * differ (e.g. a filter), the entries one peer never reports are held
+   * until that peer finishes (worst case: upstream's bound).
+   *
+   * Errors: a peer whose stream fails (or stays silent
+   * `rpcStreamIdleTimeoutMs`) gets a `cluster_error` entry, with the error,
+   * in every CID emitted afterwards (the first round waits for every peer,
+   * so an unreachable peer is in all of them); a policy refusal leaves the
+   * peer out.
+   */
+  private async *globalPinInfoStream(open: (peer: PeerId) => AsyncIterable<PinInfo>, options?: AbortOptions): AsyncGenerator<GlobalPinInfo> {
+    const members = await this.members(options)
+    type Source = { peer: PeerId; it: AsyncIterator<PinInfo>; done: boolean }
+    type Entry = { g: GlobalPinInfo; seen: Set<PeerId> }
+    const sources: Source[] = members.map((peer) => ({ peer, it: open(peer)[Symbol.asyncIterator](), done: false }))
+    const pending = new Map<string, Entry>()
+    const errored = new Map<PeerId, string>()
+    const finalize = (e: Entry): GlobalPinInfo => {
+      const now = new Date()
+      for (const [peer, msg] of errored) {
+        if (!e.seen.has(peer)) e.g.peerMap[peer] = this.peerPinInfo(peer, 'cluster_error', now, msg)
+      }
+      return e.g
+    }
+    const complete = (e: Entry): boolean => sources.every((s) => s.done || e.seen.has(s.peer))
+    try {
+      while (sources.some((s) => !s.done)) {
+        const active = sources.filter((s) => !s.done)
+        const round = await Promise.all(
+          active.map((s) =>
+            s.it.next().then(
+              (r) => ({ s, r, err: undefined as unknown }),
+              (err: unknown) => ({ s, r: undefined, err })
+            )
+          )
+        )
+        options?.signal?.throwIfAborted()
+        const touched: string[] = []
+        let finished = false
+        for (const { s, r, err } of round) {
+          if (r === undefined) {
+            s.done = true
+            finished = true
+            if (isAuthorizationError(err)) {
+              log.debug(`rpc auth error: ${errMessage(err)}`)
+              continue
+            }
+            log.error(`${this.init.peerId}: error in broadcast response from ${s.peer}: ${errMessage(err)}`)
+            errored.set(s.peer, errMessage(err))
+            continue
+          }
+          if (r.done === true) {
+            s.done = true
+            finished = true
+            continue
+          }
+          const pi = r.value
+          const key = pi.cid.toString()
+          let e = pending.get(key)
+          if (e === undefined) {
+            e = {
+              g: { cid: pi.cid, name: pi.name, allocations: pi.allocations, origins: pi.origins, created: pi.created, metadata: pi.metadata, peerMap: {} },
+              seen: new Set()
+            }
+            pending.set(key, e)
+          }
+          e.g.peerMap[pi.peer !== '' ? pi.peer : s.peer] = pi.pinInfo
+          e.seen.add(s.peer)
+          touched.push(key)
+        }
+        // A finished peer can complete any entry; otherwise only the entries just reported can.
+        const candidates = finished ? [...pending.keys()] : touched
+        for (const key of candidates) {
+          const e = pending.get(key)
+          if (e === undefined || !complete(e)) continue
+          pending.delete(key)
+          yield finalize(e)
+        }
+      }
+      for (const e of pending.values()) yield finalize(e)
+    } finally {
+      for (const s of sources) {
+        if (!s.done) s.it.return?.(undefined)?.catch(() => {})
+      }
+    }
   }
 
   async *statusCids(cids: CID[], local: boolean, options?: AbortOptions): AsyncGenerator<GlobalPinInfo> {
     for (const cid of cids) yield await this.status(cid, local, options)
   }
 
-  async recover(cid: CID, _local: boolean, options?: AbortOptions): Promise<GlobalPinInfo> {
-    return pinInfoToGlobal(await this.c.tracker.recover(cid, options))
+  /** `local` (or no RPC): this peer only; otherwise upstream `globalPinInfoCid` over `PinTracker.Recover`. */
+  async recover(cid: CID, local: boolean, options?: AbortOptions): Promise<GlobalPinInfo> {
+    if (local || this.client === undefined) return pinInfoToGlobal(await this.c.tracker.recover(cid, options))
+    return this.globalPinInfoCid('recover', cid, options)
   }
 
-  async *recoverAll(_local: boolean, options?: AbortOptions): AsyncGenerator<GlobalPinInfo> {
-    for await (const pi of this.c.tracker.recoverAll(options)) yield pinInfoToGlobal(pi)
+  /** `local` (or no RPC): this peer only; otherwise every peer's `Cluster.RecoverAllLocal`, merged per CID. */
+  async *recoverAll(local: boolean, options?: AbortOptions): AsyncGenerator<GlobalPinInfo> {
+    const client = this.client
+    if (local || client === undefined) {
+      for await (const pi of this.c.tracker.recoverAll(options)) yield pinInfoToGlobal(pi)
+      return
+    }
+    yield* this.globalPinInfoStream(
+      (peer) =>
+        peer === this.init.peerId
+          ? this.c.tracker.recoverAll(options)
+          : client.recoverAllLocal(peer, { signal: options?.signal, timeoutMs: this.streamIdleTimeoutMs }),
+      options
+    )
   }
 
   async repoGCLocal(options?: AbortOptions): Promise<RepoGC> {
@@ -412,9 +943,44 @@ export class Cluster implements ClusterAPI, Startable {
     return out
   }
 
-  async repoGC(_local: boolean, options?: AbortOptions): Promise<GlobalRepoGC> {
-    const r = await this.repoGCLocal(options)
-    return { peerMap: { [this.init.peerId]: r } }
+  /**
+   * Upstream `RepoGC`: `Cluster.RepoGCLocal` on every peer (concurrently,
+   * no timeout: a GC takes as long as it takes); a peer that fails gets an
+   * entry with `error` set.
+   */
+  async repoGC(local: boolean, options?: AbortOptions): Promise<GlobalRepoGC> {
+    const client = this.client
+    if (local || client === undefined) {
+      const r = await this.repoGCLocal(options)
+      return { peerMap: { [this.init.peerId]: r } }
+    }
+    const members = await this.members(options)
+    const out: GlobalRepoGC = { peerMap: {} }
+    const results = await Promise.all(
+      members.map(async (peer): Promise<[PeerId, RepoGC | Error]> => {
+        try {
+          if (peer === this.init.peerId) return [peer, await this.repoGCLocal(options)]
+          return [peer, await client.repoGCLocal(peer, { signal: options?.signal, timeoutMs: 0 })]
+        } catch (err) {
+          return [peer, err instanceof Error ? err : new Error(String(err))]
+        }
+      })
+    )
+    for (const [peer, r] of results) {
+      if (!(r instanceof Error)) {
+        out.peerMap[peer] = r
+        continue
+      }
+      if (isAuthorizationError(r)) continue
+      log.error(`${this.init.peerId}: error in broadcast response from ${peer}: ${r.message}`)
+      out.peerMap[peer] = {
+        peer,
+        peername: pingValue(this.c.monitor.latestForPeer('ping', peer)).peerName,
+        keys: [],
+        error: r.message
+      }
+    }
+    return out
   }
 
   alerts(): Alert[] {
@@ -429,7 +995,75 @@ export class Cluster implements ClusterAPI, Startable {
     return this.c.monitor.latestMetrics(name, options)
   }
 
+  /**
+   * Upstream `ConnectGraph` (connect_graph.go): asks every peer of the
+   * peerset for its own view of the peers (`Cluster.Peers`), records the
+   * cluster links, each peer's IPFS daemon and that daemon's swarm peers
+   * (`IPFSConnector.SwarmPeers`). Peers that fail have no links.
+   */
   async connectGraph(options?: AbortOptions): Promise<ConnectGraph> {
+    const client = this.client
+    if (client === undefined) return this.connectGraphLocal(options)
+    const self = this.init.peerId
+    const cg: ConnectGraph = {
+      clusterId: self,
+      idToPeername: {},
+      ipfsLinks: {},
+      clusterLinks: {},
+      clusterTrustLinks: {},
+      clusterToIpfs: {}
+    }
+    const members = await this.members(options)
+    for (const m of members) cg.clusterTrustLinks[m] = this.c.consensus.isTrustedPeer(m)
+    const views = await Promise.all(
+      members.map(async (m): Promise<ID[] | Error> => {
+        try {
+          const ids: ID[] = []
+          const it = m === self ? this.peers(options) : client.peers(m, { signal: options?.signal, timeoutMs: this.rpcTimeoutMs })
+          for await (const id of it) ids.push(id)
+          return ids
+        } catch (err) {
+          return err instanceof Error ? err : new Error(String(err))
+        }
+      })
+    )
+    const ipfsTasks: Promise<void>[] = []
+    members.forEach((p, i) => {
+      const view = views[i]
+      cg.clusterLinks[p] = []
+      if (view === undefined || view instanceof Error) {
+        log.debug(`RPC error reaching cluster peer ${p}: ${view?.message ?? 'no answer'}`)
+        return
+      }
+      let own: ID | undefined
+      for (const id of view) {
+        if (id.error !== '') continue
+        if (id.id === p) own = id
+        else cg.clusterLinks[p]?.push(id.id)
+      }
+      cg.idToPeername[p] = own?.peername ?? ''
+      if (own === undefined) {
+        log.warn(`cluster peer ${p} not its own peer. No ipfs info`)
+        return
+      }
+      if (own.ipfs.error !== '' || own.ipfs.id === '') return
+      const ipfsId = own.ipfs.id
+      cg.clusterToIpfs[p] = ipfsId
+      cg.ipfsLinks[ipfsId] = []
+      ipfsTasks.push(
+        (p === self ? this.c.ipfs.swarmPeers(options) : client.swarmPeers(p, { signal: options?.signal, timeoutMs: this.rpcTimeoutMs })).then(
+          (peers) => {
+            cg.ipfsLinks[ipfsId] = peers
+          },
+          (err: unknown) => log.debug(`swarm peers of ${p}: ${errMessage(err)}`)
+        )
+      )
+    })
+    await Promise.all(ipfsTasks)
+    return cg
+  }
+
+  private async connectGraphLocal(options?: AbortOptions): Promise<ConnectGraph> {
     const self = this.init.peerId
     const ipfsPeers = await this.c.ipfs.swarmPeers(options).catch(() => [])
     return {
