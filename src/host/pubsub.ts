@@ -7,7 +7,7 @@
  * share a topic; the topic is left when its last handler unsubscribes.
  * Upstream: `go-libp2p-pubsub` as set up in `clusterhost.go` `newPubSub`.
  */
-import type { GossipSub, Message } from '@libp2p/gossipsub'
+import { type GossipSub, type Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import { getLogger } from '../observability/logging.ts'
 
 const log = getLogger('p2p')
@@ -19,6 +19,13 @@ export interface PubsubAdapter {
   subscribe(topic: string, handler: (data: Uint8Array, from: string) => void): () => void
   /** Peer IDs known to be subscribed to `topic`. */
   subscribers(topic: string): string[]
+  /**
+   * Installs the topic validator (one per topic; upstream
+   * `RegisterTopicValidator`): messages whose signer `accept` refuses are
+   * neither delivered nor forwarded (gossipsub "ignore"). Unsigned messages
+   * are always refused. @returns the function removing it.
+   */
+  validate(topic: string, accept: (from: string) => boolean): () => void
 }
 
 /** Anything carrying the host's gossipsub (a `ClusterHost` or its `libp2p`). */
@@ -84,6 +91,16 @@ export function createPubsubAdapter(host: PubsubHost): PubsubAdapter {
           pubsub.removeEventListener('message', onMessage)
           listening = false
         }
+      }
+    },
+    validate(topic: string, accept: (from: string) => boolean): () => void {
+      const fn = (_peer: unknown, msg: Message): TopicValidatorResult => {
+        if (msg.type !== 'signed') return TopicValidatorResult.Reject
+        return accept(msg.from.toString()) ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
+      }
+      pubsub.topicValidators.set(topic, fn)
+      return () => {
+        if (pubsub.topicValidators.get(topic) === fn) pubsub.topicValidators.delete(topic)
       }
     },
     subscribers(topic: string): string[] {

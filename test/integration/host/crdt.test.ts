@@ -1,0 +1,191 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { createHash } from 'node:crypto'
+import all from 'it-all'
+import { base58btc } from 'multiformats/bases/base58'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { CrdtBlockstore, createCrdtConsensus } from '../../../src/consensus/crdt/index.ts'
+import {
+  clusterTopic,
+  createBitswapDagSyncer,
+  createPubsubBroadcaster,
+  type PubsubBroadcaster
+} from '../../../src/consensus/crdt/libp2p.ts'
+import { MemoryDatastore } from '../../../src/datastore/memory.ts'
+import { type ClusterHost, createPubsubAdapter } from '../../../src/host/index.ts'
+import { setLogLevels } from '../../../src/observability/logging.ts'
+import { defaultPinOptions, pinWithOpts } from '../../../src/types/index.ts'
+import { makeHost, tempDir, waitFor } from './helpers.ts'
+
+let dir: { path: string; cleanup: () => Promise<void> }
+const cleanups: Array<() => Promise<void> | void> = []
+
+beforeAll(async () => {
+  setLogLevels('error')
+  dir = await tempDir()
+})
+
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {})
+  setLogLevels('info')
+  await dir.cleanup()
+})
+
+async function hostsConnected(n: number, prefix: string): Promise<ClusterHost[]> {
+  const hosts: ClusterHost[] = []
+  for (let i = 0; i < n; i++) {
+    const h = await makeHost(dir.path, `${prefix}${i}`)
+    cleanups.push(() => h.stop())
+    await h.start()
+    if (i > 0) await h.bootstrap(hosts[0]!.addresses())
+    hosts.push(h)
+  }
+  return hosts
+}
+
+async function blockOf(text: string): Promise<{ cid: CID; bytes: Uint8Array }> {
+  const bytes = new TextEncoder().encode(text)
+  return { cid: CID.createV1(0x55, await sha256.digest(bytes)), bytes }
+}
+
+describe('crdt over libp2p', () => {
+  test('topic is base58btc of the MD5 multihash of the cluster name', () => {
+    const t = clusterTopic('ipfs-cluster')
+    const bytes = base58btc.baseDecode(t)
+    expect(bytes[0]).toBe(0xd5)
+    expect(bytes[1]).toBe(0x01) // varint(0xd5)
+    expect(bytes[2]).toBe(16)
+    expect(Buffer.from(bytes.subarray(3)).toString('hex')).toBe(createHash('md5').update('ipfs-cluster').digest('hex'))
+    expect(clusterTopic('a')).not.toBe(clusterTopic('b'))
+  })
+
+  test('the broadcaster delivers trusted messages and drops untrusted senders', async () => {
+    const [a, b, c] = await hostsConnected(3, 'bc')
+    // c also talks to b directly: a (which distrusts c) does not forward c's messages
+    await c!.bootstrap(b!.addresses())
+    const topic = clusterTopic('bc-test')
+    const ps = [a!, b!, c!].map((h) => createPubsubAdapter(h))
+    const trusted = new Set([b!.peerId])
+    const bcs: PubsubBroadcaster[] = [
+      createPubsubBroadcaster({ topic, isTrusted: (p) => trusted.has(p) }, { pubsub: ps[0]! }),
+      createPubsubBroadcaster({ topic, isTrusted: () => true }, { pubsub: ps[1]! }),
+      createPubsubBroadcaster({ topic, isTrusted: () => true }, { pubsub: ps[2]! })
+    ]
+    for (const x of bcs) cleanups.push(() => x.close())
+    await waitFor(() => ps[0]!.subscribers(topic).length === 2 && ps[2]!.subscribers(topic).includes(a!.peerId), 5000, 'subscriptions')
+    const enc = (s: string) => new TextEncoder().encode(s)
+    // c (untrusted by a) publishes first, then b (trusted)
+    await waitFor(
+      async () => {
+        await bcs[2]!.broadcast(enc(`from-c-${Date.now()}`))
+        return bcs[0]!.droppedUntrusted > 0
+      },
+      5000,
+      'untrusted message seen and dropped'
+    )
+    await bcs[1]!.broadcast(enc('from-b'))
+    const ac = new AbortController()
+    const timer = setTimeout(() => ac.abort(new Error('timeout')), 5000)
+    const got = new TextDecoder().decode(await bcs[0]!.next(ac.signal))
+    clearTimeout(timer)
+    expect(got).toBe('from-b')
+    // b trusts everyone: it got c's messages (directly from c)
+    const ac2 = new AbortController()
+    const timer2 = setTimeout(() => ac2.abort(new Error('timeout')), 5000)
+    expect(new TextDecoder().decode(await bcs[1]!.next(ac2.signal))).toStartWith('from-c-')
+    clearTimeout(timer2)
+    // next() rejects when its signal aborts
+    const ac3 = new AbortController()
+    const p = bcs[2]!.next(ac3.signal)
+    ac3.abort(new Error('stop'))
+    await expect(p).rejects.toThrow('stop')
+  })
+
+  test('the bounded queue drops the oldest message', async () => {
+    let handler: ((d: Uint8Array, from: string) => void) | undefined
+    const fake = {
+      publish: async () => {},
+      subscribe: (_t: string, h: (d: Uint8Array, from: string) => void) => {
+        handler = h
+        return () => {}
+      }
+    }
+    const bc = createPubsubBroadcaster({ topic: 't', isTrusted: (p) => p !== 'evil', maxQueue: 2 }, { pubsub: fake })
+    for (const x of ['1', '2', '3']) handler!(new TextEncoder().encode(x), 'good')
+    handler!(new TextEncoder().encode('x'), 'evil')
+    expect(bc.droppedFull).toBe(1)
+    expect(bc.droppedUntrusted).toBe(1)
+    const s = new AbortController().signal
+    expect(new TextDecoder().decode(await bc.next(s))).toBe('2')
+    expect(new TextDecoder().decode(await bc.next(s))).toBe('3')
+  })
+
+  test('the bitswap dag syncer fetches a block stored only on the other host', async () => {
+    const [a, b] = await hostsConnected(2, 'bs')
+    const storeA = new CrdtBlockstore(new MemoryDatastore(), '/c')
+    const storeB = new CrdtBlockstore(new MemoryDatastore(), '/c')
+    const sa = createBitswapDagSyncer({ timeoutMs: 5000 }, { libp2p: a!.libp2p, blockstore: storeA })
+    const sb = createBitswapDagSyncer({ timeoutMs: 500 }, { libp2p: b!.libp2p, blockstore: storeB })
+    await sa.start()
+    await sb.start()
+    await sa.start() // idempotent
+    cleanups.push(() => sa.stop(), () => sb.stop())
+    const blk = await blockOf('only on a')
+    await storeA.put(blk.cid, blk.bytes)
+    await sa.putBlock(blk.cid, blk.bytes)
+    expect(await storeB.has(blk.cid)).toBe(false)
+    const got = await sb.getBlock(blk.cid)
+    expect(new TextDecoder().decode(got)).toBe('only on a')
+    // local blocks are read locally
+    expect(new TextDecoder().decode(await sa.getBlock(blk.cid))).toBe('only on a')
+    // nobody has it: NotFoundError after the timeout
+    const missing = await blockOf('nowhere')
+    const err = await sb.getBlock(missing.cid).catch((e: Error) => e)
+    expect((err as Error).name).toBe('NotFoundError')
+  })
+
+  test('two crdt consensus instances on two real hosts converge', async () => {
+    const [a, b] = await hostsConnected(2, 'cc')
+    const topic = clusterTopic('converge')
+    const peers = await Promise.all(
+      [a!, b!].map(async (h) => {
+        const datastore = new MemoryDatastore()
+        const blockstore = new CrdtBlockstore(datastore, '/c')
+        const dagSyncer = createBitswapDagSyncer({ timeoutMs: 5000 }, { libp2p: h.libp2p, blockstore })
+        await dagSyncer.start()
+        const pubsub = createPubsubAdapter(h)
+        const broadcaster = createPubsubBroadcaster({ topic, isTrusted: () => true }, { pubsub })
+        const consensus = createCrdtConsensus(
+          {
+            peerId: h.peerId,
+            clusterName: 'converge',
+            trustedPeers: ['*'],
+            batching: { maxBatchSize: 0, maxBatchAgeMs: 0, maxQueueSize: 1000 },
+            rebroadcastIntervalMs: 200,
+            repairIntervalMs: 0
+          },
+          { datastore, broadcaster, dagSyncer }
+        )
+        await consensus.start()
+        cleanups.push(
+          () => dagSyncer.stop(),
+          () => broadcaster.close(),
+          () => consensus.stop()
+        )
+        return { consensus, pubsub }
+      })
+    )
+    const [pa, pb] = peers
+    await waitFor(() => pa!.pubsub.subscribers(topic).includes(b!.peerId) && pb!.pubsub.subscribers(topic).includes(a!.peerId), 5000, 'subscriptions')
+    const cid1 = (await blockOf('pin-1')).cid
+    const cid2 = (await blockOf('pin-2')).cid
+    await pa!.consensus.logPin({ ...pinWithOpts(cid1, { ...defaultPinOptions(), name: 'one' }), timestamp: new Date(1700000000000) })
+    await pa!.consensus.logPin({ ...pinWithOpts(cid2, { ...defaultPinOptions(), name: 'two' }), timestamp: new Date(1700000000000) })
+    await waitFor(async () => (await all((await pb!.consensus.state()).list())).length === 2, 10_000, 'B sees both pins')
+    expect((await (await pb!.consensus.state()).get(cid1)).name).toBe('one')
+    // and back: B unpins, A sees it
+    await pb!.consensus.logUnpin(await (await pb!.consensus.state()).get(cid1))
+    await waitFor(async () => !(await (await pa!.consensus.state()).has(cid1)), 10_000, 'A sees the unpin')
+    expect(await (await pa!.consensus.state()).has(cid2)).toBe(true)
+  })
+})
