@@ -117,6 +117,15 @@ export interface IPFSConnector extends Startable {
   resolve(path: string, options?: AbortOptions): Promise<CID>
   blockPut(data: Uint8Array, opts: { format?: string; mhtype?: string; cidVersion?: number }, options?: AbortOptions): Promise<CID>
   blockGet(cid: CID, options?: AbortOptions): Promise<Uint8Array>
+  /**
+   * Stores a stream of blocks in kubo (upstream `BlockStream`): several
+   * blocks per streamed multipart `block/put` request (one part per
+   * block, one request per run of blocks sharing codec and hash function).
+   * Resolves once kubo has stored every block; the stored CIDs are checked
+   * against the given ones.
+   * @throws IPFSError (kubo down or failing, CID mismatch), AbortError
+   */
+  blockStream(blocks: AsyncIterable<{ cid: CID; bytes: Uint8Array }>, options?: AbortOptions): Promise<void>
 }
 
 /**

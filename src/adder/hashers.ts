@@ -6,12 +6,13 @@
 import { blake2b, blake2s } from '@noble/hashes/blake2.js'
 import { blake3 } from '@noble/hashes/blake3.js'
 import { sha3_224, sha3_256, sha3_384, sha3_512, keccak_256, keccak_512 } from '@noble/hashes/sha3.js'
-import { from, type MultihashHasher } from 'multiformats/hashes/hasher'
+import { from } from 'multiformats/hashes/hasher'
+import type { MultihashHasher } from 'multiformats/hashes/interface'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
 import { InvalidArgumentError } from '../errors.ts'
 
 function noble(name: string, code: number, fn: (b: Uint8Array) => Uint8Array): MultihashHasher {
-  return from({ name, code, encode: fn })
+  return from({ name, code, encode: (b) => fn(b) as Uint8Array<ArrayBuffer> })
 }
 
 const HASHERS: Record<string, MultihashHasher> = {

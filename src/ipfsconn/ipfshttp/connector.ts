@@ -654,6 +654,102 @@ export class IpfsHttpConnector implements IPFSConnector {
     }
   }
 
+  /**
+   * `block/put` of a stream of blocks (upstream `BlockStream`). Blocks go in
+   * streamed multipart requests (`cid-codec`, `mhtype`, `pin=false`,
+   * `allow-big-block=true`), one part per block; a request ends when the
+   * next block has another codec or hash function, or after
+   * {@link BLOCK_STREAM_BATCH} blocks (so kubo's answer, one `{Key}` line
+   * per block, stays small while the body is still being sent). The
+   * timeout (`ipfs_request_timeout`) counts from the last block sent or
+   * acknowledged. Each stored CID is checked against the one given.
+   * @throws IPFSError (kubo unreachable or failing, unsupported codec or
+   *   hash, a stored CID that differs), AbortError; an error of `blocks`
+   *   itself is rethrown as is.
+   */
+  async blockStream(blocks: AsyncIterable<{ cid: CID; bytes: Uint8Array }>, options: AbortOptions = {}): Promise<void> {
+    const it = blocks[Symbol.asyncIterator]()
+    let sourceError: unknown
+    let next = await it.next()
+    const enc = new TextEncoder()
+    try {
+      while (next.done !== true) {
+        const first = next.value.cid
+        const codec = CODEC_NAMES[first.code]
+        const mhtype = MULTIHASH_NAMES[first.multihash.code]
+        if (codec === undefined) throw new IPFSError(`IPFS error (block/put): unsupported block codec 0x${first.code.toString(16)}`)
+        if (mhtype === undefined) throw new IPFSError(`IPFS error (block/put): unsupported hash function 0x${first.multihash.code.toString(16)}`)
+        const boundary = `blockstream${Math.random().toString(16).slice(2)}${Date.now().toString(16)}`
+        const sent: CID[] = []
+        let bytesSent = 0
+        const scope = this.scope(this.init.ipfsRequestTimeoutMs, 'block/put', options)
+        const body = new ReadableStream<Uint8Array>(
+          {
+            pull: async (ctrl) => {
+              try {
+                const cur = next
+                if (cur.done === true || sent.length >= BLOCK_STREAM_BATCH || cur.value.cid.code !== first.code || cur.value.cid.multihash.code !== first.multihash.code) {
+                  ctrl.enqueue(enc.encode(`--${boundary}--\r\n`))
+                  ctrl.close()
+                  return
+                }
+                ctrl.enqueue(
+                  enc.encode(
+                    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="block"\r\nContent-Type: application/octet-stream\r\n\r\n`
+                  )
+                )
+                ctrl.enqueue(cur.value.bytes)
+                ctrl.enqueue(enc.encode('\r\n'))
+                sent.push(cur.value.cid)
+                bytesSent += cur.value.bytes.length
+                scope.reset(this.init.ipfsRequestTimeoutMs)
+                next = await it.next()
+              } catch (err) {
+                sourceError = err
+                ctrl.error(err)
+              }
+            }
+          },
+          { highWaterMark: 0 }
+        )
+        const q: Query = [
+          ['cid-codec', codec],
+          ['mhtype', mhtype],
+          ['pin', 'false'],
+          ['allow-big-block', 'true']
+        ]
+        clusterMetrics.blocksPut.inc()
+        try {
+          const res = await this.post('block/put', q, scope, body)
+          let i = 0
+          for await (const obj of ndjsonParse(res.body as AsyncIterable<Uint8Array>)) {
+            const o = obj as { Key?: unknown; Message?: unknown; Type?: unknown }
+            if (o.Type === 'error' && typeof o.Message === 'string') throw new KuboResponseError('block/put', 200, o.Message)
+            const want = sent[i++]
+            const got = typeof o.Key === 'string' ? CID.parse(o.Key) : undefined
+            if (want === undefined || got === undefined || !equalBytes(want.multihash.bytes, got.multihash.bytes)) {
+              throw new IPFSError(`IPFS error (block/put): stored block ${String(o.Key)} does not match the block sent (${want?.toString() ?? 'none'})`)
+            }
+            scope.reset(this.init.ipfsRequestTimeoutMs)
+          }
+          if (i !== sent.length) throw new IPFSError(`IPFS error (block/put): kubo acknowledged ${i} of ${sent.length} blocks`)
+          clusterMetrics.blocksAdded.inc(sent.length)
+          clusterMetrics.blocksAddedSize.inc(bytesSent)
+        } catch (err) {
+          clusterMetrics.blocksPutErrors.inc()
+          if (sourceError !== undefined) throw sourceError
+          throw scope.fail('block/put', err)
+        } finally {
+          scope.close()
+        }
+        log.debug(`block/put: stored ${sent.length} blocks (${bytesSent} bytes)`)
+      }
+    } finally {
+      if (next.done !== true) await it.return?.(undefined)
+    }
+    await this.triggerInformers()
+  }
+
   private async triggerInformers(): Promise<void> {
     const n = this.init.informerTriggerInterval ?? 0
     const send = this.components.sendInformersMetrics
@@ -720,4 +816,43 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const t = setTimeout(done, ms)
     signal.addEventListener('abort', done, { once: true })
   })
+}
+
+/** Blocks per `block/put` request of {@link IpfsHttpConnector.blockStream}. */
+export const BLOCK_STREAM_BATCH = 256
+
+/** kubo `cid-codec` names of the codecs an upload can carry. */
+const CODEC_NAMES: Record<number, string> = {
+  0x55: 'raw',
+  0x70: 'dag-pb',
+  0x71: 'dag-cbor',
+  0x0129: 'dag-json',
+  0x0200: 'json',
+  0x51: 'cbor',
+  0x72: 'libp2p-key',
+  0x78: 'git-raw'
+}
+
+/** kubo `mhtype` names (go-multihash `Codes`). */
+const MULTIHASH_NAMES: Record<number, string> = {
+  0x00: 'identity',
+  0x11: 'sha1',
+  0x12: 'sha2-256',
+  0x13: 'sha2-512',
+  0x14: 'sha3-512',
+  0x15: 'sha3-384',
+  0x16: 'sha3-256',
+  0x17: 'sha3-224',
+  0x1b: 'keccak-256',
+  0x1d: 'keccak-512',
+  0x1e: 'blake3',
+  0xb220: 'blake2b-256',
+  0xb240: 'blake2b-512',
+  0xb260: 'blake2s-256'
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }

@@ -1,0 +1,123 @@
+/**
+ * `POST /add` for the REST API (upstream `adder/adderutils`
+ * `AddMultipartHTTPHandler`): add params in the query, the upload as a
+ * streamed multipart/form-data body.
+ *
+ * - Bad params or a body that is not multipart: 400 `{"code","message"}`
+ *   before anything is read.
+ * - `stream-channels=true` (default): 200 at once with `Content-Type:
+ *   application/json`, `X-Chunked-Output: 1`, `Cache-Control: no-cache`,
+ *   `Trailer: X-Stream-Error`; one `AddedOutput` JSON object per line as it
+ *   happens; an error after that goes in the `X-Stream-Error` trailer.
+ * - `stream-channels=false`: one JSON array of every line once done, or 500
+ *   with the error body.
+ */
+import type { AddHandler } from '../api/rest/app.ts'
+import { STREAM_ERROR_TRAILER } from '../api/rest/stream.ts'
+import type { AbortOptions } from '../interfaces.ts'
+import { getLogger } from '../observability/logging.ts'
+import { RESPONSE_TRAILERS, type TrailerCarrier, type TrailerList } from '../runtime/http.ts'
+import { addedOutputToJSON } from '../types/json.ts'
+import { type AdderComponents, type AddOutput, addEntries } from './adder.ts'
+import { parseMultipart } from './multipart.ts'
+import { type AddParams, addParamsFromQuery } from './params.ts'
+
+const log = getLogger('adder')
+
+/** The JSON of one output line; a progress line is `{name, cid: "", bytes}` (it has no CID yet). */
+export function addOutputToJSON(o: AddOutput): Record<string, unknown> {
+  if (o.cid === undefined) return { name: o.name, cid: '', bytes: o.bytes }
+  return addedOutputToJSON(o) as unknown as Record<string, unknown>
+}
+
+function errorBody(code: number, message: string): string {
+  return `${JSON.stringify({ code, message })}\n`
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+function statusFor(err: unknown): number {
+  const name = (err as { name?: unknown } | null)?.name
+  return name === 'InvalidArgumentError' ? 400 : 500
+}
+
+/**
+ * Builds the `/add` handler.
+ * @param components what the adder needs (local peer, IPFS, allocate, pin, block sinks)
+ */
+export function createAddHandler(components: AdderComponents): AddHandler {
+  return async (req: Request, options: AbortOptions = {}): Promise<Response> => {
+    const json = { 'Content-Type': 'application/json' }
+    let params: AddParams
+    try {
+      params = addParamsFromQuery(new URL(req.url).searchParams)
+    } catch (err) {
+      return new Response(errorBody(statusFor(err), errorMessage(err)), { status: statusFor(err), headers: json })
+    }
+    const ct = req.headers.get('content-type') ?? ''
+    if (!/^multipart\/(form-data|mixed)/i.test(ct) || req.body === null) {
+      return new Response(errorBody(400, 'the request body must be multipart/form-data'), { status: 400, headers: json })
+    }
+    const ctrl = new AbortController()
+    const signal = options.signal !== undefined ? AbortSignal.any([options.signal, ctrl.signal]) : ctrl.signal
+    const entries = parseMultipart(req.body, ct, { signal })
+    const outputs = addEntries(entries, params, components, { signal })
+
+    if (!params.streamChannels) {
+      const all: Record<string, unknown>[] = []
+      try {
+        for await (const o of outputs) all.push(addOutputToJSON(o))
+      } catch (err) {
+        log.error(`add: ${errorMessage(err)}`)
+        return new Response(errorBody(500, errorMessage(err)), { status: 500, headers: { ...json, 'Cache-Control': 'no-cache' } })
+      }
+      return new Response(`${JSON.stringify(all)}\n`, { status: 200, headers: { ...json, 'Cache-Control': 'no-cache' } })
+    }
+
+    const enc = new TextEncoder()
+    let streamError = ''
+    let finished = false
+    const body = new ReadableStream<Uint8Array>(
+      {
+        async pull(c) {
+          try {
+            const r = await outputs.next()
+            if (r.done === true) {
+              finished = true
+              c.close()
+              return
+            }
+            c.enqueue(enc.encode(`${JSON.stringify(addOutputToJSON(r.value))}\n`))
+          } catch (err) {
+            streamError = errorMessage(err)
+            finished = true
+            c.close()
+          }
+        },
+        async cancel() {
+          if (finished) return
+          finished = true
+          ctrl.abort()
+          try {
+            await outputs.return(undefined)
+          } catch (err) {
+            log.debug(`closing add: ${errorMessage(err)}`)
+          }
+        }
+      },
+      { highWaterMark: 0 }
+    ) as TrailerCarrier
+    body[RESPONSE_TRAILERS] = (): TrailerList => [[STREAM_ERROR_TRAILER, streamError]]
+    return new Response(body, {
+      status: 200,
+      headers: {
+        ...json,
+        'Cache-Control': 'no-cache',
+        'X-Chunked-Output': '1',
+        Trailer: STREAM_ERROR_TRAILER
+      }
+    })
+  }
+}
