@@ -18,6 +18,9 @@
 import http from 'node:http'
 import https from 'node:https'
 import { multiaddr } from '@multiformats/multiaddr'
+import { checkUploadPaths, uploadEntries } from '../../adder/files.ts'
+import { encodeMultipart, randomBoundary, type UploadEntry } from '../../adder/multipart.ts'
+import { type AddParams, addParamsToQuery } from '../../adder/params.ts'
 import { getLogger } from '../../observability/logging.ts'
 import type { CID } from 'multiformats/cid'
 import type {
@@ -334,13 +337,16 @@ function httpRequest(
   ep: Endpoint,
   method: string,
   path: string,
-  opts: { headers: Record<string, string>; body?: string; signal?: AbortSignal; rejectUnauthorized: boolean }
+  opts: { headers: Record<string, string>; body?: string | StreamBody; signal?: AbortSignal; rejectUnauthorized: boolean }
 ): Promise<HttpAnswer> {
   const url = new URL(`${ep.base}${path}`)
   const secure = url.protocol === 'https:'
   const reqOpts: https.RequestOptions = {
     method,
-    headers: opts.body === undefined ? opts.headers : { ...opts.headers, 'Content-Length': String(Buffer.byteLength(opts.body)) },
+    headers:
+      opts.body === undefined || typeof opts.body !== 'string'
+        ? opts.headers
+        : { ...opts.headers, 'Content-Length': String(Buffer.byteLength(opts.body)) },
     path: `${url.pathname}${url.search}`,
     signal: opts.signal
   }
@@ -373,10 +379,25 @@ function httpRequest(
       })
     })
     req.on('error', reject)
+    if (typeof opts.body === 'function') {
+      // a streamed body (chunked): written as the server reads it
+      const src = opts.body()
+      ;(async () => {
+        for await (const chunk of src) {
+          if (req.destroyed) return
+          if (!req.write(chunk)) await new Promise<void>((r) => (req.destroyed ? r() : req.once('drain', r).once('close', r)))
+        }
+        req.end()
+      })().catch((err: unknown) => req.destroy(err instanceof Error ? err : new Error(String(err))))
+      return
+    }
     if (opts.body !== undefined) req.write(opts.body)
     req.end()
   })
 }
+
+/** A request body produced on demand (a fresh stream per attempt). */
+type StreamBody = () => AsyncIterable<Uint8Array>
 
 /**
  * The REST API client. Methods mirror upstream `client.Client`; every
@@ -408,7 +429,7 @@ export class RestClient {
   async #request(
     method: string,
     path: string,
-    options: AbortOptions & { body?: string; headers?: Record<string, string> } = {}
+    options: AbortOptions & { body?: string | StreamBody; headers?: Record<string, string> } = {}
   ): Promise<HttpAnswer> {
     let lastErr: ApiError | undefined
     for (const ep of this.endpoints) {
@@ -463,7 +484,11 @@ export class RestClient {
   }
 
   /** upstream `handleStreamResponse`: NDJSON items, then the X-Stream-Error trailer. */
-  async *#stream(method: string, path: string, options?: AbortOptions & { body?: string; headers?: Record<string, string> }): AsyncGenerator<unknown> {
+  async *#stream(
+    method: string,
+    path: string,
+    options?: AbortOptions & { body?: string | StreamBody; headers?: Record<string, string> }
+  ): AsyncGenerator<unknown> {
     const res = await this.#request(method, path, options)
     if (res.status > 399 && res.status < 600) {
       await this.#handle(res)
@@ -623,13 +648,33 @@ export class RestClient {
   }
 
   /**
-   * POST /add (multipart). Not implemented yet: a later change builds it
-   * together with `ctl add`.
-   * @throws Error always, for now.
+   * POST /add (upstream `Add`): uploads local paths (files; directories
+   * with `params.recursive`, hidden entries with `params.hidden`) and
+   * `http(s)://` URLs as a streamed multipart body (see `src/adder/files.ts`
+   * and `src/adder/multipart.ts`), and yields the `AddedOutput` lines.
+   * Progress lines (no CID) are skipped; `onRead` reports uploaded bytes.
+   * @throws ApiError; fs errors of the paths.
    */
-  // biome-ignore lint/correctness/useYield: placeholder until /add is implemented
-  async *add(_paths: string[], _params: Record<string, string>, _options?: AbortOptions): AsyncGenerator<AddedOutput> {
-    throw new Error('add: not implemented yet')
+  async *add(
+    paths: string[],
+    params: AddParams,
+    options?: AbortOptions & { onRead?: (bytes: number) => void }
+  ): AsyncGenerator<AddedOutput> {
+    await checkUploadPaths(paths, params)
+    yield* this.addMultiFile(() => uploadEntries(paths, { recursive: params.recursive, hidden: params.hidden, onRead: options?.onRead }), params, options)
+  }
+
+  /** POST /add of prepared entries (upstream `AddMultiFile`); always streamed. */
+  async *addMultiFile(entries: () => AsyncIterable<UploadEntry>, params: AddParams, options?: AbortOptions): AsyncGenerator<AddedOutput> {
+    const q = addParamsToQuery({ ...params, streamChannels: true })
+    const boundary = randomBoundary()
+    const body: StreamBody = () => encodeMultipart(entries(), boundary).body as unknown as AsyncIterable<Uint8Array>
+    const headers = { 'Content-Type': `multipart/form-data; boundary=${boundary}` }
+    for await (const j of this.#stream('POST', `/add?${q.toString()}`, { ...options, body, headers })) {
+      const o = obj(j)
+      if (o.cid === '' || o.cid === undefined || o.cid === null) continue
+      yield addedOutputFromJSON(j)
+    }
   }
 
   /**

@@ -675,8 +675,8 @@ export class IpfsHttpConnector implements IPFSConnector {
     try {
       while (next.done !== true) {
         const first = next.value.cid
-        const codec = CODEC_NAMES[first.code]
-        const mhtype = MULTIHASH_NAMES[first.multihash.code]
+        const codec = CODEC_NAMES.get(first.code)
+        const mhtype = MULTIHASH_NAMES.get(first.multihash.code)
         if (codec === undefined) throw new IPFSError(`IPFS error (block/put): unsupported block codec 0x${first.code.toString(16)}`)
         if (mhtype === undefined) throw new IPFSError(`IPFS error (block/put): unsupported hash function 0x${first.multihash.code.toString(16)}`)
         const boundary = `blockstream${Math.random().toString(16).slice(2)}${Date.now().toString(16)}`
@@ -822,34 +822,34 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 export const BLOCK_STREAM_BATCH = 256
 
 /** kubo `cid-codec` names of the codecs an upload can carry. */
-const CODEC_NAMES: Record<number, string> = {
-  0x55: 'raw',
-  0x70: 'dag-pb',
-  0x71: 'dag-cbor',
-  0x0129: 'dag-json',
-  0x0200: 'json',
-  0x51: 'cbor',
-  0x72: 'libp2p-key',
-  0x78: 'git-raw'
-}
+const CODEC_NAMES = new Map<number, string>([
+  [0x55, 'raw'],
+  [0x70, 'dag-pb'],
+  [0x71, 'dag-cbor'],
+  [0x0129, 'dag-json'],
+  [0x0200, 'json'],
+  [0x51, 'cbor'],
+  [0x72, 'libp2p-key'],
+  [0x78, 'git-raw']
+])
 
 /** kubo `mhtype` names (go-multihash `Codes`). */
-const MULTIHASH_NAMES: Record<number, string> = {
-  0x00: 'identity',
-  0x11: 'sha1',
-  0x12: 'sha2-256',
-  0x13: 'sha2-512',
-  0x14: 'sha3-512',
-  0x15: 'sha3-384',
-  0x16: 'sha3-256',
-  0x17: 'sha3-224',
-  0x1b: 'keccak-256',
-  0x1d: 'keccak-512',
-  0x1e: 'blake3',
-  0xb220: 'blake2b-256',
-  0xb240: 'blake2b-512',
-  0xb260: 'blake2s-256'
-}
+const MULTIHASH_NAMES = new Map<number, string>([
+  [0x00, 'identity'],
+  [0x11, 'sha1'],
+  [0x12, 'sha2-256'],
+  [0x13, 'sha2-512'],
+  [0x14, 'sha3-512'],
+  [0x15, 'sha3-384'],
+  [0x16, 'sha3-256'],
+  [0x17, 'sha3-224'],
+  [0x1b, 'keccak-256'],
+  [0x1d, 'keccak-512'],
+  [0x1e, 'blake3'],
+  [0xb220, 'blake2b-256'],
+  [0xb240, 'blake2b-512'],
+  [0xb260, 'blake2s-256']
+])
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
