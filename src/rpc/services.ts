@@ -79,12 +79,10 @@ export interface ClusterRpcServices {
   consensus: Consensus
 }
 
-/** A block sent with `IPFSConnector.BlockStream` (batched). */
+/** A block sent with `IPFSConnector.BlockStream` (a batch per call). */
 export interface RpcBlock {
-  data: Uint8Array
-  format?: string
-  mhtype?: string
-  cidVersion?: number
+  cid: CID
+  bytes: Uint8Array
 }
 
 /**
@@ -99,7 +97,7 @@ export interface RpcBlock {
  * - PinTracker.Status / Recover, cid -> PinInfoJSON; PinTracker.StatusAll,
  *   "status,status" -> *PinInfoJSON; PinTracker.RecoverAll -> *PinInfoJSON;
  *   PinTracker.PinQueueSize -> number
- * - IPFSConnector.BlockStream, {blocks: [{data, format, mhtype, cid_version}]} -> [cid];
+ * - IPFSConnector.BlockStream, {blocks: [{cid, data}]} -> null (a batch into `ipfs.blockStream`);
  *   IPFSConnector.RepoStat -> {repo_size, storage_max}; IPFSConnector.SwarmPeers -> [peer]
  * - Consensus.Peers -> [peer]
  * - PeerMonitor.LatestMetrics, name -> [MetricJSON]; PeerMonitor.MetricNames -> [name]
@@ -144,13 +142,15 @@ export function registerClusterRpc(rpc: Pick<Rpc, 'register'>, s: ClusterRpcServ
   rpc.register('PinTracker', 'PinQueueSize', () => tracker.pinQueueSize())
 
   rpc.register('IPFSConnector', 'BlockStream', async (a, ctx) => {
-    const blocks = ((a as { blocks?: unknown } | null)?.blocks ?? []) as { data: Uint8Array; format?: string; mhtype?: string; cid_version?: number }[]
-    const out: string[] = []
-    for (const b of blocks) {
-      const cid = await ipfs.blockPut(b.data, { format: b.format, mhtype: b.mhtype, cidVersion: b.cid_version }, { signal: ctx.signal })
-      out.push(cid.toString())
-    }
-    return out
+    const blocks = ((a as { blocks?: unknown } | null)?.blocks ?? []) as { cid: unknown; data: Uint8Array }[]
+    const parsed = blocks.map((b) => ({ cid: parseCid(b.cid, 'cid'), bytes: b.data }))
+    await ipfs.blockStream(
+      (async function* () {
+        yield* parsed
+      })(),
+      { signal: ctx.signal }
+    )
+    return null
   })
   rpc.register('IPFSConnector', 'RepoStat', async (_a, ctx) => {
     const st = await ipfs.repoStat({ signal: ctx.signal })
@@ -179,7 +179,8 @@ export interface ClusterRpcClient {
   trackerStatus(peer: PeerId, cid: CID, options?: RpcCallOptions): Promise<PinInfo>
   trackerStatusAll(peer: PeerId, filter: Set<TrackerStatus>, options?: RpcCallOptions): AsyncGenerator<PinInfo>
   trackerRecover(peer: PeerId, cid: CID, options?: RpcCallOptions): Promise<PinInfo>
-  blockPut(peer: PeerId, blocks: RpcBlock[], options?: RpcCallOptions): Promise<string[]>
+  /** Stores a batch of blocks in the peer's IPFS (`IPFSConnector.BlockStream`). */
+  blockStream(peer: PeerId, blocks: RpcBlock[], options?: RpcCallOptions): Promise<void>
   repoStat(peer: PeerId, options?: RpcCallOptions): Promise<IPFSRepoStat>
   swarmPeers(peer: PeerId, options?: RpcCallOptions): Promise<string[]>
   consensusPeers(peer: PeerId, options?: RpcCallOptions): Promise<PeerId[]>
@@ -225,9 +226,9 @@ export function clusterRpcClient(rpc: RpcClient): ClusterRpcClient {
     async trackerRecover(peer, cid, o) {
       return pinInfoFromJSON((await rpc.call(peer, 'PinTracker', 'Recover', cid.toString(), o)) as PinInfoJSON)
     },
-    async blockPut(peer, blocks, o) {
-      const arg = { blocks: blocks.map((b) => ({ data: b.data, format: b.format, mhtype: b.mhtype, cid_version: b.cidVersion })) }
-      return (await rpc.call(peer, 'IPFSConnector', 'BlockStream', arg, o)) as string[]
+    async blockStream(peer, blocks, o) {
+      const arg = { blocks: blocks.map((b) => ({ cid: b.cid.toString(), data: b.bytes })) }
+      await rpc.call(peer, 'IPFSConnector', 'BlockStream', arg, o)
     },
     async repoStat(peer, o) {
       const r = (await rpc.call(peer, 'IPFSConnector', 'RepoStat', null, o)) as { repo_size?: number; storage_max?: number } | null
