@@ -6,6 +6,7 @@
  * connector, tracker, informers, allocator, datastore.
  */
 import { join } from 'node:path'
+import { createAddHandler } from './adder/index.ts'
 import { createBalancedAllocator } from './allocator/balanced/index.ts'
 import { createRestApiServer, type RestApiServer } from './api/rest/index.ts'
 import { Cluster } from './cluster.ts'
@@ -138,7 +139,18 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     let restapi: RestApiServer | undefined
     const restCfg = config.api.restapi
     if (restCfg !== null) {
-      restapi = createRestApiServer({ ...restCfg }, { cluster })
+      // ADDER WIRING (ctl add / POST /add), single-peer form: blocks go to the
+      // local IPFS daemon and the pin goes through Cluster.pin. TODO(lead):
+      // allocate with Cluster's BlockAllocate and send remote peers' blocks
+      // over RPC (`blockSinks`), passing the allocations to the pin.
+      const pinner = cluster
+      const add = createAddHandler({
+        localPeer: peerId,
+        ipfs,
+        allocate: async () => [peerId],
+        pin: (cid, opts, o) => pinner.pin(cid, opts, o)
+      })
+      restapi = createRestApiServer({ ...restCfg }, { cluster, add })
       await restapi.start()
       started.push(restapi)
       log.info(`REST API (HTTP): ${restapi.addresses().join(', ')}`)

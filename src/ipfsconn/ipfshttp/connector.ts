@@ -236,7 +236,7 @@ export class IpfsHttpConnector implements IPFSConnector {
    * status is 200 (the body is not read). The scope stays open: the caller
    * reads the body and closes it.
    */
-  private async post(command: string, query: Query, scope: Scope, body?: BodyInit): Promise<Response> {
+  private async post(command: string, query: Query, scope: Scope, body?: BodyInit, headers?: Record<string, string>): Promise<Response> {
     const qs = new URLSearchParams(query).toString()
     const url = `${this.baseUrl}/api/v0/${command}${qs === '' ? '' : `?${qs}`}`
     log.debug(`posting /${command}${qs === '' ? '' : `?${qs}`}`)
@@ -244,7 +244,7 @@ export class IpfsHttpConnector implements IPFSConnector {
     if (scope.signal.aborted) throw scope.fail(command, new Error('aborted'))
     let res: Response
     try {
-      res = await fetch(url, { method: 'POST', body, signal: scope.signal })
+      res = await fetch(url, { method: 'POST', body, signal: scope.signal, ...(headers !== undefined ? { headers } : {}) })
     } catch (err) {
       if (!scope.signal.aborted) {
         this.failedRequests++
@@ -720,7 +720,7 @@ export class IpfsHttpConnector implements IPFSConnector {
         ]
         clusterMetrics.blocksPut.inc()
         try {
-          const res = await this.post('block/put', q, scope, body)
+          const res = await this.post('block/put', q, scope, body, { 'Content-Type': `multipart/form-data; boundary=${boundary}` })
           let i = 0
           for await (const obj of ndjsonParse(res.body as AsyncIterable<Uint8Array>)) {
             const o = obj as { Key?: unknown; Message?: unknown; Type?: unknown }
