@@ -43,6 +43,19 @@ async function hostsConnected(n: number, prefix: string): Promise<ClusterHost[]>
   return hosts
 }
 
+/** The next message as text, or undefined after `ms`. */
+async function nextWithin(bc: PubsubBroadcaster, ms: number): Promise<string | undefined> {
+  const ac = new AbortController()
+  const timer = setTimeout(() => ac.abort(new Error('timeout')), ms)
+  try {
+    return new TextDecoder().decode(await bc.next(ac.signal))
+  } catch {
+    return undefined
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 async function blockOf(text: string): Promise<{ cid: CID; bytes: Uint8Array }> {
   const bytes = new TextEncoder().encode(text)
   return { cid: CID.createV1(0x55, await sha256.digest(bytes)), bytes }
@@ -72,34 +85,37 @@ describe('crdt over libp2p', () => {
       createPubsubBroadcaster({ topic, isTrusted: () => true }, { pubsub: ps[2]! })
     ]
     for (const x of bcs) cleanups.push(() => x.close())
-    await waitFor(() => ps[0]!.subscribers(topic).length === 2 && ps[2]!.subscribers(topic).includes(a!.peerId), 5000, 'subscriptions')
+    await waitFor(
+      () => ps[0]!.subscribers(topic).length === 2 && ps[2]!.subscribers(topic).length === 2 && ps[1]!.subscribers(topic).length === 2,
+      5000,
+      'subscriptions'
+    )
     const enc = (s: string) => new TextEncoder().encode(s)
-    // c (untrusted by a) publishes first, then b (trusted)
+    // c (untrusted by a) publishes until a has dropped one and b (trusting everyone) got one
+    let bGotC: string | undefined
     await waitFor(
       async () => {
         await bcs[2]!.broadcast(enc(`from-c-${Date.now()}`))
-        return bcs[0]!.droppedUntrusted > 0
+        bGotC ??= await nextWithin(bcs[1]!, 100)
+        return bcs[0]!.droppedUntrusted > 0 && bGotC !== undefined
+      },
+      8000,
+      'untrusted message dropped by a, delivered to b'
+    )
+    expect(bGotC).toStartWith('from-c-')
+    // b (trusted by a) publishes until a's next() returns its message
+    let got: string | undefined
+    await waitFor(
+      async () => {
+        await bcs[1]!.broadcast(enc('from-b'))
+        got = await nextWithin(bcs[0]!, 200)
+        return got !== undefined
       },
       5000,
-      'untrusted message seen and dropped'
+      'a receives from b'
     )
-    await bcs[1]!.broadcast(enc('from-b'))
-    const ac = new AbortController()
-    const timer = setTimeout(() => ac.abort(new Error('timeout')), 5000)
-    const got = new TextDecoder().decode(await bcs[0]!.next(ac.signal))
-    clearTimeout(timer)
     expect(got).toBe('from-b')
-    // b trusts everyone: it got c's messages (directly from c)
-    const ac2 = new AbortController()
-    const timer2 = setTimeout(() => ac2.abort(new Error('timeout')), 5000)
-    expect(new TextDecoder().decode(await bcs[1]!.next(ac2.signal))).toStartWith('from-c-')
-    clearTimeout(timer2)
-    // next() rejects when its signal aborts
-    const ac3 = new AbortController()
-    const p = bcs[2]!.next(ac3.signal)
-    ac3.abort(new Error('stop'))
-    await expect(p).rejects.toThrow('stop')
-  })
+  }, 20_000)
 
   test('the bounded queue drops the oldest message', async () => {
     let handler: ((d: Uint8Array, from: string) => void) | undefined
@@ -118,6 +134,14 @@ describe('crdt over libp2p', () => {
     const s = new AbortController().signal
     expect(new TextDecoder().decode(await bc.next(s))).toBe('2')
     expect(new TextDecoder().decode(await bc.next(s))).toBe('3')
+    // next() waits for a message and rejects when its signal aborts
+    const waiting = bc.next(s)
+    handler!(new TextEncoder().encode('4'), 'good')
+    expect(new TextDecoder().decode(await waiting)).toBe('4')
+    const ac = new AbortController()
+    const p = bc.next(ac.signal)
+    ac.abort(new Error('stop'))
+    await expect(p).rejects.toThrow('stop')
   })
 
   test('the bitswap dag syncer fetches a block stored only on the other host', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type ClusterHost, createPubsubAdapter } from '../../../src/host/index.ts'
+import { type ClusterHost, createPubsubAdapter, filterListenAddrs, pskFromSecret } from '../../../src/host/index.ts'
 import { setLogLevels } from '../../../src/observability/logging.ts'
 import { captureLogs, makeHost, tempDir, waitFor } from './helpers.ts'
 
@@ -137,5 +137,58 @@ describe('cluster host', () => {
     await writeFile(join(dir.path, 'q2-peerstore'), '')
     const b = await started('q2', { peerAddresses: a.addresses() })
     await waitFor(() => b.connectedPeers().includes(a.peerId), 5000, 'peer_addresses dial')
+  })
+
+  test('announce_multiaddress replaces and no_announce_multiaddress filters the announced addresses', async () => {
+    const a = await started('ann', {
+      announceMultiaddress: ['/ip4/1.2.3.4/tcp/9096', '/ip4/5.6.7.8/tcp/9096'],
+      noAnnounceMultiaddress: ['/ip4/5.6.7.8/tcp/9096']
+    })
+    expect(a.addresses()).toEqual([`/ip4/1.2.3.4/tcp/9096/p2p/${a.peerId}`])
+  })
+
+  test('the DHT routes among cluster peers', async () => {
+    const a = await started('d1')
+    const b = await started('d2')
+    const c = await started('d3')
+    await a.bootstrap(b.addresses())
+    await c.bootstrap(b.addresses())
+    expect(a.connectedPeers()).not.toContain(c.peerId)
+    const cId = c.libp2p.peerId
+    await waitFor(
+      async () => {
+        try {
+          const info = await a.libp2p.peerRouting.findPeer(cId, { signal: AbortSignal.timeout(1000) })
+          return info.multiaddrs.length > 0
+        } catch {
+          return false
+        }
+      },
+      8000,
+      'findPeer through the DHT'
+    )
+  })
+
+  test('mDNS discovery connects peers when mdns_interval > 0', async () => {
+    const a = await started('m1', { mdnsIntervalMs: 200 })
+    const b = await started('m2', { mdnsIntervalMs: 200 })
+    await waitFor(() => a.connectedPeers().includes(b.peerId) || b.connectedPeers().includes(a.peerId), 8000, 'mdns connection')
+  })
+})
+
+describe('host helpers', () => {
+  test('pskFromSecret writes the pnet key file format', () => {
+    const secret = new Uint8Array(32).map((_, i) => i)
+    expect(new TextDecoder().decode(pskFromSecret(secret))).toBe(
+      '/key/swarm/psk/1.0.0/\n/base16/\n000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f'
+    )
+    expect(() => pskFromSecret(new Uint8Array(16))).toThrow(RangeError)
+  })
+
+  test('filterListenAddrs drops quic and rejects malformed addresses', () => {
+    expect(filterListenAddrs(['/ip4/0.0.0.0/tcp/9096', '/ip4/0.0.0.0/udp/9096/quic', '/ip4/0.0.0.0/udp/9096/quic-v1'])).toEqual([
+      '/ip4/0.0.0.0/tcp/9096'
+    ])
+    expect(() => filterListenAddrs(['nope'])).toThrow(/invalid listen multiaddress/)
   })
 })
