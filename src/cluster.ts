@@ -105,6 +105,12 @@ export interface ClusterComponents {
   monitor: PeerMonitor
   /** peer-to-peer RPC (src/rpc/); without it the cluster calls answer for this peer only */
   rpc?: RpcClient
+  /**
+   * The peerset, when the consensus cannot tell it (crdt: pass
+   * `peersFromPing(monitor, peerId, (p) => cluster.isRemovedPeer(p))`).
+   * Default: `consensus.peers()`.
+   */
+  peerset?: (options?: AbortOptions) => Promise<PeerId[]>
 }
 
 /** A monitor that can forget a peer's metrics (pubsubmon `removePeer`). */
@@ -303,8 +309,51 @@ export class Cluster implements ClusterAPI, Startable {
   /** The peerset minus removed peers (follower mode: this peer only). */
   private async members(options?: AbortOptions): Promise<PeerId[]> {
     if (this.init.followerMode) return [this.init.peerId]
-    const peers = await this.c.consensus.peers(options)
+    const peers = await (this.c.peerset ?? ((o?: AbortOptions) => this.c.consensus.peers(o)))(options)
     return peers.filter((p) => !this.removed.has(p))
+  }
+
+  /**
+   * Upstream `Join` (the daemon has already put the bootstrap peer's
+   * addresses in the host's peer store, and trusts it unless `--no-trust`):
+   * asks `peer` to add this one (`Cluster.PeerAdd`, open), records a ping
+   * for it so it is in the peerset at once, pushes this peer's ping and
+   * informer metrics, and starts a local `recoverAll` in the background.
+   * @returns this peer's ID as the bootstrap peer sees it (upstream `myID`)
+   * @throws the RPC error when the bootstrap peer does not answer
+   */
+  async join(peer: PeerId, options?: AbortOptions): Promise<ID> {
+    const client = this.client
+    if (client === undefined) throw new InvalidArgumentError('joining a cluster needs the cluster swarm')
+    if (peer === this.init.peerId) return this.id(options)
+    const o = { signal: options?.signal, timeoutMs: this.rpcTimeoutMs }
+    const mine = await client.peerAdd(peer, this.init.peerId, o)
+    const theirs = await client.id(peer, o).catch(() => undefined)
+    const now = Date.now()
+    await this.c.monitor
+      .logMetric({
+        name: 'ping',
+        peer,
+        value: JSON.stringify({ peer_name: theirs?.peername ?? '', ipfs_id: theirs?.ipfs.id ?? '', ipfs_addresses: theirs?.ipfs.addresses ?? [] }),
+        expire: (now + 2 * this.init.monitorPingIntervalMs) * 1e6,
+        valid: true,
+        weight: 0,
+        partitionable: false,
+        receivedAt: now * 1e6
+      })
+      .catch((err: unknown) => log.warn(`logging a ping for ${peer}: ${errMessage(err)}`))
+    for (const inf of this.c.informers) {
+      await this.pushInformer(inf).catch((err: unknown) => log.warn(`informer ${inf.name()}: ${errMessage(err)}`))
+    }
+    await this.sendPing().catch((err: unknown) => log.warn(`ping: ${errMessage(err)}`))
+    const signal = this.controller?.signal
+    ;(async () => {
+      for await (const _ of this.c.tracker.recoverAll({ signal })) {
+        // drained: recovering is the point
+      }
+    })().catch((err: unknown) => log.debug(`recover after join: ${errMessage(err)}`))
+    log.info(`${this.init.peerId}: joined ${peer}'s cluster`)
+    return mine
   }
 
   private informerTtlMs(): number {

@@ -379,3 +379,29 @@ describe('cluster rpc services through the typed client', () => {
     expect(gc.keys.length).toBe(1)
   })
 })
+
+describe('join and peerset', () => {
+  test('join asks the bootstrap peer to add this one and logs a ping for it', async () => {
+    const net = new Net()
+    const [b] = net.add([B], new StubState())
+    const [a] = net.add([A], new StubState(), { metricsOf: [A] })
+    const id = await a!.cluster.join(B)
+    expect(id.id).toBe(A) // this peer as B sees it
+    expect(id.clusterPeers).toContain(B)
+    expect(net.calls).toContain(`${A}->${B} Cluster.PeerAdd`)
+    expect(net.calls).toContain(`${B}->${A} Cluster.ID`)
+    expect(JSON.parse(a!.monitor.latestForPeer('ping', B)?.value ?? '{}').peer_name).toBe(`name-${B}`)
+    expect(b!.cluster.isRemovedPeer(A)).toBe(false)
+  })
+
+  test('the peerset component replaces consensus.peers(); removed peers are left out', async () => {
+    const st = new StubState()
+    const net = new Net()
+    const [a] = net.add([A, B, C], st)
+    const withPeerset = net.add(['peerE'], st, {})[0]!
+    ;(withPeerset.cluster as unknown as { c: { peerset: () => Promise<PeerId[]> } }).c.peerset = async () => ['peerE', A]
+    expect((await withPeerset.cluster.id()).clusterPeers).toEqual(['peerE', A])
+    await a!.cluster.forgetPeer(C)
+    expect((await a!.cluster.id()).clusterPeers).toEqual([A, B])
+  })
+})
