@@ -123,6 +123,9 @@ async function writeResponse(res: http.ServerResponse, response: Response, signa
   if (setCookies.length > 0) res.setHeader('set-cookie', setCookies)
   const body = response.body as TrailerCarrier | null
   if (body === null) {
+    // no body, no trailers: Deno's node:http throws "Trailers are invalid
+    // with this transfer encoding" on a bodiless (e.g. 204) response announcing them
+    res.removeHeader('trailer')
     res.end()
     return
   }
