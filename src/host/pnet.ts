@@ -43,6 +43,27 @@ export function transportKey(ma: Multiaddr | string): string {
  */
 export class PnetFailures {
   private readonly seen = new Map<string, number>()
+  private readonly logged = new Map<string, number>()
+
+  /**
+   * True when a failure about this remote host (IP, direction) should be
+   * logged at warn level: once per 30 s, so a peer retrying with the wrong
+   * secret does not flood the log (the others go to debug).
+   */
+  shouldWarn(remote: string, direction: string): boolean {
+    const host = remote.split('/').slice(0, 3).join('/')
+    const key = `${direction} ${host}`
+    const now = Date.now()
+    const last = this.logged.get(key)
+    if (last !== undefined && now - last < 30_000) return false
+    this.logged.delete(key)
+    this.logged.set(key, now)
+    if (this.logged.size > 256) {
+      const oldest = this.logged.keys().next().value
+      if (oldest !== undefined) this.logged.delete(oldest)
+    }
+    return true
+  }
 
   record(addr: string): void {
     this.seen.delete(addr)
@@ -109,7 +130,8 @@ function watch(box: Observable, remote: string, direction: 'inbound' | 'outbound
   const fail = (): void => {
     failed = true
     const msg = `connection ${direction === 'inbound' ? 'from' : 'to'} ${remote} failed: private network handshake failed (wrong cluster secret?)`
-    log.warn(msg)
+    if (failures.shouldWarn(remote, direction)) log.warn(msg)
+    else log.debug(msg)
     failures.record(transportKey(remote))
     box.abort?.(new PrivateNetworkHandshakeError(msg))
   }
