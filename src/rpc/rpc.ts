@@ -150,8 +150,20 @@ function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function'
 }
 
+/** Libp2p may reject with an Event (e.g. a stream's `close`, carrying `error`): make it an Error. */
+function toError(err: unknown): Error {
+  if (err instanceof Error) return err
+  if (typeof err === 'object' && err !== null) {
+    const inner = (err as { error?: unknown }).error
+    if (inner instanceof Error) return inner
+    const type = (err as { type?: unknown }).type
+    if (typeof type === 'string') return new Error(`the stream ended (${type})`)
+  }
+  return new Error(String(err))
+}
+
 function errMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
+  return toError(err).message
 }
 
 function decodeFrame(bytes: Uint8Array): Frame {
@@ -217,8 +229,9 @@ class CallDeadline {
   translate(err: unknown, what: string): Error {
     if (this.timedOut) return new RpcTimeoutError(`${what}: no answer within ${this.ms} ms`)
     if (this.controller.signal.aborted) return new AbortError(`${what}: aborted`)
-    if (err instanceof Error && (err.name in KNOWN_ERRORS || err.name.startsWith('Rpc'))) return err
-    return new RpcTransportError(`${what}: ${errMessage(err)}`, { cause: err })
+    const e = toError(err)
+    if (e.name in KNOWN_ERRORS || e.name.startsWith('Rpc')) return e
+    return new RpcTransportError(`${what}: ${e.message}`, { cause: err })
   }
 }
 
@@ -311,7 +324,7 @@ export class Rpc implements RpcClient {
         const readCtl = AbortSignal.any([handlerCtl.signal, AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS)])
         req = decode((await lp.read({ signal: readCtl })).subarray()) as typeof req
       } catch (err) {
-        stream.abort(err instanceof Error ? err : new Error(String(err)))
+        stream.abort(toError(err))
         return
       }
       if (typeof req !== 'object' || req === null || typeof req.s !== 'string' || typeof req.m !== 'string') {
@@ -343,7 +356,7 @@ export class Rpc implements RpcClient {
         }
       } catch (err) {
         if (handlerCtl.signal.aborted) {
-          stream.abort(err instanceof Error ? err : new Error(String(err)))
+          stream.abort(toError(err))
           return
         }
         const name = err instanceof Error ? err.name : 'Error'
@@ -351,7 +364,7 @@ export class Rpc implements RpcClient {
       }
       await stream.close({ signal: AbortSignal.timeout(5_000) })
     } catch (err) {
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      stream.abort(toError(err))
     } finally {
       run.signal.removeEventListener('abort', onRunAbort)
       stream.removeEventListener('close', onClose)
@@ -390,7 +403,7 @@ export class Rpc implements RpcClient {
         if (f.t === 'e') throw errorFromFrame(f.n, f.e)
         throw new RpcKindError(`${what} is a streaming method: use callStream`)
       } catch (err) {
-        stream.abort(err instanceof Error ? err : new Error(String(err)))
+        stream.abort(toError(err))
         throw err
       }
     } catch (err) {
@@ -484,7 +497,7 @@ export class Rpc implements RpcClient {
         try {
           return { peer, ok: true, value: await this.call(peer, service, method, arg, options) }
         } catch (err) {
-          return { peer, ok: false, error: err instanceof Error ? err : new Error(String(err)) }
+          return { peer, ok: false, error: toError(err) }
         }
       })
     )
