@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { follow, type FollowIO, FollowExit, parseFollowArgs } from '../../../src/cli/follow/index.ts'
-import { followerConfig } from '../../../src/cli/follow/commands.ts'
+import { followerConfig, waitForIpfs } from '../../../src/cli/follow/commands.ts'
 import { apiAddress, baseFolder, formatPinLine, socketMultiaddr, templateUrl } from '../../../src/cli/follow/paths.ts'
 import { parseServiceConfig } from '../../../src/config/index.ts'
 import { setLogLevels, setLogReporters } from '../../../src/observability/logging.ts'
@@ -160,5 +160,36 @@ describe('commands', () => {
     const r = io()
     await follow(['c1', 'run', '--help'], r)
     expect(r.out).toContain('--init value  initialize cluster peer with the given URL before running')
+  })
+})
+
+describe('waiting for IPFS', () => {
+  test('gives up at the deadline with upstream\'s message, printing where it waits', async () => {
+    const o = io({ CLUSTER_IPFSHTTP_NODEMULTIADDRESS: '/ip4/127.0.0.1/tcp/1' })
+    const err = await waitForIpfs(o, join(dir, 'w1'), 300).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(FollowExit)
+    expect((err as FollowExit).message).toBe('timed out waiting for IPFS to be available')
+    expect(o.out).toContain('waiting for IPFS to become available on /ip4/127.0.0.1/tcp/1...')
+  })
+
+  test('returns once IPFS answers id (after failed tries)', async () => {
+    let calls = 0
+    const srv = Bun.serve({
+      hostname: '127.0.0.1',
+      port: 0,
+      fetch(req) {
+        if (!new URL(req.url).pathname.endsWith('/api/v0/id')) return new Response('no', { status: 404 })
+        calls++
+        if (calls < 2) return new Response(JSON.stringify({ Message: 'not yet', Code: 0 }), { status: 500 })
+        return Response.json({ ID: '12D3KooWGRUVh8sEjdhT8ScmFWHXiBoJGB4UeBB5sbMkNkDkFDVq', Addresses: [] })
+      }
+    })
+    try {
+      const o = io({ CLUSTER_IPFSHTTP_NODEMULTIADDRESS: `/ip4/127.0.0.1/tcp/${srv.port}` })
+      await waitForIpfs(o, join(dir, 'w2'), 20_000)
+      expect(calls).toBe(2)
+    } finally {
+      await srv.stop(true)
+    }
   })
 })
