@@ -206,6 +206,9 @@ export async function createClusterHost(init: ClusterHostInit): Promise<ClusterH
     ...(init.secret !== null ? { connectionProtector: clusterProtector(init.secret, failures) } : {}),
     connectionManager: {
       maxConnections: Math.max(1, init.connectionManager.highWater),
+      // js-libp2p limits inbound connections to 5/s per remote IP by default:
+      // too low for several peers on one machine (loopback clusters, restarts)
+      inboundConnectionThreshold: 50,
       dialTimeout: init.dialPeerTimeoutMs > 0 ? init.dialPeerTimeoutMs : undefined
     },
     peerDiscovery: init.mdnsIntervalMs > 0 ? [mdns({ interval: init.mdnsIntervalMs, serviceTag: MDNS_SERVICE_TAG })] : [],

@@ -28,7 +28,8 @@ import { NotFoundError, UnsupportedError } from '../../errors.ts'
 import type { AbortOptions, Startable } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import type { Broadcaster, DagSyncer } from './crdt.ts'
-import type { CrdtBlockstore } from './dag.ts'
+import { CrdtBlockstore } from './dag.ts'
+import type { Datastore } from 'interface-datastore'
 
 const log = getLogger('crdt')
 
@@ -310,6 +311,61 @@ export function createBitswapDagSyncer(init: BitswapDagSyncerInit, components: B
     },
     async putBlock(cid: CID, _bytes: Uint8Array, options?: AbortOptions): Promise<void> {
       await broker?.announce(cid, options)
+    }
+  }
+}
+
+export interface CrdtNetworkInit {
+  /** `consensus.crdt.cluster_name` (the topic derives from it). */
+  clusterName: string
+  /** `Consensus.isTrustedPeer` (may refer to a consensus created afterwards). */
+  isTrusted: (peerId: string) => boolean
+  /** `datastore_namespace` (default `/c`): where the crdt keeps its blocks. */
+  namespace?: string
+  /** bitswap wait per missing block, ms (default 2 min, upstream `DAGSyncerTimeout`). */
+  dagTimeoutMs?: number
+  /** broadcast queue bound (default 1024). */
+  maxQueue?: number
+}
+
+export interface CrdtNetwork extends Startable {
+  readonly topic: string
+  readonly broadcaster: PubsubBroadcaster
+  readonly dagSyncer: BitswapDagSyncer
+  readonly blockstore: CrdtBlockstore
+}
+
+/**
+ * Everything the crdt consensus needs from the cluster host, in one piece:
+ * pass `broadcaster` and `dagSyncer` as `CrdtComponents`. `start()` after
+ * the host started (starts bitswap); `stop()` after the consensus stopped
+ * (leaves the topic, stops bitswap).
+ *
+ * @example
+ * let consensus: CrdtConsensus | undefined
+ * const net = createCrdtNetwork({ clusterName, isTrusted: (p) => consensus?.isTrustedPeer(p) ?? false },
+ *   { libp2p: host.libp2p, pubsub: createPubsubAdapter(host), datastore })
+ * await net.start()
+ * consensus = createCrdtConsensus(init, { datastore, broadcaster: net.broadcaster, dagSyncer: net.dagSyncer, onChange })
+ */
+export function createCrdtNetwork(
+  init: CrdtNetworkInit,
+  components: { libp2p: Libp2p; pubsub: BroadcastPubsub; datastore: Datastore }
+): CrdtNetwork {
+  const namespace = (init.namespace ?? '/c').replace(/\/+$/, '') || '/c'
+  const topic = clusterTopic(init.clusterName)
+  const blockstore = new CrdtBlockstore(components.datastore, namespace)
+  const broadcaster = createPubsubBroadcaster({ topic, isTrusted: init.isTrusted, maxQueue: init.maxQueue }, { pubsub: components.pubsub })
+  const dagSyncer = createBitswapDagSyncer({ timeoutMs: init.dagTimeoutMs }, { libp2p: components.libp2p, blockstore })
+  return {
+    topic,
+    broadcaster,
+    dagSyncer,
+    blockstore,
+    start: () => dagSyncer.start(),
+    async stop() {
+      broadcaster.close()
+      await dagSyncer.stop()
     }
   }
 }

@@ -4,10 +4,11 @@ import all from 'it-all'
 import { base58btc } from 'multiformats/bases/base58'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { CrdtBlockstore, createCrdtConsensus } from '../../../src/consensus/crdt/index.ts'
+import { CrdtBlockstore, type CrdtConsensus, createCrdtConsensus } from '../../../src/consensus/crdt/index.ts'
 import {
   clusterTopic,
   createBitswapDagSyncer,
+  createCrdtNetwork,
   createPubsubBroadcaster,
   type PubsubBroadcaster
 } from '../../../src/consensus/crdt/libp2p.ts'
@@ -174,12 +175,15 @@ describe('crdt over libp2p', () => {
     const peers = await Promise.all(
       [a!, b!].map(async (h) => {
         const datastore = new MemoryDatastore()
-        const blockstore = new CrdtBlockstore(datastore, '/c')
-        const dagSyncer = createBitswapDagSyncer({ timeoutMs: 5000 }, { libp2p: h.libp2p, blockstore })
-        await dagSyncer.start()
         const pubsub = createPubsubAdapter(h)
-        const broadcaster = createPubsubBroadcaster({ topic, isTrusted: () => true }, { pubsub })
-        const consensus = createCrdtConsensus(
+        let consensus: CrdtConsensus | undefined
+        const net = createCrdtNetwork(
+          { clusterName: 'converge', isTrusted: (p) => consensus?.isTrustedPeer(p) ?? false, dagTimeoutMs: 5000 },
+          { libp2p: h.libp2p, pubsub, datastore }
+        )
+        expect(net.topic).toBe(topic)
+        await net.start()
+        consensus = createCrdtConsensus(
           {
             peerId: h.peerId,
             clusterName: 'converge',
@@ -188,13 +192,13 @@ describe('crdt over libp2p', () => {
             rebroadcastIntervalMs: 200,
             repairIntervalMs: 0
           },
-          { datastore, broadcaster, dagSyncer }
+          { datastore, broadcaster: net.broadcaster, dagSyncer: net.dagSyncer }
         )
         await consensus.start()
+        const c = consensus
         cleanups.push(
-          () => dagSyncer.stop(),
-          () => broadcaster.close(),
-          () => consensus.stop()
+          () => net.stop(),
+          () => c.stop()
         )
         return { consensus, pubsub }
       })
