@@ -7,6 +7,7 @@
  * follower-mode message, and `follow <name> list` works online and offline.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -250,8 +251,92 @@ describe('follow', () => {
     expect(await f2.stop()).toBe(0)
   })
 
-  // Needs the cluster swarm in startPeer (peer_addresses/bootstrap, gossipsub, RPC): two trusted
-  // peers with trusted_peers set, the follower pins the whole pinset (replication -1) in its own
-  // kubo, its own changes never reach trusted peers, and a stopped follower catches up.
-  test.todo('multi-peer: the follower replicates the trusted peers\' pinset and catches up after a restart')
+  // Needs the cluster swarm in startPeer (peer_addresses/bootstrap, gossipsub, RPC). Turn
+  // test.todo into test(..., 300_000) once `service daemon --bootstrap` joins peers.
+  test.todo('multi-peer: the follower replicates the trusted peers\' pinset, keeps its own changes, catches up after a restart', multiPeerScenario)
 })
+
+/**
+ * Two trusted peers (`trusted_peers` = both), a template naming them in
+ * `peer_addresses`; the follower joins with `run --init`, pins everything
+ * pinned with replication -1 in its own kubo, its own (imported) pin never
+ * reaches the trusted peers, and after a stop it catches up on new pins.
+ */
+async function multiPeerScenario(): Promise<void> {
+  const secret = randomBytes(32).toString('hex')
+  const fast = {
+    CLUSTER_SECRET: secret,
+    CLUSTER_MONITORPINGINTERVAL: '1s',
+    CLUSTER_PEERWATCHINTERVAL: '1s',
+    CLUSTER_PUBSUBMON_CHECKINTERVAL: '1s',
+    CLUSTER_IPFSHTTP_CONNECTSWARMSDELAY: '1s',
+    CLUSTER_CRDT_REBROADCASTINTERVAL: '2s',
+    CLUSTER_MDNSINTERVAL: '0s'
+  }
+  const kuboT2 = await startKubo()
+  const t1 = await initPeer({ ipfsApi: kuboT.apiMultiaddr, env: { ...fast, CLUSTER_PEERNAME: 't1' } })
+  const t2 = await initPeer({ ipfsApi: kuboT2.apiMultiaddr, env: { ...fast, CLUSTER_PEERNAME: 't2' } })
+  const idFile = async (p: ClusterPeer): Promise<string> => (JSON.parse(await readFile(join(p.folder, 'identity.json'), 'utf8')) as { id: string }).id
+  const trustedIds = [await idFile(t1), await idFile(t2)]
+  for (const p of [t1, t2]) p.env.CLUSTER_CRDT_TRUSTEDPEERS = trustedIds.join(',')
+  const loopback = async (p: ClusterPeer): Promise<string> => {
+    const id = await idOf(p)
+    const a = id.addresses.find((x) => x.startsWith('/ip4/127.0.0.1/tcp/'))
+    if (a === undefined) throw new Error(`no loopback address for ${id.id}`)
+    return a.includes('/p2p/') ? a : `${a}/p2p/${id.id}`
+  }
+  const mp = new Follower('multi')
+  let tpl: Server<undefined> | undefined
+  try {
+    await t1.start()
+    await t2.start(['--bootstrap', await loopback(t1)])
+    const cfg = (await t1.readConfig()) as Record<string, Record<string, unknown>>
+    delete cfg.api
+    Object.assign(cfg.cluster as Record<string, unknown>, {
+      peername: '',
+      secret,
+      listen_multiaddress: ['/ip4/127.0.0.1/tcp/0'],
+      follower_mode: true,
+      peer_addresses: [await loopback(t1), await loopback(t2)]
+    })
+    ;(cfg.consensus as { crdt: Record<string, unknown> }).crdt.trusted_peers = trustedIds
+    const text = JSON.stringify(cfg, null, 2)
+    tpl = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response(text) })
+    const url = `http://127.0.0.1:${tpl.port}/template.json`
+    const fenv = { CLUSTER_MONITORPINGINTERVAL: '1s', CLUSTER_CRDT_REBROADCASTINTERVAL: '2s', CLUSTER_IPFSHTTP_CONNECTSWARMSDELAY: '1s' }
+    await mp.run(['--init', url], fenv)
+    const swarm = kuboT.swarmAddrs[0]
+    if (swarm !== undefined) await kuboF.ipfsOk(['swarm', 'connect', swarm])
+    const kuboFHas = async (c: string): Promise<boolean> => (await kuboF.ipfs(['pin', 'ls', '--type=recursive', c])).stdout.includes(c)
+
+    // replication -1 from a trusted peer reaches the follower's kubo
+    const c1 = await kuboT.ipfsOk(['add', '-Q', '--pin=false'], { input: `mp one ${Date.now()}` })
+    expect((await t1.ctl(['pin', 'add', '--replication', '-1', '--name', 'one', c1])).code).toBe(0)
+    await waitFor(async () => kuboFHas(c1), 'the follower to pin c1', 90_000, 500)
+    await waitFor(async () => (await followCmd(['multi', 'list'])).stdout.includes(`${'pinned'.padEnd(20)} ${c1} one`), 'list to show c1', 30_000)
+
+    // a stopped follower catches up; its own change stays its own
+    expect(await mp.stop()).toBe(0)
+    const c2 = await kuboT.ipfsOk(['add', '-Q', '--pin=false'], { input: `mp two ${Date.now()}` })
+    expect((await t2.ctl(['pin', 'add', '--replication', '-1', '--name', 'two', c2])).code).toBe(0)
+    const own = await kuboF.ipfsOk(['add', '-Q', '--pin=false'], { input: `mp own ${Date.now()}` })
+    const pinJson = (await t1.ctl(['--enc', 'json', 'pin', 'ls', c1])).stdout.trim().replaceAll(c1, own).replace('"one"', '"own"')
+    const file = join(home, 'own.ndjson')
+    await writeFile(file, `${pinJson}\n`)
+    const imp = await runBinary(['service', '-c', mp.folder, 'state', 'import', '-f', file], { env: followEnv() })
+    expect(imp.code).toBe(0)
+    await mp.run([], fenv)
+    await waitFor(async () => kuboFHas(c2), 'the restarted follower to catch up with c2', 90_000, 500)
+    const until = Date.now() + 8_000
+    while (Date.now() < until) {
+      for (const t of [t1, t2]) expect((await t.ctl(['pin', 'ls'])).stdout).not.toContain(own)
+      await Bun.sleep(500)
+    }
+  } finally {
+    await mp.stop()
+    await tpl?.stop(true)
+    await t1.destroy()
+    await t2.destroy()
+    await kuboT2.destroy()
+  }
+}
