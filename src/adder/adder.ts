@@ -81,7 +81,7 @@ async function* counting(content: AsyncIterable<Uint8Array>, report: (bytes: num
     }
     yield chunk
   }
-  report(bytes)
+  if (bytes !== last || bytes === 0) report(bytes)
 }
 
 /**
@@ -142,15 +142,16 @@ export async function* addEntries(
     let root: CID | undefined
     try {
       if (params.format === 'car') {
-        let first: AddEntry | undefined
-        for await (const e of entries) {
-          first = e
-          break
-        }
+        // the first entry only (upstream reads one CAR); not a for-await with
+        // break, which would close the upload before the CAR is read
+        const entryIt = entries[Symbol.asyncIterator]()
+        const firstRes = await entryIt.next()
+        const first: AddEntry | undefined = firstRes.done === true ? undefined : firstRes.value
         if (first === undefined) throw new InvalidArgumentError('no CAR file in the upload')
         if (params.wrap) throw new InvalidArgumentError('cannot wrap a CAR file upload')
         if (first.kind !== 'file') throw new InvalidArgumentError('expected CAR file is not of type file')
         const r = await importCar(first.content, put, { signal })
+        await entryIt.return?.(undefined)
         root = r.root
         await sink.close({ signal })
         emit({ name: first.path, cid: r.root, bytes: r.bytes, size: r.size, ...(allocations ? { allocations } : {}) })

@@ -133,11 +133,15 @@ export async function* parseMultipart(
   bb.on('finish', () => push({ type: 'done' }))
 
   const source = body instanceof ReadableStream ? Readable.fromWeb(body as unknown as import('node:stream/web').ReadableStream<Uint8Array>) : Readable.from(body)
+  let current: BusboyFileStream | undefined
   const pumping = pipeline(source, bb, { signal: options.signal }).catch((err: unknown) => {
-    push({ type: 'error', err: err instanceof Error ? err : new Error(String(err)) })
+    const e = err instanceof Error ? err : new Error(String(err))
+    // the part being read ends with the upload's error
+    if (current !== undefined && !current.readableEnded) current.destroy(e)
+    for (const q of queue) if (q.type === 'part' && !q.stream.readableEnded) q.stream.destroy(e)
+    push({ type: 'error', err: e })
   })
 
-  let current: BusboyFileStream | undefined
   try {
     while (true) {
       if (current !== undefined) {
