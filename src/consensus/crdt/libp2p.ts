@@ -236,13 +236,15 @@ const hashers = new Map<number, { code: number; digest: (b: Uint8Array) => unkno
 
 /**
  * A `DagSyncer` over bitswap on the cluster host. Call `start()` after the
- * host is started and `stop()` before it stops.
+ * host is started (the first `getBlock` starts it otherwise) and `stop()`
+ * before the host stops.
  */
 export function createBitswapDagSyncer(init: BitswapDagSyncerInit, components: BitswapDagSyncerComponents): BitswapDagSyncer {
   const timeoutMs = init.timeoutMs ?? 120_000
   const { libp2p, blockstore } = components
   let broker: BitswapBroker | undefined
   let starting: Promise<void> | undefined
+  let stopped = false
 
   async function startBroker(): Promise<void> {
     let mixin: { start(h: unknown): Promise<void> } | undefined
@@ -278,15 +280,19 @@ export function createBitswapDagSyncer(init: BitswapDagSyncerInit, components: B
     broker = installed
   }
 
+  async function start(): Promise<void> {
+    stopped = false
+    if (broker !== undefined) return
+    starting ??= startBroker().finally(() => {
+      starting = undefined
+    })
+    await starting
+  }
+
   return {
-    async start(): Promise<void> {
-      if (broker !== undefined) return
-      starting ??= startBroker().finally(() => {
-        starting = undefined
-      })
-      await starting
-    },
+    start,
     async stop(): Promise<void> {
+      stopped = true
       if (starting !== undefined) await starting.catch(() => {})
       const b = broker
       broker = undefined
@@ -298,7 +304,8 @@ export function createBitswapDagSyncer(init: BitswapDagSyncerInit, components: B
       } catch (err) {
         if ((err as Error).name !== 'NotFoundError') throw err
       }
-      if (broker === undefined) throw new NotFoundError(`block not found: ${cid.toString()} (bitswap not started)`)
+      if (broker === undefined && !stopped) await start() // never started: start on first use
+      if (broker === undefined) throw new NotFoundError(`block not found: ${cid.toString()} (bitswap stopped)`)
       const timeout = AbortSignal.timeout(timeoutMs)
       const signal = options?.signal !== undefined ? AbortSignal.any([options.signal, timeout]) : timeout
       try {
