@@ -84,8 +84,12 @@ export interface ClusterInit {
   pinOnlyOnTrustedPeers: boolean
   /** the cluster swarm's own addresses (with /p2p/<id>), when a host runs */
   addresses?: () => string[]
-  /** the known addresses (with /p2p/<id>) of these peers, for `id().clusterPeersAddresses` (from the host's peer store) */
-  peerAddresses?: (peers: PeerId[]) => string[]
+  /**
+   * The known addresses (with /p2p/<id>) of these peers, for
+   * `id().clusterPeersAddresses`, e.g. `peerStoreAddresses(host.libp2p)`
+   * (src/rpc/peers.ts).
+   */
+  peerAddresses?: (peers: PeerId[], options?: AbortOptions) => Promise<string[]>
   /** ms a peer has to answer a cluster-wide unary call (`status`, `recover`, `peers`, …); upstream 15 s */
   rpcTimeoutMs?: number
   /**
@@ -444,7 +448,7 @@ export class Cluster implements ClusterAPI, Startable {
       id: this.init.peerId,
       addresses: this.init.addresses?.() ?? [],
       clusterPeers: peers,
-      clusterPeersAddresses: this.init.peerAddresses?.(peers) ?? [],
+      clusterPeersAddresses: (await this.init.peerAddresses?.(peers, options).catch(() => [])) ?? [],
       version: VERSION,
       commit: COMMIT,
       rpcProtocolVersion: RPC_PROTOCOL,

@@ -5,6 +5,7 @@
  * on other peers with typed values.
  */
 export * from './errors.ts'
+export * from './peers.ts'
 export * from './policy.ts'
 export * from './rpc.ts'
 export * from './services.ts'

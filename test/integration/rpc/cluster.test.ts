@@ -133,3 +133,20 @@ describe('cluster over libp2p rpc', () => {
     expect(ids.find((i) => i.id === stopped?.id)?.error).not.toBe('')
   })
 })
+
+describe('peerStoreAddresses', () => {
+  test('lists the known addresses of peers with /p2p/', async () => {
+    const { peerStoreAddresses } = await import('../../../src/rpc/peers.ts')
+    const a = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+    const b = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+    try {
+      await a.peerStore.merge(b.peerId, { multiaddrs: b.getMultiaddrs() })
+      const addrs = await peerStoreAddresses(a)([b.peerId.toString(), 'QmNotAPeer'])
+      expect(addrs.length).toBeGreaterThan(0)
+      for (const x of addrs) expect(x.endsWith(`/p2p/${b.peerId.toString()}`)).toBe(true)
+    } finally {
+      await a.stop()
+      await b.stop()
+    }
+  })
+})

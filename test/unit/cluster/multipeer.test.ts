@@ -57,7 +57,7 @@ describe('peers and id', () => {
 
   test('id() lists cluster peers and their addresses', async () => {
     const net = new Net()
-    const [a] = net.add([A, B], new StubState(), { init: { peerAddresses: (ps) => ps.map((p) => `/ip4/127.0.0.1/tcp/9096/p2p/${p}`) } })
+    const [a] = net.add([A, B], new StubState(), { init: { peerAddresses: async (ps) => ps.map((p) => `/ip4/127.0.0.1/tcp/9096/p2p/${p}`) } })
     const id = await a!.cluster.id()
     expect(id.clusterPeers).toEqual([A, B])
     expect(id.clusterPeersAddresses).toEqual([`/ip4/127.0.0.1/tcp/9096/p2p/${A}`, `/ip4/127.0.0.1/tcp/9096/p2p/${B}`])
