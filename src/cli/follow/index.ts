@@ -282,7 +282,10 @@ export async function run(argv: string[]): Promise<void> {
     stderr: (s) => process.stderr.write(s),
     env: processEnv()
   }
+  let ranPeer = false
   try {
+    const parsed = parseFollowArgs(argv)
+    ranPeer = parsed.positionals[1] === 'run' && !parsed.help
     await follow(argv, io)
   } catch (err) {
     if (err instanceof FollowExit) {
@@ -292,6 +295,6 @@ export async function run(argv: string[]): Promise<void> {
     process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`)
     process.exit(1)
   }
-  // run returns after the peer stopped; other commands end here too
-  if (argv.includes('run')) process.exit(0)
+  // run returns once the peer stopped: end the process even if a handle lingers
+  if (ranPeer) process.exit(0)
 }
