@@ -11,7 +11,9 @@ import { createBalancedAllocator } from './allocator/balanced/index.ts'
 import { createRestApiServer, type RestApiServer } from './api/rest/index.ts'
 import { Cluster } from './cluster.ts'
 import type { Identity, ServiceConfig } from './config/index.ts'
-import { createCrdtConsensus } from './consensus/crdt/index.ts'
+import { type CrdtConsensus, createCrdtConsensus } from './consensus/crdt/index.ts'
+import { createCrdtNetwork } from './consensus/crdt/libp2p.ts'
+import { type ClusterHost, createClusterHost, createPubsubAdapter } from './host/index.ts'
 import { openDatastore, type OpenedDatastore } from './datastore/index.ts'
 import { createDiskInformer } from './informer/disk/index.ts'
 import { createPinQueueInformer } from './informer/pinqueue/index.ts'
@@ -28,6 +30,7 @@ const log = getLogger('service')
 
 export interface Peer {
   cluster: Cluster
+  host: ClusterHost
   restapi: RestApiServer | undefined
   /** Stops everything in upstream's order; idempotent. */
   stop(): Promise<void>
@@ -38,6 +41,10 @@ export interface StartPeerOptions {
   identity: Identity
   /** Overrides the config's follower_mode (ipfs-cluster-follow forces it). */
   followerMode?: boolean
+  /** `daemon --bootstrap`: multiaddrs with /p2p/<id> of peers to join. */
+  bootstrap?: string[]
+  /** `daemon --no-trust`: do not add the bootstrap peers to the crdt trusted peers. */
+  noTrust?: boolean
 }
 
 /**
@@ -68,10 +75,41 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     ds = await openDatastore({ backend: config.datastore.backend, folder: config.datastore.folder })
     log.info(`datastore: ${config.datastore.backend} at ${config.datastore.folder}`)
 
+    const cl = config.cluster
+    const host = await createClusterHost({
+      privateKey: identity.privateKey,
+      secret: cl.secret,
+      listenMultiaddress: cl.listenMultiaddress,
+      announceMultiaddress: cl.announceMultiaddress,
+      noAnnounceMultiaddress: cl.noAnnounceMultiaddress,
+      connectionManager: cl.connectionManager,
+      mdnsIntervalMs: cl.mdnsIntervalMs,
+      dialPeerTimeoutMs: cl.dialPeerTimeoutMs,
+      pubsub: cl.pubsub,
+      peerstorePath: cl.peerstorePath,
+      peerAddresses: cl.peerAddresses,
+      followerMode
+    })
+    await host.start()
+    started.push(host)
+    const pubsub = createPubsubAdapter(host)
+    log.info(`cluster swarm listening on ${host.addresses().join(', ')}`)
+
     const ipfsCfg = config.ipfsConnector.ipfshttp
     const ipfs = new IpfsHttpConnector({ ...ipfsCfg })
     const crdtCfg = config.consensus.crdt
     let cluster: Cluster | undefined
+    let consensusRef: CrdtConsensus | undefined
+    const net = createCrdtNetwork(
+      {
+        clusterName: crdtCfg.clusterName,
+        isTrusted: (p) => consensusRef?.isTrustedPeer(p) ?? false,
+        namespace: crdtCfg.datastoreNamespace
+      },
+      { libp2p: host.libp2p, pubsub, datastore: ds.datastore }
+    )
+    await net.start()
+    started.push(net)
     const consensus = createCrdtConsensus(
       {
         peerId,
@@ -84,9 +122,12 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
       },
       {
         datastore: ds.datastore,
-        onChange: (change) => cluster?.onStateChange(change)
+        onChange: (change) => cluster?.onStateChange(change),
+        broadcaster: net.broadcaster,
+        dagSyncer: net.dagSyncer
       }
     )
+    consensusRef = consensus
     const trackerCfg = config.pinTracker.stateless
     const tracker = createStatelessPinTracker(
       {
@@ -106,7 +147,7 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     if (config.informer.tags !== null) informers.push(createTagsInformer(config.informer.tags, { peerId }))
     if (config.informer.pinqueue !== null) informers.push(createPinQueueInformer(config.informer.pinqueue, { tracker, peerId }))
     const allocator = createBalancedAllocator(config.allocator.balanced)
-    const monitor = createPubsubMonitor({ checkIntervalMs: config.monitor.pubsubmon.checkIntervalMs, peerId }, {})
+    const monitor = createPubsubMonitor({ checkIntervalMs: config.monitor.pubsubmon.checkIntervalMs, peerId }, { pubsub })
 
     cluster = new Cluster(
       {
@@ -118,7 +159,8 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
         monitorPingIntervalMs: config.cluster.monitorPingIntervalMs,
         followerMode,
         disableRepinning: config.cluster.disableRepinning,
-        pinOnlyOnTrustedPeers: config.cluster.pinOnlyOnTrustedPeers
+        pinOnlyOnTrustedPeers: config.cluster.pinOnlyOnTrustedPeers,
+        addresses: () => host.addresses()
       },
       { consensus, tracker, ipfs, allocator, informers, monitor }
     )
@@ -131,6 +173,21 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     await consensus.ready()
     await cluster.start()
     started.push(cluster)
+
+    if (opts.bootstrap !== undefined && opts.bootstrap.length > 0) {
+      try {
+        const joined = await host.bootstrap(opts.bootstrap)
+        log.info(`joined the cluster through ${joined}`)
+      } catch (err) {
+        log.error(`bootstrap failed: ${(err as Error).message}`)
+      }
+      if (opts.noTrust !== true) {
+        for (const a of opts.bootstrap) {
+          const m = /\/p2p\/([^/]+)$/.exec(a)
+          if (m !== null) await consensus.trust(m[1]!)
+        }
+      }
+    }
 
     const metricsServer = createMetricsServer(config.observations.metrics)
     await metricsServer.start()
@@ -156,7 +213,7 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
       log.info(`REST API (HTTP): ${restapi.addresses().join(', ')}`)
     }
     log.info(`IPFS Cluster peer ${peerId} (${peerName}) started`)
-    return { cluster, restapi, stop: stopAll }
+    return { cluster, host, restapi, stop: stopAll }
   } catch (err) {
     await stopAll()
     throw err

@@ -39,10 +39,9 @@ configuration folder (see "init").`
     const config = await loadServiceConfig(folder, { env })
     if (args.stats === true) config.observations.metrics.enableStats = true
     const identity = await loadIdentity(folder, env)
-    if (typeof args.bootstrap === 'string' && args.bootstrap !== '') {
-      log.warn('--bootstrap: this build runs single-peer clusters; bootstrap addresses are ignored')
-    }
-    const peer = await startPeer({ config, identity })
+    const bootstrap =
+      typeof args.bootstrap === 'string' && args.bootstrap !== '' ? args.bootstrap.split(',').map((s) => s.trim()).filter(Boolean) : []
+    const peer = await startPeer({ config, identity, bootstrap, noTrust: args['no-trust'] === true })
     getLogger('cluster').info('** IPFS Cluster is READY **')
     await sdNotifyReady(env.NOTIFY_SOCKET)
 
