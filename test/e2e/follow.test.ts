@@ -203,6 +203,31 @@ describe('follow', () => {
     expect(trustedPins.stdout).not.toContain(cid)
   })
 
+  test('Deno runs the CLI from source against the follower (follow info, ctl id over the socket)', async () => {
+    const deno = join(import.meta.dir, '../../node_modules/deno/deno')
+    expect(existsSync(deno)).toBe(true)
+    const run = async (args: string[]): Promise<{ code: number; out: string }> => {
+      const p = Bun.spawn([deno, 'run', '-A', 'src/main.ts', ...args], {
+        cwd: join(import.meta.dir, '../..'),
+        env: { ...process.env, ...followEnv(), NO_COLOR: '1', NOTIFY_SOCKET: '' },
+        stdout: 'pipe',
+        stderr: 'pipe'
+      })
+      const t = setTimeout(() => p.kill('SIGKILL'), 90_000)
+      const [o, e, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited])
+      clearTimeout(t)
+      return { code, out: `${o}${e}` }
+    }
+    const info = await run(['follow', 'collab', 'info'])
+    expect(info.out).toContain('Cluster Peer online: true')
+    expect(info.code).toBe(0)
+    const id = await run(['ctl', '--host', `/unix${join(f1.folder, 'api-socket')}`, 'id'])
+    expect(id.code).toBe(0)
+    expect(id.out).toContain(JSON.parse(await readFile(join(f1.folder, 'identity.json'), 'utf8')).id)
+    const list = await run(['follow', 'collab', 'list'])
+    expect(list.code).toBe(0)
+  }, 120_000)
+
   test('list: offline from the datastore, online with statuses after a restart (run --init again skips init)', async () => {
     // the trusted peer pins; its Pin JSON is what "state export/import" carries
     const add = await trusted.ctl(['pin', 'add', '--name', 'hello-follower', cid])
