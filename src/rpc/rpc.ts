@@ -7,8 +7,9 @@
  * per call; every frame is a varint length prefix followed by a msgpack map.
  * - caller -> callee, one frame: `{ s: service, m: method, a: arg }`
  * - callee -> caller, for a unary method: `{ t: 'r', v: value }`;
- *   for a streaming method: any number of `{ t: 'i', v: item }` then
- *   `{ t: 'end' }`; on failure, at any point: `{ t: 'e', n: name, e: message }`.
+ *   for a streaming method: any number of `{ t: 'b', v: [item, …] }` (items
+ *   the handler had ready, up to 128 a frame; `{ t: 'i', v: item }` is also
+ *   accepted) then `{ t: 'end' }`; on failure, at any point: `{ t: 'e', n: name, e: message }`.
  * Values are whatever msgpack carries (maps, arrays, strings, numbers,
  * booleans, null, Uint8Array); `services.ts` converts the cluster types to
  * upstream's JSON shapes before they travel. This is not byte-compatible
@@ -19,6 +20,7 @@
  * without a stream, encoding or policy check (local calls are allowed
  * everything, as upstream).
  */
+import { setImmediate } from 'node:timers'
 import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
@@ -126,7 +128,52 @@ export interface RpcClient {
   multiCall(peers: PeerId[], service: string, method: string, arg: unknown, options?: RpcCallOptions): Promise<RpcMultiResult[]>
 }
 
-type Frame = { t: 'r'; v: unknown } | { t: 'i'; v: unknown } | { t: 'end' } | { t: 'e'; n: string; e: string }
+type Frame = { t: 'r'; v: unknown } | { t: 'i'; v: unknown } | { t: 'b'; v: unknown[] } | { t: 'end' } | { t: 'e'; n: string; e: string }
+
+/** Items per `b` frame at most. */
+const BATCH_MAX_ITEMS = 128
+const PENDING = Symbol('pending')
+
+/** Resolves with `p`'s result if it settles before the next macrotask, else with PENDING. */
+function settledSoon<T>(p: Promise<T>): Promise<T | typeof PENDING> {
+  return Promise.race([p, new Promise<typeof PENDING>((resolve) => setImmediate(() => resolve(PENDING)))])
+}
+
+/**
+ * Sends the items of a handler's stream in `b` frames: items already
+ * available are grouped (up to BATCH_MAX_ITEMS); as soon as the source
+ * makes us wait, what is gathered is sent, so a slow source still streams
+ * item by item.
+ */
+async function sendStream(source: AsyncIterable<unknown>, sendBatch: (items: unknown[]) => Promise<void>): Promise<void> {
+  const it = source[Symbol.asyncIterator]()
+  let batch: unknown[] = []
+  let next = it.next()
+  try {
+    for (;;) {
+      const r = batch.length === 0 ? await next : await settledSoon(next)
+      if (r === PENDING) {
+        await sendBatch(batch)
+        batch = []
+        continue
+      }
+      if (r.done === true) break
+      batch.push(r.value)
+      next = it.next()
+      if (batch.length >= BATCH_MAX_ITEMS) {
+        await sendBatch(batch)
+        batch = []
+        // let I/O (e.g. the caller's reset) through: a fast source never waits otherwise
+        await new Promise<void>((resolve) => setImmediate(resolve))
+      }
+    }
+    if (batch.length > 0) await sendBatch(batch)
+  } catch (err) {
+    next.catch(() => {})
+    await it.return?.(undefined)?.catch(() => {})
+    throw err
+  }
+}
 
 const KNOWN_ERRORS: Record<string, (msg: string) => Error> = {
   NotFoundError: (m) => new NotFoundError(m),
@@ -349,13 +396,14 @@ export class Rpc implements RpcClient {
       try {
         const result = await handler(req.a, { peer, local: false, signal: handlerCtl.signal })
         if (isAsyncIterable(result)) {
-          for await (const item of result) await send({ t: 'i', v: item })
+          await sendStream(result, async (items) => send({ t: 'b', v: items }))
           await send({ t: 'end' })
         } else {
           await send({ t: 'r', v: result ?? null })
         }
       } catch (err) {
         if (handlerCtl.signal.aborted) {
+          log.debug(`RPC ${service}.${method} from ${peer} stopped: ${errMessage(err)}`)
           stream.abort(toError(err))
           return
         }
@@ -364,6 +412,7 @@ export class Rpc implements RpcClient {
       }
       await stream.close({ signal: AbortSignal.timeout(5_000) })
     } catch (err) {
+      log.debug(`RPC stream from ${peer}: ${errMessage(err)}`)
       stream.abort(toError(err))
     } finally {
       run.signal.removeEventListener('abort', onRunAbort)
@@ -442,6 +491,11 @@ export class Rpc implements RpcClient {
         for (;;) {
           d.reset()
           const f = decodeFrame((await lp.read({ signal: d.signal })).subarray())
+          if (f.t === 'b' && Array.isArray(f.v)) {
+            d.pause()
+            for (const item of f.v) yield item
+            continue
+          }
           if (f.t === 'i') {
             d.pause()
             yield f.v

@@ -3,16 +3,13 @@
  * loopback): three peers with stub trackers sharing one pinset.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Libp2p } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
-import { createLibp2p } from 'libp2p'
 import { Cluster } from '../../../src/cluster.ts'
 import { setLogLevels } from '../../../src/observability/logging.ts'
 import { createRpc, type Rpc } from '../../../src/rpc/rpc.ts'
 import { registerClusterRpc } from '../../../src/rpc/services.ts'
 import type { PeerId } from '../../../src/types/index.ts'
+import { testNode } from './node.ts'
 import { makeCid, makePin, metric, type LogEntry, StubAllocator, StubConsensus, StubMonitor, StubState, StubTracker, stubIpfs } from '../../unit/cluster/stubs.ts'
 
 interface Peer {
@@ -37,12 +34,7 @@ describe('cluster over libp2p rpc', () => {
     }
     const nodes = await Promise.all(
       [0, 1, 2].map(() =>
-        createLibp2p({
-          addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-          transports: [tcp()],
-          connectionEncrypters: [noise()],
-          streamMuxers: [yamux()]
-        })
+        testNode()
       )
     )
     const ids = nodes.map((n) => n.peerId.toString())
@@ -137,8 +129,8 @@ describe('cluster over libp2p rpc', () => {
 describe('peerStoreAddresses', () => {
   test('lists the known addresses of peers with /p2p/', async () => {
     const { peerStoreAddresses } = await import('../../../src/rpc/peers.ts')
-    const a = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
-    const b = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+    const a = await testNode()
+    const b = await testNode()
     try {
       await a.peerStore.merge(b.peerId, { multiaddrs: b.getMultiaddrs() })
       const addrs = await peerStoreAddresses(a)([b.peerId.toString(), 'QmNotAPeer'])

@@ -1,20 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Libp2p } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
-import { createLibp2p } from 'libp2p'
 import { NotFoundError } from '../../../src/errors.ts'
 import { createRpc, type Rpc } from '../../../src/rpc/rpc.ts'
-
-async function node(): Promise<Libp2p> {
-  return createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()]
-  })
-}
+import { testNode as node } from './node.ts'
 
 describe('rpc over libp2p', () => {
   let a: Libp2p
@@ -52,6 +40,7 @@ describe('rpc over libp2p', () => {
       })
       r.register('PinTracker', 'Recover', () => new Promise(() => {}))
       r.register('Cluster', 'Pin', () => 'pinned')
+      r.register('Cluster', 'RepoGCLocal', (arg) => ({ blob: new Uint8Array(Number(arg)).fill(7) }))
       await r.start()
     }
   })
@@ -83,6 +72,12 @@ describe('rpc over libp2p', () => {
   test('closed method is refused to any remote peer', async () => {
     const err = await ra.call(bId, 'Cluster', 'Pin', null).catch((e: unknown) => e as Error)
     expect((err as Error).name).toBe('RpcUnauthorizedError')
+  })
+
+  test('big answers (MiB) travel', async () => {
+    const r = (await ra.call(bId, 'Cluster', 'RepoGCLocal', 3 * 1024 * 1024)) as { blob: Uint8Array }
+    expect(r.blob.byteLength).toBe(3 * 1024 * 1024)
+    expect(r.blob[12345]).toBe(7)
   })
 
   test('remote errors keep their class', async () => {

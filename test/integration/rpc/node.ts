@@ -1,0 +1,29 @@
+/**
+ * A libp2p node for RPC tests: tcp on 127.0.0.1 (port 0), noise, yamux.
+ *
+ * Noise's default crypto hands messages of 1200 bytes or more to
+ * `node:crypto`'s chacha20-poly1305, which Bun does not have ("Unknown
+ * cipher": the connection dies on the first big message). The
+ * AssemblyScript implementation is used for every size instead.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { asCrypto, defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import type { Libp2p } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+
+export const bunSafeNoiseCrypto = {
+  ...defaultCrypto,
+  chaCha20Poly1305Encrypt: asCrypto.chaCha20Poly1305Encrypt,
+  chaCha20Poly1305Decrypt: asCrypto.chaCha20Poly1305Decrypt
+}
+
+export async function testNode(): Promise<Libp2p> {
+  return createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise({ crypto: bunSafeNoiseCrypto })],
+    streamMuxers: [yamux()]
+  })
+}
