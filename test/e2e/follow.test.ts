@@ -278,7 +278,7 @@ describe('follow', () => {
 
   // Needs the cluster swarm in startPeer (peer_addresses/bootstrap, gossipsub, RPC). Turn
   // test.todo into test(..., 300_000) once `service daemon --bootstrap` joins peers.
-  test.todo('multi-peer: the follower replicates the trusted peers\' pinset, keeps its own changes, catches up after a restart', multiPeerScenario)
+  test('multi-peer: the follower replicates the trusted peers\' pinset, keeps its own changes, catches up after a restart', multiPeerScenario, 300_000)
 })
 
 /**
