@@ -256,7 +256,7 @@ export class Cluster implements ClusterAPI, Startable {
   private onAlert(a: Alert): void {
     if (this.init.followerMode) return
     log.warn(`metric alert for ${a.name}: Peer: ${a.peer}.`)
-    if (a.name !== 'ping') return
+    if (a.name !== 'ping' || this.removed.has(a.peer)) return
     if (this.init.disableRepinning) {
       log.debug('repinning is disabled. Will not re-allocate pins on alerts')
       return
