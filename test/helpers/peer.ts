@@ -147,7 +147,13 @@ export class ClusterPeer {
 /** `service init --randomports` in a temp folder, pointed at the kubo API multiaddr. */
 export async function initPeer(opts: { ipfsApi: string; env?: Record<string, string>; initArgs?: string[] }): Promise<ClusterPeer> {
   const folder = await mkdtemp(join(tmpdir(), 'cluster-e2e-'))
-  const env = { CLUSTER_IPFSHTTP_NODEMULTIADDRESS: opts.ipfsApi, ...opts.env }
+  // loopback only, and no mDNS (multicast would reach other tests' peers and the network)
+  const env = {
+    CLUSTER_IPFSHTTP_NODEMULTIADDRESS: opts.ipfsApi,
+    CLUSTER_LISTENMULTIADDRESS: '/ip4/127.0.0.1/tcp/0',
+    CLUSTER_MDNSINTERVAL: '0s',
+    ...opts.env
+  }
   const r = await runBinary(['service', '-c', folder, 'init', '--randomports', ...(opts.initArgs ?? [])], { env })
   if (r.code !== 0) throw new Error(`service init failed (${r.code}): ${r.stderr}${r.stdout}`)
   return new ClusterPeer(folder, env)
