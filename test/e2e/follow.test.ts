@@ -262,9 +262,15 @@ describe('follow', () => {
     expect(pins).toContain(cid)
   })
 
-  test('a template added to IPFS is read through the gateway (http://<gateway>/ipfs/<cid>)', async () => {
+  test('a template added with ctl add is read through the gateway (http://<gateway>/ipfs/<cid>)', async () => {
     await f1.stop()
-    const tcid = await kuboT.ipfsOk(['add', '-Q'], { input: templateText })
+    // as upstream's docs suggest: `ipfs-cluster-ctl add follower_service.json --name follower-config`
+    const file = join(home, 'follower_service.json')
+    await writeFile(file, templateText)
+    const added = await trusted.ctl(['add', '-Q', '--name', 'follower-config', file])
+    expect(added.code).toBe(0)
+    const tcid = added.stdout.trim()
+    expect(await kuboT.ipfsOk(['cat', tcid])).toBe(templateText)
     const f2 = new Follower('via-gateway')
     followers.push(f2)
     const url = `${kuboT.gatewayUrl}/ipfs/${tcid}`
