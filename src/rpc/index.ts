@@ -3,6 +3,19 @@
  * `rpc_policy.go`): `createRpc` builds the endpoint, `registerClusterRpc`
  * serves the cluster's components on it, `clusterRpcClient` calls them
  * on other peers with typed values.
+ *
+ * Wiring in the daemon (after the host, before `cluster.start()`):
+ * ```ts
+ * const rpc = createRpc({ peerId }, { libp2p: host.libp2p, isTrusted: (p) => consensus.isTrustedPeer(p) })
+ * let cluster: Cluster | undefined
+ * cluster = new Cluster(
+ *   { ...init, addresses: () => host.addresses(), peerAddresses: peerStoreAddresses(host.libp2p) },
+ *   { ...components, rpc, peerset: peersFromPing(monitor, peerId, (p) => cluster?.isRemovedPeer(p) ?? false) }
+ * )
+ * registerClusterRpc(rpc, { cluster, tracker, ipfs, monitor, consensus })
+ * await rpc.start() // stop it before the host
+ * // with --bootstrap: await cluster.join(bootstrapPeerId) once cluster.start() resolved
+ * ```
  */
 export * from './errors.ts'
 export * from './peers.ts'

@@ -368,8 +368,12 @@ export class Rpc implements RpcClient {
     try {
       let req: { s?: unknown; m?: unknown; a?: unknown }
       try {
-        const readCtl = AbortSignal.any([handlerCtl.signal, AbortSignal.timeout(REQUEST_READ_TIMEOUT_MS)])
-        req = decode((await lp.read({ signal: readCtl })).subarray()) as typeof req
+        const readDeadline = new CallDeadline(REQUEST_READ_TIMEOUT_MS, [handlerCtl.signal])
+        try {
+          req = decode((await lp.read({ signal: readDeadline.signal })).subarray()) as typeof req
+        } finally {
+          readDeadline.dispose()
+        }
       } catch (err) {
         stream.abort(toError(err))
         return
@@ -410,7 +414,12 @@ export class Rpc implements RpcClient {
         const name = err instanceof Error ? err.name : 'Error'
         await send({ t: 'e', n: name, e: errMessage(err) })
       }
-      await stream.close({ signal: AbortSignal.timeout(5_000) })
+      const closeDeadline = new CallDeadline(5_000, [run.signal])
+      try {
+        await stream.close({ signal: closeDeadline.signal })
+      } finally {
+        closeDeadline.dispose()
+      }
     } catch (err) {
       log.debug(`RPC stream from ${peer}: ${errMessage(err)}`)
       stream.abort(toError(err))

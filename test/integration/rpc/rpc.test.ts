@@ -153,3 +153,45 @@ describe('rpc over libp2p', () => {
     expect(['RpcTransportError', 'RpcTimeoutError']).toContain((err as Error).name)
   })
 })
+
+describe('rpc lifecycle', () => {
+  test('stop() is idempotent, aborts handlers in flight and fails the callers', async () => {
+    const [a, b] = await Promise.all([node(), node()])
+    await a.peerStore.merge(b.peerId, { multiaddrs: b.getMultiaddrs() })
+    const ra = createRpc({ peerId: a.peerId.toString() }, { libp2p: a, isTrusted: () => true })
+    const rb = createRpc({ peerId: b.peerId.toString() }, { libp2p: b, isTrusted: () => true })
+    let handlerAborted = false
+    let entered = false
+    rb.register('PinTracker', 'Recover', (_arg, ctx) => {
+      entered = true
+      return new Promise((_, reject) => {
+        ctx.signal.addEventListener('abort', () => {
+          handlerAborted = true
+          reject(new Error('aborted'))
+        })
+      })
+    })
+    await ra.start()
+    await rb.start()
+    await rb.start()
+    try {
+      const p = ra.call(b.peerId.toString(), 'PinTracker', 'Recover', null, { timeoutMs: 10_000 }).catch((e: unknown) => e as Error)
+      const deadline = Date.now() + 5000
+      while (!entered && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+      expect(entered).toBe(true)
+      await rb.stop()
+      await rb.stop()
+      const err = await p
+      expect(handlerAborted).toBe(true)
+      expect(err).toBeInstanceOf(Error)
+      expect((err as Error).name).not.toBe('RpcTimeoutError')
+      // no longer served
+      const e2 = await ra.call(b.peerId.toString(), 'PinTracker', 'Recover', null, { timeoutMs: 3000 }).catch((e: unknown) => e as Error)
+      expect(e2).toBeInstanceOf(Error)
+    } finally {
+      await ra.stop()
+      await rb.stop()
+      await Promise.all([a.stop(), b.stop()])
+    }
+  }, 20_000)
+})
