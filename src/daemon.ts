@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { createAddHandler } from './adder/index.ts'
 import { createBalancedAllocator } from './allocator/balanced/index.ts'
 import { createRestApiServer, type RestApiServer } from './api/rest/index.ts'
-import { Cluster } from './cluster.ts'
+import { Cluster, peersFromPing } from './cluster.ts'
 import type { Identity, ServiceConfig } from './config/index.ts'
 import { type CrdtConsensus, createCrdtConsensus } from './consensus/crdt/index.ts'
 import { createCrdtNetwork } from './consensus/crdt/libp2p.ts'
@@ -21,6 +21,7 @@ import { createTagsInformer } from './informer/tags/index.ts'
 import type { Informer, Startable } from './interfaces.ts'
 import { IpfsHttpConnector } from './ipfsconn/ipfshttp/index.ts'
 import { createPubsubMonitor } from './monitor/pubsubmon/index.ts'
+import { createRpc, peerStoreAddresses, registerClusterRpc } from './rpc/index.ts'
 import { createMetricsServer } from './observability/metrics.ts'
 import { getLogger } from './observability/logging.ts'
 import { createStatelessPinTracker } from './pintracker/index.ts'
@@ -96,9 +97,10 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     log.info(`cluster swarm listening on ${host.addresses().join(', ')}`)
 
     const ipfsCfg = config.ipfsConnector.ipfshttp
-    const ipfs = new IpfsHttpConnector({ ...ipfsCfg })
-    const crdtCfg = config.consensus.crdt
     let cluster: Cluster | undefined
+    // connect_swarms: this peer's kubo connects to the other peers' kubos
+    const ipfs = new IpfsHttpConnector({ ...ipfsCfg }, { clusterPeers: (o) => cluster!.peers(o) })
+    const crdtCfg = config.consensus.crdt
     let consensusRef: CrdtConsensus | undefined
     const net = createCrdtNetwork(
       {
@@ -149,6 +151,7 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     const allocator = createBalancedAllocator(config.allocator.balanced)
     const monitor = createPubsubMonitor({ checkIntervalMs: config.monitor.pubsubmon.checkIntervalMs, peerId }, { pubsub })
 
+    const rpc = createRpc({ peerId }, { libp2p: host.libp2p, isTrusted: (p) => consensus.isTrustedPeer(p) })
     cluster = new Cluster(
       {
         peerId,
@@ -160,10 +163,23 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
         followerMode,
         disableRepinning: config.cluster.disableRepinning,
         pinOnlyOnTrustedPeers: config.cluster.pinOnlyOnTrustedPeers,
-        addresses: () => host.addresses()
+        addresses: () => host.addresses(),
+        peerAddresses: peerStoreAddresses(host.libp2p)
       },
-      { consensus, tracker, ipfs, allocator, informers, monitor }
+      {
+        consensus,
+        tracker,
+        ipfs,
+        allocator,
+        informers,
+        monitor,
+        rpc,
+        peerset: peersFromPing(monitor, peerId, (p) => cluster?.isRemovedPeer(p) ?? false)
+      }
     )
+    registerClusterRpc(rpc, { cluster, tracker, ipfs, monitor, consensus })
+    await rpc.start()
+    started.push(rpc)
 
     // Start order: the reverse of the stop order.
     for (const s of [allocator, ...informers, tracker, ipfs, monitor, consensus] as Startable[]) {
@@ -177,6 +193,7 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     if (opts.bootstrap !== undefined && opts.bootstrap.length > 0) {
       try {
         const joined = await host.bootstrap(opts.bootstrap)
+        await cluster.join(joined)
         log.info(`joined the cluster through ${joined}`)
       } catch (err) {
         log.error(`bootstrap failed: ${(err as Error).message}`)

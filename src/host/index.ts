@@ -32,6 +32,7 @@
  * await host.bootstrap(['/ip4/10.0.0.2/tcp/9096/p2p/12D3Koo...'])
  */
 import { noise } from '@chainsafe/libp2p-noise'
+import { asCrypto, defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { type Identify, identify } from '@libp2p/identify'
@@ -201,7 +202,18 @@ export async function createClusterHost(init: ClusterHostInit): Promise<ClusterH
       announceFilter: (addrs) => addrs.filter((ma) => !noAnnounce.has(transportKey(ma)))
     },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    // noise's default crypto uses node:crypto chacha20-poly1305 for messages of
+    // 1200 bytes or more, which Bun lacks ("Unknown cipher"): use the
+    // as-chacha20poly1305 (wasm) implementation for those.
+    connectionEncrypters: [
+      noise({
+        crypto: {
+          ...defaultCrypto,
+          chaCha20Poly1305Encrypt: asCrypto.chaCha20Poly1305Encrypt,
+          chaCha20Poly1305Decrypt: asCrypto.chaCha20Poly1305Decrypt
+        }
+      })
+    ],
     streamMuxers: [yamux()],
     ...(init.secret !== null ? { connectionProtector: clusterProtector(init.secret, failures) } : {}),
     connectionManager: {
