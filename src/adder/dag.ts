@@ -13,11 +13,13 @@
  * new CIDs, with the `Tsize`s recomputed from the new block sizes.
  */
 import * as dagPb from '@ipld/dag-pb'
-import { type ImporterOptions, importer } from 'ipfs-unixfs-importer'
+import { UnixFS } from 'ipfs-unixfs'
+import { type BufferImporter, type ImporterOptions, importer } from 'ipfs-unixfs-importer'
 import { fixedSize, rabin } from 'ipfs-unixfs-importer/chunker'
 import { balanced, trickle } from 'ipfs-unixfs-importer/layout'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 import type { MultihashHasher } from 'multiformats/hashes/interface'
 import { InvalidArgumentError } from '../errors.ts'
 import type { AbortOptions } from '../interfaces.ts'
@@ -86,6 +88,33 @@ export function chunkerFor(spec: string): NonNullable<ImporterOptions['chunker']
   throw new InvalidArgumentError(`unrecognized chunker option: ${s}`)
 }
 
+/**
+ * The importer's leaf builder, minus one habit: the default keeps each
+ * dag-pb leaf's data (its `UnixFS` object) until the parent is built, i.e.
+ * up to 174 chunks (44 MiB at 256 KiB) per level, plus what the garbage
+ * collector has not freed yet. Here a leaf keeps only its data length
+ * (`blockSizes`), which is all its parent needs. Blocks and CIDs are the
+ * same as the importer's own (sha2-256, like its `persist`).
+ */
+function leanBufferImporter(opts: { cidVersion: 0 | 1; rawLeaves: boolean; leafType: 'file' | 'raw' }): BufferImporter {
+  return async function* (file, blockstore) {
+    for await (const chunk of file.content) {
+      yield async () => {
+        if (opts.rawLeaves) {
+          const cid = CID.create(1, raw.code, await sha256.digest(chunk))
+          await blockstore.put(cid, chunk)
+          return { cid, size: BigInt(chunk.length), block: chunk }
+        }
+        const block = dagPb.encode({ Data: new UnixFS({ type: opts.leafType, data: chunk }).marshal(), Links: [] })
+        const cid = CID.create(opts.cidVersion, dagPb.code, await sha256.digest(block))
+        await blockstore.put(cid, block)
+        const unixfs = new UnixFS({ type: opts.leafType, blockSizes: [BigInt(chunk.length)] })
+        return { cid, unixfs, size: BigInt(block.length), block }
+      }
+    }
+  }
+}
+
 /** Importer options equivalent to kubo's for these add params. */
 export function importerOptions(params: AddParams): ImporterOptions {
   return {
@@ -103,10 +132,15 @@ export function importerOptions(params: AddParams): ImporterOptions {
     shardSplitThresholdBytes: HAMT_THRESHOLD_BYTES,
     shardSplitStrategy: 'links-bytes',
     fieldOrder: 'links-first',
+    bufferImporter: leanBufferImporter({
+      cidVersion: params.cidVersion === 1 ? 1 : 0,
+      rawLeaves: params.rawLeaves,
+      leafType: params.layout === 'trickle' ? 'raw' : 'file'
+    }),
     wrapWithDirectory: params.wrap,
     // one file at a time: entries come from a streamed upload, in order
     fileImportConcurrency: 1,
-    blockWriteConcurrency: 8
+    blockWriteConcurrency: 1
   }
 }
 

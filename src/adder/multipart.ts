@@ -20,8 +20,6 @@
  * builds a `ReadableStream` that pulls each file's bytes when the HTTP
  * client asks for them.
  */
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { Busboy, type BusboyFileStream } from '@fastify/busboy'
 import { InvalidArgumentError } from '../errors.ts'
 import type { AbortOptions } from '../interfaces.ts'
@@ -132,9 +130,54 @@ export async function* parseMultipart(
   })
   bb.on('finish', () => push({ type: 'done' }))
 
-  const source = body instanceof ReadableStream ? Readable.fromWeb(body as unknown as import('node:stream/web').ReadableStream<Uint8Array>) : Readable.from(body)
+  // the body is written into busboy directly (no intermediate Node stream),
+  // waiting for 'drain' whenever busboy's buffer is full
+  let stopped = false
+  const source = body as AsyncIterable<Uint8Array>
+  const pump = async (): Promise<void> => {
+    const signal = options.signal
+    for await (const chunk of source) {
+      if (stopped) return
+      signal?.throwIfAborted()
+      if (!bb.write(chunk)) {
+        await new Promise<void>((resolve, reject) => {
+          const cleanup = (): void => {
+            bb.off('drain', onDrain)
+            bb.off('error', onError)
+            bb.off('close', onDrain)
+            signal?.removeEventListener('abort', onAbort)
+          }
+          const onDrain = (): void => {
+            cleanup()
+            resolve()
+          }
+          const onError = (err: Error): void => {
+            cleanup()
+            reject(err)
+          }
+          const onAbort = (): void => {
+            cleanup()
+            reject(signal?.reason ?? new Error('aborted'))
+          }
+          bb.on('drain', onDrain)
+          bb.on('error', onError)
+          bb.on('close', onDrain)
+          signal?.addEventListener('abort', onAbort, { once: true })
+        })
+      }
+    }
+    if (!stopped) {
+      await new Promise<void>((resolve, reject) => {
+        bb.once('error', reject)
+        bb.end(() => resolve())
+      })
+    }
+  }
   let current: BusboyFileStream | undefined
-  const pumping = pipeline(source, bb, { signal: options.signal }).catch((err: unknown) => {
+  bb.on('error', () => {
+    // reported through the pump
+  })
+  const pumping = pump().catch((err: unknown) => {
     const e = err instanceof Error ? err : new Error(String(err))
     // the part being read ends with the upload's error
     if (current !== undefined && !current.readableEnded) current.destroy(e)
@@ -175,11 +218,11 @@ export async function* parseMultipart(
     }
   } finally {
     if (current !== undefined && !current.readableEnded) current.resume()
-    if (!bb.writableFinished) {
-      source.destroy()
-      bb.destroy()
-    }
-    await pumping
+    stopped = true
+    if (!bb.writableFinished) bb.destroy()
+    // not awaited: the pump may sit waiting for a stalled client's next
+    // chunk; it stops at that chunk (and its errors are already handled)
+    void pumping
     log.debug('multipart upload closed')
   }
 }

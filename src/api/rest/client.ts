@@ -385,7 +385,17 @@ function httpRequest(
       ;(async () => {
         for await (const chunk of src) {
           if (req.destroyed) return
-          if (!req.write(chunk)) await new Promise<void>((r) => (req.destroyed ? r() : req.once('drain', r).once('close', r)))
+          if (!req.write(chunk)) {
+            await new Promise<void>((resolve) => {
+              const done = (): void => {
+                req.off('drain', done)
+                req.off('close', done)
+                resolve()
+              }
+              req.on('drain', done)
+              req.on('close', done)
+            })
+          }
         }
         req.end()
       })().catch((err: unknown) => req.destroy(err instanceof Error ? err : new Error(String(err))))
