@@ -84,6 +84,8 @@ export interface ClusterInit {
   pinOnlyOnTrustedPeers: boolean
   /** the cluster swarm's own addresses (with /p2p/<id>), when a host runs */
   addresses?: () => string[]
+  /** ms between informer metric pushes; upstream: the informers' metric TTL / 2 (default 15 s) */
+  informerIntervalMs?: number
   /**
    * The known addresses (with /p2p/<id>) of these peers, for
    * `id().clusterPeersAddresses`, e.g. `peerStoreAddresses(host.libp2p)`
@@ -361,7 +363,7 @@ export class Cluster implements ClusterAPI, Startable {
   }
 
   private informerTtlMs(): number {
-    return 30_000
+    return 2 * (this.init.informerIntervalMs ?? 15_000)
   }
 
   private every(ms: number, fn: () => Promise<void>): void {

@@ -164,6 +164,11 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
         disableRepinning: config.cluster.disableRepinning,
         pinOnlyOnTrustedPeers: config.cluster.pinOnlyOnTrustedPeers,
         addresses: () => host.addresses(),
+        informerIntervalMs: Math.floor(
+          Math.min(
+            ...[config.informer.disk, config.informer.tags, config.informer.pinqueue].map((i) => i?.metricTtlMs ?? 30_000)
+          ) / 2
+        ),
         peerAddresses: peerStoreAddresses(host.libp2p)
       },
       {

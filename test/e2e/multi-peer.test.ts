@@ -193,6 +193,11 @@ describe('trust and secrets', () => {
       await Bun.sleep(500)
     }
     await u.stop()
+    // let its ping expire, so later status calls do not ask a stopped peer
+    await waitFor(async () => {
+      const r = await peers[0]!.ctl(['--enc', 'json', 'peers', 'ls'])
+      return (r.stdout.match(/"peername"/g) ?? []).length === 3
+    }, 'the peerset to be the three trusted peers again', 30_000, 250)
   }, 120_000)
 })
 
@@ -200,7 +205,8 @@ describe('failures and restarts', () => {
   test('kill -9 an allocated peer: its pins are re-pinned on the others; after restart nothing is lost', async () => {
     const cid = await addData(kubos[0]!)
     const r = await peers[0]!.ctl(['pin', 'add', '--replication', '2', '--wait', '--wt', '90', cid], { timeoutMs: 120_000 })
-    expect(r.code).toBe(0)
+    const diag = r.code === 0 ? '' : (await peers[0]!.ctl(['--enc', 'json', 'status', cid])).stdout
+    expect(`${r.code} ${r.stdout}${r.stderr}${diag}`).toStartWith('0 ')
     const allocs = (await allocationsOf(peers[0]!, cid))!
     const victim = ids.findIndex((id) => allocs.includes(id))
     const spare = ids.findIndex((id) => !allocs.includes(id))
