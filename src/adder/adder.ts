@@ -9,6 +9,7 @@ import type { CID } from 'multiformats/cid'
 import { AbortError, InvalidArgumentError } from '../errors.ts'
 import type { AbortOptions, IPFSConnector } from '../interfaces.ts'
 import { getLogger } from '../observability/logging.ts'
+import { collectGarbage } from '../runtime/gc.ts'
 import type { AddedOutput, PeerId, Pin, PinOptions } from '../types/index.ts'
 import { importCar } from './car.ts'
 import { type AddEntry, type Block, buildUnixfs } from './dag.ts'
@@ -19,6 +20,14 @@ const log = getLogger('adder')
 
 /** A progress line is sent every this many bytes of a file (and at its end). */
 export const PROGRESS_INCREMENT = 256 * 1024
+
+/**
+ * A garbage collection is asked for after every this many bytes of blocks
+ * (see `src/runtime/gc.ts`): the copies an upload makes are dead at once,
+ * but the runtime would otherwise let hundreds of MB of them accumulate.
+ */
+export const GC_EVERY_BYTES = 32 * 1024 * 1024
+const GC_SYNC = true
 
 /** What the adder uses of the peer. */
 export interface AdderComponents {
@@ -138,7 +147,15 @@ export async function* addEntries(
     const allocations = dests.length > 0 ? dests : undefined
     const factory = components.blockSinks ?? blockSinkFactory({ localPeer: components.localPeer, ipfs: components.ipfs })
     const sink: BlockSink = factory(sinkPeers)
-    const put = (b: Block, o?: AbortOptions): Promise<void> => sink.put(b, o)
+    let sinceGc = 0
+    const put = (b: Block, o?: AbortOptions): Promise<void> => {
+      sinceGc += b.bytes.length
+      if (sinceGc >= GC_EVERY_BYTES) {
+        sinceGc = 0
+        collectGarbage(GC_SYNC)
+      }
+      return sink.put(b, o)
+    }
     let root: CID | undefined
     try {
       if (params.format === 'car') {

@@ -140,7 +140,7 @@ export function importerOptions(params: AddParams): ImporterOptions {
     wrapWithDirectory: params.wrap,
     // one file at a time: entries come from a streamed upload, in order
     fileImportConcurrency: 1,
-    blockWriteConcurrency: 1
+    blockWriteConcurrency: 4
   }
 }
 
@@ -230,15 +230,49 @@ export async function* buildUnixfs(
     }
   }
 
-  for await (const r of importer(candidates(), blockstore, opts)) {
-    let cid = r.cid
-    let size = Number(r.size)
-    if (rehasher !== null) {
-      const m = rehasher.lookup(r.cid)
-      if (m === undefined) throw new Error(`rehashing: no block for ${r.cid.toString()}`)
-      cid = m.cid
-      size = m.size
-    }
-    yield { path: r.path ?? '', cid, size }
+  // Directory nodes built from directory entries, by path: the importer
+  // never reports an empty directory (it stays a leaf of its parent), kubo
+  // does. Same node as the importer's default directory builder.
+  const dirNodes = new Map<string, { cid: CID; size: number }>()
+  opts.dirBuilder = async (dir, store, o) => {
+    const unixfs = new UnixFS({ type: 'directory', mtime: dir.mtime, mode: dir.mode })
+    const block = dagPb.encode(dagPb.prepare({ Data: unixfs.marshal() }))
+    const cid = CID.create(o.cidVersion, dagPb.code, await sha256.digest(block))
+    await store.put(cid, block, o)
+    dirNodes.set(dir.path ?? '', { cid, size: block.length })
+    return { cid, path: dir.path, unixfs, size: BigInt(block.length), originalPath: dir.originalPath, block }
   }
+
+  const final = (c: CID, size: number): { cid: CID; size: number } => {
+    if (rehasher === null) return { cid: c, size }
+    const m = rehasher.lookup(c)
+    if (m === undefined) throw new Error(`rehashing: no block for ${c.toString()}`)
+    return m
+  }
+
+  // files as they complete; directories at the end in kubo's order
+  // (depth-first, children by name, each directory after its contents)
+  const dirs: DagResult[] = []
+  for await (const r of importer(candidates(), blockstore, opts)) {
+    const out = { path: r.path ?? '', ...final(r.cid, Number(r.size)) }
+    if (r.unixfs?.isDirectory() === true) dirs.push(out)
+    else yield out
+  }
+  const seen = new Set(dirs.map((d) => d.path))
+  for (const [path, n] of dirNodes) if (!seen.has(path)) dirs.push({ path, ...final(n.cid, n.size) })
+  dirs.sort((a, b) => postOrder(a.path, b.path))
+  yield* dirs
+}
+
+/** Orders paths depth-first, children by name (byte order), a directory after everything under it. */
+export function postOrder(a: string, b: string): number {
+  const pa = a === '' ? [] : a.split('/')
+  const pb = b === '' ? [] : b.split('/')
+  const n = Math.min(pa.length, pb.length)
+  for (let i = 0; i < n; i++) {
+    const x = pa[i] as string
+    const y = pb[i] as string
+    if (x !== y) return Buffer.compare(Buffer.from(x), Buffer.from(y))
+  }
+  return pb.length - pa.length
 }

@@ -12,7 +12,7 @@ import type { Block } from './dag.ts'
 const log = getLogger('adder')
 
 /** Blocks buffered per destination before `put` waits (backpressure). */
-export const DEFAULT_SINK_CAPACITY = 4
+export const DEFAULT_SINK_CAPACITY = 16
 
 /**
  * Takes an upload's blocks for one or more destinations.

@@ -819,7 +819,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Blocks per `block/put` request of {@link IpfsHttpConnector.blockStream}. */
-export const BLOCK_STREAM_BATCH = 64
+export const BLOCK_STREAM_BATCH = 256
 
 /** kubo `cid-codec` names of the codecs an upload can carry. */
 const CODEC_NAMES = new Map<number, string>([
