@@ -136,6 +136,16 @@ describe('ctl add output and pinning', () => {
     expect(pin.stdout).toContain('"k": "v"')
   }, 180_000)
 
+  test('a URL is fetched and added under its last path segment', async () => {
+    const content = randomBytes(700 * 1024)
+    const cid = (await kubo.ipfsOk(['add', '-Q', '--pin=false', '--raw-leaves'], { input: content })).trim()
+    const url = `${kubo.gatewayUrl}/ipfs/${cid}?filename=ignored`
+    const want = (await kubo.ipfsOk(['add', '--only-hash', '-Q'], { input: content })).trim()
+    const r = await peer.ctl(['add', url])
+    expect(r.code).toBe(0)
+    expect(r.stdout.trim()).toBe(`added ${want} ${cid}`)
+  })
+
   test('--no-pin adds the blocks without pinning', async () => {
     const p = join(dir, 'nopin')
     await writeFile(p, randomBytes(1000))
