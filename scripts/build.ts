@@ -9,9 +9,11 @@
  * injected with --define. Release artifacts are named
  * `ipfs-cluster-<os>-<arch>[.exe]`, each with `<file>.sha256`
  * ("<hex>  <file>", as sha256sum prints), which install.sh verifies.
+ * `--all` also copies install.sh and systemd/*.service into dist/: a
+ * release is dist/ as a whole.
  */
 import { createHash } from 'node:crypto'
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 
@@ -65,6 +67,13 @@ if (all || targets.length > 0) {
   for (const t of all ? TARGETS : targets) {
     if (!(TARGETS as readonly string[]).includes(t)) throw new Error(`unknown target ${t}; known: ${TARGETS.join(', ')}`)
     checksum(build(t))
+  }
+  if (all) {
+    // what install.sh fetches besides the binaries
+    copyFileSync(join(ROOT, 'install.sh'), join(DIST, 'install.sh'))
+    mkdirSync(join(DIST, 'systemd'), { recursive: true })
+    for (const f of readdirSync(join(ROOT, 'systemd'))) copyFileSync(join(ROOT, 'systemd', f), join(DIST, 'systemd', f))
+    process.stdout.write('copied install.sh and systemd/ into dist/\n')
   }
 } else {
   const out = build(undefined)
