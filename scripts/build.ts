@@ -71,9 +71,9 @@ if (all || targets.length > 0) {
   if (all) {
     // what install.sh fetches besides the binaries
     copyFileSync(join(ROOT, 'install.sh'), join(DIST, 'install.sh'))
-    mkdirSync(join(DIST, 'systemd'), { recursive: true })
-    for (const f of readdirSync(join(ROOT, 'systemd'))) copyFileSync(join(ROOT, 'systemd', f), join(DIST, 'systemd', f))
-    process.stdout.write('copied install.sh and systemd/ into dist/\n')
+    // install.sh --systemd fetches the units from the release root
+    for (const f of readdirSync(join(ROOT, 'systemd'))) copyFileSync(join(ROOT, 'systemd', f), join(DIST, f))
+    process.stdout.write('copied install.sh and the systemd units into dist/\n')
   }
 } else {
   const out = build(undefined)
