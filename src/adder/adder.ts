@@ -213,7 +213,8 @@ export async function* addEntries(
       wake?.()
     },
     (err: unknown) => {
-      failure = err
+      // once the request is cancelled, whatever broke first is a consequence
+      failure = signal.aborted ? new AbortError('add aborted: the request was cancelled (the client went away?)') : err
       finished = true
       wake?.()
     }
@@ -240,6 +241,7 @@ export async function* addEntries(
     if (!finished) {
       ctrl.abort(new AbortError('add aborted: the client went away'))
       await work
+      log.warn(`add aborted, nothing pinned: ${failure instanceof Error ? failure.message : 'the client went away'}`)
     }
   }
 }

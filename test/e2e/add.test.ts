@@ -217,6 +217,32 @@ describe('ctl add output and pinning', () => {
   })
 })
 
+describe('client going away', () => {
+  test('killing ctl mid-upload leaves no pin and the peer keeps adding', async () => {
+    const f = join(dir, 'gone')
+    await writeRandomFile(f, 300 * 1024 * 1024)
+    try {
+      const cid = (await kubo.ipfsOk(['add', '--only-hash', '-Q', f])).trim()
+      const logsBefore = peer.logs.length
+      const r = await peer.ctl(['add', '-Q', f], { timeoutMs: 500 }) // SIGKILLed by the harness
+      expect(r.code).not.toBe(0)
+      await waitFor(
+        async () => /add aborted|error adding to cluster/.test(peer.logs.slice(logsBefore)),
+        'the daemon to abort the add',
+        30_000,
+        100
+      )
+      expect(await clusterPins()).not.toContain(cid)
+      expect(peer.logs.slice(logsBefore)).not.toMatch(/unhandled/i)
+      const again = await peer.ctl(['add', '-Q', join(dir, 'one')])
+      expect(again.code).toBe(0)
+      expect(again.stdout.trim()).toBe('QmfDmsHTywy6L9Ne5RXsj5YumDedfBLMvCvmaxjBoe6w4d')
+    } finally {
+      await rm(f, { force: true })
+    }
+  }, 120_000)
+})
+
 describe('memory', () => {
   test('adding 1 GiB keeps the daemon RSS growth under 150 MB', async () => {
     const big = join(dir, 'gib')
