@@ -2,12 +2,13 @@
  * The adder against a real kubo (offline): the CIDs of the full
  * input × option matrix equal `ipfs add --only-hash`, and
  * `IPFSConnector.blockStream` stores mixed-codec uploads in kubo.
- * Inputs go through the whole upload chain in process: files walk ->
+ * The folder has hidden entries, an empty folder, an empty file and a
+ * symlink. Inputs go through the whole upload chain in process: files walk ->
  * multipart encoder -> streamed multipart parser -> DAG builder.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
@@ -41,6 +42,7 @@ beforeAll(async () => {
   await writeFile(join(t, 'sub', 'e'), '')
   await writeFile(join(t, '.dot', 'c'), 'y\n')
   await writeFile(join(t, 'sub', '.hid', 'd'), 'z\n')
+  await symlink('a.txt', join(t, 'sub', 'link'))
 }, 120_000)
 
 afterAll(async () => {
