@@ -3,7 +3,7 @@
  * daemon, pins real data through it, prints what to try next, and keeps
  * running until Ctrl-C (or exits after the demo with --once).
  *
- *   npm run cluster                 # 1 peer (--peers N for more)
+ *   npm run cluster                 # 3 peers (--peers N for another number)
  *   npm run cluster -- --once       # run the demo and stop
  *
  * Like upstream's docker-compose quick-start, with no Docker: kubo comes
@@ -22,7 +22,7 @@ const ROOT = resolve(import.meta.dir, '..')
 const args = process.argv.slice(2)
 const once = args.includes('--once')
 const peersIdx = args.indexOf('--peers')
-const N = peersIdx >= 0 ? Number(args[peersIdx + 1]) : Number(process.env.CLUSTER_PEERS ?? 1)
+const N = peersIdx >= 0 ? Number(args[peersIdx + 1]) : Number(process.env.CLUSTER_PEERS ?? 3)
 if (!Number.isInteger(N) || N < 1 || N > 9) throw new Error('--peers must be between 1 and 9')
 
 function say(s: string): void {
