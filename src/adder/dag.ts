@@ -15,7 +15,7 @@
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { type BufferImporter, type ImporterOptions, importer } from 'ipfs-unixfs-importer'
-import { fixedSize, rabin } from 'ipfs-unixfs-importer/chunker'
+import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced, trickle } from 'ipfs-unixfs-importer/layout'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
@@ -60,9 +60,11 @@ export interface DagResult {
 }
 
 /**
- * Parses kubo's chunker string (`size-<bytes>`, `rabin`, `rabin-<avg>`,
- * `rabin-<min>-<avg>-<max>`).
- * @throws InvalidArgumentError on an unknown or out-of-range chunker.
+ * Parses kubo's chunker string. Only `size-<bytes>` is accepted: the
+ * importer's rabin chunker cuts differently from kubo's (measured against
+ * kubo 0.42), and there is no buzhash, so those would give CIDs kubo does
+ * not give; they are refused rather than silently different.
+ * @throws InvalidArgumentError on another or an out-of-range chunker.
  */
 export function chunkerFor(spec: string): NonNullable<ImporterOptions['chunker']> {
   const s = spec === '' ? 'size-262144' : spec
@@ -73,17 +75,8 @@ export function chunkerFor(spec: string): NonNullable<ImporterOptions['chunker']
     if (n > MAX_CHUNK_SIZE) throw new InvalidArgumentError(`chunker parameters may not exceed the maximum chunk size of ${MAX_CHUNK_SIZE}`)
     return fixedSize({ chunkSize: n })
   }
-  if (s === 'rabin') return rabin({ avgChunkSize: 262_144, minChunkSize: 262_144 / 3, maxChunkSize: 262_144 + 262_144 / 2 })
-  const one = /^rabin-(\d+)$/.exec(s)
-  if (one !== null) {
-    const avg = Number(one[1])
-    return rabin({ avgChunkSize: avg, minChunkSize: Math.floor(avg / 3), maxChunkSize: avg + Math.floor(avg / 2) })
-  }
-  const three = /^rabin-(\d+)-(\d+)-(\d+)$/.exec(s)
-  if (three !== null) {
-    const [min, avg, max] = [Number(three[1]), Number(three[2]), Number(three[3])]
-    if (!(min <= avg && avg <= max) || max > MAX_CHUNK_SIZE) throw new InvalidArgumentError(`incorrect rabin chunker parameters: ${s}`)
-    return rabin({ minChunkSize: min, avgChunkSize: avg, maxChunkSize: max })
+  if (/^(rabin|buzhash)(-|$)/.test(s)) {
+    throw new InvalidArgumentError(`chunker ${s} is not supported (its CIDs would differ from kubo's): use size-<bytes>`)
   }
   throw new InvalidArgumentError(`unrecognized chunker option: ${s}`)
 }

@@ -95,3 +95,14 @@ describe('addParamsFromQuery (upstream AddParamsFromQuery)', () => {
     expect(back).toEqual(p)
   })
 })
+
+describe('chunkerFor', () => {
+  test('size-N within kubo limits; rabin and buzhash refused (their CIDs would differ from kubo)', async () => {
+    const { chunkerFor } = await import('../../../src/adder/dag.ts')
+    expect(typeof chunkerFor('size-1024')).toBe('function')
+    expect(typeof chunkerFor('')).toBe('function')
+    for (const bad of ['size-0', 'size-4194304', 'rabin', 'rabin-100-200-300', 'buzhash', 'fixed']) {
+      expect(() => chunkerFor(bad)).toThrow()
+    }
+  })
+})
