@@ -156,6 +156,11 @@ export class StubIPFS implements IPFSConnector {
   async blockGet(): Promise<Uint8Array> {
     return new Uint8Array()
   }
+  async blockStream(blocks: AsyncIterable<{ cid: CID; bytes: Uint8Array }>): Promise<void> {
+    for await (const _ of blocks) {
+      // the tracker never streams blocks
+    }
+  }
 }
 
 export class MemState implements ReadOnlyState {
