@@ -110,6 +110,19 @@ describe('CIDs equal kubo `ipfs add --only-hash`', () => {
     expect(await addLocal(paths, 'recursive=true&wrap-with-directory=true')).toBe(want)
   })
 
+  test('a folder big enough to be a HAMT shard', async () => {
+    const big = join(dir, 'big')
+    await mkdir(big)
+    for (let i = 0; i < 3000; i++) await writeFile(join(big, `file-with-a-rather-long-name-${i}.txt`), `${i}\n`)
+    for (const [query, flags] of [
+      ['recursive=true', ['-r']],
+      ['recursive=true&cid-version=1', ['-r', '--cid-version=1']]
+    ] as [string, string[]][]) {
+      const want = (await kubo.ipfsOk(['add', '--only-hash', '-Q', ...flags, big])).trim()
+      expect(await addLocal([big], query)).toBe(want)
+    }
+  }, 60_000)
+
   test('trickle with deep trees and blake2b-256 with raw leaves', async () => {
     const p = join(dir, 'mib1')
     for (const [query, flags] of [
