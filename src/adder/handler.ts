@@ -7,6 +7,7 @@
  *   before anything is read.
  * - `stream-channels=true` (default): 200 at once with `Content-Type:
  *   application/json`, `X-Chunked-Output: 1`, `Cache-Control: no-cache`,
+ *   `Connection: close`,
  *   `Trailer: X-Stream-Error`; one `AddedOutput` JSON object per line as it
  *   happens; an error after that goes in the `X-Stream-Error` trailer.
  * - `stream-channels=false`: one JSON array of every line once done, or 500
@@ -115,6 +116,8 @@ export function createAddHandler(components: AdderComponents): AddHandler {
       headers: {
         ...json,
         'Cache-Control': 'no-cache',
+        // upstream asks clients not to reuse the connection after an add
+        Connection: 'close',
         'X-Chunked-Output': '1',
         Trailer: STREAM_ERROR_TRAILER
       }
