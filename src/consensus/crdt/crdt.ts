@@ -87,9 +87,14 @@ export class CrdtStore {
   private readonly heads = new Map<string, { cid: CID; height: bigint }>()
   private chain: Promise<unknown> = Promise.resolve()
   private loaded = false
+  /** heads being processed (blockId -> promise): a head is processed once at a time */
+  private readonly processing = new Map<string, Promise<void>>()
+  /** remote heads processed concurrently by `receiveLoop` */
+  private readonly maxConcurrentHeads: number
 
-  constructor(init: { namespace: string }, components: CrdtStoreComponents) {
+  constructor(init: { namespace: string; maxConcurrentHeads?: number }, components: CrdtStoreComponents) {
     this.namespace = init.namespace
+    this.maxConcurrentHeads = Math.max(1, init.maxConcurrentHeads ?? 16)
     this.set = new CrdtSet(init.namespace)
     this.ds = components.datastore
     this.blocks = components.blockstore
@@ -272,10 +277,22 @@ export class CrdtStore {
    * @throws when a block cannot be fetched or decoded (nothing is half-applied).
    */
   async handleHead(head: CID, options?: AbortOptions): Promise<void> {
+    const id = blockId(head)
+    const running = this.processing.get(id)
+    if (running !== undefined) return await running
+    const p = this.processHead(head, options)
+    this.processing.set(id, p)
+    try {
+      await p
+    } finally {
+      if (this.processing.get(id) === p) this.processing.delete(id)
+    }
+  }
+
+  private async processHead(head: CID, options?: AbortOptions): Promise<void> {
     if (await this.isProcessed(head, options)) return
     // 1. walk down through unprocessed nodes, fetching blocks (no state change yet)
     const order: CID[] = [] // post-order: children before parents
-    const reachedHeads = new Set<string>()
     const visited = new Set<string>([blockId(head)])
     const stack: Array<{ cid: CID; links: CID[] | undefined; next: number }> = [{ cid: head, links: undefined, next: 0 }]
     let rootPrio = 0n
@@ -290,7 +307,6 @@ export class CrdtStore {
       if (top.next < top.links.length) {
         const child = top.links[top.next++]!
         const id = blockId(child)
-        if (this.heads.has(id)) reachedHeads.add(id)
         if (visited.has(id)) continue
         visited.add(id)
         if (await this.isProcessed(child, options)) continue
@@ -312,8 +328,10 @@ export class CrdtStore {
         await this.set.merge(txn, delta, blockId(cid), this.blockGetter(txn), changes, options)
         txn.put(this.processedKey(cid), new Uint8Array(0))
         const isRoot = cid.equals(head)
+        // heads below the root (also those other branches made heads meanwhile) give way to it
+        const replaced = isRoot ? [...this.heads.keys()].filter((id) => visited.has(id)) : []
         if (isRoot) {
-          for (const id of reachedHeads) {
+          for (const id of replaced) {
             const h = this.heads.get(id)
             if (h !== undefined) txn.delete(this.headKey(h.cid))
           }
@@ -321,7 +339,7 @@ export class CrdtStore {
         }
         await txn.commit(options)
         if (isRoot) {
-          for (const id of reachedHeads) this.heads.delete(id)
+          for (const id of replaced) this.heads.delete(id)
           this.heads.set(blockId(head), { cid: head, height: rootPrio })
         }
         this.emit(changes)
@@ -330,14 +348,30 @@ export class CrdtStore {
     log.debug(`merged branch ${head.toString()} (${order.length} nodes, priority ${rootPrio})`)
   }
 
-  /** Receives broadcasts until `signal` aborts, processing each head in turn. */
+  /**
+   * Receives broadcasts until `signal` aborts. Heads are processed
+   * concurrently (at most `maxConcurrentHeads`, default 16, at once; a head
+   * already in progress is not started again), so a slow fetch does not
+   * hold back the heads behind it; deltas are still applied one at a time.
+   */
   async receiveLoop(signal: AbortSignal): Promise<void> {
     if (this.broadcaster === undefined) return
+    const running = new Set<Promise<void>>()
+    try {
+      await this.receiveInto(running, signal)
+    } finally {
+      await Promise.allSettled([...running])
+    }
+  }
+
+  private async receiveInto(running: Set<Promise<void>>, signal: AbortSignal): Promise<void> {
+    const broadcaster = this.broadcaster
+    if (broadcaster === undefined) return
     for (;;) {
       if (signal.aborted) return
       let data: Uint8Array
       try {
-        data = await this.broadcaster.next(signal)
+        data = await broadcaster.next(signal)
       } catch (err) {
         if (signal.aborted) return
         log.error(`receiving broadcast: ${(err as Error).message}`)
@@ -351,12 +385,15 @@ export class CrdtStore {
         continue
       }
       for (const h of heads) {
-        try {
-          await this.handleHead(h, { signal })
-        } catch (err) {
-          if (signal.aborted) return
-          log.error(`error processing new head ${h.toString()}: ${(err as Error).message}`)
-        }
+        if (this.processing.has(blockId(h))) continue
+        for (let i = 0; running.size >= this.maxConcurrentHeads && i < 1_000_000; i++) await Promise.race(running)
+        if (signal.aborted) return
+        const p: Promise<void> = this.handleHead(h, { signal })
+          .catch((err: Error) => {
+            if (!signal.aborted) log.error(`error processing new head ${h.toString()}: ${err.message}`)
+          })
+          .finally(() => running.delete(p))
+        running.add(p)
       }
     }
   }

@@ -90,4 +90,11 @@ export class CrdtBlockstore {
   async put(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void> {
     await this.ds.put(new Key(this.keyOf(cid), false), bytes, options)
   }
+
+  /** Stores several blocks in one datastore batch. */
+  async putMany(blocks: Iterable<{ cid: CID; bytes: Uint8Array }>, options?: AbortOptions): Promise<void> {
+    const b = this.ds.batch()
+    for (const { cid, bytes } of blocks) b.put(new Key(this.keyOf(cid), false), bytes)
+    await b.commit(options)
+  }
 }

@@ -12,9 +12,15 @@
  *   debug); when the adapter can validate, they are not even forwarded.
  *   Received messages wait in a bounded queue for `next()`; when it is full
  *   the oldest is dropped with a warning (heads are rebroadcast anyway).
+ *   With a blockstore, outgoing broadcasts carry the bytes of the small head
+ *   blocks (< 64 KiB) in an extra protobuf field (`CRDTBroadcast` field 15,
+ *   repeated bytes; go-ds-crdt peers skip unknown fields), and received
+ *   ones are verified (sha2-256) and stored before the message is
+ *   delivered, so a live peer needs no fetch to apply a new head.
  * - `createBitswapDagSyncer`: `@helia/bitswap` on the cluster host's libp2p,
  *   serving the crdt blocks (`CrdtBlockstore`); `getBlock` reads the local
- *   store first, then asks the connected peers with a timeout.
+ *   store first, then the catch-up protocol (`sync.ts`: many blocks per
+ *   round trip, TypeScript peers), then bitswap with a timeout.
  */
 import { withBitswap } from '@helia/bitswap'
 import type { Libp2p } from '@libp2p/interface'
@@ -30,6 +36,10 @@ import { getLogger } from '../../observability/logging.ts'
 import type { Broadcaster, DagSyncer } from './crdt.ts'
 import { CrdtBlockstore } from './dag.ts'
 import type { Datastore } from 'interface-datastore'
+import * as dagPB from '@ipld/dag-pb'
+import { CID as CIDClass } from 'multiformats/cid'
+import { keyStringToBinary } from '../../state/keys.ts'
+import { createDagSync, type DagSync, type DagSyncStats } from './sync.ts'
 
 const log = getLogger('crdt')
 
@@ -57,6 +67,108 @@ export interface PubsubBroadcasterInit {
   isTrusted: (peerId: string) => boolean
   /** messages kept for `next()` (default 1024); the oldest is dropped beyond. */
   maxQueue?: number
+  /** head blocks smaller than this are sent inline (bytes, default 64 KiB; 0 disables). Needs a blockstore. */
+  inlineMaxBytes?: number
+}
+
+/** The `CRDTBroadcast` field carrying inline blocks (repeated bytes; not in go-ds-crdt). */
+export const INLINE_BLOCKS_FIELD = 15
+const INLINE_TAG = (INLINE_BLOCKS_FIELD << 3) | 2
+/** Most inline bytes one message carries. */
+const INLINE_MAX_TOTAL = 512 * 1024
+
+function putVarint(out: number[], n: number): void {
+  let v = n
+  while (v >= 0x80) {
+    out.push((v & 0x7f) | 0x80)
+    v = Math.floor(v / 128)
+  }
+  out.push(v)
+}
+
+/**
+ * Appends inline blocks (field 15) to an encoded `CRDTBroadcast`.
+ * Returns `data` unchanged when `blocks` is empty.
+ */
+export function appendInlineBlocks(data: Uint8Array, blocks: Uint8Array[]): Uint8Array {
+  if (blocks.length === 0) return data
+  const parts: Uint8Array[] = [data]
+  let size = data.length
+  for (const b of blocks) {
+    const hdr: number[] = [INLINE_TAG]
+    putVarint(hdr, b.length)
+    const h = Uint8Array.from(hdr)
+    parts.push(h, b)
+    size += h.length + b.length
+  }
+  const out = new Uint8Array(size)
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
+  return out
+}
+
+/**
+ * Splits an encoded `CRDTBroadcast` into its head CIDs' bytes (field 1,
+ * `Head.Cid`) and inline blocks (field 15).
+ * @throws Error on malformed protobuf.
+ */
+export function parseBroadcast(data: Uint8Array): { heads: Uint8Array[]; blocks: Uint8Array[] } {
+  const heads: Uint8Array[] = []
+  const blocks: Uint8Array[] = []
+  let pos = 0
+  const varint = (): number => {
+    let n = 0
+    let mul = 1
+    for (let i = 0; i < 10; i++) {
+      if (pos >= data.length) throw new Error('truncated varint')
+      const b = data[pos++]!
+      n += (b & 0x7f) * mul
+      if ((b & 0x80) === 0) return n
+      mul *= 128
+    }
+    throw new Error('varint too long')
+  }
+  const bytes = (): Uint8Array => {
+    const len = varint()
+    if (pos + len > data.length) throw new Error('truncated field')
+    const b = data.subarray(pos, pos + len)
+    pos += len
+    return b
+  }
+  while (pos < data.length) {
+    const tag = varint()
+    const field = Math.floor(tag / 8)
+    const wt = tag & 7
+    if (wt === 2) {
+      const b = bytes()
+      if (field === 1) {
+        // Head { bytes Cid = 1 }
+        let hp = 0
+        while (hp < b.length) {
+          const t = b[hp++]!
+          if (t !== 0x0a) break
+          let len = 0
+          let mul = 1
+          for (let i = 0; i < 5 && hp < b.length; i++) {
+            const x = b[hp++]!
+            len += (x & 0x7f) * mul
+            mul *= 128
+            if ((x & 0x80) === 0) break
+          }
+          heads.push(b.subarray(hp, hp + len))
+          hp += len
+        }
+      } else if (field === INLINE_BLOCKS_FIELD) blocks.push(b)
+    } else if (wt === 0) varint()
+    else if (wt === 1) pos += 8
+    else if (wt === 5) pos += 4
+    else throw new Error(`unsupported wire type ${wt}`)
+  }
+  if (pos > data.length) throw new Error('truncated message')
+  return { heads, blocks }
 }
 
 export interface PubsubBroadcaster extends Broadcaster {
@@ -64,6 +176,12 @@ export interface PubsubBroadcaster extends Broadcaster {
   readonly droppedUntrusted: number
   /** Messages dropped because the queue was full. */
   readonly droppedFull: number
+  /** Inline blocks sent (field 15). */
+  readonly inlineSent: number
+  /** Inline blocks received, verified and stored. */
+  readonly inlineReceived: number
+  /** Inline blocks dropped (not a head nor linked from one, or malformed). */
+  readonly inlineRejected: number
   /** Leaves the topic; pending `next()` calls keep waiting for their signal. */
   close(): void
 }
@@ -73,26 +191,65 @@ export interface PubsubBroadcaster extends Broadcaster {
  * upstream's trusted-signer validator). Subscribes at once; call `close()`
  * when the consensus stops.
  */
-export function createPubsubBroadcaster(init: PubsubBroadcasterInit, components: { pubsub: BroadcastPubsub }): PubsubBroadcaster {
+export function createPubsubBroadcaster(
+  init: PubsubBroadcasterInit,
+  components: { pubsub: BroadcastPubsub; blockstore?: CrdtBlockstore }
+): PubsubBroadcaster {
   const { topic, isTrusted } = init
   const maxQueue = Math.max(1, init.maxQueue ?? 1024)
+  const inlineMax = components.blockstore === undefined ? 0 : (init.inlineMaxBytes ?? 64 * 1024)
   const queue: Uint8Array[] = []
   const waiters: Array<(d: Uint8Array) => void> = []
   let droppedUntrusted = 0
   let droppedFull = 0
   let warnedFull = 0
+  let inlineSent = 0
+  let inlineReceived = 0
+  let inlineRejected = 0
+  /** stores inline blocks in arrival order, before delivery */
+  let storing: Promise<void> = Promise.resolve()
 
-  const trusted = (from: string): boolean => {
-    if (isTrusted(from)) return true
-    droppedUntrusted++
-    log.debug(`discarded pubsub message from non trusted source ${from}`)
-    return false
+  /** Verifies and stores the inline blocks of a message (never throws). */
+  async function storeInline(data: Uint8Array): Promise<void> {
+    const blockstore = components.blockstore
+    if (blockstore === undefined) return
+    let parsed: { heads: Uint8Array[]; blocks: Uint8Array[] }
+    try {
+      parsed = parseBroadcast(data)
+    } catch {
+      return // not ours to judge: the consumer reports malformed messages
+    }
+    if (parsed.blocks.length === 0) return
+    const wanted = new Set<string>()
+    for (const h of parsed.heads) {
+      try {
+        wanted.add(mhKey(CIDClass.decode(h)))
+      } catch {}
+    }
+    const ok: Array<{ cid: CID; bytes: Uint8Array }> = []
+    for (const b of parsed.blocks) {
+      const cid = CIDClass.createV1(dagPB.code, await sha256.digest(b))
+      const k = mhKey(cid)
+      if (!wanted.has(k)) {
+        inlineRejected++
+        continue
+      }
+      wanted.delete(k)
+      ok.push({ cid, bytes: b.slice() })
+      try {
+        for (const l of dagPB.decode(b).Links) wanted.add(mhKey(l.Hash))
+      } catch {}
+    }
+    if (ok.length === 0) return
+    try {
+      await blockstore.putMany(ok)
+      inlineReceived += ok.length
+    } catch (err) {
+      log.warn(`storing inline crdt blocks: ${(err as Error).message}`)
+    }
   }
 
-  const unvalidate = components.pubsub.validate?.(topic, trusted)
-  const unsubscribe = components.pubsub.subscribe(topic, (data, from) => {
-    // the validator already counted it when the adapter validates
-    if (unvalidate === undefined ? !trusted(from) : !isTrusted(from)) return
+  function deliver(data: Uint8Array): void {
     const w = waiters.shift()
     if (w !== undefined) {
       w(data)
@@ -108,7 +265,52 @@ export function createPubsubBroadcaster(init: PubsubBroadcasterInit, components:
         log.warn(`crdt broadcast queue full (${maxQueue}): dropping the oldest message (${droppedFull} dropped so far)`)
       }
     }
+  }
+
+  const trusted = (from: string): boolean => {
+    if (isTrusted(from)) return true
+    droppedUntrusted++
+    log.debug(`discarded pubsub message from non trusted source ${from}`)
+    return false
+  }
+
+  const unvalidate = components.pubsub.validate?.(topic, trusted)
+  const unsubscribe = components.pubsub.subscribe(topic, (data, from) => {
+    // the validator already counted it when the adapter validates
+    if (unvalidate === undefined ? !trusted(from) : !isTrusted(from)) return
+    if (inlineMax === 0) {
+      deliver(data)
+      return
+    }
+    storing = storing
+      .then(() => storeInline(data))
+      .then(() => deliver(data))
+      .catch((err: Error) => log.warn(`crdt broadcast: ${err.message}`))
   })
+
+  /** Adds the small head blocks of an encoded broadcast (best effort). */
+  async function withInline(data: Uint8Array, options?: AbortOptions): Promise<Uint8Array> {
+    const blockstore = components.blockstore
+    if (blockstore === undefined || inlineMax === 0) return data
+    let heads: Uint8Array[]
+    try {
+      heads = parseBroadcast(data).heads
+    } catch {
+      return data
+    }
+    const blocks: Uint8Array[] = []
+    let total = 0
+    for (const h of heads) {
+      try {
+        const b = await blockstore.get(CIDClass.decode(h), options)
+        if (b.length >= inlineMax || total + b.length > INLINE_MAX_TOTAL) continue
+        blocks.push(b)
+        total += b.length
+      } catch {}
+    }
+    inlineSent += blocks.length
+    return appendInlineBlocks(data, blocks)
+  }
 
   return {
     get droppedUntrusted() {
@@ -117,9 +319,18 @@ export function createPubsubBroadcaster(init: PubsubBroadcasterInit, components:
     get droppedFull() {
       return droppedFull
     },
+    get inlineSent() {
+      return inlineSent
+    },
+    get inlineReceived() {
+      return inlineReceived
+    },
+    get inlineRejected() {
+      return inlineRejected
+    },
     async broadcast(data: Uint8Array, options?: AbortOptions): Promise<void> {
       options?.signal?.throwIfAborted()
-      await components.pubsub.publish(topic, data)
+      await components.pubsub.publish(topic, await withInline(data, options))
     },
     next(signal: AbortSignal): Promise<Uint8Array> {
       const first = queue.shift()
@@ -159,9 +370,22 @@ export interface BitswapDagSyncerComponents {
   libp2p: Libp2p
   /** the crdt's block store (`CrdtConsensus.blockstore`, or `new CrdtBlockstore(datastore, namespace)`). */
   blockstore: CrdtBlockstore
+  /** optional catch-up protocol (`sync.ts`), asked before bitswap. */
+  sync?: DagSync
 }
 
-export interface BitswapDagSyncer extends DagSyncer, Startable {}
+export interface DagSyncerStats {
+  /** blocks obtained from bitswap. */
+  bitswapBlocks: number
+  /** `getBlock` calls answered by the catch-up protocol. */
+  syncHits: number
+  /** `getBlock` calls answered locally after waiting for another exchange in flight. */
+  sharedHits: number
+}
+
+export interface BitswapDagSyncer extends DagSyncer, Startable {
+  readonly stats: DagSyncerStats
+}
 
 /** The block broker `withBitswap` installs (the part used here). */
 interface BitswapBroker {
@@ -228,6 +452,13 @@ export function blockstoreAdapter(blocks: CrdtBlockstore): object {
   }
 }
 
+const mhKey = (cid: CID): string => {
+  const b = cid.multihash.bytes
+  let s = ''
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!)
+  return s
+}
+
 const hashers = new Map<number, { code: number; digest: (b: Uint8Array) => unknown }>([
   [sha256.code, sha256],
   [sha512.code, sha512],
@@ -241,7 +472,10 @@ const hashers = new Map<number, { code: number; digest: (b: Uint8Array) => unkno
  */
 export function createBitswapDagSyncer(init: BitswapDagSyncerInit, components: BitswapDagSyncerComponents): BitswapDagSyncer {
   const timeoutMs = init.timeoutMs ?? 120_000
-  const { libp2p, blockstore } = components
+  const { libp2p, blockstore, sync } = components
+  const stats: DagSyncerStats = { bitswapBlocks: 0, syncHits: 0, sharedHits: 0 }
+  /** catch-up exchanges in flight, by CID */
+  const inflight = new Map<string, Promise<Uint8Array | undefined>>()
   let broker: BitswapBroker | undefined
   let starting: Promise<void> | undefined
   let stopped = false
@@ -289,8 +523,49 @@ export function createBitswapDagSyncer(init: BitswapDagSyncerInit, components: B
     await starting
   }
 
+  async function local(cid: CID, options?: AbortOptions): Promise<Uint8Array | undefined> {
+    try {
+      return await blockstore.get(cid, options)
+    } catch (err) {
+      if ((err as Error).name !== 'NotFoundError') throw err
+      return undefined
+    }
+  }
+
+  /** The catch-up protocol, one exchange per CID at a time; waits (≤ 5 s) for the others in flight first: they often bring this block. */
+  async function viaSync(s: DagSync, cid: CID, options?: AbortOptions): Promise<Uint8Array | undefined> {
+    const key = cid.toString()
+    const same = inflight.get(key)
+    if (same !== undefined) return (await same.catch(() => undefined)) ?? (await local(cid, options))
+    if (inflight.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([
+        Promise.allSettled([...inflight.values()]),
+        new Promise((r) => {
+          timer = setTimeout(r, 5000)
+        })
+      ])
+      clearTimeout(timer)
+      const got = await local(cid, options)
+      if (got !== undefined) {
+        stats.sharedHits++
+        return got
+      }
+    }
+    const p = s.fetch(cid, options)
+    inflight.set(key, p)
+    try {
+      const got = await p
+      if (got !== undefined) stats.syncHits++
+      return got
+    } finally {
+      inflight.delete(key)
+    }
+  }
+
   return {
     start,
+    stats,
     async stop(): Promise<void> {
       stopped = true
       if (starting !== undefined) await starting.catch(() => {})
@@ -299,17 +574,25 @@ export function createBitswapDagSyncer(init: BitswapDagSyncerInit, components: B
       await b?.stop()
     },
     async getBlock(cid: CID, options?: AbortOptions): Promise<Uint8Array> {
-      try {
-        return await blockstore.get(cid, options)
-      } catch (err) {
-        if ((err as Error).name !== 'NotFoundError') throw err
+      const have = await local(cid, options)
+      if (have !== undefined) return have
+      if (sync !== undefined && !stopped) {
+        try {
+          const got = await viaSync(sync, cid, options)
+          if (got !== undefined) return got
+        } catch (err) {
+          if (options?.signal?.aborted === true) throw err
+          log.debug(`dag sync of ${cid.toString()}: ${(err as Error).message}`)
+        }
       }
       if (broker === undefined && !stopped) await start() // never started: start on first use
       if (broker === undefined) throw new NotFoundError(`block not found: ${cid.toString()} (bitswap stopped)`)
       const timeout = AbortSignal.timeout(timeoutMs)
       const signal = options?.signal !== undefined ? AbortSignal.any([options.signal, timeout]) : timeout
       try {
-        return await broker.retrieve(cid, { signal })
+        const bytes = await broker.retrieve(cid, { signal })
+        stats.bitswapBlocks++
+        return bytes
       } catch (err) {
         if (options?.signal?.aborted === true) throw err
         if (timeout.aborted) throw new NotFoundError(`block ${cid.toString()} not found on any peer within ${timeoutMs}ms`)
@@ -333,6 +616,10 @@ export interface CrdtNetworkInit {
   dagTimeoutMs?: number
   /** broadcast queue bound (default 1024). */
   maxQueue?: number
+  /** head blocks below this size travel inside the broadcast (bytes, default 64 KiB; 0 disables). */
+  inlineMaxBytes?: number
+  /** whether to serve and use the catch-up protocol (`sync.ts`, default true). */
+  dagSync?: boolean
 }
 
 export interface CrdtNetwork extends Startable {
@@ -340,6 +627,30 @@ export interface CrdtNetwork extends Startable {
   readonly broadcaster: PubsubBroadcaster
   readonly dagSyncer: BitswapDagSyncer
   readonly blockstore: CrdtBlockstore
+  /** the catch-up protocol (undefined when disabled). */
+  readonly dagSync: DagSync | undefined
+  /** counters: inline blocks, catch-up blocks, bitswap blocks. */
+  stats(): CrdtNetworkStats
+}
+
+export interface CrdtNetworkStats {
+  inlineSent: number
+  inlineReceived: number
+  inlineRejected: number
+  sync: DagSyncStats | undefined
+  dagSyncer: DagSyncerStats
+}
+
+/** The heads stored under `<namespace>/h/` (what the catch-up server may stop at). */
+async function storedHeads(ds: Datastore, namespace: string, options?: AbortOptions): Promise<CID[]> {
+  const out: CID[] = []
+  for await (const k of ds.queryKeys({ prefix: `${namespace}/h/` }, options)) {
+    try {
+      out.push(CIDClass.createV1(dagPB.code, Digest.decode(keyStringToBinary(k.toString()))))
+    } catch {}
+    if (out.length >= 256) break
+  }
+  return out
 }
 
 /**
@@ -362,16 +673,38 @@ export function createCrdtNetwork(
   const namespace = (init.namespace ?? '/c').replace(/\/+$/, '') || '/c'
   const topic = clusterTopic(init.clusterName)
   const blockstore = new CrdtBlockstore(components.datastore, namespace)
-  const broadcaster = createPubsubBroadcaster({ topic, isTrusted: init.isTrusted, maxQueue: init.maxQueue }, { pubsub: components.pubsub })
-  const dagSyncer = createBitswapDagSyncer({ timeoutMs: init.dagTimeoutMs }, { libp2p: components.libp2p, blockstore })
+  const broadcaster = createPubsubBroadcaster(
+    { topic, isTrusted: init.isTrusted, maxQueue: init.maxQueue, inlineMaxBytes: init.inlineMaxBytes },
+    { pubsub: components.pubsub, blockstore }
+  )
+  const dagSync =
+    init.dagSync === false
+      ? undefined
+      : createDagSync(
+          { isTrusted: init.isTrusted },
+          { libp2p: components.libp2p, blockstore, heads: (o) => storedHeads(components.datastore, namespace, o) }
+        )
+  const dagSyncer = createBitswapDagSyncer({ timeoutMs: init.dagTimeoutMs }, { libp2p: components.libp2p, blockstore, sync: dagSync })
   return {
     topic,
     broadcaster,
     dagSyncer,
     blockstore,
-    start: () => dagSyncer.start(),
+    dagSync,
+    stats: () => ({
+      inlineSent: broadcaster.inlineSent,
+      inlineReceived: broadcaster.inlineReceived,
+      inlineRejected: broadcaster.inlineRejected,
+      sync: dagSync === undefined ? undefined : { ...dagSync.stats },
+      dagSyncer: { ...dagSyncer.stats }
+    }),
+    async start() {
+      await dagSync?.start()
+      await dagSyncer.start()
+    },
     async stop() {
       broadcaster.close()
+      await dagSync?.stop()
       await dagSyncer.stop()
     }
   }
