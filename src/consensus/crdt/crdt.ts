@@ -290,7 +290,18 @@ export class CrdtStore {
   }
 
   private async processHead(head: CID, options?: AbortOptions): Promise<void> {
-    if (await this.isProcessed(head, options)) return
+    // a branch reaching a head another call is processing waits for it, then walks again (to the processed node)
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const deps = await this.processBranch(head, attempt < 2, options)
+      if (deps.length === 0) return
+      await Promise.allSettled(deps)
+    }
+  }
+
+  /** Walks and applies the branch of `head`; returns the promises of other heads in progress it reached instead (nothing applied then). */
+  private async processBranch(head: CID, waitForOthers: boolean, options?: AbortOptions): Promise<Array<Promise<void>>> {
+    if (await this.isProcessed(head, options)) return []
+    const deps: Array<Promise<void>> = []
     // 1. walk down through unprocessed nodes, fetching blocks (no state change yet)
     const order: CID[] = [] // post-order: children before parents
     const visited = new Set<string>([blockId(head)])
@@ -310,12 +321,18 @@ export class CrdtStore {
         if (visited.has(id)) continue
         visited.add(id)
         if (await this.isProcessed(child, options)) continue
+        const other = waitForOthers ? this.processing.get(id) : undefined
+        if (other !== undefined) {
+          deps.push(other)
+          continue
+        }
         stack.push({ cid: child, links: undefined, next: 0 })
         continue
       }
       stack.pop()
       order.push(top.cid)
     }
+    if (deps.length > 0) return deps
     // 2. apply oldest first, one node per batch; heads move with the root
     for (const cid of order) {
       options?.signal?.throwIfAborted()
@@ -346,6 +363,7 @@ export class CrdtStore {
       })
     }
     log.debug(`merged branch ${head.toString()} (${order.length} nodes, priority ${rootPrio})`)
+    return []
   }
 
   /**
