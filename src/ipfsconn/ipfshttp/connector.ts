@@ -660,7 +660,10 @@ export class IpfsHttpConnector implements IPFSConnector {
    * `allow-big-block=true`), one part per block; a request ends when the
    * next block has another codec or hash function, or after
    * {@link BLOCK_STREAM_BATCH} blocks (so kubo's answer, one `{Key}` line
-   * per block, stays small while the body is still being sent). The
+   * per block, stays small while the body is still being sent); the next
+   * request starts while kubo answers the previous one (at most
+   * {@link BLOCK_STREAM_CONCURRENCY} in flight). The first failure stops
+   * the others. The
    * timeout (`ipfs_request_timeout`) counts from the last block sent or
    * acknowledged. Each stored CID is checked against the one given.
    * @throws IPFSError (kubo unreachable or failing, unsupported codec or
@@ -670,10 +673,15 @@ export class IpfsHttpConnector implements IPFSConnector {
   async blockStream(blocks: AsyncIterable<{ cid: CID; bytes: Uint8Array }>, options: AbortOptions = {}): Promise<void> {
     const it = blocks[Symbol.asyncIterator]()
     let sourceError: unknown
+    let failure: unknown
     let next = await it.next()
     const enc = new TextEncoder()
+    // a failed request stops its siblings
+    const stopAll = new AbortController()
+    const signal = options.signal !== undefined ? AbortSignal.any([options.signal, stopAll.signal]) : stopAll.signal
+    const inflight = new Set<Promise<void>>()
     try {
-      while (next.done !== true) {
+      while (next.done !== true && failure === undefined) {
         const first = next.value.cid
         const codec = CODEC_NAMES.get(first.code)
         const mhtype = MULTIHASH_NAMES.get(first.multihash.code)
@@ -682,7 +690,11 @@ export class IpfsHttpConnector implements IPFSConnector {
         const boundary = `blockstream${Math.random().toString(16).slice(2)}${Date.now().toString(16)}`
         const sent: CID[] = []
         let bytesSent = 0
-        const scope = this.scope(this.init.ipfsRequestTimeoutMs, 'block/put', options)
+        const scope = this.scope(this.init.ipfsRequestTimeoutMs, 'block/put', { signal })
+        let bodyTaken: () => void = () => {}
+        const taken = new Promise<void>((resolve) => {
+          bodyTaken = resolve
+        })
         const body = new ReadableStream<Uint8Array>(
           {
             pull: async (ctrl) => {
@@ -691,6 +703,7 @@ export class IpfsHttpConnector implements IPFSConnector {
                 if (cur.done === true || sent.length >= BLOCK_STREAM_BATCH || cur.value.cid.code !== first.code || cur.value.cid.multihash.code !== first.multihash.code) {
                   ctrl.enqueue(enc.encode(`--${boundary}--\r\n`))
                   ctrl.close()
+                  bodyTaken()
                   return
                 }
                 ctrl.enqueue(
@@ -707,6 +720,7 @@ export class IpfsHttpConnector implements IPFSConnector {
               } catch (err) {
                 sourceError = err
                 ctrl.error(err)
+                bodyTaken()
               }
             }
           },
@@ -719,32 +733,45 @@ export class IpfsHttpConnector implements IPFSConnector {
           ['allow-big-block', 'true']
         ]
         clusterMetrics.blocksPut.inc()
-        try {
-          const res = await this.post('block/put', q, scope, body, { 'Content-Type': `multipart/form-data; boundary=${boundary}` })
-          let i = 0
-          for await (const obj of ndjsonParse(res.body as AsyncIterable<Uint8Array>)) {
-            const o = obj as { Key?: unknown; Message?: unknown; Type?: unknown }
-            if (o.Type === 'error' && typeof o.Message === 'string') throw new KuboResponseError('block/put', 200, o.Message)
-            const want = sent[i++]
-            const got = typeof o.Key === 'string' ? CID.parse(o.Key) : undefined
-            if (want === undefined || got === undefined || !equalBytes(want.multihash.bytes, got.multihash.bytes)) {
-              throw new IPFSError(`IPFS error (block/put): stored block ${String(o.Key)} does not match the block sent (${want?.toString() ?? 'none'})`)
+        const request = (async (): Promise<void> => {
+          try {
+            const res = await this.post('block/put', q, scope, body, { 'Content-Type': `multipart/form-data; boundary=${boundary}` })
+            let i = 0
+            for await (const obj of ndjsonParse(res.body as AsyncIterable<Uint8Array>)) {
+              const o = obj as { Key?: unknown; Message?: unknown; Type?: unknown }
+              if (o.Type === 'error' && typeof o.Message === 'string') throw new KuboResponseError('block/put', 200, o.Message)
+              const want = sent[i++]
+              const got = typeof o.Key === 'string' ? CID.parse(o.Key) : undefined
+              if (want === undefined || got === undefined || !equalBytes(want.multihash.bytes, got.multihash.bytes)) {
+                throw new IPFSError(`IPFS error (block/put): stored block ${String(o.Key)} does not match the block sent (${want?.toString() ?? 'none'})`)
+              }
+              scope.reset(this.init.ipfsRequestTimeoutMs)
             }
-            scope.reset(this.init.ipfsRequestTimeoutMs)
+            if (i !== sent.length) throw new IPFSError(`IPFS error (block/put): kubo acknowledged ${i} of ${sent.length} blocks`)
+            clusterMetrics.blocksAdded.inc(sent.length)
+            clusterMetrics.blocksAddedSize.inc(bytesSent)
+            log.debug(`block/put: stored ${sent.length} blocks (${bytesSent} bytes)`)
+          } catch (err) {
+            clusterMetrics.blocksPutErrors.inc()
+            failure ??= sourceError ?? (err instanceof IPFSError ? err : scope.fail('block/put', err))
+            stopAll.abort()
+          } finally {
+            scope.close()
+            bodyTaken()
           }
-          if (i !== sent.length) throw new IPFSError(`IPFS error (block/put): kubo acknowledged ${i} of ${sent.length} blocks`)
-          clusterMetrics.blocksAdded.inc(sent.length)
-          clusterMetrics.blocksAddedSize.inc(bytesSent)
-        } catch (err) {
-          clusterMetrics.blocksPutErrors.inc()
-          if (sourceError !== undefined) throw sourceError
-          throw scope.fail('block/put', err)
-        } finally {
-          scope.close()
-        }
-        log.debug(`block/put: stored ${sent.length} blocks (${bytesSent} bytes)`)
+        })()
+        inflight.add(request)
+        void request.finally(() => inflight.delete(request))
+        // the next request starts once this one has taken its blocks
+        await taken
+        while (inflight.size >= BLOCK_STREAM_CONCURRENCY) await Promise.race(inflight)
       }
+      await Promise.all(inflight)
+      if (failure === undefined && options.signal?.aborted === true) throw new AbortError('IPFS request aborted (block/put)')
+      if (failure !== undefined) throw failure
     } finally {
+      stopAll.abort()
+      await Promise.allSettled(inflight)
       if (next.done !== true) await it.return?.(undefined)
     }
     await this.triggerInformers()
@@ -820,6 +847,9 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** Blocks per `block/put` request of {@link IpfsHttpConnector.blockStream}. */
 export const BLOCK_STREAM_BATCH = 256
+
+/** `block/put` requests of one {@link IpfsHttpConnector.blockStream} in flight at once. */
+export const BLOCK_STREAM_CONCURRENCY = 2
 
 /** kubo `cid-codec` names of the codecs an upload can carry. */
 const CODEC_NAMES = new Map<number, string>([
