@@ -23,7 +23,7 @@
  *   round trip, TypeScript peers), then bitswap with a timeout.
  */
 import { withBitswap } from '@helia/bitswap'
-import type { Libp2p } from '@libp2p/interface'
+import type { IdentifyResult, Libp2p, PeerId } from '@libp2p/interface'
 import { md5 } from '@noble/hashes/legacy.js'
 import { base58btc } from 'multiformats/bases/base58'
 import type { CID } from 'multiformats/cid'
@@ -33,13 +33,13 @@ import { sha256, sha512 } from 'multiformats/hashes/sha2'
 import { NotFoundError, UnsupportedError } from '../../errors.ts'
 import type { AbortOptions, Startable } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
-import type { Broadcaster, DagSyncer } from './crdt.ts'
+import { type Broadcaster, type DagSyncer, encodeBroadcast } from './crdt.ts'
 import { CrdtBlockstore } from './dag.ts'
 import type { Datastore } from 'interface-datastore'
 import * as dagPB from '@ipld/dag-pb'
 import { CID as CIDClass } from 'multiformats/cid'
 import { keyStringToBinary } from '../../state/keys.ts'
-import { createDagSync, type DagSync, type DagSyncStats } from './sync.ts'
+import { createDagSync, DAG_SYNC_PROTOCOL, type DagSync, type DagSyncStats } from './sync.ts'
 
 const log = getLogger('crdt')
 
@@ -69,6 +69,8 @@ export interface PubsubBroadcasterInit {
   maxQueue?: number
   /** head blocks smaller than this are sent inline (bytes, default 64 KiB; 0 disables). Needs a blockstore. */
   inlineMaxBytes?: number
+  /** called once, on the first `next()` (the consensus started receiving). */
+  onReceiving?: () => void
 }
 
 /** The `CRDTBroadcast` field carrying inline blocks (repeated bytes; not in go-ds-crdt). */
@@ -182,6 +184,8 @@ export interface PubsubBroadcaster extends Broadcaster {
   readonly inlineReceived: number
   /** Inline blocks dropped (not a head nor linked from one, or malformed). */
   readonly inlineRejected: number
+  /** Queues `data` (an encoded `CRDTBroadcast`) as if received from a trusted peer. */
+  inject(data: Uint8Array): void
   /** Leaves the topic; pending `next()` calls keep waiting for their signal. */
   close(): void
 }
@@ -206,6 +210,7 @@ export function createPubsubBroadcaster(
   let inlineSent = 0
   let inlineReceived = 0
   let inlineRejected = 0
+  let onReceiving = init.onReceiving
   /** stores inline blocks in arrival order, before delivery */
   let storing: Promise<void> = Promise.resolve()
 
@@ -332,7 +337,17 @@ export function createPubsubBroadcaster(
       options?.signal?.throwIfAborted()
       await components.pubsub.publish(topic, await withInline(data, options))
     },
+    inject(data: Uint8Array): void {
+      storing = storing.then(() => deliver(data))
+    },
     next(signal: AbortSignal): Promise<Uint8Array> {
+      if (onReceiving !== undefined) {
+        const f = onReceiving
+        onReceiving = undefined
+        try {
+          f()
+        } catch {}
+      }
       const first = queue.shift()
       if (first !== undefined) return Promise.resolve(first)
       return new Promise((resolve, reject) => {
@@ -634,6 +649,8 @@ export interface CrdtNetwork extends Startable {
 }
 
 export interface CrdtNetworkStats {
+  /** heads pulled from peers (on start and when a peer connects) and queued. */
+  headsInjected: number
   inlineSent: number
   inlineReceived: number
   inlineRejected: number
@@ -673,8 +690,47 @@ export function createCrdtNetwork(
   const namespace = (init.namespace ?? '/c').replace(/\/+$/, '') || '/c'
   const topic = clusterTopic(init.clusterName)
   const blockstore = new CrdtBlockstore(components.datastore, namespace)
+  const { libp2p } = components
+  let receiving = false
+  let running: AbortController | undefined
+  const pulling = new Set<string>()
+  let headsInjected = 0
+
+  /** Asks `peer` for its heads and queues them as a received broadcast. */
+  function pullHeads(peer: PeerId): void {
+    const sync = dagSync
+    const ctl = running
+    const id = peer.toString()
+    if (sync === undefined || ctl === undefined || !receiving || pulling.has(id) || !init.isTrusted(id)) return
+    pulling.add(id)
+    sync
+      .heads(peer, { signal: ctl.signal })
+      .then((heads) => {
+        if (heads.length === 0 || ctl.signal.aborted) return
+        headsInjected += heads.length
+        log.debug(`pulled ${heads.length} crdt heads from ${id}`)
+        broadcaster.inject(encodeBroadcast(heads))
+      })
+      .catch((err: Error) => log.debug(`pulling crdt heads from ${id}: ${err.message}`))
+      .finally(() => pulling.delete(id))
+  }
+
+  const onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    if (evt.detail.protocols.includes(DAG_SYNC_PROTOCOL)) pullHeads(evt.detail.peerId)
+  }
+
   const broadcaster = createPubsubBroadcaster(
-    { topic, isTrusted: init.isTrusted, maxQueue: init.maxQueue, inlineMaxBytes: init.inlineMaxBytes },
+    {
+      topic,
+      isTrusted: init.isTrusted,
+      maxQueue: init.maxQueue,
+      inlineMaxBytes: init.inlineMaxBytes,
+      onReceiving: () => {
+        // the consensus receives now: ask the peers already connected for their heads
+        receiving = true
+        for (const conn of libp2p.getConnections()) pullHeads(conn.remotePeer)
+      }
+    },
     { pubsub: components.pubsub, blockstore }
   )
   const dagSync =
@@ -692,6 +748,7 @@ export function createCrdtNetwork(
     blockstore,
     dagSync,
     stats: () => ({
+      headsInjected,
       inlineSent: broadcaster.inlineSent,
       inlineReceived: broadcaster.inlineReceived,
       inlineRejected: broadcaster.inlineRejected,
@@ -699,11 +756,18 @@ export function createCrdtNetwork(
       dagSyncer: { ...dagSyncer.stats }
     }),
     async start() {
+      if (running === undefined && dagSync !== undefined) {
+        running = new AbortController()
+        libp2p.addEventListener('peer:identify', onIdentify)
+      }
       await dagSync?.start()
       await dagSyncer.start()
     },
     async stop() {
       broadcaster.close()
+      libp2p.removeEventListener('peer:identify', onIdentify)
+      running?.abort(new Error('crdt network stopped'))
+      running = undefined
       await dagSync?.stop()
       await dagSyncer.stop()
     }

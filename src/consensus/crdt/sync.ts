@@ -11,6 +11,11 @@
  *   from `c`, at most `n` blocks (server cap 4096) and about 16 MiB, then an
  *   empty frame marking the end.
  *
+ * A request `{ q: 'heads' }` is answered with one msgpack frame
+ * `{ h: [<CID bytes>…] }` (the server's heads, at most 256) and the empty
+ * end frame: a joining peer asks for them instead of waiting for the next
+ * rebroadcast.
+ *
  * The requester verifies every block: the first must hash to `c`, each
  * following one to a link of a block already received; anything else ends
  * the exchange. Only trusted peers are served and asked.
@@ -64,6 +69,8 @@ export interface DagSyncStats {
   requestsOk: number
   /** requests that failed or did not produce it. */
   requestsFailed: number
+  /** heads obtained with `heads()`. */
+  headsPulled: number
 }
 
 export interface DagSync {
@@ -78,9 +85,12 @@ export interface DagSync {
    * or undefined when no peer produced it.
    */
   fetch(cid: CID, options?: AbortOptions): Promise<Uint8Array | undefined>
+  /** The heads of `peer` (trusted, speaking the protocol). @throws on stream errors. */
+  heads(peer: Libp2pPeerId, options?: AbortOptions): Promise<CID[]>
 }
 
 interface Request {
+  q?: string
   c: Uint8Array
   n: number
   h: Uint8Array[]
@@ -103,6 +113,7 @@ function linksOf(bytes: Uint8Array): CID[] {
 
 function parseRequest(data: Uint8Array): Request {
   const r = decode(data) as Partial<Request> | null
+  if (r !== null && typeof r === 'object' && r.q === 'heads') return { q: 'heads', c: new Uint8Array(0), n: 0, h: [] }
   if (r === null || typeof r !== 'object' || !(r.c instanceof Uint8Array)) throw new Error('malformed dag sync request')
   const n = typeof r.n === 'number' && Number.isFinite(r.n) ? Math.max(1, Math.min(DAG_SYNC_MAX_BLOCKS, Math.floor(r.n))) : DAG_SYNC_MAX_BLOCKS
   const h = Array.isArray(r.h) ? r.h.filter((x): x is Uint8Array => x instanceof Uint8Array).slice(0, 1024) : []
@@ -115,7 +126,7 @@ export function createDagSync(init: DagSyncInit, components: DagSyncComponents):
   const maxBlocks = Math.max(1, Math.min(DAG_SYNC_MAX_BLOCKS, init.maxBlocks ?? DAG_SYNC_MAX_BLOCKS))
   const timeoutMs = init.timeoutMs ?? 30_000
   const maxPeers = init.maxPeers ?? 3
-  const stats: DagSyncStats = { blocksReceived: 0, blocksServed: 0, requestsOk: 0, requestsFailed: 0 }
+  const stats: DagSyncStats = { blocksReceived: 0, blocksServed: 0, requestsOk: 0, requestsFailed: 0, headsPulled: 0 }
   let controller: AbortController | undefined
   /** peers that refused the protocol: not asked again for a while */
   const unsupported = new Map<string, number>()
@@ -129,6 +140,12 @@ export function createDagSync(init: DagSyncInit, components: DagSyncComponents):
     const lp = lpStream(stream, { maxDataLength: MAX_FRAME })
     const opts = { signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) }
     const req = parseRequest((await lp.read(opts)).subarray())
+    if (req.q === 'heads') {
+      const heads = (await components.heads?.(opts)) ?? []
+      await lp.writeV([encode({ h: heads.slice(0, 256).map((h) => h.bytes) }), new Uint8Array(0)], opts)
+      await stream.close(opts).catch(() => {})
+      return
+    }
     const stop = new Set(req.h.map((b) => mhKey(CID.decode(b))))
     const root = CID.decode(req.c)
     const queue: CID[] = [root]
@@ -222,6 +239,27 @@ export function createDagSync(init: DagSyncInit, components: DagSyncComponents):
 
   return {
     stats,
+    async heads(peer: Libp2pPeerId, options?: AbortOptions): Promise<CID[]> {
+      const c = controller
+      if (c === undefined) return []
+      const signal = AbortSignal.any([c.signal, AbortSignal.timeout(timeoutMs), ...(options?.signal !== undefined ? [options.signal] : [])])
+      const stream = await libp2p.dialProtocol(peer, DAG_SYNC_PROTOCOL, { signal })
+      try {
+        const lp = lpStream(stream, { maxDataLength: MAX_FRAME })
+        await lp.write(encode({ q: 'heads' }), { signal })
+        const r = decode((await lp.read({ signal })).subarray()) as { h?: unknown } | null
+        await stream.close({ signal }).catch(() => {})
+        const out: CID[] = []
+        if (r !== null && typeof r === 'object' && Array.isArray(r.h)) {
+          for (const b of r.h.slice(0, 256)) if (b instanceof Uint8Array) out.push(CID.decode(b))
+        }
+        stats.headsPulled += out.length
+        return out
+      } catch (err) {
+        stream.abort(err instanceof Error ? err : new Error(String(err)))
+        throw err
+      }
+    },
     async start(): Promise<void> {
       if (controller !== undefined) return
       const c = new AbortController()
