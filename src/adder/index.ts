@@ -14,6 +14,7 @@ export { encodeMultipart, parseMultipart, queryEscape, queryUnescape, type Uploa
 export { type AddParams, addParamsFromQuery, addParamsToQuery, defaultAddParams } from './params.ts'
 export {
   BlockAdderError,
+  batchedBlockStream,
   type BlockSink,
   type BlockSinkFactory,
   type BlockStreamConsumer,

@@ -165,9 +165,38 @@ export function fanoutBlockSink(sinks: { peer: PeerId; sink: BlockSink }[]): Blo
 }
 
 /**
+ * Turns a batch-per-call sender (e.g. the RPC `IPFSConnector.BlockStream`
+ * of a remote peer: `(blocks, o) => rpcClient.blockStream(peer, blocks, o)`)
+ * into a {@link BlockStreamConsumer}: blocks are grouped into batches of
+ * at most `maxBlocks` blocks and `maxBytes` bytes, sent one after the other.
+ */
+export function batchedBlockStream(
+  send: (blocks: Block[], options?: AbortOptions) => Promise<void>,
+  limits: { maxBlocks?: number; maxBytes?: number } = {}
+): BlockStreamConsumer {
+  const maxBlocks = limits.maxBlocks ?? 64
+  const maxBytes = limits.maxBytes ?? 4 * 1024 * 1024
+  return async (blocks, options) => {
+    let batch: Block[] = []
+    let bytes = 0
+    for await (const b of blocks) {
+      if (batch.length > 0 && (batch.length >= maxBlocks || bytes + b.bytes.length > maxBytes)) {
+        await send(batch, options)
+        batch = []
+        bytes = 0
+      }
+      batch.push(b)
+      bytes += b.bytes.length
+    }
+    if (batch.length > 0) await send(batch, options)
+  }
+}
+
+/**
  * The usual factory: the local peer's blocks go to the local IPFS daemon
  * (`ipfs.blockStream`), other peers' through `remote(peer)` (the RPC
- * `IPFSConnector.BlockStream` of that peer). `[]` means the local peer.
+ * `IPFSConnector.BlockStream` of that peer, see {@link batchedBlockStream}).
+ * `[]` means the local peer.
  * @throws Error from the returned factory when a remote peer is allocated
  *   and no `remote` is given.
  */

@@ -3,7 +3,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { Block } from '../../../src/adder/dag.ts'
-import { blockSinkFactory, fanoutBlockSink, streamBlockSink } from '../../../src/adder/sink.ts'
+import { batchedBlockStream, blockSinkFactory, fanoutBlockSink, streamBlockSink } from '../../../src/adder/sink.ts'
 
 async function block(i: number): Promise<Block> {
   const bytes = new TextEncoder().encode(`block ${i}`)
@@ -123,5 +123,29 @@ describe('block sinks', () => {
     expect((err as Error).message).toBe('client gone')
     for (let i = 0; i < 50 && seen === undefined; i++) await new Promise((r) => setImmediate(r))
     expect((seen as Error).message).toBe('client gone')
+  })
+
+  test('batchedBlockStream groups blocks for batch-per-call senders (RPC)', async () => {
+    const calls: number[] = []
+    const consume = batchedBlockStream(async (b) => {
+      calls.push(b.length)
+    }, { maxBlocks: 3, maxBytes: 1000 })
+    const blocks: Block[] = []
+    for (let i = 0; i < 7; i++) blocks.push(await block(i))
+    await consume(
+      (async function* () {
+        yield* blocks
+      })()
+    )
+    expect(calls).toEqual([3, 3, 1])
+    const bySize: number[] = []
+    await batchedBlockStream(async (b) => {
+      bySize.push(b.length)
+    }, { maxBlocks: 100, maxBytes: 16 })(
+      (async function* () {
+        yield* blocks
+      })()
+    )
+    expect(bySize).toEqual([2, 2, 2, 1])
   })
 })
