@@ -673,8 +673,18 @@ async function storedHeads(ds: Datastore, namespace: string, options?: AbortOpti
 /**
  * Everything the crdt consensus needs from the cluster host, in one piece:
  * pass `broadcaster` and `dagSyncer` as `CrdtComponents`. `start()` after
- * the host started (starts bitswap); `stop()` after the consensus stopped
- * (leaves the topic, stops bitswap).
+ * the host started (registers the catch-up protocol `sync.ts`, starts
+ * bitswap); `stop()` after the consensus stopped (leaves the topic,
+ * unregisters the protocol, stops bitswap).
+ *
+ * Fast paths between TypeScript peers (Go peers keep working through
+ * gossipsub heads and bitswap): head broadcasts carry the small head blocks
+ * inline; a missing block is asked with the catch-up protocol (the DAG
+ * below it, many blocks per round trip) before bitswap; when the consensus
+ * starts receiving, and whenever a trusted peer speaking the protocol is
+ * identified, its heads are pulled and queued as a received broadcast, so
+ * a joining peer does not wait for the next rebroadcast. `stats()` counts
+ * each path.
  *
  * @example
  * let consensus: CrdtConsensus | undefined
