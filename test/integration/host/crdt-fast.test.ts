@@ -8,7 +8,9 @@ import all from 'it-all'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { type CrdtConsensus, createCrdtConsensus, decodeBroadcast, encodeBroadcast, makeNode } from '../../../src/consensus/crdt/index.ts'
-import { appendInlineBlocks, type CrdtNetwork, createCrdtNetwork, parseBroadcast } from '../../../src/consensus/crdt/libp2p.ts'
+import { CrdtBlockstore } from '../../../src/consensus/crdt/dag.ts'
+import { appendInlineBlocks, type CrdtNetwork, createCrdtNetwork, createPubsubBroadcaster, parseBroadcast } from '../../../src/consensus/crdt/libp2p.ts'
+import { createDagSync } from '../../../src/consensus/crdt/sync.ts'
 import { CRDTBroadcast } from '../../../src/consensus/crdt/pb/delta.pb.ts'
 import { MemoryDatastore } from '../../../src/datastore/memory.ts'
 import { type ClusterHost, createPubsubAdapter } from '../../../src/host/index.ts'
@@ -143,4 +145,83 @@ describe('crdt replication fast paths', () => {
     expect(sc.headsInjected).toBeGreaterThanOrEqual(1)
     expect((await (await c.consensus.state()).get(cids[0]!)).name).toBe('p0')
   }, 90_000)
+
+  test('inline blocks are stored only when they are the heads or linked from them', async () => {
+    let handler: ((d: Uint8Array, from: string) => void) | undefined
+    const fake = {
+      publish: async () => {},
+      subscribe: (_t: string, h: (d: Uint8Array, from: string) => void) => {
+        handler = h
+        return () => {}
+      }
+    }
+    const blocks = new CrdtBlockstore(new MemoryDatastore(), '/c')
+    const bc = createPubsubBroadcaster({ topic: 't', isTrusted: () => true }, { pubsub: fake, blockstore: blocks })
+    const parent = await makeNode({ elements: [], tombstones: [], priority: 1n }, [])
+    const head = await makeNode({ elements: [], tombstones: [], priority: 2n }, [parent.cid])
+    const stranger = await makeNode({ elements: [], tombstones: [], priority: 9n }, [])
+    handler!(appendInlineBlocks(encodeBroadcast([head.cid]), [head.bytes, parent.bytes, stranger.bytes]), 'p')
+    const ac = new AbortController()
+    const got = await bc.next(ac.signal)
+    expect(decodeBroadcast(got)[0]!.toString()).toBe(head.cid.toString())
+    expect(await blocks.has(head.cid)).toBe(true)
+    expect(await blocks.has(parent.cid)).toBe(true)
+    expect(await blocks.has(stranger.cid)).toBe(false)
+    expect(bc.inlineReceived).toBe(2)
+    expect(bc.inlineRejected).toBe(1)
+    bc.close()
+  })
+
+  test('the catch-up protocol stops at the requester heads and serves trusted peers only', async () => {
+    const ha = await makeHost(dir.path, 'sa')
+    const hb = await makeHost(dir.path, 'sb')
+    cleanups.push(
+      () => ha.stop(),
+      () => hb.stop()
+    )
+    await ha.start()
+    await hb.start()
+    await hb.bootstrap(ha.addresses())
+    const storeA = new CrdtBlockstore(new MemoryDatastore(), '/c')
+    const storeB = new CrdtBlockstore(new MemoryDatastore(), '/c')
+    // a 50-node chain on A; B has the first 20 and its head is node 20
+    const chain: Array<{ cid: CID; bytes: Uint8Array }> = []
+    for (let i = 0; i < 50; i++) {
+      const node = await makeNode({ elements: [], tombstones: [], priority: BigInt(i + 1) }, i === 0 ? [] : [chain[i - 1]!.cid])
+      chain.push(node)
+      await storeA.put(node.cid, node.bytes)
+      if (i < 20) await storeB.put(node.cid, node.bytes)
+    }
+    let aTrustsB = true
+    const sa = createDagSync({ isTrusted: () => aTrustsB }, { libp2p: ha.libp2p, blockstore: storeA })
+    const sb = createDagSync({ isTrusted: () => true }, { libp2p: hb.libp2p, blockstore: storeB, heads: async () => [chain[19]!.cid] })
+    await sa.start()
+    await sb.start()
+    await sa.start() // idempotent
+    cleanups.push(
+      () => sa.stop(),
+      () => sb.stop()
+    )
+    const top = chain[49]!
+    const got = await sb.fetch(top.cid)
+    expect(got).toBeDefined()
+    expect(Buffer.from(got!).equals(Buffer.from(top.bytes))).toBe(true)
+    expect(sb.stats.blocksReceived).toBe(30)
+    expect(sa.stats.blocksServed).toBe(30)
+    for (const n of chain) expect(await storeB.has(n.cid)).toBe(true)
+    // a block A does not have: no answer, nothing stored
+    const missing = await makeNode({ elements: [], tombstones: [], priority: 99n }, [])
+    expect(await sb.fetch(missing.cid)).toBeUndefined()
+    // heads of A (none stored): empty
+    expect(await sb.heads(ha.libp2p.peerId)).toEqual([])
+    // A stops trusting B: refused
+    aTrustsB = false
+    const extra = await makeNode({ elements: [], tombstones: [], priority: 51n }, [top.cid])
+    await storeA.put(extra.cid, extra.bytes)
+    const failedBefore = sb.stats.requestsFailed
+    expect(await sb.fetch(extra.cid)).toBeUndefined()
+    expect(sb.stats.requestsFailed).toBeGreaterThan(failedBefore)
+    expect(sa.stats.blocksServed).toBe(30)
+    expect(await storeB.has(extra.cid)).toBe(false)
+  }, 20_000)
 })
