@@ -22,7 +22,7 @@
  *   dead peer re-allocate it (upstream `alertsHandler`/`repinFromPeer`);
  *   expired pins are unpinned only by their closest peer (`StateSync`).
  */
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { allocate } from './allocator/allocate.ts'
 import { DistanceChecker } from './allocator/util.ts'
 import {
@@ -68,6 +68,9 @@ import { parseCid, pinInfoToGlobal } from './types/json.ts'
 import { COMMIT, RPC_PROTOCOL, VERSION } from './version.ts'
 
 const log = getLogger('cluster')
+
+/** The CID given to the allocator by `blockAllocate` (the add's CID is not known yet): identity CID of nothing. */
+const BLOCK_ALLOCATE_CID = CID.parse('bafkqaaa')
 
 export interface ClusterInit {
   peerId: PeerId
@@ -665,6 +668,22 @@ export class Cluster implements ClusterAPI, Startable {
       isTrusted: (p: PeerId) => this.c.consensus.isTrustedPeer(p),
       pinOnlyOnTrustedPeers: this.init.pinOnlyOnTrustedPeers
     })
+  }
+
+  /**
+   * Upstream `BlockAllocate`: the peers whose IPFS daemons receive the
+   * blocks of an add (and that the pin is then allocated to). Replication
+   * -1 means every peer of the peerset.
+   * @throws FollowerModeError, NotEnoughPeersError, InvalidArgumentError
+   */
+  async blockAllocate(opts: PinOptions, options?: AbortOptions): Promise<PeerId[]> {
+    this.checkFollower()
+    const pin = pinWithOpts(BLOCK_ALLOCATE_CID, opts)
+    if (pin.replicationFactorMin === 0) pin.replicationFactorMin = this.init.replicationFactorMin
+    if (pin.replicationFactorMax === 0) pin.replicationFactorMax = this.init.replicationFactorMax
+    validateReplication(pin)
+    if (pin.replicationFactorMin === -1 && pin.replicationFactorMax === -1) return this.members(options)
+    return this.allocate(pin, undefined, [], options)
   }
 
   /** Upstream PinUpdate: the new pin copies the old one's options and allocations. */

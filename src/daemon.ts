@@ -6,7 +6,7 @@
  * connector, tracker, informers, allocator, datastore.
  */
 import { join } from 'node:path'
-import { createAddHandler } from './adder/index.ts'
+import { batchedBlockStream, blockSinkFactory, createAddHandler } from './adder/index.ts'
 import { createBalancedAllocator } from './allocator/balanced/index.ts'
 import { createRestApiServer, type RestApiServer } from './api/rest/index.ts'
 import { Cluster, peersFromPing } from './cluster.ts'
@@ -21,7 +21,7 @@ import { createTagsInformer } from './informer/tags/index.ts'
 import type { Informer, Startable } from './interfaces.ts'
 import { IpfsHttpConnector } from './ipfsconn/ipfshttp/index.ts'
 import { createPubsubMonitor } from './monitor/pubsubmon/index.ts'
-import { createRpc, peerStoreAddresses, registerClusterRpc } from './rpc/index.ts'
+import { clusterRpcClient, createRpc, peerStoreAddresses, registerClusterRpc } from './rpc/index.ts'
 import { createMetricsServer } from './observability/metrics.ts'
 import { getLogger } from './observability/logging.ts'
 import { createStatelessPinTracker } from './pintracker/index.ts'
@@ -218,16 +218,22 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     let restapi: RestApiServer | undefined
     const restCfg = config.api.restapi
     if (restCfg !== null) {
-      // ADDER WIRING (ctl add / POST /add), single-peer form: blocks go to the
-      // local IPFS daemon and the pin goes through Cluster.pin. TODO(lead):
-      // allocate with Cluster's BlockAllocate and send remote peers' blocks
-      // over RPC (`blockSinks`), passing the allocations to the pin.
+      // POST /add: blocks go to the IPFS daemons of the peers chosen by
+      // Cluster.blockAllocate (remote ones through the IPFSConnector.BlockStream
+      // RPC), then the pin is committed with those peers first.
       const pinner = cluster
+      const rpcClient = clusterRpcClient(rpc)
       const add = createAddHandler({
         localPeer: peerId,
         ipfs,
-        allocate: async () => [peerId],
-        pin: (cid, opts, o) => pinner.pin(cid, opts, o)
+        allocate: (_cid, opts, o) => pinner.blockAllocate(opts, o),
+        pin: (cid, opts, o) =>
+          pinner.pin(cid, { ...opts, userAllocations: opts.allocations.length > 0 ? opts.allocations : opts.userAllocations }, o),
+        blockSinks: blockSinkFactory({
+          localPeer: peerId,
+          ipfs,
+          remote: (peer) => batchedBlockStream((blocks, o) => rpcClient.blockStream(peer, blocks, { signal: o?.signal, timeoutMs: 120_000 }))
+        })
       })
       restapi = createRestApiServer({ ...restCfg }, { cluster, add })
       await restapi.start()

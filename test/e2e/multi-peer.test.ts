@@ -142,6 +142,21 @@ describe('a 3-peer cluster', () => {
     for (const p of peers) await waitFor(async () => (await allocationsOf(p, cid)) === undefined, 'pin gone from every pinset', 30_000, 250)
   })
 
+  test('ctl add with replication 2: blocks go to the two allocated kubos, which pin them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mp-add-'))
+    const file = join(dir, 'data.bin')
+    await writeFile(file, randomBytes(1024 * 1024 + 1))
+    const expected = (await kubos[0]!.ipfsOk(['add', '--only-hash', '-Q', file])).trim()
+    const r = await peers[2]!.ctl(['add', '--rmin', '2', '--rmax', '2', '--wait', '--wt', '90', file], { timeoutMs: 120_000 })
+    expect(`${r.code} ${r.stdout}${r.stderr}`).toStartWith('0 ')
+    expect(r.stdout).toContain(`added ${expected} data.bin`)
+    const allocs = (await allocationsOf(peers[0]!, expected))!
+    expect(allocs.length).toBe(2)
+    for (const [i, id] of ids.entries()) {
+      if (allocs.includes(id)) await waitFor(async () => kuboHas(kubos[i]!, expected), `kubo ${i} to pin the added file`, 60_000, 250)
+    }
+  }, 180_000)
+
   test('a 4th peer started later with --bootstrap receives the whole pinset (1,000 pins)', async () => {
     // 1,000 tiny files held by kubo 0, pinned with replication 1 on peer 0
     const dir = await mkdtemp(join(tmpdir(), 'mp-1000-'))

@@ -299,12 +299,6 @@ describe('ctl globals, help and exit codes', () => {
     }
   })
 
-  test('add is registered but not implemented', async () => {
-    const r = await ctl(['add', 'file.txt'])
-    expect(r.code).toBe(1)
-    expect(r.stderr).toBe('add: not implemented yet\n')
-  })
-
   test('the program through src/main.ts: exit code 2 on an API error', async () => {
     // async spawn: the stub answers from this process
     const child = spawn(process.execPath, ['src/main.ts', 'ctl', '--host', stub.url, 'pin', 'ls', MISSING], {
