@@ -294,7 +294,18 @@ export class CrdtStore {
     for (let attempt = 0; attempt < 3; attempt++) {
       const deps = await this.processBranch(head, attempt < 2, options)
       if (deps.length === 0) return
-      await Promise.allSettled(deps)
+      const signal = options?.signal
+      if (signal === undefined) await Promise.allSettled(deps)
+      else {
+        let onAbort: (() => void) | undefined
+        const aborted = new Promise<void>((resolve) => {
+          onAbort = resolve
+          signal.addEventListener('abort', onAbort, { once: true })
+        })
+        await Promise.race([Promise.allSettled(deps), aborted])
+        if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+        signal.throwIfAborted()
+      }
     }
   }
 
