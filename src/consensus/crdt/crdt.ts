@@ -15,6 +15,10 @@
  *   per batch, and the heads move only once the branch's root is applied: a
  *   crash mid-branch leaves nothing half-processed to repair (the next
  *   broadcast of that head resumes the walk).
+ * - received heads are processed concurrently (bounded, one walk per head
+ *   at a time); a walk reaching a head another walk is applying waits for
+ *   it rather than applying its nodes twice; at the root, every current
+ *   head the walk went through gives way to the new one.
  */
 import type { Datastore } from 'interface-datastore'
 import { Key } from 'interface-datastore'
