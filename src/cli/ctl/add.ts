@@ -12,7 +12,7 @@ import { type AddParams, defaultAddParams } from '../../adder/params.ts'
 import type { AddedOutput } from '../../types/index.ts'
 import { type FlagValues, command, parseGoDuration } from './cmd.ts'
 import { checkErr, ctl, fail, print, printList } from './context.ts'
-import { waitFlagDesc, waitTimeoutFlagDesc } from './flags.ts'
+import { waitTimeoutFlagDesc } from './flags.ts'
 
 const defaults = defaultAddParams()
 
@@ -78,69 +78,66 @@ export function addParamsFromFlags(flags: FlagValues, paths: string[]): AddParam
 
 export default command({
   name: 'add',
-  usage: 'Add a file or directory to ipfs and pin it in the cluster',
+  usage: 'Upload files or folders to IPFS and pin the result in the cluster',
   argsUsage: '<path>',
   description: `
-Add allows to add and replicate content to several ipfs daemons, performing
-a Cluster Pin operation on success. It takes elements from local paths as
-well as from web URLs (accessed with a GET request). Providing several
-arguments will automatically set --wrap-in-directory.
+Reads local files and folders, or URLs (fetched with GET), turns them into
+an IPFS DAG the way "ipfs add" would, and pins the root in the cluster.
+Giving more than one argument implies --wrap-with-directory.
 
-Cluster "add" works, by default, just like "ipfs add" and has similar options
-in terms of DAG layout, chunker, hash function etc. It also supports adding
-CAR files directly (--format car), as long as they have a single root. When
-adding CAR files, all the options related to dag-building are ignored.
+The DAG options (layout, chunker, CID version, hash, raw leaves) work as in
+"ipfs add". With --format car the argument is a CAR file with exactly one
+root, imported as it is; the DAG options do not apply then.
 
-Added content will be allocated and sent block by block to the peers that
-should pin it (among which may not necessarily be the local ipfs daemon).
-Once all the blocks have arrived, they will be "cluster-pinned". This makes 
-cluster add slower than a local ipfs add, but the result is a fully replicated
-on completion. If you prefer faster adding, use the --local flag to add 
-directly to the local IPFS node and pin in the destinations after that. 
-Note that the local IPFS node may not be among the destinations, which will
-leave the unpinned content in it.
+Blocks are streamed to the peers chosen to hold the pin, which need not
+include the local IPFS daemon, and the pin is made once they all have them.
+This is slower than a plain "ipfs add" but the content is replicated when
+the command returns. With --local the blocks go to the contacted peer's
+IPFS daemon only; that peer takes one of the pin's slots (unless
+--allocations is given) and the other holders fetch the blocks from IPFS
+once the pin is made.
 
-Optional replication-min and replication-max factors can be provided: -1 means
-"pin everywhere" and 0 means use cluster's default setting (i.e., replication
-factor set in config). Positive values indicate how many peers should pin this
-content.
+Replication factors: -1 pins on every peer, 0 takes the cluster's configured
+default, and a positive number is a peer count.
+
+Not available here: sharding, --nocopy (filestore) and the rabin chunker.
 `,
   flags: [
-    { name: 'recursive', aliases: ['r'], kind: 'bool', usage: 'Add directory paths recursively' },
-    { name: 'quiet', aliases: ['q'], kind: 'bool', usage: 'Write only hashes to output (one per line)' },
-    { name: 'quieter', aliases: ['Q'], kind: 'bool', usage: 'Write only final hash to output' },
-    { name: 'no-stream', kind: 'bool', usage: 'Buffer output locally. Produces a valid JSON array with --enc=json.' },
-    { name: 'local', kind: 'bool', usage: 'Add to local peer but pin normally' },
-    { name: 'name', aliases: ['n'], kind: 'string', default: '', usage: 'Sets a name for this pin' },
+    { name: 'recursive', aliases: ['r'], kind: 'bool', usage: 'descend into folders given as arguments' },
+    { name: 'quiet', aliases: ['q'], kind: 'bool', usage: 'print only the CIDs, one per line' },
+    { name: 'quieter', aliases: ['Q'], kind: 'bool', usage: 'print only the root CID' },
+    { name: 'no-stream', kind: 'bool', usage: 'print everything at the end (one JSON array with --enc=json)' },
+    { name: 'local', kind: 'bool', usage: 'write the blocks through the contacted peer only, then pin as usual' },
+    { name: 'name', aliases: ['n'], kind: 'string', default: '', usage: 'name given to the pin' },
     {
       name: 'replication-min',
       aliases: ['rmin'],
       kind: 'int',
       default: 0,
-      usage: 'Sets the minimum replication factor for pinning this file'
+      usage: 'fewest peers that must pin the content (0: cluster default, -1: all)'
     },
     {
       name: 'replication-max',
       aliases: ['rmax'],
       kind: 'int',
       default: 0,
-      usage: 'Sets the maximum replication factor for pinning this file'
+      usage: 'most peers that should pin the content (0: cluster default, -1: all)'
     },
-    { name: 'expire-in', kind: 'string', usage: 'Duration after which the pin should be unpinned automatically' },
-    { name: 'metadata', kind: 'slice', usage: 'Pin metadata: key=value. Can be added multiple times' },
-    { name: 'allocations', aliases: ['allocs'], kind: 'string', usage: 'Optional comma-separated list of peer IDs' },
-    { name: 'no-pin', kind: 'bool', usage: 'Do not pin after adding' },
-    { name: 'wait', kind: 'bool', usage: waitFlagDesc },
+    { name: 'expire-in', kind: 'string', usage: 'unpin automatically once this duration has passed (e.g. 24h)' },
+    { name: 'metadata', kind: 'slice', usage: 'key=value attached to the pin; repeat the flag for more' },
+    { name: 'allocations', aliases: ['allocs'], kind: 'string', usage: 'comma-separated peer IDs to prefer as holders' },
+    { name: 'no-pin', kind: 'bool', usage: 'only add the blocks, do not pin the result' },
+    { name: 'wait', kind: 'bool', usage: 'before returning, wait until the root is pinned on replication-min peers' },
     { name: 'wait-timeout', aliases: ['wt'], kind: 'duration', usage: waitTimeoutFlagDesc },
-    { name: 'wrap-with-directory', aliases: ['w'], kind: 'bool', usage: 'Wrap a with a directory object' },
-    { name: 'format', kind: 'string', default: 'unixfs', usage: "'unixfs' (add as unixfs DAG), 'car' (import CAR file)" },
-    { name: 'layout', kind: 'string', default: '', usage: 'Dag layout to use for dag generation: balanced or trickle' },
-    { name: 'hidden', aliases: ['H'], kind: 'bool', usage: 'Include files that are hidden.  Only takes effect on recursive add' },
-    { name: 'chunker', aliases: ['s'], kind: 'string', default: defaults.chunker, usage: "'size-<size>' or 'rabin-<min>-<avg>-<max>'" },
-    { name: 'raw-leaves', kind: 'bool', usage: 'Use raw blocks for leaves (experimental)' },
-    { name: 'cid-version', kind: 'int', default: 0, usage: 'CID version. Non default implies raw-leaves' },
-    { name: 'hash', kind: 'string', default: defaults.hashFun, usage: 'Hash function to use. Implies cid-version=1' },
-    { name: 'nocopy', kind: 'bool', usage: 'Add the URL using filestore. Implies raw-leaves. (experimental)' }
+    { name: 'wrap-with-directory', aliases: ['w'], kind: 'bool', usage: 'put the added items inside a new folder' },
+    { name: 'format', kind: 'string', default: 'unixfs', usage: "input kind: 'unixfs' (build a DAG) or 'car' (import a CAR file)" },
+    { name: 'layout', kind: 'string', default: '', usage: 'DAG shape: balanced or trickle' },
+    { name: 'hidden', aliases: ['H'], kind: 'bool', usage: 'with -r, also add files whose names start with a dot' },
+    { name: 'chunker', aliases: ['s'], kind: 'string', default: defaults.chunker, usage: "how files are cut into blocks: 'size-<bytes>' (rabin is refused)" },
+    { name: 'raw-leaves', kind: 'bool', usage: 'keep file data in raw leaf blocks' },
+    { name: 'cid-version', kind: 'int', default: 0, usage: 'CID version of the result; 1 also turns on raw-leaves' },
+    { name: 'hash', kind: 'string', default: defaults.hashFun, usage: 'multihash function; anything but the default forces cid-version 1' },
+    { name: 'nocopy', kind: 'bool', usage: 'filestore add of a URL; refused by this implementation' }
   ],
   run: async ({ flags, positionals }) => {
     const c = ctl()

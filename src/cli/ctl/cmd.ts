@@ -1,8 +1,8 @@
 /**
  * The command model of `ipfs-cluster ctl`: each command is a citty
- * command built from a `CommandSpec` that also carries upstream's help
- * texts (urfave/cli v1 `Name`, `Usage`, `Description`, `ArgsUsage`,
- * `Flags`). Flags are parsed like Go's `flag` package as urfave uses it:
+ * command built from a `CommandSpec` that also carries its help texts,
+ * in the slots urfave/cli v1 has (`Name`, `Usage`, `Description`,
+ * `ArgsUsage`, `Flags`); the texts themselves are our own. Flags are parsed like Go's `flag` package as urfave uses it:
  * `-name` and `--name` are the same, `-name=value` or `-name value`,
  * flags may follow positional arguments, `--` ends flags, repeatable
  * (`slice`) flags collect every value.
@@ -179,7 +179,7 @@ export interface RunArgs {
   positionals: string[]
 }
 
-/** A ctl command with upstream's help texts. */
+/** A ctl command and its help texts. */
 export interface CommandSpec {
   name: string
   /** one line (urfave `Usage`). */
@@ -233,7 +233,10 @@ export function command(
   return def
 }
 
-// ---- help, as urfave/cli v1 renders it ---------------------------------------
+// ---- help, laid out as urfave/cli v1 renders it --------------------------------
+
+/** Usage line of the built-in `help, h` command in command lists. */
+export const HELP_COMMAND_USAGE = 'list the commands, or show the help of one'
 
 function flagNames(f: FlagSpec): string {
   const value = f.kind === 'bool' ? '' : ' value'
@@ -281,7 +284,7 @@ export function renderGroupHelp(path: string, spec: CommandSpec, subs: CommandSp
     s += `\nDESCRIPTION:\n   ${spec.description.trim()}\n`
   }
   const rows: [string, string][] = subs.filter((c) => c.hidden !== true).map((c) => [c.name, c.usage])
-  rows.push(['help, h', 'Shows a list of commands or help for one command'])
+  rows.push(['help, h', HELP_COMMAND_USAGE])
   s += `\nCOMMANDS:\n${columns(rows, '     ')}\n\nOPTIONS:\n${renderFlags([])}\n`
   return s
 }

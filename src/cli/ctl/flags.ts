@@ -1,11 +1,11 @@
-/** Flags shared by several ctl commands (upstream `localFlag()` and the wait flags). */
+/** Flags shared by several ctl commands (upstream `localFlag()` and the wait flags); usage texts are ours. */
 import type { FlagSpec } from './cmd.ts'
 
-export const localFlag: FlagSpec = { name: 'local', kind: 'bool', usage: 'run operation only on the contacted peer' }
+export const localFlag: FlagSpec = { name: 'local', kind: 'bool', usage: 'act only on the peer this command talks to' }
 
-export const waitFlagDesc = 'Wait for the pin to reach the minimum replication factor before returning'
-export const waitLimitFlagDesc = 'How many peers should reach the desired status to finish waiting'
-export const waitTimeoutFlagDesc = 'How long to --wait (in seconds). Default: forever'
+export const waitFlagDesc = 'before returning, wait until enough peers report the wanted status (pinned; unpinned for rm)'
+export const waitLimitFlagDesc = 'with --wait, stop waiting once this many peers report the target status'
+export const waitTimeoutFlagDesc = 'with --wait, give up after this long (e.g. 30s, 5m); 0 waits forever'
 
 export const waitFlags: FlagSpec[] = [
   { name: 'wait', aliases: ['w'], kind: 'bool', usage: waitFlagDesc },

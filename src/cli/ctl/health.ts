@@ -6,17 +6,17 @@ import { makeDot } from './graph.ts'
 
 const graph = command({
   name: 'graph',
-  usage: 'create a graph displaying connectivity of cluster peers',
+  usage: 'draw who is connected to whom among the cluster peers',
   description: `
-This command queries all connected cluster peers and their ipfs peers to generate a
-graph of the connections.  Output is a dot file encoding the cluster's connection state.
+Collects the connections between cluster peers and between their IPFS
+daemons, and prints them as a Graphviz dot graph (render it with "dot").
 `,
   flags: [
-    { name: 'file', aliases: ['f'], kind: 'string', usage: 'sets an output dot-file for the connectivity graph' },
+    { name: 'file', aliases: ['f'], kind: 'string', usage: 'write the dot graph to this file instead of stdout' },
     {
       name: 'all-ipfs-peers',
       kind: 'bool',
-      usage: 'causes the graph to mark nodes for ipfs peers not directly in the cluster'
+      usage: 'also draw IPFS peers that do not belong to the cluster'
     }
   ],
   run: async ({ flags }) => {
@@ -37,19 +37,14 @@ graph of the connections.  Output is a dot file encoding the cluster's connectio
 
 const metrics = command({
   name: 'metrics',
-  usage: 'List latest metrics logged by this peer',
+  usage: 'Show the newest metrics the contacted peer holds',
   argsUsage: '<metric name>',
   description: `
-This commands displays the latest valid metrics of the given type logged
-by this peer for all current cluster peers.
+Prints, for each cluster peer, the newest valid metric of the given name
+known to the contacted peer. Without a name, prints the metric names in use.
 
-If no argument is provided, the command retrieves all currently existing metric types.
-
-Currently supported metrics depend on the informer component used,
-but usually are:
-
-- freespace
-- ping
+Which metrics exist depends on the configured informers, e.g. ping,
+freespace or reposize, pinqueue, and tag:<name> for tags.
 `,
   run: async ({ positionals }) => {
     const name = positionals[0] ?? ''
@@ -66,15 +61,12 @@ but usually are:
 
 const alerts = command({
   name: 'alerts',
-  usage: 'List the latest expired metric alerts',
+  usage: 'Show recent alerts about expired metrics',
   description: `
-This command provides a list of "alerts" that the cluster has seen.
-
-An alert is triggered when one of the metrics seen for a peer expires, and no
-new metrics have been received.
-
-Different alerts may be handled in different ways. i.e. ping alerts may
-trigger automatic repinnings if configured.
+Lists the alerts the contacted peer has raised lately. An alert is raised
+when a peer's metric expires without a newer one arriving. A ping alert
+means a peer looks down, and may make the cluster re-allocate its pins
+(unless repinning is disabled).
 `,
   run: async () => {
     const as = await call(() => ctl().client.alerts())
@@ -84,10 +76,10 @@ trigger automatic repinnings if configured.
 
 const bandwidth = command({
   name: 'bandwidth',
-  usage: 'Lists bandwidth stats for libp2p protocols',
+  usage: 'Show traffic per libp2p protocol',
   description: `
-This command lists information about bytes sent, received and current bandwidth
-rates for each libp2p protocol that the peer uses.
+Prints, for each libp2p protocol the contacted peer speaks, the bytes sent
+and received so far and the current rates.
 `,
   run: async () => {
     const bw = await call(() => ctl().client.bandwidth())
@@ -96,6 +88,6 @@ rates for each libp2p protocol that the peer uses.
 })
 
 export default command(
-  { name: 'health', usage: 'Cluster monitoring information', description: 'Cluster monitoring information' },
+  { name: 'health', usage: 'Look at connectivity, metrics and alerts', description: 'Look at connectivity, metrics and alerts' },
   { graph: async () => graph, metrics: async () => metrics, alerts: async () => alerts, bandwidth: async () => bandwidth }
 )

@@ -4,10 +4,10 @@ import { call, ctl, print } from './context.ts'
 
 export default command({
   name: 'id',
-  usage: 'Retrieve peer information',
+  usage: 'Show the identity of the contacted peer',
   description: `
-This command displays information about the peer that the tool is contacting
-(usually running in localhost).
+Prints the ID record of the peer this command talks to (by default the one
+on this machine): peer ID, addresses, versions and its IPFS daemon.
 `,
   run: async () => {
     const id = await call(() => ctl().client.id())

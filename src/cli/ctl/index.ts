@@ -18,6 +18,7 @@ import {
   type CommandSpec,
   columns,
   type FlagSpec,
+  HELP_COMMAND_USAGE,
   parseCommandLine,
   renderCommandHelp,
   renderFlags,
@@ -34,6 +35,9 @@ const PROGRAM = 'ipfs-cluster-ctl'
 /** upstream `defaultHost` (same as the client's `DEFAULT_API_ADDR`). */
 const DEFAULT_API_ADDR = '/ip4/127.0.0.1/tcp/9094'
 
+/** The one-line title shown after the program name. */
+const TAGLINE = 'command-line client of IPFS Cluster'
+
 /** What the program is for (same role as upstream's `Description`, in our words). */
 const DESCRIPTION = `
 ${PROGRAM} talks to a running IPFS Cluster peer through its REST API.
@@ -49,43 +53,42 @@ Addresses with /p2p/<peerID> (the libp2p-http endpoint) are not supported by
 this build yet.
 `
 
-/** upstream's global flags, in upstream's order. */
+/** upstream's global flags, in upstream's order (usage texts are ours). */
 export const GLOBAL_FLAGS: FlagSpec[] = [
   {
     name: 'host',
     aliases: ['l'],
     kind: 'string',
     default: DEFAULT_API_ADDR,
-    usage: 'API endpoint multiaddresses (comma-separated)'
+    usage: 'multiaddress of the REST API; a comma-separated list is tried in order'
   },
   {
     name: 'secret',
     kind: 'string',
-    usage: 'cluster secret (32 byte pnet-key) as needed. Only when using the LibP2P endpoint'
+    usage: 'cluster secret in hex, for /p2p/ (libp2p) endpoints, which this build does not support'
   },
-  { name: 'https', aliases: ['s'], kind: 'bool', usage: 'use https to connect to the API' },
+  { name: 'https', aliases: ['s'], kind: 'bool', usage: 'talk to the API over HTTPS' },
   {
     name: 'no-check-certificate',
     kind: 'bool',
-    usage: 'do not verify server TLS certificate. only valid with --https flag'
+    usage: "with --https, accept the server's certificate without checking it"
   },
-  { name: 'encoding', aliases: ['enc'], kind: 'string', default: 'text', usage: 'output format encoding [text, json]' },
+  { name: 'encoding', aliases: ['enc'], kind: 'string', default: 'text', usage: 'how answers are printed [text, json]' },
   {
     name: 'timeout',
     aliases: ['t'],
     kind: 'int',
     default: 0,
-    usage: 'number of seconds to wait before timing out a request'
+    usage: 'give up on a request after this many seconds (0: never)'
   },
-  { name: 'debug', aliases: ['d'], kind: 'bool', usage: 'set debug log level' },
+  { name: 'debug', aliases: ['d'], kind: 'bool', usage: 'print debug logs' },
   {
     name: 'basic-auth',
     kind: 'string',
     envVar: 'CLUSTER_CREDENTIALS',
-    usage:
-      '<username>[:<password>] specify BasicAuth credentials for server that\nrequires authorization. implies --https, which you can disable with --force-http'
+    usage: '<username>[:<password>] for an API behind basic auth; switches on --https unless --force-http'
   },
-  { name: 'force-http', aliases: ['f'], kind: 'bool', usage: 'force HTTP. only valid when using BasicAuth' }
+  { name: 'force-http', aliases: ['f'], kind: 'bool', usage: 'with --basic-auth, keep plain HTTP' }
 ]
 
 const VERSION_FLAG: FlagSpec = { name: 'version', aliases: ['v'], kind: 'bool', usage: 'print the version' }
@@ -115,7 +118,7 @@ function cittyArgs(): Record<string, { type: 'string' | 'boolean'; alias?: strin
 }
 
 const root = defineCommand({
-  meta: { name: PROGRAM, version: VERSION, description: 'CLI for IPFS Cluster' },
+  meta: { name: PROGRAM, version: VERSION, description: TAGLINE },
   args: cittyArgs(),
   subCommands: SUBCOMMANDS
 }) as CommandDef
@@ -134,9 +137,9 @@ async function appHelp(): Promise<string> {
   const rows: [string, string][] = Object.entries(subs)
     .filter(([, c]) => specOf(c)?.hidden !== true)
     .map(([name, c]) => [name, specOf(c)?.usage ?? ''])
-  rows.push(['help, h', 'Shows a list of commands or help for one command'])
+  rows.push(['help, h', HELP_COMMAND_USAGE])
   return (
-    `NAME:\n   ${PROGRAM} - CLI for IPFS Cluster\n\n` +
+    `NAME:\n   ${PROGRAM} - ${TAGLINE}\n\n` +
     `USAGE:\n   ${PROGRAM} [global options] command [command options] [arguments...]\n\n` +
     `VERSION:\n   ${VERSION}\n\n` +
     `DESCRIPTION:\n   ${DESCRIPTION}\n\n` +

@@ -5,13 +5,11 @@ import { localFlag } from './flags.ts'
 
 const gc = command({
   name: 'gc',
-  usage: 'run garbage collection on IPFS repos of cluster peers',
+  usage: 'free unpinned blocks in the IPFS daemons of the peers',
   description: `
-This command will instruct current Cluster peers to run "repo gc" on their
-respective IPFS daemons.
-
-When --local flag is passed, it will garbage collect only on the local IPFS
-daemon, otherwise on all IPFS daemons.
+Has each cluster peer run "repo gc" on its IPFS daemon and prints the
+CIDs removed per peer. With --local only the contacted peer's daemon is
+collected.
 `,
   flags: [localFlag],
   run: async ({ flags }) => {
@@ -21,6 +19,6 @@ daemon, otherwise on all IPFS daemons.
 })
 
 export default command(
-  { name: 'ipfs', usage: 'Manage IPFS daemon', description: 'Manage IPFS daemon' },
+  { name: 'ipfs', usage: 'Act on the IPFS daemons of the peers', description: 'Act on the IPFS daemons of the peers' },
   { gc: async () => gc }
 )

@@ -5,10 +5,11 @@ import { call, checkErr, ctl, printStream } from './context.ts'
 
 const ls = command({
   name: 'ls',
-  usage: 'list the nodes participating in the IPFS Cluster',
+  usage: 'show the peers that make up the cluster',
   argsUsage: ' ',
   description: `
-This command provides a list of the ID information of all the peers in the Cluster.
+Prints the ID record (addresses, versions, IPFS daemon, errors) of every
+cluster peer that the contacted peer knows of.
 `,
   run: async () => {
     await printStream(ctl().client.peers(), (value) => ({ kind: 'id', value }))
@@ -17,13 +18,16 @@ This command provides a list of the ID information of all the peers in the Clust
 
 const rm = command({
   name: 'rm',
-  usage: 'remove a peer from the Cluster',
+  usage: 'take a peer out of the cluster',
   argsUsage: '<peer ID>',
   description: `
-This command removes a peer from the cluster. If the peer is online, it will
-automatically shut down. All other cluster peers should be online for the
-operation to succeed, otherwise some nodes may be left with an outdated list of
-cluster peers.
+Drops the given peer from the peerset: it gets no new allocations, and the
+pins it was holding are given to other peers (unless repinning is disabled).
+The other trusted peers are told to do the same, so they should be online.
+
+The removed peer keeps running. The removal is held in memory only: it ends
+when the peer is added back or the contacted peer restarts. A peer cannot
+remove itself.
 `,
   run: async ({ positionals }) => {
     const pid = positionals[0] ?? ''
@@ -37,6 +41,6 @@ cluster peers.
 })
 
 export default command(
-  { name: 'peers', usage: 'List and manage IPFS Cluster peers', description: 'List and manage IPFS Cluster peers' },
+  { name: 'peers', usage: 'See and remove cluster peers', description: 'See and remove cluster peers' },
   { ls: async () => ls, rm: async () => rm }
 )

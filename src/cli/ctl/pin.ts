@@ -66,24 +66,22 @@ async function handlePinResponse(flags: FlagValues, pin: Pin, target: TrackerSta
 
 const add = command({
   name: 'add',
-  usage: 'Pin an item in the cluster',
+  usage: 'Add a CID or IPFS path to the cluster pinset',
   argsUsage: '<CID|Path>',
   description: `
-This command tells IPFS Cluster to start managing a CID. Depending on
-the pinning strategy, this will trigger IPFS pin requests. The CID will
-become part of the Cluster's state and will tracked from this point.
+Adds the item to the shared pinset. The cluster picks the peers that should
+hold it and those peers ask their IPFS daemons to pin it. From then on the
+item is listed by "pin ls" and tracked by "status". A path
+(/ipfs/..., /ipns/...) is resolved to a CID first.
 
-When the request has succeeded, the command returns the status of the CID
-in the cluster and should be part of the list offered by "pin ls".
+Once accepted, the item's status is printed (the pin itself with
+--no-status).
 
-An optional replication factor can be provided: -1 means "pin everywhere"
-and 0 means use cluster's default setting (i.e., replication factor set in
-config). Positive values indicate how many peers should pin this content.
+Replication factors: -1 pins on every peer, 0 takes the cluster's configured
+default, and a positive number is a peer count.
 
-An optional allocations argument can be provided, allocations should be a
-comma-separated list of peer IDs on which we want to pin. Peers in allocations
-are prioritized over automatically-determined ones, but replication factors
-would still be respected.
+--allocations lists peer IDs (comma-separated) to use before any the cluster
+would choose; the replication factors still decide how many peers hold it.
 `,
   flags: [
     {
@@ -91,37 +89,37 @@ would still be respected.
       aliases: ['r'],
       kind: 'int',
       default: 0,
-      usage: 'Sets a custom replication factor (overrides -rmax and -rmin)'
+      usage: 'sets both --rmin and --rmax to this value'
     },
     {
       name: 'replication-min',
       aliases: ['rmin'],
       kind: 'int',
       default: 0,
-      usage: 'Sets the minimum replication factor for this pin'
+      usage: 'fewest peers that must pin the item (0: cluster default, -1: all)'
     },
     {
       name: 'replication-max',
       aliases: ['rmax'],
       kind: 'int',
       default: 0,
-      usage: 'Sets the maximum replication factor for this pin'
+      usage: 'most peers that should pin the item (0: cluster default, -1: all)'
     },
-    { name: 'allocations', aliases: ['allocs'], kind: 'string', usage: 'Optional comma-separated list of peer IDs' },
-    { name: 'name', aliases: ['n'], kind: 'string', usage: 'Sets a name for this pin' },
-    { name: 'mode', kind: 'string', default: 'recursive', usage: 'Select a way to pin: recursive or direct' },
-    { name: 'expire-in', kind: 'string', usage: 'Duration after which pin should be unpinned automatically' },
-    { name: 'metadata', kind: 'slice', usage: 'Pin metadata: key=value. Can be added multiple times' },
+    { name: 'allocations', aliases: ['allocs'], kind: 'string', usage: 'comma-separated peer IDs to prefer as holders' },
+    { name: 'name', aliases: ['n'], kind: 'string', usage: 'name given to the pin' },
+    { name: 'mode', kind: 'string', default: 'recursive', usage: 'recursive (the whole DAG) or direct (the root block only)' },
+    { name: 'expire-in', kind: 'string', usage: 'unpin automatically once this duration has passed (e.g. 24h)' },
+    { name: 'metadata', kind: 'slice', usage: 'key=value attached to the pin; repeat the flag for more' },
     {
       name: 'origins',
       kind: 'string',
-      usage: 'Optional comma-separated list of multiaddresses (with /p2p/) to connect to before pinning'
+      usage: 'comma-separated multiaddresses (ending in /p2p/<id>) IPFS should connect to before pinning'
     },
     {
       name: 'no-status',
       aliases: ['ns'],
       kind: 'bool',
-      usage: 'Prevents fetching pin status after pinning (faster, quieter)'
+      usage: 'print the pin instead of asking for its status afterwards'
     },
     ...waitFlags
   ],
@@ -166,22 +164,22 @@ would still be respected.
 
 const rm = command({
   name: 'rm',
-  usage: 'Unpin an item from the cluster',
+  usage: 'Remove a CID or IPFS path from the cluster pinset',
   argsUsage: '<CID|Path>',
   description: `
-This command tells IPFS Cluster to no longer manage a CID. This will
-trigger unpinning operations in all the IPFS nodes holding the content.
+Takes the item out of the shared pinset, so the peers holding it unpin it
+from their IPFS daemons. It leaves "pin ls" at once, while the unpinning
+on each peer happens afterwards and may fail (see "status").
 
-When the request has succeeded, the command returns the status of the CID
-in the cluster. The CID should disappear from the list offered by "pin ls",
-although unpinning operations in the cluster may take longer or fail.
+Once accepted, the item's status is printed (the pin itself with
+--no-status).
 `,
   flags: [
     {
       name: 'no-status',
       aliases: ['ns'],
       kind: 'bool',
-      usage: 'Prevents fetching pin status after unpinning (faster, quieter)'
+      usage: 'print the removed pin instead of asking for its status afterwards'
     },
     ...waitFlags
   ],
@@ -194,33 +192,29 @@ although unpinning operations in the cluster may take longer or fail.
 
 const update = command({
   name: 'update',
-  usage: 'Pin a new item based on an existing one',
+  usage: 'Pin a new item with the settings of a pinned one',
   argsUsage: '<existing-CID> <new-CID|Path>',
   description: `
-This command will add a new pin to the cluster taking all the options from an
-existing one, including name. This means that the new pin will bypass the
-allocation process and will be allocated to the same peers as the existing
-one.
+Pins the new item with a copy of the existing pin's options (name included,
+unless --name is given) and on the same peers, skipping allocation. Those
+peers use IPFS "pin update", which is cheap when the two DAGs share most
+of their blocks.
 
-The cluster peers will try to Pin the new item on IPFS using the "pin update"
-command. This is especially efficient when the content of two pins (their DAGs)
-are similar.
-
-Unlike the "pin update" command in the ipfs daemon, this will not unpin the
-existing item from the cluster. Please run "pin rm" for that.
+The existing pin stays in the cluster; remove it with "pin rm" if it is no
+longer wanted.
 `,
   flags: [
-    { name: 'name', aliases: ['n'], kind: 'string', usage: 'Sets a name for this updated pin' },
+    { name: 'name', aliases: ['n'], kind: 'string', usage: 'name for the new pin (default: the existing one\'s)' },
     {
       name: 'expire-in',
       kind: 'string',
-      usage: 'Duration after which the pin should be unpinned automatically after updating'
+      usage: 'unpin the new item automatically once this duration has passed'
     },
     {
       name: 'no-status',
       aliases: ['ns'],
       kind: 'bool',
-      usage: 'Prevents fetching pin status after updating (faster, quieter)'
+      usage: 'print the new pin instead of asking for its status afterwards'
     },
     ...waitFlags
   ],
@@ -245,23 +239,20 @@ export function allocationsFilter(filter: string): string {
 
 const ls = command({
   name: 'ls',
-  usage: 'List items in the cluster pinset',
+  usage: 'Show the cluster pinset',
   argsUsage: '[CID]',
   description: `
-This command will list the CIDs which are tracked by IPFS Cluster and to
-which peers they are currently allocated. This list does not include
-any monitoring information about the IPFS status of the CIDs, it
-merely represents the list of pins which are part of the shared state of
-the cluster. For IPFS-status information about the pins, use "status".
+Prints the pins in the shared pinset with their options and the peers each
+is allocated to, or just the given one. This is what the cluster wants
+pinned; whether IPFS actually holds it is shown by "status".
 
-The filter only takes effect when listing all pins. The possible values are:
+--filter (used when no CID is given) takes pin types, comma-separated:
   - all (default)
-  - pin (normal pins, recursive or direct)
-  - meta-pin (sharded pins)
-  - clusterdag-pin (sharding-dag root pins)
-  - shard-pin (individual shard pins)
+  - pin (ordinary pins, recursive or direct)
+  - meta-pin, clusterdag-pin, shard-pin (kinds made by sharded adds;
+    this implementation does not create them)
 `,
-  flags: [{ name: 'filter', kind: 'string', default: 'all', usage: 'Comma separated list of pin types. See help above.' }],
+  flags: [{ name: 'filter', kind: 'string', default: 'all', usage: 'pin types to show (comma-separated, see above)' }],
   run: async ({ flags, positionals }) => {
     const { client } = ctl()
     const cidStr = positionals[0] ?? ''
@@ -280,8 +271,8 @@ The filter only takes effect when listing all pins. The possible values are:
 export default command(
   {
     name: 'pin',
-    usage: 'Pin and unpin and list items in IPFS Cluster',
-    description: 'Pin and unpin and list items in IPFS Cluster'
+    usage: 'Add, remove, update and list cluster pins',
+    description: 'Add, remove, update and list cluster pins'
   },
   { add: async () => add, rm: async () => rm, update: async () => update, ls: async () => ls }
 )

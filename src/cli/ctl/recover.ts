@@ -6,18 +6,15 @@ import { parseCidArg } from './status.ts'
 
 export default command({
   name: 'recover',
-  usage: 'Recover tracked items in error state',
+  usage: 'Retry items whose pin or unpin failed',
   argsUsage: '[CID]',
   description: `
-This command asks Cluster peers to re-track or re-forget CIDs in
-error state, usually because the IPFS pin or unpin operation has failed.
+Items end in an error state when IPFS fails to pin or unpin them. This
+command has the peers try again, waits for the attempts to finish and
+prints the resulting status. Without a CID every failed item is retried,
+which can take long on big pinsets.
 
-The command will wait for any operations to succeed and will return the status
-of the item upon completion. Note that, when running on the full sets of tracked
-CIDs (without argument), it may take a considerably long time.
-
-When the --local flag is passed, it will only trigger recover
-operations on the contacted peer (as opposed to on every peer).
+By default every peer retries; with --local only the contacted one.
 `,
   flags: [localFlag],
   run: async ({ flags, positionals }) => {

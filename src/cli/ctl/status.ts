@@ -20,23 +20,20 @@ export function parseCidArg(s: string, doing = 'parsing cid'): CID {
 
 export default command({
   name: 'status',
-  usage: 'Retrieve the status of tracked items',
+  usage: 'Show how pinned items are doing on each peer',
   argsUsage: '[CID1] [CID2]...',
   description: `
-This command retrieves the status of the CIDs tracked by IPFS
-Cluster, including which member is pinning them and any errors.
-If one of several CIDs are provided, the status will be only fetched 
-for a single item.  Metadata CIDs are included in the status response.
+For each pin in the cluster, prints what every peer reports about it
+(pinned, pinning, queued, error with the reason, ...). Given CIDs, only
+those items are shown.
 
-When the --local flag is passed, it will only fetch the status from the
-contacted cluster peer. By default, status will be fetched from all peers.
+By default every peer is asked; with --local only the contacted one.
 
-When the --filter flag is passed, it will only fetch the peer information
-where status of the pin matches at least one of the filter values (a comma
-separated list). The following are valid status values:
+--filter (used when no CID is given) shows only the peer reports in one
+of the listed states, comma-separated, among:
 
 ${trackerStatusAllString(FILTER_NAMES)}`,
-  flags: [localFlag, { name: 'filter', kind: 'string', usage: 'comma-separated list of filters' }],
+  flags: [localFlag, { name: 'filter', kind: 'string', usage: 'only reports in these states (comma-separated, see above)' }],
   run: async ({ flags, positionals }) => {
     const cids = positionals.map((s) => parseCidArg(s))
     const local = flags.bool('local')

@@ -4,11 +4,11 @@ import { call, ctl, print } from './context.ts'
 
 export default command({
   name: 'version',
-  usage: 'Retrieve cluster version',
+  usage: 'Show the version of the contacted peer',
   argsUsage: ' ',
   description: `
-This command retrieves the IPFS Cluster version and can be used
-to check that it matches the CLI version (shown by -v).
+Asks the contacted peer for its IPFS Cluster version, e.g. to compare it
+with the version of this tool (see -v).
 `,
   run: async () => {
     const v = await call(() => ctl().client.version())

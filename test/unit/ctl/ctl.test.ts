@@ -272,11 +272,11 @@ describe('ctl globals, help and exit codes', () => {
   test('help texts', async () => {
     const app = await ctl(['--help'])
     expect(app.code).toBe(0)
-    expect(app.stdout).toStartWith('NAME:\n   ipfs-cluster-ctl - CLI for IPFS Cluster\n')
+    expect(app.stdout).toStartWith('NAME:\n   ipfs-cluster-ctl - command-line client of IPFS Cluster\n')
     expect(app.stdout).toContain('--host value, -l value')
     expect(app.stdout).toContain('[$CLUSTER_CREDENTIALS]')
     const pinAdd = await ctl(['pin', 'add', '--help'])
-    expect(pinAdd.stdout).toStartWith('NAME:\n   ipfs-cluster-ctl pin add - Pin an item in the cluster\n\nUSAGE:\n   ipfs-cluster-ctl pin add [command options] <CID|Path>\n')
+    expect(pinAdd.stdout).toStartWith('NAME:\n   ipfs-cluster-ctl pin add - Add a CID or IPFS path to the cluster pinset\n\nUSAGE:\n   ipfs-cluster-ctl pin add [command options] <CID|Path>\n')
     expect(pinAdd.stdout).toContain('--no-status, --ns')
     expect((await ctl(['help', 'status'])).stdout).toContain('  - unexpectedly_unpinned')
     const group = await ctl(['health'])
