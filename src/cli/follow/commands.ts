@@ -1,8 +1,9 @@
 /**
  * The commands of ipfs-cluster-follow (upstream
  * cmd/ipfs-cluster-follow/commands.go): list the configured clusters,
- * `info`, `init`, `run` and `list` for one cluster. Output texts are
- * upstream's.
+ * `info`, `init`, `run` and `list` for one cluster. The lines scripts
+ * may read (info fields, list lines, error messages) keep upstream's
+ * wording; the guidance texts are our own.
  *
  * Every command takes a `FollowIO` (where text goes, the environment) and
  * ends with a `FollowExit` carrying the exit code when it fails.
@@ -69,14 +70,12 @@ const QUIET_SECRET = '0'.repeat(64)
 function printFirstStart(io: FollowIO): void {
   io.stdout(`
 No clusters configured yet!
- 
-If this is the first time you are running ${PROGRAM_NAME},
-be sure to check out the usage documentation. Here are some
-examples to get you going:
 
-$ ${PROGRAM_NAME} --help                     - general description and usage help
-$ ${PROGRAM_NAME} <clusterName> --help       - Help and subcommands for the <clusterName>'s follower peer
-$ ${PROGRAM_NAME} <clusterName> info --help  - Help for the "info" subcommand (same for others).
+To get started with ${PROGRAM_NAME}, see its help:
+
+$ ${PROGRAM_NAME} --help                     - what it does, with examples
+$ ${PROGRAM_NAME} <clusterName> --help       - the subcommands for one cluster's follower
+$ ${PROGRAM_NAME} <clusterName> info --help  - the help of one subcommand ("info" here)
 `)
 }
 

@@ -24,46 +24,41 @@ export { FollowExit, type FollowIO } from './commands.ts'
 const P = PROGRAM_NAME
 
 const DESCRIPTION = `
-${P} helps running IPFS Cluster follower peers.
+${P} runs follower peers of collaborative IPFS clusters.
 
-Follower peers subscribe to a Cluster controlled by a set of "trusted
-peers". They collaborate in pinning items as dictated by the trusted peers and
-do not have the power to make Cluster-wide modifications to the pinset.
+A follower joins a cluster run by a set of "trusted peers" and helps pin what
+they put in the pinset. It cannot change the pinset, and it can neither
+query nor command other peers.
 
-Follower peers cannot access information nor trigger actions in other peers.
-
-${P} can be used to follow different clusters by launching it
-with different options. Each Cluster has an identity, a configuration
-and a datastore associated to it, which are kept under
-"~/${DEFAULT_FOLDER}/<cluster_name>".
-
-For feedback, bug reports or any additional information, visit
-https://github.com/ipfs-cluster/ipfs-cluster.
+One follower can be set up per cluster name. Each has its own identity,
+configuration and datastore (sqlite or leveldb) in
+"~/${DEFAULT_FOLDER}/<clusterName>" (another base folder can be chosen
+with --config).
 
 
 EXAMPLES:
 
-List configured follower peers:
+Show the clusters set up on this machine:
 
 $ ${P}
 
-Display information for a follower peer:
+Show the state of one follower:
 
 $ ${P} <clusterName> info
 
-Initialize a follower peer:
+Set up a follower from the cluster's configuration URL:
 
 $ ${P} <clusterName> init <example.url>
 
-Launch a follower peer (will stay running):
+Start the follower (runs until stopped):
 
 $ ${P} <clusterName> run
 
-List items in the pinset for a given cluster:
+Print the pins of a cluster:
 
 $ ${P} <clusterName> list
 
-Getting help and usage info:
+Help on any level:
 
 $ ${P} --help
 $ ${P} <clusterName> --help
@@ -74,7 +69,7 @@ $ ${P} <clusterName> list --help
 `
 
 const MAIN_HELP = `NAME:
-   ${P} - IPFS Cluster Follower
+   ${P} - follower peers for IPFS Cluster
 
 USAGE:
    ${P} [global options] <clusterName> [subcommand]...
@@ -85,24 +80,24 @@ VERSION:
 DESCRIPTION:
 ${DESCRIPTION}
 GLOBAL OPTIONS:
-   --config FOLDER, -c FOLDER  path to the followers configuration and data FOLDER (default: "$HOME/${DEFAULT_FOLDER}") [$IPFS_CLUSTER_PATH]
+   --config FOLDER, -c FOLDER  base FOLDER holding one sub-folder per followed cluster (default: "$HOME/${DEFAULT_FOLDER}") [$IPFS_CLUSTER_PATH]
    --help, -h                  show help
    --version, -v               print the version
 `
 
 function clusterHelp(name: string): string {
   return `NAME:
-   ${P} ${name} - Follower peer management for "${name}"
+   ${P} ${name} - manage the follower peer of "${name}"
 
 USAGE:
    ${P} ${name} [subcommand]
 
 COMMANDS:
-   info     displays information for this peer
-   init     initializes the follower peer
-   run      runs the follower peer
-   list     list items in the peers' pinset
-   help, h  Shows a list of commands or help for one command
+   info     show the state of this follower
+   init     set up this follower
+   run      start this follower
+   list     print the pins of this cluster
+   help, h  list the commands, or show the help of one
 `
 }
 
@@ -110,29 +105,30 @@ function subHelp(name: string, cmd: string): string {
   switch (cmd) {
     case 'info':
       return `NAME:
-   ${P} ${name} info - displays information for this peer
+   ${P} ${name} info - show the state of this follower
 
 USAGE:
    ${P} ${name} info
 
 DESCRIPTION:
-   This command display useful information for "${name}"'s follower peer.
+   Prints where the follower of "${name}" keeps its files, where its
+   configuration comes from, and whether the follower and its IPFS daemon
+   are running.
 `
     case 'init':
       return `NAME:
-   ${P} ${name} init - initializes the follower peer
+   ${P} ${name} init - set up this follower
 
 USAGE:
    ${P} ${name} init <template_URL>
 
 DESCRIPTION:
-   This command initializes a follower peer for the cluster named "${name}". You
-   will need to pass the peer configuration URL. The command will generate a new
-   peer identity and leave things ready to run "${P} ${name} run".
+   Creates the folder of the "${name}" follower with a fresh identity and a
+   configuration that points to the given URL, where the cluster publishes
+   its settings. Then "${P} ${name} run" starts it.
 
-   An error will be returned if a configuration folder for a cluster peer with
-   this name already exists. If you wish to re-initialize from scratch, delete
-   this folder first.
+   If the folder already exists nothing is touched and an error is returned;
+   remove the folder to start over.
 
    A value without http:// or https:// is a DNSLink name, read through the local
    IPFS gateway as http://127.0.0.1:8080/ipns/<value> ($IPFS_GATEWAY overrides
@@ -140,40 +136,36 @@ DESCRIPTION:
 `
     case 'run':
       return `NAME:
-   ${P} ${name} run - runs the follower peer
+   ${P} ${name} run - start this follower
 
 USAGE:
    ${P} ${name} run [--init <template_URL>]
 
 DESCRIPTION:
-   This commands runs a "${name}" cluster follower peer. The peer should have already
-   been initialized with "init" alternatively the --init flag needs to be
-   passed.
+   Runs the follower of "${name}" in the foreground until it is stopped
+   (Ctrl-C or SIGTERM). It must have been set up with "init" first, or
+   --init can do both in one go.
 
-   Before running, ensure that you have connectivity and that the IPFS daemon is
-   running.
+   The IPFS daemon should be running and the network reachable; the
+   follower waits up to two minutes for IPFS to answer.
 
-   You can obtain more information about this follower peer by running
-   "${P} ${name}" (without any arguments).
-
-   The peer will stay running in the foreground until manually stopped.
+   "${P} ${name}" (no subcommand) tells whether it is running.
 
 OPTIONS:
-   --init value  initialize cluster peer with the given URL before running
+   --init value  set up the follower from this URL first, if not done yet
 `
     case 'list':
       return `NAME:
-   ${P} ${name} list - list items in the peers' pinset
+   ${P} ${name} list - print the pins of this cluster
 
 USAGE:
    ${P} ${name} list
 
 DESCRIPTION:
-   This commands lists all the items pinned by this follower cluster peer on IPFS.
-
-   If the peer is currently running, it will display status information for each
-   pin (such as PINNING). If not, it will just display the current list of pins
-   as obtained from the internal state on disk.
+   Prints every item in the pinset this follower holds. When the follower
+   is running, each line carries the item's status on this peer (e.g.
+   pinned, pinning); otherwise the pinset is read from the datastore on
+   disk and each item is shown as "offline".
 `
     default:
       return clusterHelp(name)

@@ -156,10 +156,10 @@ describe('commands', () => {
   test('help texts', async () => {
     const o = io()
     await follow(['--help'], o)
-    expect(o.out).toContain('ipfs-cluster-follow helps running IPFS Cluster follower peers.')
+    expect(o.out).toContain('ipfs-cluster-follow runs follower peers of collaborative IPFS clusters.')
     const r = io()
     await follow(['c1', 'run', '--help'], r)
-    expect(r.out).toContain('--init value  initialize cluster peer with the given URL before running')
+    expect(r.out).toContain('--init value  set up the follower from this URL first, if not done yet')
   })
 })
 
