@@ -13,20 +13,20 @@ import { globals } from './index.ts'
 export default defineCommand({
   meta: {
     name: 'daemon',
-    description: `Runs the IPFS Cluster peer (default)
+    description: `Start the cluster peer and keep it running
 
-This command starts an IPFS Cluster peer and runs it until it is stopped
-with SIGINT or SIGTERM. It needs service.json and identity.json in the
+Starts an IPFS Cluster peer in the foreground and runs it until it gets
+SIGINT or SIGTERM. It needs service.json and identity.json in the
 configuration folder (see "init").`
   },
   args: {
-    bootstrap: { type: 'string', alias: 'j', description: 'join a cluster providing a comma-separated list of existing peers multiaddress(es)' },
-    'no-trust': { type: 'boolean', description: "do not trust bootstrap peers (only for \"crdt\" consensus)" },
-    consensus: { type: 'string', description: 'shadows the consensus component in the configuration (only crdt)' },
-    stats: { type: 'boolean', description: 'enable stats collection (Prometheus /metrics)' },
-    tracing: { type: 'boolean', description: 'enable tracing collection (not supported; ignored)' },
-    upgrade: { type: 'boolean', alias: 'u', description: 'run state migrations before starting (deprecated/unused)' },
-    leave: { type: 'boolean', alias: 'x', description: 'remove peer from cluster on exit (overrides leave_on_shutdown)' }
+    bootstrap: { type: 'string', alias: 'j', description: 'multiaddresses (comma-separated) of peers of the cluster to join' },
+    'no-trust': { type: 'boolean', description: 'do not add the --bootstrap peers to the trusted peers' },
+    consensus: { type: 'string', description: 'consensus to use instead of the configured one (only crdt exists here)' },
+    stats: { type: 'boolean', description: 'serve Prometheus metrics (/metrics)' },
+    tracing: { type: 'boolean', description: 'tracing is not implemented; the flag is ignored' },
+    upgrade: { type: 'boolean', alias: 'u', description: 'accepted for compatibility; there are no migrations to run' },
+    leave: { type: 'boolean', alias: 'x', description: 'accepted for compatibility; ignored' }
   },
   async run({ args }) {
     const log = getLogger('service')

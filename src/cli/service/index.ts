@@ -36,9 +36,9 @@ Use ipfs-cluster-ctl to talk to a running peer.`
 const main = defineCommand({
   meta: { name: 'ipfs-cluster-service', version: VERSION, description: DESCRIPTION },
   args: {
-    config: { type: 'string', alias: 'c', description: 'path to the configuration and data folder (env IPFS_CLUSTER_PATH)', valueHint: 'folder' },
-    force: { type: 'boolean', alias: 'f', description: 'forcefully proceed with some actions, i.e. overwriting configuration' },
-    debug: { type: 'boolean', alias: 'd', description: 'enable full debug logging' },
+    config: { type: 'string', alias: 'c', description: 'folder holding the configuration and the data (env IPFS_CLUSTER_PATH)', valueHint: 'folder' },
+    force: { type: 'boolean', alias: 'f', description: 'do not ask before destructive steps such as replacing the configuration' },
+    debug: { type: 'boolean', alias: 'd', description: 'log everything at debug level (very noisy)' },
     loglevel: { type: 'string', alias: 'l', description: 'set the log level: "info" or "info,cluster:debug,crdt:error" (env IPFS_CLUSTER_LOG_LEVEL)', valueHint: 'level' }
   },
   setup({ args }) {
@@ -55,7 +55,7 @@ const main = defineCommand({
     daemon: () => import('./daemon.ts').then((m) => m.default),
     state: () => import('./state.ts').then((m) => m.default),
     version: defineCommand({
-      meta: { name: 'version', description: 'print the ipfs-cluster-service version' },
+      meta: { name: 'version', description: 'Print the version of this program' },
       run() {
         process.stdout.write(`${VERSION}\n`)
       }

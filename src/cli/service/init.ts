@@ -35,22 +35,23 @@ async function readSecretFromStdin(): Promise<string> {
 export default defineCommand({
   meta: {
     name: 'init',
-    description: `Creates a configuration and generates an identity
+    description: `Write a new configuration and peer identity
 
-This command will initialize a new service.json configuration file and
-identity.json in the configuration folder (default ~/.ipfs-cluster).
-By default the secret is random; set CLUSTER_SECRET or use -s to choose it.
+Writes service.json, a peerstore and, unless one is already there,
+identity.json into the configuration folder (default ~/.ipfs-cluster).
+The cluster secret is random unless CLUSTER_SECRET is set or -s asks for it.
 With a source-url, service.json only holds {"source": url} and the daemon
-reads its configuration from that URL at every start.`
+reads its configuration from that URL at every start.
+--peers fills the peerstore and makes those peers the trusted peers.`
   },
   args: {
     source: { type: 'positional', required: false, description: 'URL of a remote configuration', valueHint: 'source-url' },
-    consensus: { type: 'string', description: 'select consensus: "crdt" ("raft" is not supported yet)', default: 'crdt' },
-    datastore: { type: 'string', description: 'select datastore: "sqlite" (default) or "leveldb"', default: 'sqlite' },
-    'custom-secret': { type: 'boolean', alias: 's', description: 'prompt for the cluster secret (when CLUSTER_SECRET is not set)' },
-    peers: { type: 'string', description: 'comma-separated list of multiaddresses to init with (see help)' },
-    force: { type: 'boolean', alias: 'f', description: 'overwrite configuration without prompting' },
-    randomports: { type: 'boolean', description: 'configure random ports to listen on instead of defaults' }
+    consensus: { type: 'string', description: 'consensus component: crdt (raft is not supported)', default: 'crdt' },
+    datastore: { type: 'string', description: 'datastore backend: sqlite or leveldb', default: 'sqlite' },
+    'custom-secret': { type: 'boolean', alias: 's', description: 'ask for the cluster secret on stdin (unless CLUSTER_SECRET is set)' },
+    peers: { type: 'string', description: 'multiaddresses (with /p2p/<id>, comma-separated) of peers to trust and remember' },
+    force: { type: 'boolean', alias: 'f', description: 'replace an existing configuration' },
+    randomports: { type: 'boolean', description: 'listen on free random ports rather than the default ones' }
   },
   async run({ args }) {
     const env = processEnv()

@@ -59,7 +59,7 @@ async function confirm(question: string): Promise<boolean> {
 
 const exportCmd = defineCommand({
   meta: { name: 'export', description: 'Export the pinset to a file (newline-delimited JSON of pins)' },
-  args: { file: { type: 'string', alias: 'f', description: 'writes to an output file (default stdout)' } },
+  args: { file: { type: 'string', alias: 'f', description: 'file to write to (default: stdout)' } },
   async run({ args }) {
     await withConsensus(async (c) => {
       const out = typeof args.file === 'string' && args.file !== '' ? createWriteStream(args.file) : undefined
@@ -86,7 +86,7 @@ The current pinset is removed first.`
   },
   args: {
     file: { type: 'positional', required: false, description: 'file to read (default stdin)' },
-    force: { type: 'boolean', alias: 'f', description: 'skip the confirmation prompt' },
+    force: { type: 'boolean', alias: 'f', description: 'do not ask for confirmation' },
     rmin: { type: 'string', description: 'replication factor min to set on every imported pin (0 = keep)' },
     rmax: { type: 'string', description: 'replication factor max to set on every imported pin (0 = keep)' },
     allocs: { type: 'string', description: 'comma-separated allocations to set on every imported pin' }
@@ -121,7 +121,7 @@ const cleanupCmd = defineCommand({
     name: 'cleanup',
     description: 'Remove the persisted state and consensus data of this peer (the pinset is lost locally)'
   },
-  args: { force: { type: 'boolean', alias: 'f', description: 'skip the confirmation prompt' } },
+  args: { force: { type: 'boolean', alias: 'f', description: 'do not ask for confirmation' } },
   async run({ args }) {
     if (args.force === true) globals.force = true
     if (!(await confirm('The local pinset and consensus data will be removed. Continue?'))) {
@@ -133,6 +133,6 @@ const cleanupCmd = defineCommand({
 })
 
 export default defineCommand({
-  meta: { name: 'state', description: 'Manages the peer\'s persistent state (pinset)' },
+  meta: { name: 'state', description: 'Export, import or wipe the pinset stored by this peer' },
   subCommands: { export: exportCmd, import: importCmd, cleanup: cleanupCmd }
 })
