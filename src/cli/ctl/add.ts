@@ -106,7 +106,7 @@ Not available here: sharding, --nocopy (filestore) and the rabin chunker.
     { name: 'recursive', aliases: ['r'], kind: 'bool', usage: 'descend into folders given as arguments' },
     { name: 'quiet', aliases: ['q'], kind: 'bool', usage: 'print only the CIDs, one per line' },
     { name: 'quieter', aliases: ['Q'], kind: 'bool', usage: 'print only the root CID' },
-    { name: 'no-stream', kind: 'bool', usage: 'print everything at the end (one JSON array with --enc=json)' },
+    { name: 'no-stream', kind: 'bool', usage: 'print everything at the end; with --enc=json, as a single array' },
     { name: 'local', kind: 'bool', usage: 'write the blocks through the contacted peer only, then pin as usual' },
     { name: 'name', aliases: ['n'], kind: 'string', default: '', usage: 'name given to the pin' },
     {

@@ -8,8 +8,9 @@ const graph = command({
   name: 'graph',
   usage: 'draw who is connected to whom among the cluster peers',
   description: `
-Collects the connections between cluster peers and between their IPFS
-daemons, and prints them as a Graphviz dot graph (render it with "dot").
+Asks every cluster peer whom it is connected to, both in the cluster and
+through its IPFS daemon, and prints the result as a Graphviz dot graph
+(render it with "dot").
 `,
   flags: [
     { name: 'file', aliases: ['f'], kind: 'string', usage: 'write the dot graph to this file instead of stdout' },

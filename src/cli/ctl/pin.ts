@@ -248,7 +248,7 @@ pinned; whether IPFS actually holds it is shown by "status".
 
 --filter (used when no CID is given) takes pin types, comma-separated:
   - all (default)
-  - pin (ordinary pins, recursive or direct)
+  - pin (plain pins, in either mode)
   - meta-pin, clusterdag-pin, shard-pin (kinds made by sharded adds;
     this implementation does not create them)
 `,

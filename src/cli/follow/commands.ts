@@ -253,7 +253,7 @@ export async function runFollower(io: FollowIO, base: string, name: string, opts
 
   const level = io.env.IPFS_CLUSTER_LOG_LEVEL
   setLogLevels(level !== undefined && level !== '' ? level : 'info')
-  // Avoid API logs polluting the screen every time "list" runs.
+  // keep the REST API's request logs quiet: "list" calls it
   setLogLevels('restapilog:error')
 
   let config: ServiceConfig

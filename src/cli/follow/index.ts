@@ -26,9 +26,9 @@ const P = PROGRAM_NAME
 const DESCRIPTION = `
 ${P} runs follower peers of collaborative IPFS clusters.
 
-A follower joins a cluster run by a set of "trusted peers" and helps pin what
-they put in the pinset. It cannot change the pinset, and it can neither
-query nor command other peers.
+A follower joins a cluster whose pinset is managed by its "trusted peers"
+and helps pin what they add. It cannot change the pinset, and it can
+neither query nor command other peers.
 
 One follower can be set up per cluster name. Each has its own identity,
 configuration and datastore (sqlite or leveldb) in
