@@ -1,47 +1,58 @@
 /**
  * `service daemon`: runs the peer until SIGINT/SIGTERM
- * (upstream cmd/ipfs-cluster-service/daemon.go).
+ * (upstream cmd/ipfs-cluster-service/daemon.go). The peer's modules load
+ * only when the command runs, so help stays fast.
  */
-import { defineCommand } from 'citty'
 import { loadIdentity, loadServiceConfig, processEnv, resolveConfigFolder } from '../../config/index.ts'
-import { startPeer } from '../../daemon.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { sdNotifyReady } from '../../runtime/sdnotify.ts'
 import { UsageError } from '../errors.ts'
-import { globals } from './index.ts'
+import { globals, type ServiceCommand } from './context.ts'
 
-export default defineCommand({
-  meta: {
-    name: 'daemon',
-    description: `Start the cluster peer and keep it running
-
+const daemon: ServiceCommand = {
+  name: 'daemon',
+  usage: 'Start the cluster peer and keep it running',
+  description: `
 Starts an IPFS Cluster peer in the foreground and runs it until it gets
 SIGINT or SIGTERM. It needs service.json and identity.json in the
-configuration folder (see "init").`
-  },
-  args: {
-    bootstrap: { type: 'string', alias: 'j', description: 'multiaddresses (comma-separated) of peers of the cluster to join' },
-    'no-trust': { type: 'boolean', description: 'do not add the --bootstrap peers to the trusted peers' },
-    consensus: { type: 'string', description: 'consensus to use instead of the configured one (only crdt exists here)' },
-    stats: { type: 'boolean', description: 'serve Prometheus metrics (/metrics)' },
-    tracing: { type: 'boolean', description: 'tracing is not implemented; the flag is ignored' },
-    upgrade: { type: 'boolean', alias: 'u', description: 'accepted for compatibility; there are no migrations to run' },
-    leave: { type: 'boolean', alias: 'x', description: 'accepted for compatibility; ignored' }
-  },
-  async run({ args }) {
+configuration folder (see "init").`,
+  flags: [
+    {
+      name: 'bootstrap',
+      aliases: ['j'],
+      kind: 'string',
+      usage: 'multiaddresses (comma-separated) of peers of the cluster to join'
+    },
+    { name: 'no-trust', kind: 'bool', usage: 'do not add the --bootstrap peers to the trusted peers' },
+    {
+      name: 'consensus',
+      kind: 'string',
+      usage: 'consensus to use instead of the configured one (only crdt exists here)'
+    },
+    { name: 'stats', kind: 'bool', usage: 'serve Prometheus metrics (/metrics)' },
+    { name: 'tracing', kind: 'bool', usage: 'tracing is not implemented; the flag is ignored' },
+    { name: 'upgrade', aliases: ['u'], kind: 'bool', usage: 'accepted for compatibility; there are no migrations to run' },
+    { name: 'leave', aliases: ['x'], kind: 'bool', usage: 'accepted for compatibility; ignored' }
+  ],
+  async run({ flags }) {
     const log = getLogger('service')
     const env = processEnv()
     const folder = resolveConfigFolder(globals.config, env)
-    if (typeof args.consensus === 'string' && args.consensus !== 'crdt') {
-      throw new UsageError(`consensus "${args.consensus}" is not supported yet; use crdt`)
+    const consensus = flags.string('consensus')
+    if (flags.isSet('consensus') && consensus !== 'crdt') {
+      throw new UsageError(`consensus "${consensus}" is not supported yet; use crdt`)
     }
     log.info(`Initializing. For verbose output run with "-l debug". Please wait...`)
     const config = await loadServiceConfig(folder, { env })
-    if (args.stats === true) config.observations.metrics.enableStats = true
+    if (flags.bool('stats')) config.observations.metrics.enableStats = true
     const identity = await loadIdentity(folder, env)
-    const bootstrap =
-      typeof args.bootstrap === 'string' && args.bootstrap !== '' ? args.bootstrap.split(',').map((s) => s.trim()).filter(Boolean) : []
-    const peer = await startPeer({ config, identity, bootstrap, noTrust: args['no-trust'] === true })
+    const bootstrap = flags
+      .string('bootstrap')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+    const { startPeer } = await import('../../daemon.ts')
+    const peer = await startPeer({ config, identity, bootstrap, noTrust: flags.bool('no-trust') })
     getLogger('cluster').info('** IPFS Cluster is READY **')
     await sdNotifyReady(env.NOTIFY_SOCKET)
 
@@ -67,4 +78,6 @@ configuration folder (see "init").`
     })
     process.exit(0)
   }
-})
+}
+
+export default daemon

@@ -5,7 +5,6 @@
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { defineCommand } from 'citty'
 import {
   applyInitPeers,
   type DatastoreName,
@@ -20,7 +19,7 @@ import {
   writePeerstore
 } from '../../config/index.ts'
 import { UsageError } from '../errors.ts'
-import { globals } from './index.ts'
+import { globals, type ServiceCommand } from './context.ts'
 
 async function readSecretFromStdin(): Promise<string> {
   process.stderr.write('Enter cluster secret (32-byte hex string): ')
@@ -32,51 +31,64 @@ async function readSecretFromStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').split('\n')[0]!.trim()
 }
 
-export default defineCommand({
-  meta: {
-    name: 'init',
-    description: `Write a new configuration and peer identity
-
+const init: ServiceCommand = {
+  name: 'init',
+  usage: 'Write a new configuration and peer identity',
+  description: `
 Writes service.json, a peerstore and, unless one is already there,
 identity.json into the configuration folder (default ~/.ipfs-cluster).
 The cluster secret is random unless CLUSTER_SECRET is set or -s asks for it.
 With a source-url, service.json only holds {"source": url} and the daemon
 reads its configuration from that URL at every start.
---peers fills the peerstore and makes those peers the trusted peers.`
-  },
-  args: {
-    source: { type: 'positional', required: false, description: 'URL of a remote configuration', valueHint: 'source-url' },
-    consensus: { type: 'string', description: 'consensus component: crdt (raft is not supported)', default: 'crdt' },
-    datastore: { type: 'string', description: 'datastore backend: sqlite or leveldb', default: 'sqlite' },
-    'custom-secret': { type: 'boolean', alias: 's', description: 'ask for the cluster secret on stdin (unless CLUSTER_SECRET is set)' },
-    peers: { type: 'string', description: 'multiaddresses (with /p2p/<id>, comma-separated) of peers to trust and remember' },
-    force: { type: 'boolean', alias: 'f', description: 'replace an existing configuration' },
-    randomports: { type: 'boolean', description: 'listen on free random ports rather than the default ones' }
-  },
-  async run({ args }) {
+--peers fills the peerstore and makes those peers the trusted peers.`,
+  argsUsage: '[source-url]',
+  maxArgs: 1,
+  flags: [
+    { name: 'consensus', kind: 'string', default: 'crdt', usage: 'consensus component: crdt (raft is not supported)' },
+    { name: 'datastore', kind: 'string', default: 'sqlite', usage: 'datastore backend: sqlite or leveldb' },
+    {
+      name: 'custom-secret',
+      aliases: ['s'],
+      kind: 'bool',
+      usage: 'ask for the cluster secret on stdin (unless CLUSTER_SECRET is set)'
+    },
+    {
+      name: 'peers',
+      kind: 'string',
+      usage: 'multiaddresses (with /p2p/<id>, comma-separated) of peers to trust and remember'
+    },
+    { name: 'force', aliases: ['f'], kind: 'bool', usage: 'replace an existing configuration' },
+    { name: 'randomports', kind: 'bool', usage: 'listen on free random ports rather than the default ones' }
+  ],
+  async run({ flags, positionals }) {
     const env = processEnv()
     const folder = resolveConfigFolder(globals.config, env)
-    const force = globals.force || args.force === true
+    const force = globals.force || flags.bool('force')
     const servicePath = join(folder, SERVICE_FILE)
     if (existsSync(servicePath) && !force) {
       throw new UsageError(`${servicePath} already exists: use -f/--force to overwrite it`)
     }
     await mkdir(folder, { recursive: true })
-    if (typeof args.source === 'string' && args.source !== '') {
-      if (!/^https?:\/\//i.test(args.source)) throw new UsageError(`source-url "${args.source}" must be an http(s) URL`)
-      await saveServiceConfig(folder, { source: args.source })
-      process.stdout.write(`Configuration written to ${servicePath} (source: ${args.source}).\n`)
+    const source = positionals[0] ?? ''
+    if (source !== '') {
+      if (!/^https?:\/\//i.test(source)) throw new UsageError(`source-url "${source}" must be an http(s) URL`)
+      await saveServiceConfig(folder, { source })
+      process.stdout.write(`Configuration written to ${servicePath} (source: ${source}).\n`)
     } else {
       let secret: string | undefined
-      if (args['custom-secret'] === true && (env.CLUSTER_SECRET ?? '') === '') secret = await readSecretFromStdin()
+      if (flags.bool('custom-secret') && (env.CLUSTER_SECRET ?? '') === '') secret = await readSecretFromStdin()
       const json = await defaultServiceConfig({
-        consensus: args.consensus as 'crdt',
-        datastore: args.datastore as DatastoreName,
-        randomPorts: args.randomports === true,
+        consensus: flags.string('consensus') as 'crdt',
+        datastore: flags.string('datastore') as DatastoreName,
+        randomPorts: flags.bool('randomports'),
         secret,
         env
       })
-      const peers = typeof args.peers === 'string' ? args.peers.split(',').map((s) => s.trim()).filter(Boolean) : []
+      const peers = flags
+        .string('peers')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
       const peerstoreLines = applyInitPeers(json, peers)
       await saveServiceConfig(folder, json)
       process.stdout.write(`Configuration written to ${servicePath}.\n`)
@@ -97,4 +109,6 @@ reads its configuration from that URL at every start.
       process.stdout.write(`New identity written to ${identityPath}: peer ID ${identity.id}\n`)
     }
   }
-})
+}
+
+export default init

@@ -1,21 +1,21 @@
 /**
  * `service state export|import|cleanup` on a stopped peer
  * (upstream cmd/ipfs-cluster-service/state.go). They take `cluster.lock`,
- * so they refuse to run while the daemon is running.
+ * so they refuse to run while the daemon is running. The consensus,
+ * datastore and state modules load only when a command runs.
  */
 import { createReadStream, createWriteStream } from 'node:fs'
 import { join } from 'node:path'
-import { defineCommand } from 'citty'
 import { loadIdentity, loadServiceConfig, processEnv, resolveConfigFolder } from '../../config/index.ts'
-import { type CrdtConsensus, createCrdtConsensus } from '../../consensus/crdt/index.ts'
-import { openDatastore } from '../../datastore/index.ts'
+import type { CrdtConsensus } from '../../consensus/crdt/index.ts'
 import type { Consensus } from '../../interfaces.ts'
 import { acquireLock } from '../../runtime/lock.ts'
-import { exportState, importState } from '../../state/index.ts'
 import { UsageError } from '../errors.ts'
-import { globals } from './index.ts'
+import { globals, type ServiceCommand } from './context.ts'
 
 async function withConsensus<T>(fn: (c: Consensus) => Promise<T>): Promise<T> {
+  const { createCrdtConsensus } = await import('../../consensus/crdt/index.ts')
+  const { openDatastore } = await import('../../datastore/index.ts')
   const env = processEnv()
   const folder = resolveConfigFolder(globals.config, env)
   const config = await loadServiceConfig(folder, { env })
@@ -57,12 +57,15 @@ async function confirm(question: string): Promise<boolean> {
   return false
 }
 
-const exportCmd = defineCommand({
-  meta: { name: 'export', description: 'Export the pinset to a file (newline-delimited JSON of pins)' },
-  args: { file: { type: 'string', alias: 'f', description: 'file to write to (default: stdout)' } },
-  async run({ args }) {
+const exportCmd: ServiceCommand = {
+  name: 'export',
+  usage: 'Export the pinset to a file (newline-delimited JSON of pins)',
+  flags: [{ name: 'file', aliases: ['f'], kind: 'string', usage: 'file to write to (default: stdout)' }],
+  async run({ flags }) {
+    const { exportState } = await import('../../state/index.ts')
+    const file = flags.string('file')
     await withConsensus(async (c) => {
-      const out = typeof args.file === 'string' && args.file !== '' ? createWriteStream(args.file) : undefined
+      const out = file !== '' ? createWriteStream(file) : undefined
       const write = (line: string): Promise<void> | void => {
         if (out === undefined) {
           process.stdout.write(line)
@@ -74,31 +77,32 @@ const exportCmd = defineCommand({
       if (out !== undefined) await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())))
     })
   }
-})
+}
 
-const importCmd = defineCommand({
-  meta: {
-    name: 'import',
-    description: `Import a pinset from a file (or stdin), replacing the current one
-
+const importCmd: ServiceCommand = {
+  name: 'import',
+  usage: 'Import a pinset from a file (or stdin), replacing the current one',
+  description: `
 The file holds JSON pins, one per line as written by "state export".
-The current pinset is removed first.`
-  },
-  args: {
-    file: { type: 'positional', required: false, description: 'file to read (default stdin)' },
-    force: { type: 'boolean', alias: 'f', description: 'do not ask for confirmation' },
-    rmin: { type: 'string', description: 'replication factor min to set on every imported pin (0 = keep)' },
-    rmax: { type: 'string', description: 'replication factor max to set on every imported pin (0 = keep)' },
-    allocs: { type: 'string', description: 'comma-separated allocations to set on every imported pin' }
-  },
-  async run({ args }) {
-    if (args.force === true) globals.force = true
+The current pinset is removed first.`,
+  argsUsage: '[file]',
+  maxArgs: 1,
+  flags: [
+    { name: 'force', aliases: ['f'], kind: 'bool', usage: 'do not ask for confirmation' },
+    { name: 'rmin', kind: 'int', usage: 'replication factor min to set on every imported pin (0 = keep)' },
+    { name: 'rmax', kind: 'int', usage: 'replication factor max to set on every imported pin (0 = keep)' },
+    { name: 'allocs', kind: 'string', usage: 'comma-separated allocations to set on every imported pin' }
+  ],
+  async run({ flags, positionals }) {
+    if (flags.bool('force')) globals.force = true
     if (!(await confirm('The current pinset will be replaced. Continue?'))) throw new UsageError('aborted: use -f to import without confirmation')
-    const rmin = args.rmin !== undefined ? Number.parseInt(args.rmin, 10) : 0
-    const rmax = args.rmax !== undefined ? Number.parseInt(args.rmax, 10) : 0
-    if (Number.isNaN(rmin) || Number.isNaN(rmax)) throw new UsageError('--rmin and --rmax must be integers')
-    const allocs = typeof args.allocs === 'string' && args.allocs !== '' ? args.allocs.split(',').map((s) => s.trim()) : undefined
-    const input = typeof args.file === 'string' && args.file !== '' ? createReadStream(args.file) : process.stdin
+    const { importState } = await import('../../state/index.ts')
+    const rmin = flags.int('rmin')
+    const rmax = flags.int('rmax')
+    const allocsFlag = flags.string('allocs')
+    const allocs = allocsFlag !== '' ? allocsFlag.split(',').map((s) => s.trim()) : undefined
+    const file = positionals[0] ?? ''
+    const input = file !== '' ? createReadStream(file) : process.stdin
     const n = await withConsensus(async (c) => {
       await c.clean()
       await c.ready()
@@ -114,25 +118,26 @@ The current pinset is removed first.`
     })
     process.stderr.write(`imported ${n} pins\n`)
   }
-})
+}
 
-const cleanupCmd = defineCommand({
-  meta: {
-    name: 'cleanup',
-    description: 'Remove the persisted state and consensus data of this peer (the pinset is lost locally)'
-  },
-  args: { force: { type: 'boolean', alias: 'f', description: 'do not ask for confirmation' } },
-  async run({ args }) {
-    if (args.force === true) globals.force = true
+const cleanupCmd: ServiceCommand = {
+  name: 'cleanup',
+  usage: 'Remove the persisted state and consensus data of this peer (the pinset is lost locally)',
+  flags: [{ name: 'force', aliases: ['f'], kind: 'bool', usage: 'do not ask for confirmation' }],
+  async run({ flags }) {
+    if (flags.bool('force')) globals.force = true
     if (!(await confirm('The local pinset and consensus data will be removed. Continue?'))) {
       throw new UsageError('aborted: use -f to clean up without confirmation')
     }
     await withConsensus((c) => c.clean())
     process.stderr.write('state cleaned up\n')
   }
-})
+}
 
-export default defineCommand({
-  meta: { name: 'state', description: 'Export, import or wipe the pinset stored by this peer' },
-  subCommands: { export: exportCmd, import: importCmd, cleanup: cleanupCmd }
-})
+const state: ServiceCommand = {
+  name: 'state',
+  usage: 'Export, import or wipe the pinset stored by this peer',
+  subcommands: [exportCmd, importCmd, cleanupCmd]
+}
+
+export default state
