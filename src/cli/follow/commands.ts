@@ -8,6 +8,7 @@
  * Every command takes a `FollowIO` (where text goes, the environment) and
  * ends with a `FollowExit` carrying the exit code when it fails.
  */
+import { runUntilSignal } from '../lifecycle.ts'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { ApiError, RestClient } from '../../api/rest/client.ts'
@@ -265,31 +266,10 @@ export async function runFollower(io: FollowIO, base: string, name: string, opts
   const identity = await loadIdentity(paths.folder, io.env)
   const { startPeer } = await import('../../daemon.ts')
   const peer = await startPeer({ config, identity, followerMode: true })
-  const log = getLogger('service')
   getLogger('cluster').info('** IPFS Cluster is READY **')
   await sdNotifyReady(io.env.NOTIFY_SOCKET)
 
-  await new Promise<void>((resolve) => {
-    let stopping = false
-    const onSignal = (sig: NodeJS.Signals): void => {
-      if (stopping) {
-        log.warn(`received ${sig} again: exiting now`)
-        process.exit(1)
-      }
-      stopping = true
-      log.info(`received ${sig}: shutting down`)
-      peer
-        .stop()
-        .catch((err: unknown) => log.error(`shutdown: ${(err as Error).message}`))
-        .finally(() => {
-          log.info('IPFS Cluster peer stopped')
-          resolve()
-        })
-    }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
-    process.on('SIGHUP', onSignal)
-  })
+  await runUntilSignal(peer, ['SIGINT', 'SIGTERM', 'SIGHUP'])
 }
 
 /** `<name> list`: the pinset with statuses from the running peer, else from the datastore ("offline"). */

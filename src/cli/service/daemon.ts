@@ -3,6 +3,7 @@
  * (upstream cmd/ipfs-cluster-service/daemon.go). The peer's modules load
  * only when the command runs, so help stays fast.
  */
+import { runUntilSignal } from '../lifecycle.ts'
 import { loadIdentity, loadServiceConfig, processEnv, resolveConfigFolder } from '../../config/index.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { sdNotifyReady } from '../../runtime/sdnotify.ts'
@@ -56,26 +57,7 @@ configuration folder (see "init").`,
     getLogger('cluster').info('** IPFS Cluster is READY **')
     await sdNotifyReady(env.NOTIFY_SOCKET)
 
-    await new Promise<void>((resolve) => {
-      let stopping = false
-      const onSignal = (sig: NodeJS.Signals): void => {
-        if (stopping) {
-          log.warn(`received ${sig} again: exiting now`)
-          process.exit(1)
-        }
-        stopping = true
-        log.info(`received ${sig}: shutting down`)
-        peer
-          .stop()
-          .catch((err: unknown) => log.error(`shutdown: ${(err as Error).message}`))
-          .finally(() => {
-            log.info('IPFS Cluster peer stopped')
-            resolve()
-          })
-      }
-      process.on('SIGINT', onSignal)
-      process.on('SIGTERM', onSignal)
-    })
+    await runUntilSignal(peer)
     process.exit(0)
   }
 }
