@@ -21,7 +21,7 @@ import { createTagsInformer } from './informer/tags/index.ts'
 import type { Informer, Startable } from './interfaces.ts'
 import { IpfsHttpConnector } from './ipfsconn/ipfshttp/index.ts'
 import { createPubsubMonitor } from './monitor/pubsubmon/index.ts'
-import { clusterRpcClient, createRpc, peerStoreAddresses, registerClusterRpc } from './rpc/index.ts'
+import { clusterRpcClient, createRpc, DEFAULT_RPC_POLICY, peerStoreAddresses, registerClusterRpc } from './rpc/index.ts'
 import { createMetricsServer } from './observability/metrics.ts'
 import { getLogger } from './observability/logging.ts'
 import { createStatelessPinTracker } from './pintracker/index.ts'
@@ -151,7 +151,9 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     const allocator = createBalancedAllocator(config.allocator.balanced)
     const monitor = createPubsubMonitor({ checkIntervalMs: config.monitor.pubsubmon.checkIntervalMs, peerId }, { pubsub })
 
-    const rpc = createRpc({ peerId }, { libp2p: host.libp2p, isTrusted: (p) => consensus.isTrustedPeer(p) })
+    // followers close Cluster.RepoGCLocal: nobody else may gc their kubo (upstream ipfs-cluster-follow)
+    const policy = followerMode ? { ...DEFAULT_RPC_POLICY, 'Cluster.RepoGCLocal': 'closed' as const } : DEFAULT_RPC_POLICY
+    const rpc = createRpc({ peerId, policy }, { libp2p: host.libp2p, isTrusted: (p) => consensus.isTrustedPeer(p) })
     cluster = new Cluster(
       {
         peerId,
