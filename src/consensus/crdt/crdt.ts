@@ -215,6 +215,8 @@ export class CrdtStore {
       const tombstones: Element[] = []
       for (const op of ops) {
         if (op.value !== null) {
+          // a later write of the same key in one delta replaces the earlier one
+          elements = elements.filter((e) => e.key !== op.key)
           elements.push({ key: op.key, id: '', value: op.value as Uint8Array<ArrayBuffer> })
         } else {
           elements = elements.filter((e) => e.key !== op.key)
