@@ -415,9 +415,11 @@ export class CrdtConsensus implements Consensus {
       this.groupQueue.push({ op, resolve, reject })
       if (!this.groupDraining) {
         this.groupDraining = true
-        this.drainGroups().finally(() => {
-          this.groupDraining = false
-        })
+        this.drainGroups()
+          .catch((err: unknown) => log.error(`group commit: ${(err as Error).message}`))
+          .finally(() => {
+            this.groupDraining = false
+          })
       }
     })
   }
