@@ -21,7 +21,14 @@ const facilityLevels = new Map<string, LevelName>()
 const loggers = new Map<string, ConsolaInstance>()
 let reporters: ConsolaReporter[] | undefined
 
-const root = createConsola({ level: LogLevels.info, stdout: process.stderr, stderr: process.stderr })
+// the fancy reporter (colours, emoji widths) only on a terminal: it costs CPU per line
+const rootOptions: Parameters<typeof createConsola>[0] & { fancy: boolean } = {
+  level: LogLevels.info,
+  stdout: process.stderr,
+  stderr: process.stderr,
+  fancy: process.stderr.isTTY === true
+}
+const root = createConsola(rootOptions)
 
 function parseLevel(s: string): LevelName {
   const l = s.trim().toLowerCase()
