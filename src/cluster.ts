@@ -652,9 +652,11 @@ export class Cluster implements ClusterAPI, Startable {
     if (pin.replicationFactorMin === -1 && pin.replicationFactorMax === -1) return []
     const names = this.c.allocator.metrics()
     const byName = new Map<string, Metric[]>()
+    // only peers of the current peerset are candidates (upstream: metrics of consensus.Peers())
+    const members = new Set(await this.members(options))
     for (const n of names) {
       const ms = await this.c.monitor.latestMetrics(n, options)
-      byName.set(n, this.removed.size === 0 ? ms : ms.filter((m) => !this.removed.has(m.peer)))
+      byName.set(n, ms.filter((m) => members.has(m.peer) && !this.removed.has(m.peer)))
     }
     return allocate({
       cid: pin.cid,

@@ -415,11 +415,10 @@ export class CrdtConsensus implements Consensus {
       this.groupQueue.push({ op, resolve, reject })
       if (!this.groupDraining) {
         this.groupDraining = true
-        this.drainGroups()
-          .catch((err: unknown) => log.error(`group commit: ${(err as Error).message}`))
-          .finally(() => {
-            this.groupDraining = false
-          })
+        this.drainGroups().catch((err: unknown) => {
+          this.groupDraining = false
+          log.error(`group commit: ${(err as Error).message}`)
+        })
       }
     })
   }
@@ -442,6 +441,9 @@ export class CrdtConsensus implements Consensus {
         for (const t of take) t.reject(err)
       }
     }
+    // cleared in the same tick as the last empty-queue check: an operation
+    // queued after this point starts a new drain
+    this.groupDraining = false
   }
 
   private async enqueue(op: number, pinBytes: Uint8Array, options?: AbortOptions): Promise<void> {

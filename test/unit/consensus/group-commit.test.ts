@@ -54,6 +54,21 @@ describe('group commit', () => {
     await c.stop()
   })
 
+  test('sequential logPins, each awaited, never stall (a pin queued just as a drain ends starts a new one)', async () => {
+    const c = consensus()
+    await c.start()
+    await c.ready()
+    const state = await c.state()
+    const pins = await Promise.all(Array.from({ length: 50 }, (_, i) => pinOf(1000 + i)))
+    // each logPin starts in the very continuation of the previous one
+    const loop = async (): Promise<void> => {
+      for (const p of pins) await c.logPin(p)
+    }
+    await Promise.race([loop(), new Promise((_, reject) => setTimeout(() => reject(new Error('a logPin stalled')), 5000))])
+    for (const p of pins) expect(await state.has(p.cid)).toBe(true)
+    await c.stop()
+  })
+
   test('pin, unpin and pin again of one CID in one group: the last operation wins', async () => {
     const c = consensus()
     await c.start()
