@@ -282,8 +282,6 @@ describe('follow', () => {
     expect(await f2.stop()).toBe(0)
   })
 
-  // Needs the cluster swarm in startPeer (peer_addresses/bootstrap, gossipsub, RPC). Turn
-  // test.todo into test(..., 300_000) once `service daemon --bootstrap` joins peers.
   test('multi-peer: the follower replicates the trusted peers\' pinset, keeps its own changes, catches up after a restart', multiPeerScenario, 300_000)
 })
 
