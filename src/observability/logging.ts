@@ -21,14 +21,35 @@ const facilityLevels = new Map<string, LevelName>()
 const loggers = new Map<string, ConsolaInstance>()
 let reporters: ConsolaReporter[] | undefined
 
-// the fancy reporter (colours, emoji widths) only on a terminal: it costs CPU per line
-const rootOptions: Parameters<typeof createConsola>[0] & { fancy: boolean } = {
+/**
+ * Off a terminal (systemd, files, pipes) lines look like upstream's go-log
+ * output: `<RFC3339 time>\t<LEVEL>\t<facility>\t<message>`, one per line,
+ * and cost little CPU. On a terminal, consola's fancy reporter.
+ */
+const plainReporter: ConsolaReporter = {
+  log(obj) {
+    const level = obj.type === 'log' ? 'INFO' : obj.type === 'success' || obj.type === 'ready' || obj.type === 'start' ? 'INFO' : obj.type.toUpperCase()
+    const msg = obj.args
+      .map((a: unknown) => (a instanceof Error ? (a.stack ?? a.message) : typeof a === 'string' ? a : formatValue(a)))
+      .join(' ')
+    process.stderr.write(`${obj.date.toISOString()}\t${level}\t${obj.tag || 'main'}\t${msg}\n`)
+  }
+}
+
+function formatValue(v: unknown): string {
+  try {
+    return JSON.stringify(v)
+  } catch {
+    return String(v)
+  }
+}
+
+const root = createConsola({
   level: LogLevels.info,
   stdout: process.stderr,
   stderr: process.stderr,
-  fancy: process.stderr.isTTY === true
-}
-const root = createConsola(rootOptions)
+  ...(process.stderr.isTTY === true ? {} : { reporters: [plainReporter] })
+})
 
 function parseLevel(s: string): LevelName {
   const l = s.trim().toLowerCase()
