@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command (README): installs kubo if missing, builds the binary,
+# The test command (README): installs the Debian packages the tests use
+# and kubo if missing, builds the binary,
 # runs typecheck, lint and every bun test (unit, integration, e2e), and
 # ends with one line: "N passed, N failed".
 set -uo pipefail
@@ -7,6 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUN="node_modules/.bin/bun"
 [ -x "$BUN" ] || { echo "bun is missing: run npm ci first" >&2; exit 1; }
 
+bash scripts/deps.sh || { echo "installing the Debian packages the tests use failed" >&2; echo "0 passed, 1 failed"; exit 1; }
 IPFS_BIN="$(bash scripts/kubo.sh | tail -1)" || { echo "kubo install failed" >&2; echo "0 passed, 1 failed"; exit 1; }
 export IPFS_BIN
 echo "kubo: $IPFS_BIN"
