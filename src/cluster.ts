@@ -120,6 +120,14 @@ export interface ClusterComponents {
    * Default: `consensus.peers()`.
    */
   peerset?: (options?: AbortOptions) => Promise<PeerId[]>
+  /**
+   * Where the peers removed with `peerRemove` are kept across restarts
+   * (upstream forgets them; a removed crdt peer came back after a restart).
+   */
+  removedPeers?: {
+    load(options?: AbortOptions): Promise<PeerId[]>
+    save(peers: PeerId[], options?: AbortOptions): Promise<void>
+  }
 }
 
 /** A monitor that can forget a peer's metrics (pubsubmon `removePeer`). */
@@ -226,6 +234,11 @@ export class Cluster implements ClusterAPI, Startable {
     if (this.started) return
     this.started = true
     this.controller = new AbortController()
+    for (const p of (await this.c.removedPeers?.load()) ?? []) {
+      if (p === this.init.peerId) continue
+      this.removed.add(p)
+      await this.c.consensus.distrust(p)
+    }
     await this.refreshIpfsId()
     this.sendPing().catch((err: unknown) => log.debug(`ping: ${(err as Error).message}`))
     for (const inf of this.c.informers) {
@@ -528,7 +541,7 @@ export class Cluster implements ClusterAPI, Startable {
       throw new InvalidArgumentError('adding peers by ID needs the cluster swarm: start the peer with --bootstrap')
     }
     if (peer === this.init.peerId) return this.id(options)
-    this.removed.delete(peer)
+    if (this.removed.delete(peer)) await this.saveRemoved()
     const id = await client.id(peer, { signal: options?.signal, timeoutMs: this.rpcTimeoutMs })
     if (!id.clusterPeers.includes(this.init.peerId)) id.clusterPeers.push(this.init.peerId)
     log.info(`Peer added ${peer}`)
@@ -566,7 +579,10 @@ export class Cluster implements ClusterAPI, Startable {
       if (!this.init.disableRepinning) vacate.push(pin)
     }
     if (!known && allocated === 0) {
-      if (!wasRemoved) this.removed.delete(peer)
+      if (!wasRemoved) {
+        this.removed.delete(peer)
+        await this.saveRemoved()
+      }
       throw new NotFoundError(`peer ${peer} is not part of the cluster`)
     }
     if (this.init.disableRepinning && allocated > 0) {
@@ -599,8 +615,13 @@ export class Cluster implements ClusterAPI, Startable {
   async forgetPeer(peer: PeerId, _options?: AbortOptions): Promise<void> {
     if (peer === this.init.peerId) return
     this.removed.add(peer)
+    await this.saveRemoved()
     ;(this.c.monitor as PeerMonitor & ForgettingMonitor).removePeer?.(peer)
     await this.c.consensus.distrust(peer)
+  }
+
+  private async saveRemoved(): Promise<void> {
+    await this.c.removedPeers?.save([...this.removed]).catch((err: unknown) => log.error(`saving removed peers: ${errMessage(err)}`))
   }
 
   private checkFollower(): void {

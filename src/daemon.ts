@@ -6,6 +6,7 @@
  * connector, tracker, informers, allocator, datastore.
  */
 import { join } from 'node:path'
+import { Key } from 'interface-datastore'
 import { batchedBlockStream, blockSinkFactory, createAddHandler } from './adder/index.ts'
 import { createBalancedAllocator } from './allocator/balanced/index.ts'
 import { createRestApiServer, type RestApiServer } from './api/rest/index.ts'
@@ -28,6 +29,9 @@ import { createStatelessPinTracker } from './pintracker/index.ts'
 import { acquireLock } from './runtime/lock.ts'
 
 const log = getLogger('service')
+
+/** Where the peers removed with `peers rm` are kept (outside the crdt namespace). */
+const REMOVED_PEERS_KEY = new Key('/cluster/removed_peers')
 
 export interface Peer {
   cluster: Cluster
@@ -153,6 +157,7 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
 
     // followers close Cluster.RepoGCLocal: nobody else may gc their kubo (upstream ipfs-cluster-follow)
     const policy = followerMode ? { ...DEFAULT_RPC_POLICY, 'Cluster.RepoGCLocal': 'closed' as const } : DEFAULT_RPC_POLICY
+    const opened = ds
     const rpc = createRpc({ peerId, policy }, { libp2p: host.libp2p, isTrusted: (p) => consensus.isTrustedPeer(p) })
     cluster = new Cluster(
       {
@@ -181,7 +186,17 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
         informers,
         monitor,
         rpc,
-        peerset: peersFromPing(monitor, peerId, (p) => cluster?.isRemovedPeer(p) ?? false)
+        peerset: peersFromPing(monitor, peerId, (p) => cluster?.isRemovedPeer(p) ?? false),
+        removedPeers: {
+          load: async (o) => {
+            const store = opened.datastore
+            if (!(await store.has(REMOVED_PEERS_KEY, o))) return []
+            return JSON.parse(new TextDecoder().decode(await store.get(REMOVED_PEERS_KEY, o))) as string[]
+          },
+          save: async (peers, o) => {
+            await opened.datastore.put(REMOVED_PEERS_KEY, new TextEncoder().encode(JSON.stringify(peers)), o)
+          }
+        }
       }
     )
     registerClusterRpc(rpc, { cluster, tracker, ipfs, monitor, consensus })

@@ -329,6 +329,28 @@ describe('peerRemove', () => {
     expect((await a!.cluster.id()).clusterPeers).toContain(D)
   })
 
+  test('the removal survives a restart (kept in the removed-peers store)', async () => {
+    let kept: string[] = []
+    const store = {
+      load: async () => kept,
+      save: async (peers: string[]) => {
+        kept = [...peers]
+      }
+    }
+    const st = new StubState()
+    const [a] = new Net().add([A, B, C, D], st, { removedPeers: store })
+    await a!.cluster.peerRemove(D)
+    expect(kept).toEqual([D])
+    // a new process: the same store, fresh components
+    const [a2] = new Net().add([A, B, C, D], st, { removedPeers: store })
+    expect(a2!.cluster.isRemovedPeer(D)).toBe(false)
+    await a2!.cluster.start()
+    expect(a2!.cluster.isRemovedPeer(D)).toBe(true)
+    expect(a2!.consensus.isTrustedPeer(D)).toBe(false)
+    expect((await a2!.cluster.id()).clusterPeers).not.toContain(D)
+    await a2!.cluster.stop()
+  })
+
   test('unknown peer: NotFoundError; this peer: InvalidArgumentError', async () => {
     const net = new Net()
     const [a] = net.add([A, B], new StubState())

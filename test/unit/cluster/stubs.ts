@@ -11,7 +11,7 @@ import { decode, encode } from '@msgpack/msgpack'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { Cluster, type ClusterInit } from '../../../src/cluster.ts'
+import { Cluster, type ClusterComponents, type ClusterInit } from '../../../src/cluster.ts'
 import { NotFoundError } from '../../../src/errors.ts'
 import type {
   AbortOptions,
@@ -347,7 +347,13 @@ export class Net {
   add(
     ids: PeerId[],
     state: StubState,
-    opts: { copyState?: boolean; metricsOf?: PeerId[]; init?: Partial<ClusterInit>; swarm?: Record<PeerId, string[]> } = {}
+    opts: {
+      copyState?: boolean
+      metricsOf?: PeerId[]
+      init?: Partial<ClusterInit>
+      swarm?: Record<PeerId, string[]>
+      removedPeers?: ClusterComponents['removedPeers']
+    } = {}
   ): FakePeer[] {
     const out: FakePeer[] = []
     for (const id of ids) {
@@ -375,7 +381,16 @@ export class Net {
           rpcStreamIdleTimeoutMs: 200,
           ...opts.init
         },
-        { consensus, tracker, ipfs, allocator: new StubAllocator(), informers: [], monitor, rpc: new Router(id, this) }
+        {
+          consensus,
+          tracker,
+          ipfs,
+          allocator: new StubAllocator(),
+          informers: [],
+          monitor,
+          rpc: new Router(id, this),
+          removedPeers: opts.removedPeers
+        }
       )
       registerClusterRpc(rpc, { cluster, tracker, ipfs, monitor, consensus })
       const peer = { id, ipfs, cluster, consensus, tracker, monitor, rpc }
