@@ -69,6 +69,19 @@ async function peerIdOf(p: ClusterPeer): Promise<string> {
   return (JSON.parse(await Bun.file(join(p.folder, 'identity.json')).text()) as { id: string }).id
 }
 
+/** Waits until a stopped peer's ping expired and it left peer 0's peerset. */
+async function untilGone(peer: string): Promise<void> {
+  let last = ''
+  await waitFor(async () => {
+    const r = await peers[0]!.ctl(['--enc', 'json', 'peers', 'ls'])
+    last = r.stdout + r.stderr
+    // the peers of the peerset, not the cluster_peers each of them lists
+    return r.code === 0 && !new RegExp(`"id":\\s*"${peer}"`).test(r.stdout)
+  }, `${peer} to leave the peerset`, 60_000, 250).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\npeers ls:\n${last}\npeer0 logs:\n${peers[0]!.logs.slice(-4000)}`)
+  })
+}
+
 async function kuboHas(k: Kubo, cid: string): Promise<boolean> {
   const r = await k.ipfs(['pin', 'ls', '--type=recursive', cid])
   return r.code === 0 && r.stdout.includes(cid)
@@ -180,7 +193,58 @@ describe('a 3-peer cluster', () => {
     peers[3] = await startPeer(3, {}, peers[1])
     await waitFor(async () => (await pinCount(peers[3]!)) >= before, `peer3 to receive ${before} pins`, 120_000, 1000)
     await peers[3]!.stop()
+    await untilGone(await peerIdOf(peers[3]!))
   }, 300_000)
+})
+
+describe('failures and restarts', () => {
+  test('kill -9 an allocated peer: its pins are re-pinned on the others; after restart nothing is lost', async () => {
+    const cid = await addData(kubos[0]!)
+    const r = await peers[0]!.ctl(['pin', 'add', '--replication', '2', '--no-status', cid], { timeoutMs: 60_000 })
+    expect(`${r.code} ${r.stdout}${r.stderr}`).toStartWith('0 ')
+    const allocs = (await allocationsOf(peers[0]!, cid))!
+    expect(allocs.length).toBe(2)
+    for (const [i, id] of ids.entries()) {
+      if (allocs.includes(id)) await waitFor(async () => kuboHas(kubos[i]!, cid), `kubo ${i} to pin`, 90_000, 500)
+    }
+    const victim = ids.findIndex((id) => allocs.includes(id))
+    const survivors = ids.map((_, i) => i).filter((i) => i !== victim)
+    expect(victim).toBeGreaterThanOrEqual(0)
+    await peers[victim]!.kill()
+    // ping TTL (2 x 2 s) + check interval 1 s + margin: the pin moves to the two live peers
+    const observer = peers[survivors[0]!]!
+    let seen: string[] | undefined
+    await waitFor(async () => {
+      seen = await allocationsOf(observer, cid)
+      return seen !== undefined && !seen.includes(ids[victim]!) && survivors.every((i) => seen!.includes(ids[i]!))
+    }, 're-allocation away from the dead peer', 90_000, 500).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\nallocations: ${JSON.stringify(seen)}\nids: ${ids.join(' ')} victim ${victim}\nobserver logs:\n${observer.logs.slice(-4000)}`)
+    })
+    for (const i of survivors) await waitFor(async () => kuboHas(kubos[i]!, cid), `kubo ${i} to pin it`, 90_000, 500)
+    const spare = survivors[0]!
+    await peers[victim]!.start(await bootstrapArgs(peers[spare]))
+    await waitFor(async () => {
+      const a = await allocationsOf(peers[victim]!, cid)
+      return a !== undefined && a.length === 2
+    }, 'the restarted peer to settle', 60_000, 500)
+  }, 240_000)
+
+  test('restart every peer: the pinset and its allocations are intact', async () => {
+    const snapshot = async (): Promise<string> => {
+      const r = await peers[0]!.ctl(['--enc', 'json', 'pin', 'ls'], { timeoutMs: 60_000 })
+      return [...r.stdout.matchAll(/"cid":\s*"([^"]+)"[\s\S]*?"allocations":\s*(\[[^\]]*\])/g)]
+        .map((m) => `${m[1]} ${m[2]!.replace(/\s/g, '')}`)
+        .sort()
+        .join('\n')
+    }
+    const before = await snapshot()
+    expect(before.length).toBeGreaterThan(0)
+    for (const p of peers.slice(0, 3)) await p!.stop()
+    await peers[0]!.start()
+    await peers[1]!.start(await bootstrapArgs(peers[0]))
+    await peers[2]!.start(await bootstrapArgs(peers[0]))
+    expect(await snapshot()).toBe(before)
+  }, 240_000)
 })
 
 describe('trust and secrets', () => {
@@ -210,55 +274,6 @@ describe('trust and secrets', () => {
     }
     await u.stop()
     // let its ping expire, so later status calls and allocations do not use a stopped peer
-    const untrusted = await peerIdOf(u)
-    await waitFor(async () => {
-      const r = await peers[0]!.ctl(['--enc', 'json', 'peers', 'ls'])
-      const listed = new Set([...r.stdout.matchAll(/"id":\s*"([^"]+)"/g)].map((m) => m[1]))
-      return !listed.has(untrusted) && ids.every((id) => listed.has(id))
-    }, 'the peerset to be the three trusted peers again', 30_000, 250)
+    await untilGone(await peerIdOf(u))
   }, 120_000)
-})
-
-describe('failures and restarts', () => {
-  test('kill -9 an allocated peer: its pins are re-pinned on the others; after restart nothing is lost', async () => {
-    const cid = await addData(kubos[0]!)
-    const r = await peers[0]!.ctl(['pin', 'add', '--replication', '2', '--wait', '--wt', '90', cid], { timeoutMs: 120_000 })
-    const diag = r.code === 0 ? '' : (await peers[0]!.ctl(['--enc', 'json', 'status', cid])).stdout
-    expect(`${r.code} ${r.stdout}${r.stderr}${diag}`).toStartWith('0 ')
-    const allocs = (await allocationsOf(peers[0]!, cid))!
-    const victim = ids.findIndex((id) => allocs.includes(id))
-    const spare = ids.findIndex((id) => !allocs.includes(id))
-    expect(victim).toBeGreaterThanOrEqual(0)
-    expect(spare).toBeGreaterThanOrEqual(0)
-    await peers[victim]!.kill()
-    // ping TTL 2 s + check interval 1 s + margin
-    const observer = peers[spare]!
-    await waitFor(async () => {
-      const a = await allocationsOf(observer, cid)
-      return a !== undefined && a.includes(ids[spare]!) && !a.includes(ids[victim]!)
-    }, 're-allocation away from the dead peer', 60_000, 500)
-    await waitFor(async () => kuboHas(kubos[spare]!, cid), 'the spare peer to pin it', 90_000, 500)
-    await peers[victim]!.start(await bootstrapArgs(peers[spare]))
-    await waitFor(async () => {
-      const a = await allocationsOf(peers[victim]!, cid)
-      return a !== undefined && a.length === 2
-    }, 'the restarted peer to settle', 60_000, 500)
-  }, 240_000)
-
-  test('restart every peer: the pinset and its allocations are intact', async () => {
-    const snapshot = async (): Promise<string> => {
-      const r = await peers[0]!.ctl(['--enc', 'json', 'pin', 'ls'], { timeoutMs: 60_000 })
-      return [...r.stdout.matchAll(/"cid":\s*"([^"]+)"[\s\S]*?"allocations":\s*(\[[^\]]*\])/g)]
-        .map((m) => `${m[1]} ${m[2]!.replace(/\s/g, '')}`)
-        .sort()
-        .join('\n')
-    }
-    const before = await snapshot()
-    expect(before.length).toBeGreaterThan(0)
-    for (const p of peers.slice(0, 3)) await p!.stop()
-    await peers[0]!.start()
-    await peers[1]!.start(await bootstrapArgs(peers[0]))
-    await peers[2]!.start(await bootstrapArgs(peers[0]))
-    expect(await snapshot()).toBe(before)
-  }, 240_000)
 })
