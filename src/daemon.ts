@@ -217,6 +217,20 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
         const joined = await host.bootstrap(opts.bootstrap)
         await cluster.join(joined)
         log.info(`joined the cluster through ${joined}`)
+        // connect to every peer the bootstrap peer knows (upstream imports them
+        // into the peerstore and connects): without it, peers that joined through
+        // the same peer only hear each other through it, and lose each other
+        // (pings, heads, re-pinning) when it goes down
+        const theirs = await clusterRpcClient(rpc)
+          .id(joined, { timeoutMs: 10_000 })
+          .catch(() => undefined)
+        const others = (theirs?.clusterPeersAddresses ?? []).filter((a) => !a.endsWith(`/p2p/${peerId}`))
+        await Promise.all(
+          others.map((a) =>
+            host.connect(a, { signal: AbortSignal.timeout(10_000) }).catch((err: unknown) => log.debug(`connecting to ${a}: ${(err as Error).message}`))
+          )
+        )
+        if (others.length > 0) log.info(`connected to ${host.connectedPeers().length} cluster peers`)
       } catch (err) {
         log.error(`bootstrap failed: ${(err as Error).message}`)
       }
@@ -227,6 +241,21 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
         }
       }
     }
+
+    // peer watch: keep a direct connection to every peer of the peerset (by
+    // peer ID: addresses from the peerstore or the DHT), so that losing one
+    // peer never splits the others
+    const members = peersFromPing(monitor, peerId)
+    const watch = setInterval(() => {
+      void (async () => {
+        const connected = new Set(host.connectedPeers())
+        for (const p of await members()) {
+          if (p === peerId || connected.has(p) || cluster?.isRemovedPeer(p) === true) continue
+          await host.connect(p, { signal: AbortSignal.timeout(5_000) }).catch((err: unknown) => log.debug(`reconnecting to ${p}: ${(err as Error).message}`))
+        }
+      })().catch((err: unknown) => log.debug(`peer watch: ${(err as Error).message}`))
+    }, Math.max(1_000, cl.peerWatchIntervalMs))
+    started.push({ start: async () => {}, stop: async () => clearInterval(watch) })
 
     const metricsServer = createMetricsServer(config.observations.metrics)
     await metricsServer.start()
