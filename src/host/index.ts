@@ -41,7 +41,6 @@ import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Ping, ping } from '@libp2p/ping'
-import { tcp } from '@libp2p/tcp'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { readPeerstore, writePeerstore } from '../config/peerstore.ts'
@@ -49,6 +48,7 @@ import type { AbortOptions } from '../interfaces.ts'
 import { getLogger } from '../observability/logging.ts'
 import { BootstrapError, InvalidMultiaddrError } from './errors.ts'
 import { clusterProtector, PnetFailures, transportKey } from './pnet.ts'
+import { clusterTcp } from './tcp.ts'
 
 export { BootstrapError, InvalidMultiaddrError, PrivateNetworkHandshakeError } from './errors.ts'
 export { pskFromSecret } from './pnet.ts'
@@ -201,7 +201,8 @@ export async function createClusterHost(init: ClusterHostInit): Promise<ClusterH
       announce: init.announceMultiaddress,
       announceFilter: (addrs) => addrs.filter((ma) => !noAnnounce.has(transportKey(ma)))
     },
-    transports: [tcp()],
+    // clusterTcp: aborted dials to silent peers must not crash the process (tcp.ts)
+    transports: [clusterTcp()],
     // noise's default crypto uses node:crypto chacha20-poly1305 for messages of
     // 1200 bytes or more, which Bun lacks ("Unknown cipher"): use the
     // as-chacha20poly1305 (wasm) implementation for those.
