@@ -55,9 +55,9 @@ describe('cluster TCP transport', () => {
 
   test('hideSignalFromSpread keeps the signal readable and out of a spread', () => {
     const ac = new AbortController()
-    const o = hideSignalFromSpread({ signal: ac.signal, keepAlive: true })
+    const o = hideSignalFromSpread<{ signal?: AbortSignal; keepAlive: boolean }>({ signal: ac.signal, keepAlive: true })
     expect(o.signal).toBe(ac.signal)
-    expect({ ...o }).toEqual({ keepAlive: true })
-    expect(hideSignalFromSpread({ keepAlive: false })).toEqual({ keepAlive: false })
+    expect({ ...o } as object).toEqual({ keepAlive: true })
+    expect(hideSignalFromSpread<{ signal?: AbortSignal; keepAlive: boolean }>({ keepAlive: false })).toEqual({ keepAlive: false })
   })
 })
