@@ -84,6 +84,12 @@ export interface StartKuboOptions {
   config?: (cfg: Record<string, unknown>) => void
   /** Deadline for the daemon to answer `/api/v0/id`, ms. Default 60000. */
   readyTimeoutMs?: number
+  /**
+   * Run inside a network namespace (see `netns.ts`): `exec` wraps an argv
+   * to run there; the swarm listens on `swarmIp`, the API and gateway on the
+   * namespace's own loopback (so `apiUrl` is only reachable from inside).
+   */
+  netns?: { exec: (argv: string[]) => string[]; swarmIp: string }
 }
 
 const ROOT = resolve(import.meta.dir, '../..')
@@ -192,6 +198,7 @@ class KuboDaemon implements Kubo {
   offline: boolean
   private readonly bin: string
   private readonly readyTimeoutMs: number
+  private readonly wrap: (argv: string[]) => string[]
   private proc: ChildProcess | undefined
   private exited: Promise<void> | undefined
   private log = ''
@@ -205,7 +212,10 @@ class KuboDaemon implements Kubo {
     swarmPort: number
     offline: boolean
     readyTimeoutMs: number
+    netns?: StartKuboOptions['netns']
   }) {
+    this.wrap = init.netns?.exec ?? ((argv) => argv)
+    this.inNetns = init.netns !== undefined
     this.bin = init.bin
     this.repo = init.repo
     this.peerId = init.peerId
@@ -214,7 +224,24 @@ class KuboDaemon implements Kubo {
     this.apiMultiaddr = `/ip4/127.0.0.1/tcp/${init.apiPort}`
     this.apiUrl = `http://127.0.0.1:${init.apiPort}`
     this.gatewayUrl = `http://127.0.0.1:${init.gatewayPort}`
-    this.swarmAddrs = [`/ip4/127.0.0.1/tcp/${init.swarmPort}/p2p/${init.peerId}`]
+    this.swarmAddrs = [`/ip4/${init.netns?.swarmIp ?? '127.0.0.1'}/tcp/${init.swarmPort}/p2p/${init.peerId}`]
+  }
+
+  private readonly inNetns: boolean
+
+  /** Whether the daemon answers `id` with its own peer ID (over HTTP, or with the CLI inside a namespace). */
+  private async answers(): Promise<boolean> {
+    if (this.inNetns) {
+      const [cmd, ...rest] = this.wrap([this.bin, '--api', this.apiMultiaddr, 'id', '-f', '<id>'])
+      const r = await run(cmd!, rest, { env: this.env(), timeoutMs: 5_000 })
+      return r.code === 0 && r.stdout.trim() === this.peerId
+    }
+    const r = await fetch(`${this.apiUrl}/api/v0/id`, { method: 'POST', signal: AbortSignal.timeout(2000) })
+    if (!r.ok) {
+      await r.body?.cancel()
+      return false
+    }
+    return ((await r.json()) as { ID?: string }).ID === this.peerId
   }
 
   private env(): Record<string, string> {
@@ -226,7 +253,8 @@ class KuboDaemon implements Kubo {
   }
 
   ipfs(args: string[], opts: { input?: string | Uint8Array; timeoutMs?: number } = {}): Promise<KuboCommandResult> {
-    return run(this.bin, args, { env: this.env(), input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000 })
+    const [cmd, ...rest] = this.wrap([this.bin, ...args])
+    return run(cmd!, rest, { env: this.env(), input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000 })
   }
 
   async ipfsOk(args: string[], opts: { input?: string | Uint8Array; timeoutMs?: number } = {}): Promise<string> {
@@ -241,7 +269,8 @@ class KuboDaemon implements Kubo {
     this.log = ''
     const args = ['daemon']
     if (this.offline) args.push('--offline')
-    const proc = spawn(this.bin, args, { env: { ...process.env, ...this.env() }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const [cmd, ...rest] = this.wrap([this.bin, ...args])
+    const proc = spawn(cmd!, rest, { env: { ...process.env, ...this.env() }, stdio: ['ignore', 'pipe', 'pipe'] })
     this.proc = proc
     const keep = (b: Buffer): void => {
       this.log = (this.log + b.toString('utf8')).slice(-8000)
@@ -261,13 +290,7 @@ class KuboDaemon implements Kubo {
         throw new Error(`kubo daemon exited early (code ${proc.exitCode}, signal ${proc.signalCode}):\n${this.log}`)
       }
       try {
-        const r = await fetch(`${this.apiUrl}/api/v0/id`, { method: 'POST', signal: AbortSignal.timeout(2000) })
-        if (r.ok) {
-          const id = (await r.json()) as { ID?: string }
-          if (id.ID === this.peerId) return
-        } else {
-          await r.body?.cancel()
-        }
+        if (await this.answers()) return
       } catch {
         // not listening yet
       }
@@ -378,7 +401,7 @@ export async function startKubo(opts: StartKuboOptions = {}): Promise<Kubo> {
     Object.assign(obj('Addresses'), {
       API: `/ip4/127.0.0.1/tcp/${apiPort}`,
       Gateway: `/ip4/127.0.0.1/tcp/${gatewayPort}`,
-      Swarm: [`/ip4/127.0.0.1/tcp/${swarmPort}`],
+      Swarm: [`/ip4/${opts.netns?.swarmIp ?? '127.0.0.1'}/tcp/${swarmPort}`],
       Announce: [],
       AppendAnnounce: [],
       NoAnnounce: []
@@ -393,7 +416,8 @@ export async function startKubo(opts: StartKuboOptions = {}): Promise<Kubo> {
       gatewayPort,
       swarmPort,
       offline: opts.offline ?? false,
-      readyTimeoutMs: opts.readyTimeoutMs ?? 60_000
+      readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
+      netns: opts.netns
     })
     live.add(k)
     try {

@@ -29,9 +29,10 @@ export interface RunResult {
 /** Runs the binary with args; bounded by timeoutMs. */
 export async function runBinary(
   args: string[],
-  opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string } = {}
+  opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string; wrap?: (argv: string[]) => string[] } = {}
 ): Promise<RunResult> {
-  const proc = Bun.spawn([clusterBinary(), ...args], {
+  const argv = [clusterBinary(), ...args]
+  const proc = Bun.spawn(opts.wrap?.(argv) ?? argv, {
     env: { ...process.env, ...opts.env },
     cwd: opts.cwd,
     stdin: opts.input !== undefined ? new TextEncoder().encode(opts.input) : 'ignore',
@@ -71,10 +72,13 @@ export class ClusterPeer {
   apiUrl = ''
   proc: Subprocess<'ignore', 'pipe', 'pipe'> | undefined
   logs = ''
+  /** wraps an argv to run where this peer runs (a network namespace, see netns.ts); identity by default */
+  readonly wrap: (argv: string[]) => string[]
 
-  constructor(folder: string, env: Record<string, string>) {
+  constructor(folder: string, env: Record<string, string>, wrap: (argv: string[]) => string[] = (argv) => argv) {
     this.folder = folder
     this.env = env
+    this.wrap = wrap
   }
 
   async readConfig(): Promise<Record<string, unknown>> {
@@ -89,7 +93,7 @@ export class ClusterPeer {
     const m = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(this.apiMultiaddr)
     this.apiUrl = m !== null ? `http://${m[1]}:${m[2]}` : ''
     this.logs = ''
-    const proc = Bun.spawn([clusterBinary(), 'service', '-c', this.folder, 'daemon', ...extraArgs], {
+    const proc = Bun.spawn(this.wrap([clusterBinary(), 'service', '-c', this.folder, 'daemon', ...extraArgs]), {
       env: { ...process.env, ...this.env },
       stdin: 'ignore',
       stdout: 'pipe',
@@ -135,7 +139,7 @@ export class ClusterPeer {
   }
 
   ctl(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
-    return runBinary(['ctl', '--host', this.apiMultiaddr, ...args], { env: { ...this.env, ...opts.env }, timeoutMs: opts.timeoutMs })
+    return runBinary(['ctl', '--host', this.apiMultiaddr, ...args], { env: { ...this.env, ...opts.env }, timeoutMs: opts.timeoutMs, wrap: this.wrap })
   }
 
   async destroy(): Promise<void> {
@@ -145,7 +149,13 @@ export class ClusterPeer {
 }
 
 /** `service init --randomports` in a temp folder, pointed at the kubo API multiaddr. */
-export async function initPeer(opts: { ipfsApi: string; env?: Record<string, string>; initArgs?: string[] }): Promise<ClusterPeer> {
+export async function initPeer(opts: {
+  ipfsApi: string
+  env?: Record<string, string>
+  initArgs?: string[]
+  /** runs the daemon and ctl inside a network namespace (netns.ts); set CLUSTER_LISTENMULTIADDRESS in env to its address */
+  wrap?: (argv: string[]) => string[]
+}): Promise<ClusterPeer> {
   const folder = await mkdtemp(join(tmpdir(), 'cluster-e2e-'))
   // loopback only, and no mDNS (multicast would reach other tests' peers and the network)
   const env = {
@@ -156,5 +166,5 @@ export async function initPeer(opts: { ipfsApi: string; env?: Record<string, str
   }
   const r = await runBinary(['service', '-c', folder, 'init', '--randomports', ...(opts.initArgs ?? [])], { env })
   if (r.code !== 0) throw new Error(`service init failed (${r.code}): ${r.stderr}${r.stdout}`)
-  return new ClusterPeer(folder, env)
+  return new ClusterPeer(folder, env, opts.wrap)
 }

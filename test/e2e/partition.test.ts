@@ -1,0 +1,278 @@
+/**
+ * e2e, network faults: 3 cluster peers (compiled binary), each with its own
+ * real kubo, each in its own network namespace (netns.ts: a cluster bridge
+ * and an IPFS bridge, addresses only inside the namespaces, static ARP so a
+ * cut is silence, not "host unreachable"). Issue 15: a peer that becomes
+ * unreachable must not take the others down.
+ *
+ * Each fault lasts longer than every timeout the peers use (dial 3 s, ping
+ * TTL 4 s, RPC 15 s); during it the reachable peers are driven with pin,
+ * unpin, status, peers ls and ctl add; afterwards every pinset converges
+ * with nothing acknowledged lost, and no peer exited or logged an uncaught
+ * error. The figures (alert delay, re-pinning, convergence) are printed.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type Kubo, startKubo, stopAllKubos } from '../helpers/kubo.ts'
+import { createNetwork, type NetnsNetwork, netnsAvailable } from '../helpers/netns.ts'
+import { type ClusterPeer, initPeer, waitFor } from '../helpers/peer.ts'
+
+const SECRET = randomBytes(32).toString('hex')
+const FAST = {
+  CLUSTER_MONITORPINGINTERVAL: '2s',
+  CLUSTER_PEERWATCHINTERVAL: '1s',
+  CLUSTER_DISK_METRICTTL: '2s',
+  CLUSTER_TAGS_METRICTTL: '2s',
+  CLUSTER_PINQUEUE_METRICTTL: '2s',
+  CLUSTER_PUBSUBMON_CHECKINTERVAL: '1s',
+  CLUSTER_IPFSHTTP_CONNECTSWARMSDELAY: '1s',
+  CLUSTER_CRDT_REBROADCASTINTERVAL: '2s',
+  CLUSTER_PINRECOVERINTERVAL: '5s',
+  CLUSTER_IPFSHTTP_PINTIMEOUT: '10s',
+  CLUSTER_DISABLEREPINNING: 'false',
+  CLUSTER_MDNSINTERVAL: '0s'
+}
+/** Longer than dial_peer_timeout (3 s), the ping TTL (4 s) and the RPC timeout (15 s). */
+const CUT_MS = 30_000
+const CLUSTER_PORT = 9096
+
+let net: NetnsNetwork | undefined
+const kubos: Kubo[] = []
+const peers: ClusterPeer[] = []
+const ids: string[] = []
+/** every CID acknowledged as pinned and not unpinned since */
+const expected = new Set<string>()
+const figures: string[] = []
+
+const clusterAddr = (i: number): string => `/ip4/${net!.hosts[i]!.clusterIp}/tcp/${CLUSTER_PORT}/p2p/${ids[i]}`
+
+async function pinSet(p: ClusterPeer): Promise<Set<string> | undefined> {
+  const r = await p.ctl(['--enc', 'json', 'pin', 'ls'], { timeoutMs: 30_000 })
+  if (r.code !== 0) return undefined
+  return new Set([...r.stdout.matchAll(/"cid":\s*"([^"]+)"/g)].map((m) => m[1]!))
+}
+
+async function allocationsOf(p: ClusterPeer, cid: string): Promise<string[] | undefined> {
+  const r = await p.ctl(['--enc', 'json', 'pin', 'ls', cid])
+  if (r.code !== 0) return undefined
+  return (JSON.parse(r.stdout) as { allocations: string[] }).allocations
+}
+
+async function peersLs(p: ClusterPeer): Promise<string[]> {
+  const r = await p.ctl(['--enc', 'json', 'peers', 'ls'], { timeoutMs: 60_000 })
+  if (r.code !== 0) {
+    expectAllAlive()
+    throw new Error(`peers ls failed (${r.code}): ${r.stderr}${r.stdout}`)
+  }
+  // peer IDs of the peerset (kubo IDs and cluster_peers lists are other fields)
+  return [...new Set([...r.stdout.matchAll(/"id":\s*"([^"]+)"/g)].map((m) => m[1]!))].filter((id) => ids.includes(id))
+}
+
+async function kuboHas(k: Kubo, cid: string): Promise<boolean> {
+  const r = await k.ipfs(['pin', 'ls', '--type=recursive', cid])
+  return r.code === 0 && r.stdout.includes(cid)
+}
+
+/** A random file added to kubo i without pinning it; returns its CID. */
+async function addData(i: number, size = 32 * 1024): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'netns-data-'))
+  await writeFile(join(dir, 'f'), randomBytes(size))
+  return (await kubos[i]!.ipfsOk(['add', '-Q', '--pin=false', join(dir, 'f')])).trim()
+}
+
+async function pin(i: number, cid: string, args: string[] = []): Promise<void> {
+  expectAllAlive()
+  const r = await peers[i]!.ctl(['pin', 'add', '--no-status', ...args, cid], { timeoutMs: 60_000 })
+  expect(`${r.code} ${r.stderr}`).toStartWith('0 ')
+  expected.add(cid)
+}
+
+async function unpin(i: number, cid: string): Promise<void> {
+  const r = await peers[i]!.ctl(['pin', 'rm', '--no-status', cid], { timeoutMs: 60_000 })
+  expect(`${r.code} ${r.stderr}`).toStartWith('0 ')
+  expected.delete(cid)
+}
+
+/** No peer exited, and none logged an uncaught error. */
+function expectAllAlive(): void {
+  for (const [i, p] of peers.entries()) {
+    if (p.proc?.exitCode !== null) throw new Error(`peer ${i + 1} exited with ${p.proc?.exitCode}:\n${p.logs.slice(-6000)}`)
+    expect(p.logs).not.toContain('The operation was aborted\n      at')
+    expect(p.logs).not.toMatch(/uncaught|unhandled/i)
+  }
+}
+
+/** Waits until the three pinsets hold exactly `expected`; returns how long it took (ms). */
+async function converged(what: string, timeoutMs = 90_000): Promise<number> {
+  const t0 = Date.now()
+  let last = ''
+  await waitFor(async () => {
+    const sets = await Promise.all(peers.map(pinSet))
+    last = sets.map((s, i) => `peer ${i + 1}: ${s === undefined ? 'error' : [...s].sort().join(',')}`).join('\n')
+    return sets.every((s) => s !== undefined && s.size === expected.size && [...expected].every((c) => s.has(c)))
+  }, what, timeoutMs, 500).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\nexpected: ${[...expected].sort().join(',')}\n${last}`)
+  })
+  return Date.now() - t0
+}
+
+const why = await netnsAvailable()
+
+beforeAll(async () => {
+  if (why !== undefined) throw new Error(`these tests need network namespaces (run as root with iproute2): ${why}`)
+  net = await createNetwork(3)
+  for (let i = 0; i < 3; i++) {
+    const h = net.hosts[i]!
+    kubos[i] = await startKubo({ netns: { exec: (argv) => net!.exec(h.index, argv), swarmIp: h.ipfsIp } })
+    peers[i] = await initPeer({
+      ipfsApi: kubos[i]!.apiMultiaddr,
+      wrap: (argv) => net!.exec(h.index, argv),
+      env: {
+        CLUSTER_SECRET: SECRET,
+        CLUSTER_PEERNAME: `peer${i + 1}`,
+        CLUSTER_LISTENMULTIADDRESS: `/ip4/${h.clusterIp}/tcp/${CLUSTER_PORT}`,
+        ...FAST
+      }
+    })
+    ids.push(JSON.parse(await Bun.file(join(peers[i]!.folder, 'identity.json')).text()).id as string)
+  }
+  for (const p of peers) p.env.CLUSTER_CRDT_TRUSTEDPEERS = ids.join(',')
+  // the kubos know each other (the test kubos have no routing)
+  for (const i of [1, 2]) await kubos[i]!.ipfsOk(['swarm', 'connect', kubos[0]!.swarmAddrs[0]!])
+  await kubos[2]!.ipfsOk(['swarm', 'connect', kubos[1]!.swarmAddrs[0]!])
+  await peers[0]!.start()
+  await peers[1]!.start(['--bootstrap', clusterAddr(0)])
+  await peers[2]!.start(['--bootstrap', clusterAddr(0)])
+  await waitFor(async () => {
+    for (const p of peers) if ((await peersLs(p)).length !== 3) return false
+    return true
+  }, 'every peer to see 3 peers', 60_000, 500)
+}, 240_000)
+
+afterAll(async () => {
+  for (const p of peers) await p?.destroy()
+  await stopAllKubos()
+  await net?.destroy()
+  if (figures.length > 0) console.log(`figures (issue 15):\n  ${figures.join('\n  ')}`)
+})
+
+describe('network faults (network namespaces)', () => {
+  test('a peer cut off for longer than every timeout: the others live on, keep serving, re-pin its pins; all converge after the heal', async () => {
+    // pins that peer 3 holds, and one that it does not
+    const onThree = [await addData(0), await addData(0)]
+    await pin(0, onThree[0]!, ['--replication', '2', '--allocations', `${ids[0]},${ids[2]}`])
+    await pin(1, onThree[1]!, ['--replication', '2', '--allocations', `${ids[1]},${ids[2]}`])
+    const doomed = await addData(0)
+    await pin(0, doomed, ['--replication', '2', '--allocations', `${ids[0]},${ids[1]}`])
+    for (const c of onThree) await waitFor(async () => kuboHas(kubos[2]!, c), `kubo 3 to pin ${c}`, 60_000, 500)
+    await converged('the pinsets before the cut')
+
+    await net!.cut(3, 'both')
+    const cutAt = Date.now()
+
+    // the alert, then peer 3 leaves the peersets of peers 1 and 2
+    const alert = `metric alert for ping: Peer: ${ids[2]}`
+    await waitFor(async () => peers[0]!.logs.includes(alert) && peers[1]!.logs.includes(alert), 'the ping alert on peers 1 and 2', 60_000, 100)
+    figures.push(`cut of peer 3 (both links): peers 1 and 2 logged the ping alert ${Date.now() - cutAt} ms after the cut`)
+    await waitFor(async () => !(await peersLs(peers[0]!)).includes(ids[2]!), "peer 3 to leave peer 1's peerset", 60_000, 250)
+    figures.push(`  and peer 1's peers ls no longer listed it ${Date.now() - cutAt} ms after the cut`)
+
+    // the reachable peers keep serving every kind of call
+    const during = await addData(0)
+    await pin(0, during, ['--replication', '2'])
+    await unpin(1, doomed)
+    const st = await peers[0]!.ctl(['--enc', 'json', 'status', onThree[0]!], { timeoutMs: 60_000 })
+    expect(st.code).toBe(0)
+    const dir = await mkdtemp(join(tmpdir(), 'netns-add-'))
+    await writeFile(join(dir, 'added.bin'), randomBytes(256 * 1024))
+    const added = await peers[1]!.ctl(['add', '-Q', '--rmin', '2', '--rmax', '2', join(dir, 'added.bin')], { timeoutMs: 120_000 })
+    expect(`${added.code} ${added.stderr}`).toStartWith('0 ')
+    expected.add(added.stdout.trim())
+    // peer 3, alone, still takes pins (they reach the others after the heal)
+    const onIsland = await addData(2)
+    await pin(2, onIsland, ['--replication', '1', '--allocations', ids[2]!])
+
+    // re-pinning: peer 3's pins move to peers 1 and 2
+    let moved = 0
+    const repinStart = Date.now()
+    await waitFor(async () => {
+      moved = 0
+      for (const c of onThree) {
+        const a = await allocationsOf(peers[0]!, c)
+        if (a !== undefined && !a.includes(ids[2]!) && a.length === 2) moved++
+      }
+      return moved === onThree.length
+    }, "re-pinning of peer 3's pins", 60_000, 500)
+    for (const c of onThree) {
+      for (const i of [0, 1]) await waitFor(async () => kuboHas(kubos[i]!, c), `kubo ${i + 1} to pin ${c}`, 60_000, 500)
+    }
+    figures.push(`re-pinning moved ${moved}/${onThree.length} of peer 3's pins to peers 1 and 2 (${Date.now() - cutAt} ms after the cut, ${Date.now() - repinStart} ms after the alert)`)
+
+    // hold the cut past every timeout, with calls going on
+    while (Date.now() - cutAt < CUT_MS) {
+      expect((await peersLs(peers[1]!)).sort()).toEqual([ids[0]!, ids[1]!].sort())
+      expectAllAlive()
+      await Bun.sleep(1_000)
+    }
+    expectAllAlive()
+
+    await net!.heal(3, 'both')
+    const took = await converged('the three pinsets to converge after the heal')
+    figures.push(`after the heal the three pinsets were equal in ${took} ms`)
+    await waitFor(async () => {
+      for (const p of peers) if ((await peersLs(p)).length !== 3) return false
+      return true
+    }, 'every peer to see 3 peers again', 60_000, 500)
+    expectAllAlive()
+  }, 300_000)
+
+  test("peer 3's kubo swarm cut: the cluster keeps working and the pin completes after the heal", async () => {
+    await net!.cut(3, 'ipfs')
+    const cutAt = Date.now()
+    const cid = await addData(0)
+    // kubo 3 cannot fetch it while cut; origins let it reconnect to kubo 1 on the retries
+    await pin(0, cid, ['--replication', '2', '--allocations', `${ids[2]},${ids[0]}`, '--origins', kubos[0]!.swarmAddrs[0]!])
+    await waitFor(async () => kuboHas(kubos[0]!, cid), 'kubo 1 to pin it', 60_000, 500)
+    while (Date.now() - cutAt < CUT_MS) {
+      expect((await peersLs(peers[0]!)).length).toBe(3)
+      const st = await peers[0]!.ctl(['--enc', 'json', 'status', cid], { timeoutMs: 60_000 })
+      expect(st.code).toBe(0)
+      expectAllAlive()
+      await Bun.sleep(2_000)
+    }
+    expect(await kuboHas(kubos[2]!, cid)).toBe(false)
+    await net!.heal(3, 'ipfs')
+    const healAt = Date.now()
+    await waitFor(async () => kuboHas(kubos[2]!, cid), 'kubo 3 to pin it after the heal', 90_000, 500)
+    figures.push(`kubo swarm cut of peer 3: its pin completed ${Date.now() - healAt} ms after the heal`)
+    await converged('the pinsets after the kubo cut')
+    expectAllAlive()
+  }, 240_000)
+
+  test('peer 3 blackholed one way (it hears the others, they never hear it): nobody exits; all converge after', async () => {
+    await net!.muteOutbound(3)
+    const cutAt = Date.now()
+    const alerts = (peers[0]!.logs.match(/metric alert for ping/g) ?? []).length
+    await waitFor(async () => (peers[0]!.logs.match(/metric alert for ping/g) ?? []).length > alerts, 'a new ping alert on peer 1', 60_000, 100)
+    figures.push(`one-way blackhole of peer 3: peer 1 logged the ping alert ${Date.now() - cutAt} ms after it began`)
+    await waitFor(async () => !(await peersLs(peers[0]!)).includes(ids[2]!), "peer 3 to leave peer 1's peerset", 60_000, 250)
+    const a = await addData(1)
+    await pin(1, a, ['--replication', '2'])
+    const st = await peers[1]!.ctl(['--enc', 'json', 'status'], { timeoutMs: 60_000 })
+    expect(st.code).toBe(0)
+    const onMuted = await addData(2)
+    await pin(2, onMuted, ['--replication', '1', '--allocations', ids[2]!])
+    while (Date.now() - cutAt < CUT_MS) {
+      expect((await peersLs(peers[0]!)).length).toBe(2)
+      expectAllAlive()
+      await Bun.sleep(1_000)
+    }
+    await net!.unmuteOutbound(3)
+    const took = await converged('the pinsets after the one-way blackhole')
+    figures.push(`after the one-way blackhole the pinsets were equal in ${took} ms`)
+    expectAllAlive()
+  }, 240_000)
+})
