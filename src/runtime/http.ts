@@ -16,6 +16,9 @@ import { rmSync, statSync } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
+import { getLogger } from '../observability/logging.ts'
+
+const log = getLogger('http')
 
 /** Symbol under which a response body stream exposes its trailers. */
 export const RESPONSE_TRAILERS: unique symbol = Symbol.for('ipfs-cluster.response-trailers')
@@ -205,6 +208,11 @@ export async function listenHttp(opts: HttpListenOptions): Promise<HttpListener>
     const ac = new AbortController()
     const start = new Date()
     const written = { bytes: 0 }
+    // a client that goes away mid-request or mid-response (reset, timeout)
+    // errors these streams: reported, never left without a listener
+    const gone = (err: Error): void => log.debug(`${req.method ?? ''} ${req.url ?? ''} from ${req.socket.remoteAddress ?? 'unix socket'}: ${err.message}`)
+    req.on('error', gone)
+    res.on('error', gone)
     res.on('close', () => {
       if (!res.writableFinished) ac.abort()
       opts.onRequestDone?.({

@@ -358,6 +358,9 @@ function httpRequest(
   if (secure) reqOpts.rejectUnauthorized = opts.rejectUnauthorized
   return new Promise((resolve, reject) => {
     const req = (secure ? https : http).request(reqOpts, (res) => {
+      // the signal (timeout, caller) destroys the response with an error even
+      // when nobody reads it: readers see it through their iterator
+      res.on('error', (err) => log.debug(`${method} ${url.href}: ${err.message}`))
       resolve({
         status: res.statusCode ?? 0,
         statusText: res.statusMessage ?? '',

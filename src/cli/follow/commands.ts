@@ -8,7 +8,7 @@
  * Every command takes a `FollowIO` (where text goes, the environment) and
  * ends with a `FollowExit` carrying the exit code when it fails.
  */
-import { runUntilSignal } from '../lifecycle.ts'
+import { guardProcess, runUntilSignal } from '../lifecycle.ts'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { ApiError, RestClient } from '../../api/rest/client.ts'
@@ -265,6 +265,7 @@ export async function runFollower(io: FollowIO, base: string, name: string, opts
   }
   const identity = await loadIdentity(paths.folder, io.env)
   const { startPeer } = await import('../../daemon.ts')
+  guardProcess()
   const peer = await startPeer({ config, identity, followerMode: true })
   getLogger('cluster').info('** IPFS Cluster is READY **')
   await sdNotifyReady(io.env.NOTIFY_SOCKET)

@@ -3,7 +3,7 @@
  * (upstream cmd/ipfs-cluster-service/daemon.go). The peer's modules load
  * only when the command runs, so help stays fast.
  */
-import { runUntilSignal } from '../lifecycle.ts'
+import { guardProcess, runUntilSignal } from '../lifecycle.ts'
 import { loadIdentity, loadServiceConfig, processEnv, resolveConfigFolder } from '../../config/index.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { sdNotifyReady } from '../../runtime/sdnotify.ts'
@@ -53,6 +53,7 @@ configuration folder (see "init").`,
       .map((s) => s.trim())
       .filter(Boolean)
     const { startPeer } = await import('../../daemon.ts')
+    guardProcess()
     const peer = await startPeer({ config, identity, bootstrap, noTrust: flags.bool('no-trust') })
     getLogger('cluster').info('** IPFS Cluster is READY **')
     await sdNotifyReady(env.NOTIFY_SOCKET)
