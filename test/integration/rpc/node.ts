@@ -10,7 +10,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { asCrypto, defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Libp2p } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
+import { clusterTcp as tcp } from '../../../src/host/tcp.ts'
 import { createLibp2p } from 'libp2p'
 
 export const bunSafeNoiseCrypto = {
