@@ -1,77 +1,80 @@
 /**
- * Error classes shared by every component. One class per condition, with a
- * stable `name`; callers compare `err.name`, never `err.message`.
- * The HTTP mapping lives in one place: `api/rest/` (`statusOf`).
+ * Error classes shared by every component, their base class, and the one
+ * way to read a message off a thrown value of unknown type. One class per
+ * condition, with a stable `name`; callers compare `err.name`, never
+ * `err.message` (the js-libp2p convention). The HTTP mapping lives in one
+ * place: `api/rest/` (`statusOf`).
+ *
+ * A new error class only declares its name (and a default message when it
+ * has one):
+ *
+ * ```ts
+ * export class NotFoundError extends ClusterError {
+ *   static override name = 'NotFoundError'
+ * }
+ * ```
  */
 
+/** The base of every error class of this project: `name` is the subclass's static `name`. */
+export class ClusterError extends Error {
+  static override name = 'ClusterError'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    // the subclass's static name, set explicitly: bundling may rename classes
+    this.name = (new.target as { name: string }).name
+  }
+}
+
+/** The message of a thrown value: `err.message` for an Error, else `String(err)`. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
 /** The CID, peer or route asked for does not exist (REST: 404). */
-export class NotFoundError extends Error {
-  static name = 'NotFoundError'
-  constructor(message = 'not found') {
-    super(message)
-    this.name = 'NotFoundError'
+export class NotFoundError extends ClusterError {
+  static override name = 'NotFoundError'
+  constructor(message = 'not found', options?: { cause?: unknown }) {
+    super(message, options)
   }
 }
 
 /** The caller sent something malformed: CID, multiaddr, option, JSON (REST: 400). */
-export class InvalidArgumentError extends Error {
-  static name = 'InvalidArgumentError'
-  constructor(message: string) {
-    super(message)
-    this.name = 'InvalidArgumentError'
-  }
+export class InvalidArgumentError extends ClusterError {
+  static override name = 'InvalidArgumentError'
 }
 
 /** A write was attempted on a peer running in follower mode (upstream `errFollowerMode`). */
-export class FollowerModeError extends Error {
-  static name = 'FollowerModeError'
-  constructor(message = 'this peer is configured to be in follower mode. Write operations are disabled') {
-    super(message)
-    this.name = 'FollowerModeError'
+export class FollowerModeError extends ClusterError {
+  static override name = 'FollowerModeError'
+  constructor(message = 'this peer is configured to be in follower mode. Write operations are disabled', options?: { cause?: unknown }) {
+    super(message, options)
   }
 }
 
 /** Not enough peers to satisfy the replication factor (upstream allocate.go). */
-export class NotEnoughPeersError extends Error {
-  static name = 'NotEnoughPeersError'
-  constructor(message: string) {
-    super(message)
-    this.name = 'NotEnoughPeersError'
-  }
+export class NotEnoughPeersError extends ClusterError {
+  static override name = 'NotEnoughPeersError'
 }
 
 /** A bounded queue (batching queue, pin queue) is full; nothing was accepted. */
-export class QueueFullError extends Error {
-  static name = 'QueueFullError'
-  constructor(message: string) {
-    super(message)
-    this.name = 'QueueFullError'
-  }
+export class QueueFullError extends ClusterError {
+  static override name = 'QueueFullError'
 }
 
 /** The IPFS daemon (kubo) could not be reached or answered with an error. */
-export class IPFSError extends Error {
-  static name = 'IPFSError'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'IPFSError'
-  }
+export class IPFSError extends ClusterError {
+  static override name = 'IPFSError'
 }
 
 /** Feature not available in this build (e.g. raft consensus). */
-export class UnsupportedError extends Error {
-  static name = 'UnsupportedError'
-  constructor(message: string) {
-    super(message)
-    this.name = 'UnsupportedError'
-  }
+export class UnsupportedError extends ClusterError {
+  static override name = 'UnsupportedError'
 }
 
 /** The operation was aborted through its AbortSignal or by a component stopping. */
-export class AbortError extends Error {
-  static name = 'AbortError'
-  constructor(message = 'the operation was aborted') {
-    super(message)
-    this.name = 'AbortError'
+export class AbortError extends ClusterError {
+  static override name = 'AbortError'
+  constructor(message = 'the operation was aborted', options?: { cause?: unknown }) {
+    super(message, options)
   }
 }

@@ -20,12 +20,9 @@ export interface CarImportResult {
   blocks: number
 }
 
-/** A CAR that cannot be read (bad header, truncated, several roots). */
+/** A CAR that cannot be read (bad header, truncated, several roots); an InvalidArgumentError to callers. */
 export class BadCarError extends InvalidArgumentError {
-  constructor(message: string) {
-    super(message)
-    this.name = 'InvalidArgumentError'
-  }
+  static override name = 'InvalidArgumentError'
 }
 
 /**

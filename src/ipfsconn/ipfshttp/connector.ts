@@ -45,7 +45,9 @@ export interface IpfsHttpComponents {
 }
 
 /** kubo answered with an error body `{"Message","Code","Type":"error"}`. */
+/** kubo answered with an error: an IPFSError to callers, with kubo's status and message. */
 class KuboResponseError extends IPFSError {
+  static override name = 'IPFSError'
   readonly status: number
   readonly kuboMessage: string
   constructor(command: string, status: number, kuboMessage: string) {
