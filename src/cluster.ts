@@ -26,6 +26,7 @@ import { CID } from 'multiformats/cid'
 import { allocate } from './allocator/allocate.ts'
 import { DistanceChecker } from './allocator/util.ts'
 import {
+  errorMessage,
   FollowerModeError,
   InvalidArgumentError,
   IPFSError,
@@ -95,6 +96,13 @@ export interface ClusterInit {
    * (src/rpc/peers.ts).
    */
   peerAddresses?: (peers: PeerId[], options?: AbortOptions) => Promise<string[]>
+  /**
+   * ms between two rounds of the peer watch (`peer_watch_interval`): every
+   * member of the peerset without an open connection is dialed (by peer ID),
+   * so that losing the peer the others bootstrapped from never splits them.
+   * 0 or unset: no peer watch.
+   */
+  peerWatchIntervalMs?: number
   /** ms a peer has to answer a cluster-wide unary call (`status`, `recover`, `peers`, …); upstream 15 s */
   rpcTimeoutMs?: number
   /**
@@ -105,8 +113,20 @@ export interface ClusterInit {
   rpcStreamIdleTimeoutMs?: number
 }
 
+/** The part of the cluster's libp2p host (src/host/) the Cluster uses to join and keep its peers connected. */
+export interface ClusterSwarm {
+  /** Dials the addresses; resolves with the peer ID of the first that connects. @throws BootstrapError */
+  bootstrap(addrs: string[], options?: AbortOptions): Promise<PeerId>
+  /** Dials a multiaddr or a peer ID; @returns the remote peer ID. */
+  connect(addr: string, options?: AbortOptions): Promise<PeerId>
+  /** Peer IDs with an open connection. */
+  connectedPeers(): PeerId[]
+}
+
 export interface ClusterComponents {
   consensus: Consensus
+  /** the cluster swarm (needed by `bootstrap` and the peer watch) */
+  swarm?: ClusterSwarm
   tracker: PinTracker
   ipfs: IPFSConnector
   allocator: PinAllocator
@@ -156,10 +176,6 @@ function pingValue(m: Metric | undefined): PingValue {
   }
 }
 
-function errMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
-}
-
 /**
  * The crdt peerset (upstream: peers with a valid `ping` metric, plus this
  * peer): a function the daemon can hand to the consensus as its `peers()`.
@@ -202,6 +218,9 @@ export class Cluster implements ClusterAPI, Startable {
     this.init = init
     this.c = components
     this.client = components.rpc !== undefined ? clusterRpcClient(components.rpc) : undefined
+    // every change of the shared pinset reaches the pin tracker (upstream:
+    // the consensus calls PinTracker.Track/Untrack through RPC)
+    components.consensus.setOnChange(this.onStateChange)
   }
 
   private get rpcTimeoutMs(): number {
@@ -220,9 +239,9 @@ export class Cluster implements ClusterAPI, Startable {
   /** The consensus reports every change of the local state here. */
   readonly onStateChange: StateChangeHandler = (change) => {
     if (change.op === 'pin') {
-      this.c.tracker.track(change.pin).catch((err: unknown) => log.error(`tracking ${change.pin.cid}: ${(err as Error).message}`))
+      this.c.tracker.track(change.pin).catch((err: unknown) => log.error(`tracking ${change.pin.cid}: ${errorMessage(err)}`))
     } else {
-      this.c.tracker.untrack(change.pin.cid).catch((err: unknown) => log.error(`untracking ${change.pin.cid}: ${(err as Error).message}`))
+      this.c.tracker.untrack(change.pin.cid).catch((err: unknown) => log.error(`untracking ${change.pin.cid}: ${errorMessage(err)}`))
     }
   }
 
@@ -240,9 +259,9 @@ export class Cluster implements ClusterAPI, Startable {
       await this.c.consensus.distrust(p)
     }
     await this.refreshIpfsId()
-    this.sendPing().catch((err: unknown) => log.debug(`ping: ${(err as Error).message}`))
+    this.sendPing().catch((err: unknown) => log.debug(`ping: ${errorMessage(err)}`))
     for (const inf of this.c.informers) {
-      this.pushInformer(inf).catch((err: unknown) => log.debug(`informer ${inf.name()}: ${(err as Error).message}`))
+      this.pushInformer(inf).catch((err: unknown) => log.debug(`informer ${inf.name()}: ${errorMessage(err)}`))
     }
     this.every(this.init.monitorPingIntervalMs, () => this.sendPing())
     this.every(Math.max(1000, Math.floor(this.informerTtlMs() / 2)), async () => {
@@ -250,7 +269,67 @@ export class Cluster implements ClusterAPI, Startable {
     })
     this.every(this.init.stateSyncIntervalMs, () => this.stateSync())
     this.every(30_000, () => this.refreshIpfsId())
+    if (this.c.swarm !== undefined && (this.init.peerWatchIntervalMs ?? 0) > 0) {
+      this.every(Math.max(1_000, this.init.peerWatchIntervalMs!), () => this.watchPeers())
+    }
     this.unsubscribeAlerts = this.c.monitor.onAlert((a) => this.onAlert(a))
+  }
+
+  /**
+   * One round of the peer watch: dials (by peer ID: addresses from the peer
+   * store or the DHT, bounded by the dial timeout and 5 s) every member of
+   * the peerset this host has no connection to. Failures are logged at debug
+   * with the peer: an unreachable peer is retried on the next round.
+   */
+  private async watchPeers(): Promise<void> {
+    const swarm = this.c.swarm
+    if (swarm === undefined) return
+    const signal = this.controller?.signal
+    const connected = new Set(swarm.connectedPeers())
+    for (const p of await this.members({ signal })) {
+      if (p === this.init.peerId || connected.has(p) || signal?.aborted === true) continue
+      const s = signal !== undefined ? AbortSignal.any([signal, AbortSignal.timeout(5_000)]) : AbortSignal.timeout(5_000)
+      await swarm.connect(p, { signal: s }).catch((err: unknown) => log.debug(`peer watch: reconnecting to ${p}: ${errorMessage(err)}`))
+    }
+  }
+
+  /**
+   * `daemon --bootstrap` (upstream daemon.go + `Join`): dials the addresses,
+   * joins the cluster of the first peer that answers (`join`), then connects
+   * to every cluster peer that peer knows (upstream imports them into the
+   * peerstore and connects), so that peers which joined through the same
+   * peer do not hear each other only through it. Unless `trust` is false
+   * (`--no-trust`), the bootstrap peers become trusted peers. A failure is
+   * logged; the peer runs on alone and the peer watch may still connect it.
+   * @returns the peer joined, or undefined when none could be joined
+   */
+  async bootstrap(addrs: string[], opts: { trust?: boolean } & AbortOptions = {}): Promise<PeerId | undefined> {
+    const swarm = this.c.swarm
+    if (swarm === undefined) throw new InvalidArgumentError('bootstrapping needs the cluster swarm')
+    let joined: PeerId | undefined
+    try {
+      joined = await swarm.bootstrap(addrs, opts)
+      await this.join(joined, opts)
+      log.info(`joined the cluster through ${joined}`)
+      const theirs = await this.client?.id(joined, { signal: opts.signal, timeoutMs: 10_000 }).catch(() => undefined)
+      const others = (theirs?.clusterPeersAddresses ?? []).filter((a) => !a.endsWith(`/p2p/${this.init.peerId}`))
+      await Promise.all(
+        others.map((a) => {
+          const s = opts.signal !== undefined ? AbortSignal.any([opts.signal, AbortSignal.timeout(10_000)]) : AbortSignal.timeout(10_000)
+          return swarm.connect(a, { signal: s }).catch((err: unknown) => log.debug(`connecting to ${a}: ${errorMessage(err)}`))
+        })
+      )
+      if (others.length > 0) log.info(`connected to ${swarm.connectedPeers().length} cluster peers`)
+    } catch (err) {
+      log.error(`bootstrap failed: ${errorMessage(err)}`)
+    }
+    if (opts.trust !== false) {
+      for (const a of addrs) {
+        const m = /\/p2p\/([^/]+)$/.exec(a)
+        if (m !== null) await this.c.consensus.trust(m[1]!)
+      }
+    }
+    return joined
   }
 
   async stop(): Promise<void> {
@@ -286,7 +365,7 @@ export class Cluster implements ClusterAPI, Startable {
         this.alertsQueued.delete(a.peer)
         await this.repinFromDeadPeer(a.peer)
       })
-      .catch((err: unknown) => log.warn(`re-allocating pins of ${a.peer}: ${errMessage(err)}`))
+      .catch((err: unknown) => log.warn(`re-allocating pins of ${a.peer}: ${errorMessage(err)}`))
   }
 
   /** The pins allocated to `dead` that this peer is closest to get re-allocated without it. Returns how many were re-pinned. */
@@ -317,7 +396,7 @@ export class Cluster implements ClusterAPI, Startable {
       log.info(`repinned ${pin.cid} out of ${peer}`)
       return true
     } catch (err) {
-      log.warn(`repinning ${pin.cid} out of ${peer}: ${errMessage(err)}`)
+      log.warn(`repinning ${pin.cid} out of ${peer}: ${errorMessage(err)}`)
       return false
     }
   }
@@ -363,17 +442,17 @@ export class Cluster implements ClusterAPI, Startable {
         partitionable: false,
         receivedAt: now * 1e6
       })
-      .catch((err: unknown) => log.warn(`logging a ping for ${peer}: ${errMessage(err)}`))
+      .catch((err: unknown) => log.warn(`logging a ping for ${peer}: ${errorMessage(err)}`))
     for (const inf of this.c.informers) {
-      await this.pushInformer(inf).catch((err: unknown) => log.warn(`informer ${inf.name()}: ${errMessage(err)}`))
+      await this.pushInformer(inf).catch((err: unknown) => log.warn(`informer ${inf.name()}: ${errorMessage(err)}`))
     }
-    await this.sendPing().catch((err: unknown) => log.warn(`ping: ${errMessage(err)}`))
+    await this.sendPing().catch((err: unknown) => log.warn(`ping: ${errorMessage(err)}`))
     const signal = this.controller?.signal
     ;(async () => {
       for await (const _ of this.c.tracker.recoverAll({ signal })) {
         // drained: recovering is the point
       }
-    })().catch((err: unknown) => log.debug(`recover after join: ${errMessage(err)}`))
+    })().catch((err: unknown) => log.debug(`recover after join: ${errorMessage(err)}`))
     log.info(`${this.init.peerId}: joined ${peer}'s cluster`)
     return mine
   }
@@ -389,7 +468,7 @@ export class Cluster implements ClusterAPI, Startable {
       if (running || this.controller?.signal.aborted === true) return
       running = true
       fn()
-        .catch((err: unknown) => log.debug((err as Error).message))
+        .catch((err: unknown) => log.debug(errorMessage(err)))
         .finally(() => {
           running = false
         })
@@ -403,7 +482,7 @@ export class Cluster implements ClusterAPI, Startable {
       if (this.ipfsId.error !== '' && this.ipfsId.id !== '') log.info(`IPFS daemon is reachable again: ${id.id}`)
       this.ipfsId = id
     } catch (err) {
-      const msg = (err as Error).message
+      const msg = errorMessage(err)
       if (this.ipfsId.error === '') log.error(`the IPFS daemon is not reachable: ${msg}`)
       this.ipfsId = { id: this.ipfsId.id, addresses: this.ipfsId.addresses, error: msg }
     }
@@ -486,7 +565,7 @@ export class Cluster implements ClusterAPI, Startable {
       version: '',
       commit: '',
       rpcProtocolVersion: '',
-      error: errMessage(err),
+      error: errorMessage(err),
       ipfs: { id: '', addresses: [], error: '' },
       peername: pingValue(this.c.monitor.latestForPeer('ping', peer)).peerName
     }
@@ -507,7 +586,7 @@ export class Cluster implements ClusterAPI, Startable {
     try {
       members = await this.members(options)
     } catch (err) {
-      log.error(`${errMessage(err)}: an empty list of peers will be returned`)
+      log.error(`${errorMessage(err)}: an empty list of peers will be returned`)
       return
     }
     const pending = new Map<number, Promise<[number, ID | undefined]>>()
@@ -600,7 +679,7 @@ export class Cluster implements ClusterAPI, Startable {
         others.map((p) =>
           client
             .peerRemove(p, peer, true, { signal: options?.signal, timeoutMs: this.rpcTimeoutMs })
-            .catch((err: unknown) => log.warn(`telling ${p} that ${peer} was removed: ${errMessage(err)}`))
+            .catch((err: unknown) => log.warn(`telling ${p} that ${peer} was removed: ${errorMessage(err)}`))
         )
       )
     }
@@ -621,7 +700,7 @@ export class Cluster implements ClusterAPI, Startable {
   }
 
   private async saveRemoved(): Promise<void> {
-    await this.c.removedPeers?.save([...this.removed]).catch((err: unknown) => log.error(`saving removed peers: ${errMessage(err)}`))
+    await this.c.removedPeers?.save([...this.removed]).catch((err: unknown) => log.error(`saving removed peers: ${errorMessage(err)}`))
   }
 
   private checkFollower(): void {
@@ -961,11 +1040,11 @@ export class Cluster implements ClusterAPI, Startable {
             s.done = true
             finished = true
             if (isAuthorizationError(err)) {
-              log.debug(`rpc auth error: ${errMessage(err)}`)
+              log.debug(`rpc auth error: ${errorMessage(err)}`)
               continue
             }
-            log.error(`${this.init.peerId}: error in broadcast response from ${s.peer}: ${errMessage(err)}`)
-            errored.set(s.peer, errMessage(err))
+            log.error(`${this.init.peerId}: error in broadcast response from ${s.peer}: ${errorMessage(err)}`)
+            errored.set(s.peer, errorMessage(err))
             continue
           }
           if (r.done === true) {
@@ -1035,7 +1114,7 @@ export class Cluster implements ClusterAPI, Startable {
     try {
       for await (const k of this.c.ipfs.repoGC(options)) out.keys.push(k)
     } catch (err) {
-      out.error = (err as Error).message
+      out.error = errorMessage(err)
     }
     return out
   }
@@ -1152,7 +1231,7 @@ export class Cluster implements ClusterAPI, Startable {
           (peers) => {
             cg.ipfsLinks[ipfsId] = peers
           },
-          (err: unknown) => log.debug(`swarm peers of ${p}: ${errMessage(err)}`)
+          (err: unknown) => log.debug(`swarm peers of ${p}: ${errorMessage(err)}`)
         )
       )
     })

@@ -6,14 +6,13 @@
  * connector, tracker, informers, allocator, datastore.
  */
 import { join } from 'node:path'
-import { Key } from 'interface-datastore'
 import { batchedBlockStream, blockSinkFactory, createAddHandler } from './adder/index.ts'
 import { createBalancedAllocator } from './allocator/balanced/index.ts'
 import { createRestApiServer, type RestApiServer } from './api/rest/index.ts'
 import { Cluster, peersFromPing } from './cluster.ts'
 import type { Identity, ServiceConfig } from './config/index.ts'
-import { type CrdtConsensus, createCrdtConsensus } from './consensus/crdt/index.ts'
-import { createCrdtNetwork } from './consensus/crdt/libp2p.ts'
+import { errorMessage } from './errors.ts'
+import { createConsensus } from './consensus/index.ts'
 import { type ClusterHost, createClusterHost, createPubsubAdapter } from './host/index.ts'
 import { openDatastore, type OpenedDatastore } from './datastore/index.ts'
 import { createDiskInformer } from './informer/disk/index.ts'
@@ -27,11 +26,9 @@ import { createMetricsServer } from './observability/metrics.ts'
 import { getLogger } from './observability/logging.ts'
 import { createStatelessPinTracker } from './pintracker/index.ts'
 import { acquireLock } from './runtime/lock.ts'
+import { datastoreRemovedPeers } from './state/removed-peers.ts'
 
 const log = getLogger('service')
-
-/** Where the peers removed with `peers rm` are kept (outside the crdt namespace). */
-const REMOVED_PEERS_KEY = new Key('/cluster/removed_peers')
 
 export interface Peer {
   cluster: Cluster
@@ -68,10 +65,10 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
 
   const stopAll = async (): Promise<void> => {
     for (const s of started.reverse()) {
-      await s.stop().catch((err: unknown) => log.error(`stopping: ${(err as Error).message}`))
+      await s.stop().catch((err: unknown) => log.error(`stopping: ${errorMessage(err)}`))
     }
     started.length = 0
-    await ds?.close().catch((err: unknown) => log.error(`closing the datastore: ${(err as Error).message}`))
+    await ds?.close().catch((err: unknown) => log.error(`closing the datastore: ${errorMessage(err)}`))
     ds = undefined
     release()
   }
@@ -100,40 +97,15 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     const pubsub = createPubsubAdapter(host)
     log.info(`cluster swarm listening on ${host.addresses().join(', ')}`)
 
-    const ipfsCfg = config.ipfsConnector.ipfshttp
-    let cluster: Cluster | undefined
-    // connect_swarms: this peer's kubo connects to the other peers' kubos
-    const ipfs = new IpfsHttpConnector({ ...ipfsCfg }, { clusterPeers: (o) => cluster!.peers(o) })
-    const crdtCfg = config.consensus.crdt
-    let consensusRef: CrdtConsensus | undefined
-    const net = createCrdtNetwork(
-      {
-        clusterName: crdtCfg.clusterName,
-        isTrusted: (p) => consensusRef?.isTrustedPeer(p) ?? false,
-        namespace: crdtCfg.datastoreNamespace
-      },
-      { libp2p: host.libp2p, pubsub, datastore: ds.datastore }
-    )
-    await net.start()
-    started.push(net)
-    const consensus = createCrdtConsensus(
-      {
-        peerId,
-        clusterName: crdtCfg.clusterName,
-        trustedPeers: crdtCfg.trustAll ? ['*'] : crdtCfg.trustedPeers,
-        batching: crdtCfg.batching,
-        rebroadcastIntervalMs: crdtCfg.rebroadcastIntervalMs,
-        repairIntervalMs: crdtCfg.repairIntervalMs,
-        namespace: crdtCfg.datastoreNamespace
-      },
-      {
-        datastore: ds.datastore,
-        onChange: (change) => cluster?.onStateChange(change),
-        broadcaster: net.broadcaster,
-        dagSyncer: net.dagSyncer
-      }
-    )
-    consensusRef = consensus
+    const peerConsensus = createConsensus(config.consensus.crdt, { peerId, datastore: ds.datastore, libp2p: host.libp2p, pubsub })
+    const consensus = peerConsensus.consensus
+    // followers close Cluster.RepoGCLocal: nobody else may gc their kubo (upstream ipfs-cluster-follow)
+    const policy = followerMode ? { ...DEFAULT_RPC_POLICY, 'Cluster.RepoGCLocal': 'closed' as const } : DEFAULT_RPC_POLICY
+    const rpc = createRpc({ peerId, policy }, { libp2p: host.libp2p, isTrusted: (p) => consensus.isTrustedPeer(p) })
+    const rpcClient = clusterRpcClient(rpc)
+    // connect_swarms: this peer's kubo connects to the other peers' kubos,
+    // found through Cluster.Peers on this peer (as upstream, over RPC)
+    const ipfs = new IpfsHttpConnector({ ...config.ipfsConnector.ipfshttp }, { clusterPeers: (o) => rpcClient.peers(peerId, o) })
     const trackerCfg = config.pinTracker.stateless
     const tracker = createStatelessPinTracker(
       {
@@ -155,21 +127,18 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     const allocator = createBalancedAllocator(config.allocator.balanced)
     const monitor = createPubsubMonitor({ checkIntervalMs: config.monitor.pubsubmon.checkIntervalMs, peerId }, { pubsub })
 
-    // followers close Cluster.RepoGCLocal: nobody else may gc their kubo (upstream ipfs-cluster-follow)
-    const policy = followerMode ? { ...DEFAULT_RPC_POLICY, 'Cluster.RepoGCLocal': 'closed' as const } : DEFAULT_RPC_POLICY
-    const opened = ds
-    const rpc = createRpc({ peerId, policy }, { libp2p: host.libp2p, isTrusted: (p) => consensus.isTrustedPeer(p) })
-    cluster = new Cluster(
+    const cluster = new Cluster(
       {
         peerId,
         peerName,
-        replicationFactorMin: config.cluster.replicationFactorMin,
-        replicationFactorMax: config.cluster.replicationFactorMax,
-        stateSyncIntervalMs: config.cluster.stateSyncIntervalMs,
-        monitorPingIntervalMs: config.cluster.monitorPingIntervalMs,
+        replicationFactorMin: cl.replicationFactorMin,
+        replicationFactorMax: cl.replicationFactorMax,
+        stateSyncIntervalMs: cl.stateSyncIntervalMs,
+        monitorPingIntervalMs: cl.monitorPingIntervalMs,
+        peerWatchIntervalMs: cl.peerWatchIntervalMs,
         followerMode,
-        disableRepinning: config.cluster.disableRepinning,
-        pinOnlyOnTrustedPeers: config.cluster.pinOnlyOnTrustedPeers,
+        disableRepinning: cl.disableRepinning,
+        pinOnlyOnTrustedPeers: cl.pinOnlyOnTrustedPeers,
         addresses: () => host.addresses(),
         informerIntervalMs: Math.floor(
           Math.min(
@@ -180,23 +149,16 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
       },
       {
         consensus,
+        swarm: host,
         tracker,
         ipfs,
         allocator,
         informers,
         monitor,
         rpc,
-        peerset: peersFromPing(monitor, peerId, (p) => cluster?.isRemovedPeer(p) ?? false),
-        removedPeers: {
-          load: async (o) => {
-            const store = opened.datastore
-            if (!(await store.has(REMOVED_PEERS_KEY, o))) return []
-            return JSON.parse(new TextDecoder().decode(await store.get(REMOVED_PEERS_KEY, o))) as string[]
-          },
-          save: async (peers, o) => {
-            await opened.datastore.put(REMOVED_PEERS_KEY, new TextEncoder().encode(JSON.stringify(peers)), o)
-          }
-        }
+        // the crdt peerset: peers with a valid ping metric (the Cluster drops removed peers)
+        peerset: peersFromPing(monitor, peerId),
+        removedPeers: datastoreRemovedPeers(ds.datastore)
       }
     )
     registerClusterRpc(rpc, { cluster, tracker, ipfs, monitor, consensus })
@@ -204,58 +166,16 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     started.push(rpc)
 
     // Start order: the reverse of the stop order.
-    for (const s of [allocator, ...informers, tracker, ipfs, monitor, consensus] as Startable[]) {
+    for (const s of [allocator, ...informers, tracker, ipfs, monitor, peerConsensus] as Startable[]) {
       await s.start()
       started.push(s)
     }
     await consensus.ready()
     await cluster.start()
     started.push(cluster)
-
     if (opts.bootstrap !== undefined && opts.bootstrap.length > 0) {
-      try {
-        const joined = await host.bootstrap(opts.bootstrap)
-        await cluster.join(joined)
-        log.info(`joined the cluster through ${joined}`)
-        // connect to every peer the bootstrap peer knows (upstream imports them
-        // into the peerstore and connects): without it, peers that joined through
-        // the same peer only hear each other through it, and lose each other
-        // (pings, heads, re-pinning) when it goes down
-        const theirs = await clusterRpcClient(rpc)
-          .id(joined, { timeoutMs: 10_000 })
-          .catch(() => undefined)
-        const others = (theirs?.clusterPeersAddresses ?? []).filter((a) => !a.endsWith(`/p2p/${peerId}`))
-        await Promise.all(
-          others.map((a) =>
-            host.connect(a, { signal: AbortSignal.timeout(10_000) }).catch((err: unknown) => log.debug(`connecting to ${a}: ${(err as Error).message}`))
-          )
-        )
-        if (others.length > 0) log.info(`connected to ${host.connectedPeers().length} cluster peers`)
-      } catch (err) {
-        log.error(`bootstrap failed: ${(err as Error).message}`)
-      }
-      if (opts.noTrust !== true) {
-        for (const a of opts.bootstrap) {
-          const m = /\/p2p\/([^/]+)$/.exec(a)
-          if (m !== null) await consensus.trust(m[1]!)
-        }
-      }
+      await cluster.bootstrap(opts.bootstrap, { trust: opts.noTrust !== true })
     }
-
-    // peer watch: keep a direct connection to every peer of the peerset (by
-    // peer ID: addresses from the peerstore or the DHT), so that losing one
-    // peer never splits the others
-    const members = peersFromPing(monitor, peerId)
-    const watch = setInterval(() => {
-      void (async () => {
-        const connected = new Set(host.connectedPeers())
-        for (const p of await members()) {
-          if (p === peerId || connected.has(p) || cluster?.isRemovedPeer(p) === true) continue
-          await host.connect(p, { signal: AbortSignal.timeout(5_000) }).catch((err: unknown) => log.debug(`reconnecting to ${p}: ${(err as Error).message}`))
-        }
-      })().catch((err: unknown) => log.debug(`peer watch: ${(err as Error).message}`))
-    }, Math.max(1_000, cl.peerWatchIntervalMs))
-    started.push({ start: async () => {}, stop: async () => clearInterval(watch) })
 
     const metricsServer = createMetricsServer(config.observations.metrics)
     await metricsServer.start()
@@ -268,7 +188,6 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
       // Cluster.blockAllocate (remote ones through the IPFSConnector.BlockStream
       // RPC), then the pin is committed with those peers first.
       const pinner = cluster
-      const rpcClient = clusterRpcClient(rpc)
       const add = createAddHandler({
         localPeer: peerId,
         ipfs,

@@ -77,6 +77,8 @@ export interface Consensus extends Startable {
   distrust(peer: PeerId): Promise<void>
   /** Deletes all persisted consensus data (used by `state cleanup`). */
   clean(options?: AbortOptions): Promise<void>
+  /** Sets who hears of every change of the local state (the Cluster wires its pin tracker here); undefined unsets. */
+  setOnChange(handler: StateChangeHandler | undefined): void
 }
 
 /** Called with every pin added to or removed from the local state. */

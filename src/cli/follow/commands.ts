@@ -26,7 +26,7 @@ import {
   saveIdentity,
   saveServiceConfig
 } from '../../config/index.ts'
-import { createCrdtConsensus } from '../../consensus/crdt/index.ts'
+import { createOfflineConsensus } from '../../consensus/index.ts'
 import { type DatastoreBackend, openDatastore } from '../../datastore/index.ts'
 import { IpfsHttpConnector } from '../../ipfsconn/ipfshttp/index.ts'
 import { getLogger, setLogLevels, setLogReporters } from '../../observability/logging.ts'
@@ -357,16 +357,8 @@ async function printStatusOffline(io: FollowIO, paths: FollowPaths): Promise<voi
   try {
     const identity = await loadIdentity(paths.folder, io.env)
     const ds = await openDatastore({ backend: store.backend, folder: store.folder })
-    const consensus = createCrdtConsensus(
-      {
-        peerId: identity.id,
-        clusterName: store.clusterName,
-        trustedPeers: ['*'],
-        batching: { maxBatchSize: 0, maxBatchAgeMs: 0, maxQueueSize: 50_000 },
-        rebroadcastIntervalMs: 0,
-        repairIntervalMs: 0,
-        namespace: store.namespace
-      },
+    const consensus = createOfflineConsensus(
+      { peerId: identity.id, clusterName: store.clusterName, namespace: store.namespace },
       { datastore: ds.datastore }
     )
     try {

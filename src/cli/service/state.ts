@@ -8,13 +8,12 @@ import { createReadStream, createWriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { loadIdentity, loadServiceConfig, processEnv, resolveConfigFolder } from '../../config/index.ts'
 import type { CrdtConsensus } from '../../consensus/crdt/index.ts'
-import type { Consensus } from '../../interfaces.ts'
 import { acquireLock } from '../../runtime/lock.ts'
 import { UsageError } from '../errors.ts'
 import { globals, type ServiceCommand } from './context.ts'
 
-async function withConsensus<T>(fn: (c: Consensus) => Promise<T>): Promise<T> {
-  const { createCrdtConsensus } = await import('../../consensus/crdt/index.ts')
+async function withConsensus<T>(fn: (c: CrdtConsensus) => Promise<T>): Promise<T> {
+  const { createOfflineConsensus } = await import('../../consensus/index.ts')
   const { openDatastore } = await import('../../datastore/index.ts')
   const env = processEnv()
   const folder = resolveConfigFolder(globals.config, env)
@@ -23,16 +22,13 @@ async function withConsensus<T>(fn: (c: Consensus) => Promise<T>): Promise<T> {
   const release = acquireLock(join(folder, 'cluster.lock'))
   const ds = await openDatastore({ backend: config.datastore.backend, folder: config.datastore.folder })
   const crdt = config.consensus.crdt
-  const consensus = createCrdtConsensus(
+  // state commands commit immediately, whatever the daemon's batching
+  const consensus = createOfflineConsensus(
     {
       peerId: identity.id,
       clusterName: crdt.clusterName,
-      trustedPeers: crdt.trustAll ? ['*'] : crdt.trustedPeers,
-      // state commands commit immediately, whatever the daemon's batching
-      batching: { maxBatchSize: 0, maxBatchAgeMs: 0, maxQueueSize: crdt.batching.maxQueueSize },
-      rebroadcastIntervalMs: 0,
-      repairIntervalMs: 0,
-      namespace: crdt.datastoreNamespace
+      namespace: crdt.datastoreNamespace,
+      trustedPeers: crdt.trustAll ? ['*'] : crdt.trustedPeers
     },
     { datastore: ds.datastore }
   )
@@ -107,7 +103,7 @@ The current pinset is removed first.`,
       await c.clean()
       await c.ready()
       // upstream: an offline batching state; deltas of up to 1 MB, committed at the end
-      const offline = await (c as CrdtConsensus).offlineState()
+      const offline = await c.offlineState()
       const count = await importState(offline, input as AsyncIterable<Uint8Array>, {
         replicationFactorMin: rmin,
         replicationFactorMax: rmax,

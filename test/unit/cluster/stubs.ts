@@ -20,7 +20,8 @@ import type {
   PeerMonitor,
   PinAllocator,
   PinTracker,
-  ReadOnlyState
+  ReadOnlyState,
+  StateChangeHandler
 } from '../../../src/interfaces.ts'
 import { RpcTimeoutError, RpcTransportError, RpcUnauthorizedError } from '../../../src/rpc/errors.ts'
 import { createRpc, type Rpc, type RpcCallOptions, type RpcClient, type RpcMultiResult } from '../../../src/rpc/rpc.ts'
@@ -116,6 +117,10 @@ export class StubConsensus implements Consensus {
     this.distrusted.add(peer)
   }
   async clean(): Promise<void> {}
+  onChange: StateChangeHandler | undefined
+  setOnChange(handler: StateChangeHandler | undefined): void {
+    this.onChange = handler
+  }
 }
 
 /** Reports every pin of the state: `pinned` where allocated (or everywhere), `remote` elsewhere. */

@@ -1,0 +1,106 @@
+/**
+ * The consensus component, built in one place (upstream
+ * cmd/ipfs-cluster-service daemon.go `setupConsensus`):
+ * - `createConsensus`: a running peer's crdt consensus over the cluster host
+ *   (gossipsub head broadcasts, bitswap and head sync), from `consensus.crdt`;
+ * - `createOfflineConsensus`: the same state on a stopped peer, with no
+ *   network and every operation committed at once, for `service state
+ *   export|import|cleanup` and the follower's offline `list`.
+ * Raft, when it comes, gets its branch here.
+ */
+import type { Datastore } from 'interface-datastore'
+import type { CrdtConfig } from '../config/types.ts'
+import type { PubsubAdapter } from '../host/index.ts'
+import type { Startable } from '../interfaces.ts'
+import { type CrdtConsensus, createCrdtConsensus } from './crdt/index.ts'
+import { createCrdtNetwork } from './crdt/libp2p.ts'
+
+type CrdtNetworkComponents = Parameters<typeof createCrdtNetwork>[1]
+
+export interface ConsensusComponents {
+  /** this peer's ID */
+  peerId: string
+  datastore: Datastore
+  /** the cluster host's libp2p node */
+  libp2p: CrdtNetworkComponents['libp2p']
+  /** gossipsub on the cluster host (`createPubsubAdapter(host)`) */
+  pubsub: PubsubAdapter
+}
+
+/** A running peer's consensus: `start()` starts its network, then the consensus; `stop()` the reverse. */
+export interface PeerConsensus extends Startable {
+  readonly consensus: CrdtConsensus
+}
+
+/** The consensus of a running peer, from the `consensus.crdt` section (upstream `crdt.New`). */
+export function createConsensus(cfg: CrdtConfig, components: ConsensusComponents): PeerConsensus {
+  let consensus: CrdtConsensus | undefined
+  const net = createCrdtNetwork(
+    {
+      clusterName: cfg.clusterName,
+      // heads and blocks are taken from trusted peers only
+      isTrusted: (p) => consensus?.isTrustedPeer(p) ?? false,
+      namespace: cfg.datastoreNamespace
+    },
+    { libp2p: components.libp2p, pubsub: components.pubsub, datastore: components.datastore }
+  )
+  consensus = createCrdtConsensus(
+    {
+      peerId: components.peerId,
+      clusterName: cfg.clusterName,
+      trustedPeers: cfg.trustAll ? ['*'] : cfg.trustedPeers,
+      batching: cfg.batching,
+      rebroadcastIntervalMs: cfg.rebroadcastIntervalMs,
+      repairIntervalMs: cfg.repairIntervalMs,
+      namespace: cfg.datastoreNamespace
+    },
+    { datastore: components.datastore, broadcaster: net.broadcaster, dagSyncer: net.dagSyncer }
+  )
+  const c = consensus
+  let started = false
+  return {
+    consensus: c,
+    async start() {
+      if (started) return
+      await net.start()
+      try {
+        await c.start()
+      } catch (err) {
+        await net.stop()
+        throw err
+      }
+      started = true
+    },
+    async stop() {
+      if (!started) return
+      started = false
+      try {
+        await c.stop()
+      } finally {
+        await net.stop()
+      }
+    }
+  }
+}
+
+/**
+ * The consensus state of a stopped peer: no network, batching off (every
+ * operation is committed before it returns). The caller starts and stops it.
+ */
+export function createOfflineConsensus(
+  init: { peerId: string; clusterName: string; namespace: string; trustedPeers?: string[] },
+  components: { datastore: Datastore }
+): CrdtConsensus {
+  return createCrdtConsensus(
+    {
+      peerId: init.peerId,
+      clusterName: init.clusterName,
+      trustedPeers: init.trustedPeers ?? ['*'],
+      batching: { maxBatchSize: 0, maxBatchAgeMs: 0, maxQueueSize: 50_000 },
+      rebroadcastIntervalMs: 0,
+      repairIntervalMs: 0,
+      namespace: init.namespace
+    },
+    { datastore: components.datastore }
+  )
+}
