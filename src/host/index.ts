@@ -32,7 +32,6 @@
  * await host.bootstrap(['/ip4/10.0.0.2/tcp/9096/p2p/12D3Koo...'])
  */
 import { noise } from '@chainsafe/libp2p-noise'
-import { asCrypto, defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { type Identify, identify } from '@libp2p/identify'
@@ -46,6 +45,8 @@ import { createLibp2p } from 'libp2p'
 import { readPeerstore, writePeerstore } from '../config/peerstore.ts'
 import type { AbortOptions } from '../interfaces.ts'
 import { getLogger } from '../observability/logging.ts'
+import { noiseCrypto } from '../runtime/noise-crypto.ts'
+import { errorMessage } from '../errors.ts'
 import { BootstrapError, InvalidMultiaddrError } from './errors.ts'
 import { clusterProtector, PnetFailures, transportKey } from './pnet.ts'
 import { clusterTcp } from './tcp.ts'
@@ -151,7 +152,7 @@ export function filterListenAddrs(addrs: string[]): string[] {
     try {
       ma = multiaddr(a)
     } catch (err) {
-      throw new InvalidMultiaddrError(`invalid listen multiaddress "${a}": ${(err as Error).message}`)
+      throw new InvalidMultiaddrError(`invalid listen multiaddress "${a}": ${errorMessage(err)}`)
     }
     if (ma.getComponents().some((c) => c.name === 'udp' || c.name === 'quic' || c.name === 'quic-v1')) {
       log.info(`not listening on ${a}: QUIC does not support private networks`)
@@ -174,7 +175,7 @@ function parseMultiaddr(addr: string, what: string): Multiaddr {
   try {
     return multiaddr(addr)
   } catch (err) {
-    throw new InvalidMultiaddrError(`invalid ${what} "${addr}": ${(err as Error).message}`)
+    throw new InvalidMultiaddrError(`invalid ${what} "${addr}": ${errorMessage(err)}`)
   }
 }
 
@@ -203,18 +204,8 @@ export async function createClusterHost(init: ClusterHostInit): Promise<ClusterH
     },
     // clusterTcp: aborted dials to silent peers must not crash the process (tcp.ts)
     transports: [clusterTcp()],
-    // noise's default crypto uses node:crypto chacha20-poly1305 for messages of
-    // 1200 bytes or more, which Bun lacks ("Unknown cipher"): use the
-    // as-chacha20poly1305 (wasm) implementation for those.
-    connectionEncrypters: [
-      noise({
-        crypto: {
-          ...defaultCrypto,
-          chaCha20Poly1305Encrypt: asCrypto.chaCha20Poly1305Encrypt,
-          chaCha20Poly1305Decrypt: asCrypto.chaCha20Poly1305Decrypt
-        }
-      })
-    ],
+    // the runtime's noise crypto (Bun lacks node:crypto chacha20-poly1305)
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     ...(init.secret !== null ? { connectionProtector: clusterProtector(init.secret, failures) } : {}),
     connectionManager: {
@@ -356,7 +347,7 @@ class ClusterHostImpl implements ClusterHost {
       try {
         await this.libp2p.peerStore.merge(pid, { multiaddrs: addrs.map((a) => multiaddr(transportKey(a))) })
       } catch (err) {
-        log.warn(`adding ${id} to the peer store: ${(err as Error).message}`)
+        log.warn(`adding ${id} to the peer store: ${errorMessage(err)}`)
         continue
       }
       dials.push(
@@ -397,7 +388,7 @@ class ClusterHostImpl implements ClusterHost {
       try {
         target = peerIdFromString(addr)
       } catch (err) {
-        throw new InvalidMultiaddrError(`invalid multiaddress or peer ID "${addr}": ${(err as Error).message}`)
+        throw new InvalidMultiaddrError(`invalid multiaddress or peer ID "${addr}": ${errorMessage(err)}`)
       }
     }
     const started = Date.now()
@@ -476,7 +467,7 @@ class ClusterHostImpl implements ClusterHost {
     try {
       await this.savePeerstore()
     } catch (err) {
-      log.error(`saving peerstore: ${(err as Error).message}`)
+      log.error(`saving peerstore: ${errorMessage(err)}`)
     }
     this.controller?.abort()
     this.libp2p.removeEventListener('peer:identify', this.onIdentify)

@@ -7,17 +7,14 @@
  * AssemblyScript implementation is used for every size instead.
  */
 import { noise } from '@chainsafe/libp2p-noise'
-import { asCrypto, defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Libp2p } from '@libp2p/interface'
 import { clusterTcp as tcp } from '../../../src/host/tcp.ts'
 import { createLibp2p } from 'libp2p'
 
-export const bunSafeNoiseCrypto = {
-  ...defaultCrypto,
-  chaCha20Poly1305Encrypt: asCrypto.chaCha20Poly1305Encrypt,
-  chaCha20Poly1305Decrypt: asCrypto.chaCha20Poly1305Decrypt
-}
+import { noiseCrypto } from '../../../src/runtime/noise-crypto.ts'
+
+export const bunSafeNoiseCrypto = noiseCrypto
 
 export async function testNode(): Promise<Libp2p> {
   return createLibp2p({

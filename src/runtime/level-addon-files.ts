@@ -1,8 +1,8 @@
 /**
  * The prebuilt `classic-level` addons, embedded in the compiled binary by
- * `bun build --compile` (a `type: 'file'` import of each `.node` file), so
- * the leveldb datastore works without `node_modules` on disk. Loaded only
- * when running as a compiled binary (see level.ts). ~2.6 MB in all.
+ * `bun build --compile` (a Bun `type: 'file'` import of each `.node` file),
+ * so the leveldb datastore works without `node_modules` on disk. Loaded only
+ * when running as a compiled binary (see level-addon.ts). ~2.6 MB in all.
  */
 import darwin from '../../node_modules/classic-level/prebuilds/darwin-x64+arm64/classic-level.node' with { type: 'file' }
 import linuxArm64 from '../../node_modules/classic-level/prebuilds/linux-arm64/classic-level.armv8.node' with { type: 'file' }
