@@ -103,6 +103,12 @@ export interface ClusterInit {
    * 0 or unset: no peer watch.
    */
   peerWatchIntervalMs?: number
+  /**
+   * ms before re-pinning a dead peer's pins again when some could not be
+   * re-allocated (doubling each time, at most 1 min); default the ping
+   * interval (at least 1 s).
+   */
+  repinRetryIntervalMs?: number
   /** ms a peer has to answer a cluster-wide unary call (`status`, `recover`, `peers`, …); upstream 15 s */
   rpcTimeoutMs?: number
   /**
@@ -213,6 +219,8 @@ export class Cluster implements ClusterAPI, Startable {
   /** alert handling runs one at a time, in order */
   private alertChain: Promise<void> = Promise.resolve()
   private readonly alertsQueued = new Set<PeerId>()
+  /** pending re-pinning retries, by dead peer */
+  private readonly repinRetries = new Map<PeerId, ReturnType<typeof setTimeout>>()
 
   constructor(init: ClusterInit, components: ClusterComponents) {
     this.init = init
@@ -340,6 +348,8 @@ export class Cluster implements ClusterAPI, Startable {
     this.controller?.abort()
     for (const t of this.timers) clearInterval(t)
     this.timers = []
+    for (const t of this.repinRetries.values()) clearTimeout(t)
+    this.repinRetries.clear()
     await this.alertChain
   }
 
@@ -363,13 +373,22 @@ export class Cluster implements ClusterAPI, Startable {
     this.alertChain = this.alertChain
       .then(async () => {
         this.alertsQueued.delete(a.peer)
-        await this.repinFromDeadPeer(a.peer)
+        await this.repinUntilDone(a.peer, 0)
       })
       .catch((err: unknown) => log.warn(`re-allocating pins of ${a.peer}: ${errorMessage(err)}`))
   }
 
   /** The pins allocated to `dead` that this peer is closest to get re-allocated without it. Returns how many were re-pinned. */
   async repinFromDeadPeer(dead: PeerId, options?: AbortOptions): Promise<number> {
+    return (await this.repinRound(dead, options)).moved
+  }
+
+  /**
+   * One re-pinning round for `dead`: `moved` pins got new allocations,
+   * `failed` could not be re-allocated (not enough peers with metrics, a
+   * commit error) and are worth another round while `dead` stays down.
+   */
+  private async repinRound(dead: PeerId, options?: AbortOptions): Promise<{ moved: number; failed: number }> {
     const signal = options?.signal ?? this.controller?.signal
     const state = await this.c.consensus.state({ signal })
     const checker = new DistanceChecker(this.init.peerId, await this.trustedPeers(dead, { signal }))
@@ -378,26 +397,65 @@ export class Cluster implements ClusterAPI, Startable {
     for await (const pin of state.list({ signal })) {
       if (pin.allocations.includes(dead) && checker.isClosest(pin.cid)) mine.push(pin)
     }
-    let n = 0
+    let moved = 0
+    let failed = 0
     for (const pin of mine) {
       signal?.throwIfAborted()
-      if (await this.repinFromPeer(dead, pin, { signal })) n++
+      const r = await this.repinFromPeer(dead, pin, { signal })
+      if (r === 'moved') moved++
+      else if (r === 'failed') failed++
     }
-    return n
+    return { moved, failed }
   }
 
-  /** Upstream `repinFromPeer`: pins again with `peer` blacklisted; false when nothing changed or it failed. */
-  private async repinFromPeer(peer: PeerId, pin: Pin, options?: AbortOptions): Promise<boolean> {
+  /**
+   * Re-pins `dead`'s pins; when some could not be re-allocated, tries again
+   * after `repinRetryIntervalMs` (doubling, at most 1 min) for as long as
+   * `dead` stays out of the peerset and is not removed. Upstream decides
+   * once per alert, so a decision made while metrics were missing was never
+   * made again.
+   */
+  private async repinUntilDone(dead: PeerId, attempt: number): Promise<void> {
+    this.clearRepinRetry(dead)
+    const { failed } = await this.repinRound(dead)
+    if (failed === 0 || !this.started) return
+    const base = this.init.repinRetryIntervalMs ?? Math.max(1_000, this.init.monitorPingIntervalMs)
+    const delay = Math.min(60_000, base * 2 ** Math.min(attempt, 6))
+    log.warn(`could not re-allocate ${failed} pins of ${dead}: retrying in ${delay} ms while it stays down`)
+    const timer = setTimeout(() => {
+      this.repinRetries.delete(dead)
+      if (!this.started || this.removed.has(dead) || this.alertsQueued.has(dead)) return
+      this.alertChain = this.alertChain
+        .then(async () => {
+          if ((await this.members()).includes(dead)) {
+            log.info(`${dead} is back: no more re-pinning of its pins`)
+            return
+          }
+          await this.repinUntilDone(dead, attempt + 1)
+        })
+        .catch((err: unknown) => log.warn(`re-allocating pins of ${dead}: ${errorMessage(err)}`))
+    }, delay)
+    this.repinRetries.set(dead, timer)
+  }
+
+  private clearRepinRetry(peer: PeerId): void {
+    const t = this.repinRetries.get(peer)
+    if (t !== undefined) clearTimeout(t)
+    this.repinRetries.delete(peer)
+  }
+
+  /** Upstream `repinFromPeer`: pins again with `peer` blacklisted. */
+  private async repinFromPeer(peer: PeerId, pin: Pin, options?: AbortOptions): Promise<'moved' | 'unchanged' | 'failed'> {
     log.debug(`repinning ${pin.cid} from peer ${peer}`)
     try {
       const before = pin.allocations.join(',')
       const out = await this.commitPin({ ...pin, allocations: [] }, options, [peer])
-      if (out.allocations.join(',') === before) return false
+      if (out.allocations.join(',') === before) return 'unchanged'
       log.info(`repinned ${pin.cid} out of ${peer}`)
-      return true
+      return 'moved'
     } catch (err) {
       log.warn(`repinning ${pin.cid} out of ${peer}: ${errorMessage(err)}`)
-      return false
+      return 'failed'
     }
   }
 
