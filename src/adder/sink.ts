@@ -5,6 +5,7 @@
  * upstream, succeeds while at least one destination keeps accepting blocks.
  */
 import type { AbortOptions, IPFSConnector } from '../interfaces.ts'
+import { ClusterError } from '../errors.ts'
 import { getLogger } from '../observability/logging.ts'
 import type { PeerId } from '../types/index.ts'
 import type { Block } from './dag.ts'
@@ -30,11 +31,10 @@ export interface BlockSink {
 export type BlockSinkFactory = (peers: PeerId[]) => BlockSink
 
 /** All destinations failed (upstream `ErrBlockAdder`). */
-export class BlockAdderError extends Error {
-  static name = 'BlockAdderError'
-  constructor(detail: string) {
-    super(`failed to put block on all destinations: ${detail}`)
-    this.name = 'BlockAdderError'
+export class BlockAdderError extends ClusterError {
+  static override name = 'BlockAdderError'
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(`failed to put block on all destinations: ${detail}`, options)
   }
 }
 

@@ -3,12 +3,13 @@
  * that sets exit codes. Usage errors exit 1 with the message; other
  * errors print "error: <message>" and exit 1 unless a code is given.
  */
-export class UsageError extends Error {
-  static name = 'UsageError'
+import { ClusterError } from '../errors.ts'
+
+export class UsageError extends ClusterError {
+  static override name = 'UsageError'
   readonly exitCode: number
   constructor(message: string, exitCode = 1) {
     super(message)
-    this.name = 'UsageError'
     this.exitCode = exitCode
   }
 }

@@ -21,6 +21,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { checkUploadPaths, uploadEntries } from '../../adder/files.ts'
 import { encodeMultipart, randomBoundary, type UploadEntry } from '../../adder/multipart.ts'
 import { type AddParams, addParamsToQuery } from '../../adder/params.ts'
+import { ClusterError } from '../../errors.ts'
 import { getLogger } from '../../observability/logging.ts'
 import type { CID } from 'multiformats/cid'
 import type {
@@ -62,32 +63,26 @@ export const DEFAULT_WAIT_CHECK_FREQ_MS = 1000
  * An error answered by the API (upstream `api.Error`): `code` is the HTTP
  * status, or 0 when the request did not get an HTTP answer at all.
  */
-export class ApiError extends Error {
-  static name = 'ApiError'
+export class ApiError extends ClusterError {
+  static override name = 'ApiError'
   readonly code: number
   constructor(code: number, message: string) {
     super(message)
-    this.name = 'ApiError'
     this.code = code
   }
 }
 
 /** `WaitFor` ran out of time (Go's `context.DeadlineExceeded`; ctl exits 62). */
-export class WaitTimeoutError extends Error {
-  static name = 'WaitTimeoutError'
-  constructor(message = 'context deadline exceeded') {
-    super(message)
-    this.name = 'WaitTimeoutError'
+export class WaitTimeoutError extends ClusterError {
+  static override name = 'WaitTimeoutError'
+  constructor(message = 'context deadline exceeded', options?: { cause?: unknown }) {
+    super(message, options)
   }
 }
 
 /** A peer reported an error status while waiting (upstream `statusReached`). */
-export class WaitStatusError extends Error {
-  static name = 'WaitStatusError'
-  constructor(message: string) {
-    super(message)
-    this.name = 'WaitStatusError'
-  }
+export class WaitStatusError extends ClusterError {
+  static override name = 'WaitStatusError'
 }
 
 /** `/health/bandwidth`: protocol -> stats (upstream `api.BandwidthByProtocol`). */

@@ -8,6 +8,7 @@
  * (`slice`) flags collect every value.
  */
 import { type CommandDef, defineCommand } from 'citty'
+import { ClusterError } from '../../errors.ts'
 
 export type FlagKind = 'bool' | 'string' | 'int' | 'slice' | 'duration'
 
@@ -39,12 +40,8 @@ export interface ParsedCommandLine {
 }
 
 /** A usage error (urfave prints "Incorrect Usage." and the help; exit 1). */
-export class UsageError extends Error {
-  static name = 'UsageError'
-  constructor(message: string) {
-    super(message)
-    this.name = 'UsageError'
-  }
+export class UsageError extends ClusterError {
+  static override name = 'UsageError'
 }
 
 /**

@@ -9,6 +9,7 @@
  *   1, or 62 when waiting timed out (Go's `context.DeadlineExceeded`).
  */
 import { ApiError, type RestClient, WaitTimeoutError } from '../../api/rest/client.ts'
+import { ClusterError } from '../../errors.ts'
 import { format, jsonPrint, type Printable, toJSONValue } from '../format.ts'
 
 /** Where ctl writes, and knobs tests turn. */
@@ -23,12 +24,11 @@ export interface CtlIO {
 }
 
 /** Ends the invocation with an exit code (thrown; caught by `main`). */
-export class CtlExit extends Error {
-  static name = 'CtlExit'
+export class CtlExit extends ClusterError {
+  static override name = 'CtlExit'
   readonly code: number
   constructor(code: number) {
     super(`exit ${code}`)
-    this.name = 'CtlExit'
     this.code = code
   }
 }

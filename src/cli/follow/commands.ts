@@ -28,6 +28,7 @@ import {
 } from '../../config/index.ts'
 import { createCrdtConsensus } from '../../consensus/crdt/index.ts'
 import { type DatastoreBackend, openDatastore } from '../../datastore/index.ts'
+import { ClusterError } from '../../errors.ts'
 import { IpfsHttpConnector } from '../../ipfsconn/ipfshttp/index.ts'
 import { getLogger, setLogLevels, setLogReporters } from '../../observability/logging.ts'
 import { acquireLock } from '../../runtime/lock.ts'
@@ -53,12 +54,11 @@ export interface FollowIO {
 }
 
 /** Ends a command with an exit code; `message` (if any) goes to stderr as `error: <message>`. */
-export class FollowExit extends Error {
-  static name = 'FollowExit'
+export class FollowExit extends ClusterError {
+  static override name = 'FollowExit'
   readonly code: number
   constructor(code: number, message = '') {
     super(message)
-    this.name = 'FollowExit'
     this.code = code
   }
 }
