@@ -22,6 +22,7 @@ import { addedOutputToJSON } from '../types/json.ts'
 import { type AdderComponents, type AddOutput, addEntries } from './adder.ts'
 import { parseMultipart } from './multipart.ts'
 import { type AddParams, addParamsFromQuery } from './params.ts'
+import { errorMessage } from '../errors.ts'
 
 const log = getLogger('adder')
 
@@ -35,9 +36,6 @@ function errorBody(code: number, message: string): string {
   return `${JSON.stringify({ code, message })}\n`
 }
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
-}
 
 function statusFor(err: unknown): number {
   const name = (err as { name?: unknown } | null)?.name

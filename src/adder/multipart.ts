@@ -21,7 +21,7 @@
  * client asks for them.
  */
 import { Busboy, type BusboyFileStream } from '@fastify/busboy'
-import { InvalidArgumentError } from '../errors.ts'
+import { errorMessage, InvalidArgumentError } from '../errors.ts'
 import type { AbortOptions } from '../interfaces.ts'
 import { getLogger } from '../observability/logging.ts'
 import type { AddEntry } from './dag.ts'
@@ -116,7 +116,7 @@ export async function* parseMultipart(
       limits: { headerPairs: 64, headerSize: 16 * 1024 }
     })
   } catch (err) {
-    throw new InvalidArgumentError(`bad multipart request: ${(err as Error).message}`)
+    throw new InvalidArgumentError(`bad multipart request: ${errorMessage(err)}`)
   }
 
   const queue: PartEvent[] = []

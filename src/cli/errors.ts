@@ -3,7 +3,7 @@
  * that sets exit codes. Usage errors exit 1 with the message; other
  * errors print "error: <message>" and exit 1 unless a code is given.
  */
-import { ClusterError } from '../errors.ts'
+import { ClusterError, errorMessage } from '../errors.ts'
 
 export class UsageError extends ClusterError {
   static override name = 'UsageError'
@@ -16,7 +16,7 @@ export class UsageError extends ClusterError {
 
 /** Prints an error and exits with its code (default 1). */
 export function fail(err: unknown): never {
-  const e = err as Error & { exitCode?: number; code?: string }
-  process.stderr.write(`error: ${e?.message ?? String(err)}\n`)
+  const e = err as { exitCode?: unknown } | null | undefined
+  process.stderr.write(`error: ${errorMessage(err)}\n`)
   process.exit(typeof e?.exitCode === 'number' ? e.exitCode : 1)
 }

@@ -17,6 +17,7 @@ import http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { getLogger } from '../observability/logging.ts'
+import { errorMessage } from '../errors.ts'
 
 const log = getLogger('http')
 
@@ -231,7 +232,7 @@ export async function listenHttp(opts: HttpListenOptions): Promise<HttpListener>
         response = await opts.fetch(toRequest(req, secure, ac.signal))
       } catch (err) {
         opts.onError?.(err)
-        response = new Response(JSON.stringify({ code: 500, message: String((err as Error)?.message ?? err) }), {
+        response = new Response(JSON.stringify({ code: 500, message: errorMessage(err) }), {
           status: 500,
           headers: { 'content-type': 'application/json' }
         })

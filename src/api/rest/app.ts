@@ -13,7 +13,7 @@ import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import type { CID } from 'multiformats/cid'
 import type { AbortOptions, ClusterAPI } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
-import { InvalidArgumentError } from '../../errors.ts'
+import { errorMessage, InvalidArgumentError } from '../../errors.ts'
 import type { GlobalPinInfo } from '../../types/index.ts'
 import {
   alertToJSON,
@@ -217,7 +217,7 @@ function parsePinPath(keyType: string, rest: string): string {
     try {
       parseCidParam(root)
     } catch (err) {
-      throw new InvalidArgumentError(`error parsing path: /${keyType}/${trimmed}: ${(err as Error).message}`)
+      throw new InvalidArgumentError(`error parsing path: /${keyType}/${trimmed}: ${errorMessage(err)}`)
     }
   }
   return `/${keyType}/${trimmed}`
@@ -367,7 +367,7 @@ export function createRestApp(init: RestApiInit, components: RestApiComponents):
 
   app.onError((err) => {
     const status = statusOf(err)
-    const message = err instanceof Error ? err.message : String(err)
+    const message = errorMessage(err)
     if (status >= 500) log.error(`sending error response: ${status}: ${message}`)
     else log.debug(`sending error response: ${status}: ${message}`)
     const headers = new Headers()

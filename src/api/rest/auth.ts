@@ -13,7 +13,7 @@
  */
 import type { MiddlewareHandler } from 'hono'
 import { decodeJwt, jwtVerify, SignJWT } from 'jose'
-import { ClusterError } from '../../errors.ts'
+import { ClusterError, errorMessage } from '../../errors.ts'
 import { getLogger } from '../../observability/logging.ts'
 
 const log = getLogger('restapi')
@@ -118,7 +118,7 @@ export function authMiddleware(credentials: BasicAuthCredentials): MiddlewareHan
       try {
         await verifyToken(credentials, bearer)
       } catch (err) {
-        log.debug(`invalid token: ${(err as Error).message}`)
+        log.debug(`invalid token: ${errorMessage(err)}`)
         throw new UnauthorizedError('unauthorized: invalid token', [wwwAuthenticate('Bearer', 'invalid_token')])
       }
     } else {

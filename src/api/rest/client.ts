@@ -21,7 +21,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { checkUploadPaths, uploadEntries } from '../../adder/files.ts'
 import { encodeMultipart, randomBoundary, type UploadEntry } from '../../adder/multipart.ts'
 import { type AddParams, addParamsToQuery } from '../../adder/params.ts'
-import { ClusterError } from '../../errors.ts'
+import { ClusterError, errorMessage } from '../../errors.ts'
 import { getLogger } from '../../observability/logging.ts'
 import type { CID } from 'multiformats/cid'
 import type {
@@ -140,7 +140,7 @@ export function endpointFor(host: string, https = false): Endpoint {
   try {
     ma = multiaddr(host)
   } catch (err) {
-    throw new ApiError(0, `parsing host multiaddress: ${(err as Error).message}`)
+    throw new ApiError(0, `parsing host multiaddress: ${errorMessage(err)}`)
   }
   const comps = ma.getComponents()
   const first = comps[0]
@@ -463,7 +463,7 @@ export class RestClient {
           0,
           `${goOp(method)} "${url}": ${timedOut ? 'context deadline exceeded (Client.Timeout exceeded while awaiting headers)' : dialError(err, ep)}`
         )
-        log.debug(`request to ${url} failed: ${(err as Error).message}`)
+        log.debug(`request to ${url} failed: ${errorMessage(err)}`)
       }
     }
     throw lastErr ?? new ApiError(0, 'no API endpoints')
@@ -475,14 +475,14 @@ export class RestClient {
     try {
       text = await res.text()
     } catch (err) {
-      throw new ApiError(res.status, (err as Error).message)
+      throw new ApiError(res.status, errorMessage(err))
     }
     if (res.status === 202 || res.status === 204) return undefined
     if (res.status > 399 && res.status < 600) throw apiErrorFrom(res, text)
     try {
       return JSON.parse(text)
     } catch (err) {
-      throw new ApiError(res.status, (err as Error).message)
+      throw new ApiError(res.status, errorMessage(err))
     }
   }
 

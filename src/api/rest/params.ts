@@ -10,7 +10,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { CID } from 'multiformats/cid'
-import { InvalidArgumentError } from '../../errors.ts'
+import { errorMessage, InvalidArgumentError } from '../../errors.ts'
 import { defaultPinOptions, expandStatusFilter } from '../../types/index.ts'
 import type { PeerId, PinOptions, PinType, TrackerStatus } from '../../types/index.ts'
 import { parseCid } from '../../types/json.ts'
@@ -84,7 +84,7 @@ export function parsePeerId(s: string, param = 'peer_id'): PeerId {
   try {
     return peerIdFromString(s).toString()
   } catch (err) {
-    throw new InvalidArgumentError(`error decoding ${param}: "${s}": ${(err as Error).message}`)
+    throw new InvalidArgumentError(`error decoding ${param}: "${s}": ${errorMessage(err)}`)
   }
 }
 
@@ -168,7 +168,7 @@ export function pinOptionsFromQuery(query: URLSearchParams): PinOptions {
       try {
         comps = multiaddr(o).getComponents()
       } catch (err) {
-        throw new InvalidArgumentError(`origins: error decoding multiaddress "${o}": ${(err as Error).message}`)
+        throw new InvalidArgumentError(`origins: error decoding multiaddress "${o}": ${errorMessage(err)}`)
       }
       if (!comps.some((c) => c.name === 'p2p')) {
         throw new InvalidArgumentError(`origins: multiaddress does not contain peer ID: "${o}"`)

@@ -23,14 +23,12 @@
  */
 import { getLogger } from '../../observability/logging.ts'
 import { RESPONSE_TRAILERS, type TrailerCarrier, type TrailerList } from '../../runtime/http.ts'
+import { errorMessage } from '../../errors.ts'
 
 const log = getLogger('restapi')
 
 export const STREAM_ERROR_TRAILER = 'X-Stream-Error'
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
-}
 
 /**
  * Builds a streaming NDJSON response from an async source.

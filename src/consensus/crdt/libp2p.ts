@@ -30,7 +30,7 @@ import type { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { identity } from 'multiformats/hashes/identity'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
-import { NotFoundError, UnsupportedError } from '../../errors.ts'
+import { errorMessage, NotFoundError, UnsupportedError } from '../../errors.ts'
 import type { AbortOptions, Startable } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { type Broadcaster, type DagSyncer, encodeBroadcast } from './crdt.ts'
@@ -250,7 +250,7 @@ export function createPubsubBroadcaster(
       await blockstore.putMany(ok)
       inlineReceived += ok.length
     } catch (err) {
-      log.warn(`storing inline crdt blocks: ${(err as Error).message}`)
+      log.warn(`storing inline crdt blocks: ${errorMessage(err)}`)
     }
   }
 
@@ -597,7 +597,7 @@ export function createBitswapDagSyncer(init: BitswapDagSyncerInit, components: B
           if (got !== undefined) return got
         } catch (err) {
           if (options?.signal?.aborted === true) throw err
-          log.debug(`dag sync of ${cid.toString()}: ${(err as Error).message}`)
+          log.debug(`dag sync of ${cid.toString()}: ${errorMessage(err)}`)
         }
       }
       if (broker === undefined && !stopped) await start() // never started: start on first use
