@@ -10,6 +10,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { CID } from 'multiformats/cid'
+import { InvalidDurationError, parseDuration } from '../../config/duration.ts'
 import { errorMessage, InvalidArgumentError } from '../../errors.ts'
 import { defaultPinOptions, expandStatusFilter } from '../../types/index.ts'
 import type { PeerId, PinOptions, PinType, TrackerStatus } from '../../types/index.ts'
@@ -18,46 +19,19 @@ import { parseCid } from '../../types/json.ts'
 /** Query keys starting with this prefix become pin metadata (`meta-<key>=<value>`). */
 export const PIN_OPTIONS_META_PREFIX = 'meta-'
 
-const goDurationUnits: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  'µs': 1e-3,
-  'μs': 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000
-}
-
 /**
  * Parses a Go duration string (`time.ParseDuration`: `1h30m`, `90s`,
- * `1.5h`, `500ms`, `-2m`, `0`).
+ * `1.5h`, `500ms`, `-2m`, `0`) with `parseDuration` of config/duration.ts.
  * @returns milliseconds (may be fractional for sub-ms units)
- * @throws InvalidArgumentError naming `param` when malformed.
+ * @throws InvalidArgumentError `<param> cannot be parsed: invalid duration "<s>"` when malformed.
  */
 export function parseGoDuration(s: string, param = 'duration'): number {
-  const bad = (): InvalidArgumentError => new InvalidArgumentError(`${param} cannot be parsed: invalid duration "${s}"`)
-  let rest = s
-  let sign = 1
-  if (rest.startsWith('-') || rest.startsWith('+')) {
-    if (rest[0] === '-') sign = -1
-    rest = rest.slice(1)
+  try {
+    return parseDuration(s)
+  } catch (err) {
+    if (!(err instanceof InvalidDurationError)) throw err
+    throw new InvalidArgumentError(`${param} cannot be parsed: invalid duration "${s}"`, { cause: err })
   }
-  if (rest === '0') return 0
-  if (rest === '') throw bad()
-  let total = 0
-  const re = /^(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/
-  let guard = 0
-  while (rest.length > 0) {
-    if (++guard > 64) throw bad()
-    const m = re.exec(rest)
-    if (m === null) throw bad()
-    const unit = goDurationUnits[m[2]!]
-    if (unit === undefined) throw bad()
-    total += Number.parseFloat(m[1]!) * unit
-    rest = rest.slice(m[0].length)
-  }
-  return sign * total
 }
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/
