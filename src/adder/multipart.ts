@@ -23,6 +23,8 @@
 import { Busboy, type BusboyFileStream } from '@fastify/busboy'
 import { errorMessage, InvalidArgumentError } from '../errors.ts'
 import type { AbortOptions } from '../interfaces.ts'
+import { concat } from 'uint8arrays/concat'
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { getLogger } from '../observability/logging.ts'
 import type { AddEntry } from './dag.ts'
 
@@ -80,13 +82,7 @@ async function readAll(stream: AsyncIterable<Uint8Array>, max: number): Promise<
     if (n > max) throw new InvalidArgumentError('symlink target too long')
     chunks.push(c)
   }
-  const out = new Uint8Array(n)
-  let off = 0
-  for (const c of chunks) {
-    out.set(c, off)
-    off += c.length
-  }
-  return out
+  return concat(chunks, n)
 }
 
 /**
@@ -237,7 +233,7 @@ export type UploadEntry =
 export function randomBoundary(): string {
   const b = new Uint8Array(30)
   crypto.getRandomValues(b)
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
+  return uint8ArrayToString(b, 'base16')
 }
 
 /**

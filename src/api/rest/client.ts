@@ -18,6 +18,7 @@
 import http from 'node:http'
 import https from 'node:https'
 import { multiaddr } from '@multiformats/multiaddr'
+import { parse as ndjsonParse } from 'it-ndjson'
 import { checkUploadPaths, uploadEntries } from '../../adder/files.ts'
 import { encodeMultipart, randomBoundary, type UploadEntry } from '../../adder/multipart.ts'
 import { type AddParams, addParamsToQuery } from '../../adder/params.ts'
@@ -291,24 +292,6 @@ function goOp(method: string): string {
   return method.charAt(0).toUpperCase() + method.slice(1).toLowerCase()
 }
 
-/** Reads a body as NDJSON lines, lazily. */
-async function* ndjson(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<unknown> {
-  const decoder = new TextDecoder()
-  let buf = ''
-  for await (const chunk of body) {
-    buf += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true })
-    let nl = buf.indexOf('\n')
-    while (nl >= 0) {
-      const line = buf.slice(0, nl).trim()
-      buf = buf.slice(nl + 1)
-      if (line !== '') yield JSON.parse(line)
-      nl = buf.indexOf('\n')
-    }
-  }
-  buf += decoder.decode()
-  if (buf.trim() !== '') yield JSON.parse(buf)
-}
-
 /** An HTTP answer: status, headers, a body read once, trailers after the body. */
 interface HttpAnswer {
   status: number
@@ -508,7 +491,7 @@ export class RestClient {
     }
     let complete = false
     try {
-      yield* ndjson(res.body)
+      yield* ndjsonParse(res.body)
       complete = true
     } catch (err) {
       if (err instanceof SyntaxError) throw new ApiError(res.status, err.message)

@@ -14,6 +14,7 @@
 import { Key } from 'interface-datastore'
 import type { Datastore } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
+import { concat } from 'uint8arrays/concat'
 import { errorMessage, NotFoundError, QueueFullError } from '../../errors.ts'
 import type { AbortOptions, BatchingState, Consensus, ReadOnlyState, StateChangeHandler } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
@@ -456,9 +457,7 @@ export class CrdtConsensus implements Consensus {
     const seq = this.nextSeq++
     this.queueSize++
     this.inflight.add(seq)
-    const entry = new Uint8Array(pinBytes.length + 1)
-    entry[0] = op
-    entry.set(pinBytes, 1)
+    const entry = concat([Uint8Array.of(op), pinBytes])
     try {
       await this.writeQueued(this.queueKey(seq), entry)
     } catch (err) {
