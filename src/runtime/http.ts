@@ -21,6 +21,14 @@ import { errorMessage } from '../errors.ts'
 
 const log = getLogger('http')
 
+/**
+ * The trailer that carries an error of a streamed response after its last
+ * item, empty on success (upstream's `X-Stream-Error`, read by its Go
+ * client from `resp.Trailer`). Set by the REST API's NDJSON streams and the
+ * adder's `/add` handler.
+ */
+export const STREAM_ERROR_TRAILER = 'X-Stream-Error'
+
 /** Symbol under which a response body stream exposes its trailers. */
 export const RESPONSE_TRAILERS: unique symbol = Symbol.for('ipfs-cluster.response-trailers')
 

@@ -11,6 +11,7 @@
  */
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import type { CID } from 'multiformats/cid'
+import type { AddHandler } from '../../adder/handler.ts'
 import type { AbortOptions, ClusterAPI } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { errorMessage, InvalidArgumentError } from '../../errors.ts'
@@ -53,14 +54,6 @@ export interface RestApiInit {
   /** bytes; used by the server (`max_header_bytes`). */
   maxHeaderBytes?: number
 }
-
-/**
- * Handles `POST /add` (multipart body, add params in the query) and returns
- * the full response (usually a stream of AddedOutput built with
- * `streamResponse`). HOOK for the adder: until one is given, `/add`
- * answers 501.
- */
-export type AddHandler = (req: Request, options?: AbortOptions) => Promise<Response>
 
 export interface RestApiComponents {
   cluster: ClusterAPI

@@ -22,13 +22,12 @@
  * never collected) and is closed with `return()` when the client goes away.
  */
 import { getLogger } from '../../observability/logging.ts'
-import { RESPONSE_TRAILERS, type TrailerCarrier, type TrailerList } from '../../runtime/http.ts'
+import { RESPONSE_TRAILERS, STREAM_ERROR_TRAILER, type TrailerCarrier, type TrailerList } from '../../runtime/http.ts'
 import { errorMessage } from '../../errors.ts'
 
+export { STREAM_ERROR_TRAILER } from '../../runtime/http.ts'
+
 const log = getLogger('restapi')
-
-export const STREAM_ERROR_TRAILER = 'X-Stream-Error'
-
 
 /**
  * Builds a streaming NDJSON response from an async source.

@@ -26,7 +26,7 @@ import {
   setFlagEnv,
   specOf,
   UsageError
-} from './cmd.ts'
+} from '../cmd.ts'
 import { CtlExit, type CtlIO, setCtl } from './context.ts'
 import { errorMessage } from '../../errors.ts'
 

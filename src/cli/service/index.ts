@@ -3,7 +3,7 @@
  * identity, run the peer daemon, export/import/cleanup its state.
  * Mirrors upstream cmd/ipfs-cluster-service (main.go, daemon.go, state.go).
  *
- * Commands are `ServiceCommand`s (the ctl command model, `../ctl/cmd.ts`);
+ * Commands are `ServiceCommand`s (the shared command model, `../cmd.ts`);
  * flags are parsed by its `parseCommandLine` and help is laid out like
  * urfave/cli v1's, as ctl's is. Command modules load only when needed, so
  * `--version` loads nothing else.
@@ -23,7 +23,7 @@ import {
   renderCommandHelp,
   renderGroupHelp,
   UsageError as FlagUsageError
-} from '../ctl/cmd.ts'
+} from '../cmd.ts'
 import { UsageError } from '../errors.ts'
 import { renderAppHelp } from '../help.ts'
 import { globals, type ServiceCommand } from './context.ts'

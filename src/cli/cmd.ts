@@ -1,15 +1,16 @@
 /**
- * The command model of `ipfs-cluster ctl`: each command is a citty
- * command built from a `CommandSpec` that also carries its help texts,
- * in the slots urfave/cli v1 has (`Name`, `Usage`, `Description`,
- * `ArgsUsage`, `Flags`); the texts themselves are our own. Flags are parsed like Go's `flag` package as urfave uses it:
+ * The command model shared by `ipfs-cluster ctl` and `ipfs-cluster
+ * service`: each command is a citty command built from a `CommandSpec`
+ * that also carries its help texts, in the slots urfave/cli v1 has
+ * (`Name`, `Usage`, `Description`, `ArgsUsage`, `Flags`); the texts
+ * themselves are our own. Flags are parsed like Go's `flag` package as urfave uses it:
  * `-name` and `--name` are the same, `-name=value` or `-name value`,
  * flags may follow positional arguments, `--` ends flags, repeatable
  * (`slice`) flags collect every value.
  */
 import { type CommandDef, defineCommand } from 'citty'
-import { InvalidDurationError, parseDuration } from '../../config/duration.ts'
-import { ClusterError } from '../../errors.ts'
+import { InvalidDurationError, parseDuration } from '../config/duration.ts'
+import { ClusterError } from '../errors.ts'
 
 export type FlagKind = 'bool' | 'string' | 'int' | 'slice' | 'duration'
 
@@ -144,7 +145,7 @@ export function parseCommandLine(
 }
 
 /**
- * A ctl duration flag, in ms: Go's `time.ParseDuration` ("300ms", "1.5h",
+ * A duration flag, in ms: Go's `time.ParseDuration` ("300ms", "1.5h",
  * "2h45m", "0"; `parseDuration` of config/duration.ts) after trimming
  * spaces; a bare number is taken as seconds.
  * @throws UsageError `time: invalid duration "<s>" (<what>)` on a malformed duration.
