@@ -7,6 +7,7 @@
  * so `ctl version` starts fast.
  */
 import { basename } from 'node:path'
+import { errorMessage } from './errors.ts'
 
 type Program = 'service' | 'ctl' | 'follow'
 
@@ -61,6 +62,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.stderr.write(`error: ${errorMessage(err)}\n`)
   process.exit(1)
 })

@@ -6,7 +6,7 @@
  * fails (bad input, an IPFS daemon down, the client gone).
  */
 import type { CID } from 'multiformats/cid'
-import { AbortError, InvalidArgumentError } from '../errors.ts'
+import { AbortError, errorMessage, InvalidArgumentError } from '../errors.ts'
 import type { AbortOptions, IPFSConnector } from '../interfaces.ts'
 import { getLogger } from '../observability/logging.ts'
 import { collectGarbage } from '../runtime/gc.ts'
@@ -233,7 +233,7 @@ export async function* addEntries(
       })
     }
     if (failure !== undefined) {
-      log.error(`error adding to cluster: ${failure instanceof Error ? failure.message : String(failure)}`)
+      log.error(`error adding to cluster: ${errorMessage(failure)}`)
       throw failure
     }
   } finally {

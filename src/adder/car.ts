@@ -6,7 +6,7 @@ import { CarBlockIterator } from '@ipld/car/iterator'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import type { CID } from 'multiformats/cid'
-import { InvalidArgumentError } from '../errors.ts'
+import { errorMessage, InvalidArgumentError } from '../errors.ts'
 import type { AbortOptions } from '../interfaces.ts'
 import type { Block, PutBlock } from './dag.ts'
 
@@ -40,7 +40,7 @@ export async function importCar(content: AsyncIterable<Uint8Array>, put: PutBloc
     iter = await CarBlockIterator.fromIterable(content)
     roots = await iter.getRoots()
   } catch (err) {
-    throw new BadCarError(`error reading CAR header: ${(err as Error).message}`)
+    throw new BadCarError(`error reading CAR header: ${errorMessage(err)}`)
   }
   if (roots.length !== 1) throw new BadCarError('only CAR files with a single root are supported')
   const root = roots[0] as CID
@@ -54,7 +54,7 @@ export async function importCar(content: AsyncIterable<Uint8Array>, put: PutBloc
     try {
       r = await it.next()
     } catch (err) {
-      throw new BadCarError(`error reading CAR block: ${(err as Error).message}`)
+      throw new BadCarError(`error reading CAR block: ${errorMessage(err)}`)
     }
     if (r.done === true) break
     const block: Block = { cid: r.value.cid, bytes: r.value.bytes }

@@ -13,17 +13,23 @@
  * - `stream-channels=false`: one JSON array of every line once done, or 500
  *   with the error body.
  */
-import type { AddHandler } from '../api/rest/app.ts'
-import { STREAM_ERROR_TRAILER } from '../api/rest/stream.ts'
 import type { AbortOptions } from '../interfaces.ts'
 import { getLogger } from '../observability/logging.ts'
-import { RESPONSE_TRAILERS, type TrailerCarrier, type TrailerList } from '../runtime/http.ts'
+import { RESPONSE_TRAILERS, STREAM_ERROR_TRAILER, type TrailerCarrier, type TrailerList } from '../runtime/http.ts'
 import { addedOutputToJSON } from '../types/json.ts'
 import { type AdderComponents, type AddOutput, addEntries } from './adder.ts'
 import { parseMultipart } from './multipart.ts'
 import { type AddParams, addParamsFromQuery } from './params.ts'
+import { errorMessage } from '../errors.ts'
 
 const log = getLogger('adder')
+
+/**
+ * Handles `POST /add` (multipart body, add params in the query) and returns
+ * the full response (an NDJSON stream of AddedOutput, or one JSON array).
+ * Built by {@link createAddHandler}; the REST API mounts it (`RestApiComponents.add`).
+ */
+export type AddHandler = (req: Request, options?: AbortOptions) => Promise<Response>
 
 /** The JSON of one output line; a progress line is `{name, cid: "", bytes}` (it has no CID yet). */
 export function addOutputToJSON(o: AddOutput): Record<string, unknown> {
@@ -33,10 +39,6 @@ export function addOutputToJSON(o: AddOutput): Record<string, unknown> {
 
 function errorBody(code: number, message: string): string {
   return `${JSON.stringify({ code, message })}\n`
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }
 
 function statusFor(err: unknown): number {

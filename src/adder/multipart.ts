@@ -21,8 +21,10 @@
  * client asks for them.
  */
 import { Busboy, type BusboyFileStream } from '@fastify/busboy'
-import { InvalidArgumentError } from '../errors.ts'
+import { errorMessage, InvalidArgumentError } from '../errors.ts'
 import type { AbortOptions } from '../interfaces.ts'
+import { concat } from 'uint8arrays/concat'
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { getLogger } from '../observability/logging.ts'
 import type { AddEntry } from './dag.ts'
 
@@ -80,13 +82,7 @@ async function readAll(stream: AsyncIterable<Uint8Array>, max: number): Promise<
     if (n > max) throw new InvalidArgumentError('symlink target too long')
     chunks.push(c)
   }
-  const out = new Uint8Array(n)
-  let off = 0
-  for (const c of chunks) {
-    out.set(c, off)
-    off += c.length
-  }
-  return out
+  return concat(chunks, n)
 }
 
 /**
@@ -116,7 +112,7 @@ export async function* parseMultipart(
       limits: { headerPairs: 64, headerSize: 16 * 1024 }
     })
   } catch (err) {
-    throw new InvalidArgumentError(`bad multipart request: ${(err as Error).message}`)
+    throw new InvalidArgumentError(`bad multipart request: ${errorMessage(err)}`)
   }
 
   const queue: PartEvent[] = []
@@ -237,7 +233,7 @@ export type UploadEntry =
 export function randomBoundary(): string {
   const b = new Uint8Array(30)
   crypto.getRandomValues(b)
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
+  return uint8ArrayToString(b, 'base16')
 }
 
 /**

@@ -2,7 +2,7 @@
  * `/add` parameters (upstream `api/add.go`: `AddParams`,
  * `AddParamsFromQuery`, `ToQueryString`).
  */
-import { pinOptionsFromQuery } from '../api/rest/params.ts'
+import { pinOptionsFromQuery } from '../types/query.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import type { PinOptions } from '../types/index.ts'
 import { defaultPinOptions } from '../types/index.ts'

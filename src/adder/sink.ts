@@ -5,6 +5,7 @@
  * upstream, succeeds while at least one destination keeps accepting blocks.
  */
 import type { AbortOptions, IPFSConnector } from '../interfaces.ts'
+import { ClusterError, errorMessage } from '../errors.ts'
 import { getLogger } from '../observability/logging.ts'
 import type { PeerId } from '../types/index.ts'
 import type { Block } from './dag.ts'
@@ -30,11 +31,10 @@ export interface BlockSink {
 export type BlockSinkFactory = (peers: PeerId[]) => BlockSink
 
 /** All destinations failed (upstream `ErrBlockAdder`). */
-export class BlockAdderError extends Error {
-  static name = 'BlockAdderError'
-  constructor(detail: string) {
-    super(`failed to put block on all destinations: ${detail}`)
-    this.name = 'BlockAdderError'
+export class BlockAdderError extends ClusterError {
+  static override name = 'BlockAdderError'
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(`failed to put block on all destinations: ${detail}`, options)
   }
 }
 
@@ -128,7 +128,7 @@ export function fanoutBlockSink(sinks: { peer: PeerId; sink: BlockSink }[]): Blo
   const errors: string[] = []
   const drop = (d: { peer: PeerId; sink: BlockSink }, err: unknown): void => {
     if (!live.delete(d)) return
-    const msg = err instanceof Error ? err.message : String(err)
+    const msg = errorMessage(err)
     errors.push(`${d.peer}: ${msg}`)
     if (live.size > 0) log.warn(`there were errors streaming blocks, but at least one destination succeeded: ${d.peer}: ${msg}`)
     else log.error(`streaming blocks: ${errors.join('; ')}`)

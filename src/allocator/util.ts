@@ -9,6 +9,8 @@
 import { blake2b } from '@noble/hashes/blake2.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { CID } from 'multiformats/cid'
+import { compare as compareBytes } from 'uint8arrays/compare'
+import { xor } from 'uint8arrays/xor'
 import type { PeerId } from '../types/index.ts'
 
 /** blake2b-256 of a key (upstream `convertKey`). */
@@ -16,23 +18,11 @@ export function convertKey(key: Uint8Array): Uint8Array {
   return blake2b(key, { dkLen: 32 })
 }
 
-/** Byte-wise XOR of two equal-length digests. */
-export function xor(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const c = new Uint8Array(a.length)
-  for (let i = 0; i < a.length; i++) c[i] = (a[i] ?? 0) ^ (b[i] ?? 0)
-  return c
-}
+/** Byte-wise XOR of two equal-length digests (upstream `xor`). @throws Error when the lengths differ. */
+export { xor } from 'uint8arrays/xor'
 
 /** Lexicographic byte comparison (Go `bytes.Compare`): -1, 0 or 1. */
-export function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length)
-  for (let i = 0; i < n; i++) {
-    const x = a[i]!
-    const y = b[i]!
-    if (x !== y) return x < y ? -1 : 1
-  }
-  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1
-}
+export { compare as compareBytes } from 'uint8arrays/compare'
 
 /** The binary multihash of a peer ID string; a non-parsable ID is hashed as its UTF-8 text. */
 export function peerIdBytes(peer: PeerId): Uint8Array {

@@ -1,11 +1,11 @@
 /**
  * Help of a whole program, laid out as urfave/cli v1's `AppHelpTemplate`
  * (NAME / USAGE / VERSION / DESCRIPTION / COMMANDS / GLOBAL OPTIONS), built
- * on the column and flag renderers of the ctl command model
- * (`./ctl/cmd.ts`), so every program of the binary prints help the same way.
+ * on the column and flag renderers of the shared command model
+ * (`./cmd.ts`), so every program of the binary prints help the same way.
  * Commands' own help (`renderCommandHelp`, `renderGroupHelp`) lives there.
  */
-import { columns, type FlagSpec, HELP_COMMAND_USAGE, renderFlags } from './ctl/cmd.ts'
+import { columns, type FlagSpec, HELP_COMMAND_USAGE, renderFlags } from './cmd.ts'
 
 /** What the top-level help shows; texts are the program's own. */
 export interface AppHelpSpec {

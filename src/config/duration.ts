@@ -4,6 +4,7 @@
  * Mirrors Go's `time.ParseDuration` and `Duration.String()`.
  * Inside the program every duration is a number of MILLISECONDS.
  */
+import { ClusterError } from '../errors.ts'
 
 const NS_PER_UNIT: Record<string, number> = {
   ns: 1,
@@ -17,12 +18,8 @@ const NS_PER_UNIT: Record<string, number> = {
 }
 
 /** Thrown by `parseDuration` on a string Go would reject. */
-export class InvalidDurationError extends Error {
-  static name = 'InvalidDurationError'
-  constructor(message: string) {
-    super(message)
-    this.name = 'InvalidDurationError'
-  }
+export class InvalidDurationError extends ClusterError {
+  static override name = 'InvalidDurationError'
 }
 
 /**

@@ -3,21 +3,14 @@
  * what is wrong, e.g.
  * `/home/u/.ipfs-cluster/service.json: cluster.secret: must be 64 hex characters (32 bytes)`.
  */
+import { ClusterError } from '../errors.ts'
 
 /** A configuration file (service.json, identity.json) or an override is invalid or unreadable. */
-export class ConfigError extends Error {
-  static name = 'ConfigError'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'ConfigError'
-  }
+export class ConfigError extends ClusterError {
+  static override name = 'ConfigError'
 }
 
 /** A `{"source": url}` configuration could not be fetched (upstream `errFetchingSource`). */
-export class ConfigSourceError extends Error {
-  static name = 'ConfigSourceError'
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'ConfigSourceError'
-  }
+export class ConfigSourceError extends ClusterError {
+  static override name = 'ConfigSourceError'
 }

@@ -1,14 +1,11 @@
 /**
  * Errors of the cluster host (`host/`). One class per condition; compare `err.name`.
  */
+import { ClusterError } from '../errors.ts'
 
 /** The remote peer does not share this peer's `cluster.secret` (private network PSK). */
-export class PrivateNetworkHandshakeError extends Error {
-  static name = 'PrivateNetworkHandshakeError'
-  constructor(message: string) {
-    super(message)
-    this.name = 'PrivateNetworkHandshakeError'
-  }
+export class PrivateNetworkHandshakeError extends ClusterError {
+  static override name = 'PrivateNetworkHandshakeError'
 }
 
 /**
@@ -16,8 +13,8 @@ export class PrivateNetworkHandshakeError extends Error {
  * address with the reason (e.g. "private network handshake failed (wrong
  * cluster secret?)").
  */
-export class BootstrapError extends Error {
-  static name = 'BootstrapError'
+export class BootstrapError extends ClusterError {
+  static override name = 'BootstrapError'
   readonly failures: Array<{ addr: string; reason: string }>
   constructor(failures: Array<{ addr: string; reason: string }>) {
     super(
@@ -25,16 +22,11 @@ export class BootstrapError extends Error {
         ? 'bootstrap: no addresses given'
         : `bootstrap failed: ${failures.map((f) => `connection to ${f.addr} failed: ${f.reason}`).join('; ')}`
     )
-    this.name = 'BootstrapError'
     this.failures = failures
   }
 }
 
 /** A multiaddr given to the host (listen, announce, bootstrap, peer address) is malformed. */
-export class InvalidMultiaddrError extends Error {
-  static name = 'InvalidMultiaddrError'
-  constructor(message: string) {
-    super(message)
-    this.name = 'InvalidMultiaddrError'
-  }
+export class InvalidMultiaddrError extends ClusterError {
+  static override name = 'InvalidMultiaddrError'
 }

@@ -12,6 +12,7 @@
 import type { CID } from 'multiformats/cid'
 import { clusterMetrics } from '../observability/metrics.ts'
 import type { PeerId, Pin, PinInfo, TrackerStatus } from '../types/index.ts'
+import { errorMessage } from '../errors.ts'
 
 export type OperationType = 'pin' | 'unpin' | 'remote' | 'shard'
 export type Phase = 'error' | 'queued' | 'in_progress' | 'done'
@@ -113,7 +114,7 @@ export class Operation {
   setError(err: unknown): void {
     this.tracker.account(this, -1)
     this._phase = 'error'
-    this._error = err instanceof Error ? err.message : String(err)
+    this._error = errorMessage(err)
     this._ts = new Date()
     this.tracker.account(this, 1)
   }

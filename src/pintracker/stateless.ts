@@ -14,7 +14,7 @@
  * `priorityPinMaxRetries` times.
  */
 import type { CID } from 'multiformats/cid'
-import { AbortError, IPFSError, NotFoundError, QueueFullError } from '../errors.ts'
+import { AbortError, errorMessage, IPFSError, NotFoundError, QueueFullError } from '../errors.ts'
 import type { AbortOptions, IPFSConnector, PinTracker, ReadOnlyState } from '../interfaces.ts'
 import { getLogger } from '../observability/logging.ts'
 import { defaultPinOptions, type Pin, type PinInfo, pinWithOpts, type TrackerStatus } from '../types/index.ts'
@@ -77,9 +77,6 @@ function isRemotePin(pin: Pin, peerId: string): boolean {
   return pin.allocations.length > 0 && !pin.allocations.includes(peerId)
 }
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
-}
 
 /** The stateless `PinTracker`. */
 export class StatelessPinTracker implements PinTracker {

@@ -209,10 +209,6 @@ function toError(err: unknown): Error {
   return new Error(String(err))
 }
 
-function errMessage(err: unknown): string {
-  return toError(err).message
-}
-
 function decodeFrame(bytes: Uint8Array): Frame {
   const f = decode(bytes) as Frame
   if (typeof f !== 'object' || f === null || typeof (f as { t?: unknown }).t !== 'string') {
@@ -314,7 +310,7 @@ export class Rpc implements RpcClient {
       await libp2p.handle(
         this.protocol,
         (stream, connection) => {
-          this.serve(stream, connection.remotePeer.toString()).catch((err: unknown) => log.debug(`serving RPC: ${errMessage(err)}`))
+          this.serve(stream, connection.remotePeer.toString()).catch((err: unknown) => log.debug(`serving RPC: ${toError(err).message}`))
         },
         { maxInboundStreams: this.maxStreams, maxOutboundStreams: this.maxStreams }
       )
@@ -327,7 +323,7 @@ export class Rpc implements RpcClient {
     if (c === undefined) return
     this.controller = undefined
     c.abort(new AbortError('the RPC stopped'))
-    await this.components.libp2p?.unhandle(this.protocol).catch((err: unknown) => log.debug(`unhandle: ${errMessage(err)}`))
+    await this.components.libp2p?.unhandle(this.protocol).catch((err: unknown) => log.debug(`unhandle: ${toError(err).message}`))
   }
 
   /**
@@ -407,12 +403,12 @@ export class Rpc implements RpcClient {
         }
       } catch (err) {
         if (handlerCtl.signal.aborted) {
-          log.debug(`RPC ${service}.${method} from ${peer} stopped: ${errMessage(err)}`)
+          log.debug(`RPC ${service}.${method} from ${peer} stopped: ${toError(err).message}`)
           stream.abort(toError(err))
           return
         }
         const name = err instanceof Error ? err.name : 'Error'
-        await send({ t: 'e', n: name, e: errMessage(err) })
+        await send({ t: 'e', n: name, e: toError(err).message })
       }
       const closeDeadline = new CallDeadline(5_000, [run.signal])
       try {
@@ -421,7 +417,7 @@ export class Rpc implements RpcClient {
         closeDeadline.dispose()
       }
     } catch (err) {
-      log.debug(`RPC stream from ${peer}: ${errMessage(err)}`)
+      log.debug(`RPC stream from ${peer}: ${toError(err).message}`)
       stream.abort(toError(err))
     } finally {
       run.signal.removeEventListener('abort', onRunAbort)

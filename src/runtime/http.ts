@@ -17,8 +17,17 @@ import http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { getLogger } from '../observability/logging.ts'
+import { errorMessage } from '../errors.ts'
 
 const log = getLogger('http')
+
+/**
+ * The trailer that carries an error of a streamed response after its last
+ * item, empty on success (upstream's `X-Stream-Error`, read by its Go
+ * client from `resp.Trailer`). Set by the REST API's NDJSON streams and the
+ * adder's `/add` handler.
+ */
+export const STREAM_ERROR_TRAILER = 'X-Stream-Error'
 
 /** Symbol under which a response body stream exposes its trailers. */
 export const RESPONSE_TRAILERS: unique symbol = Symbol.for('ipfs-cluster.response-trailers')
@@ -231,7 +240,7 @@ export async function listenHttp(opts: HttpListenOptions): Promise<HttpListener>
         response = await opts.fetch(toRequest(req, secure, ac.signal))
       } catch (err) {
         opts.onError?.(err)
-        response = new Response(JSON.stringify({ code: 500, message: String((err as Error)?.message ?? err) }), {
+        response = new Response(JSON.stringify({ code: 500, message: errorMessage(err) }), {
           status: 500,
           headers: { 'content-type': 'application/json' }
         })

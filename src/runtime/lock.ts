@@ -6,13 +6,11 @@
  * left by a process that no longer exists (killed with -9) is taken over.
  */
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { ClusterError } from '../errors.ts'
 
-export class LockHeldError extends Error {
-  static name = 'LockHeldError'
-  constructor(message: string) {
-    super(message)
-    this.name = 'LockHeldError'
-  }
+/** Another live process holds `cluster.lock`. */
+export class LockHeldError extends ClusterError {
+  static override name = 'LockHeldError'
 }
 
 function alive(pid: number): boolean {

@@ -21,6 +21,7 @@
  */
 import { spawn } from 'node:child_process'
 import { getLogger } from '../observability/logging.ts'
+import { errorMessage } from '../errors.ts'
 
 const log = getLogger('service')
 
@@ -88,7 +89,7 @@ async function openLibc(): Promise<Libc | undefined> {
       close: (fd) => s.close(fd)
     }
   } catch (err) {
-    log.debug(`sd_notify: bun:ffi unavailable: ${(err as Error).message}`)
+    log.debug(`sd_notify: bun:ffi unavailable: ${errorMessage(err)}`)
     return undefined
   }
 }
@@ -136,7 +137,7 @@ export async function sdNotify(
   try {
     if (await sendWithFfi(socketPath, state)) return 'ffi'
   } catch (err) {
-    log.debug(`sd_notify through libc failed: ${(err as Error).message}`)
+    log.debug(`sd_notify through libc failed: ${errorMessage(err)}`)
   }
   if (await sendWithSystemdNotify(socketPath, state, options.signal)) return 'systemd-notify'
   log.warn(`could not notify systemd (${state.replace(/\n/g, ' ')}) on ${socketPath}`)

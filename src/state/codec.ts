@@ -13,7 +13,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
-import { InvalidArgumentError } from '../errors.ts'
+import { errorMessage, InvalidArgumentError } from '../errors.ts'
 import type { Pin, PinType } from '../types/index.ts'
 import { Pin as PbPin } from '../types/pb/types.pb.ts'
 
@@ -46,7 +46,7 @@ function peerIdBytes(p: string): Uint8Array<ArrayBuffer> {
   try {
     return new Uint8Array(peerIdFromString(p).toMultihash().bytes)
   } catch (err) {
-    throw new InvalidArgumentError(`invalid peer ID in allocations: ${p}: ${(err as Error).message}`)
+    throw new InvalidArgumentError(`invalid peer ID in allocations: ${p}: ${errorMessage(err)}`)
   }
 }
 
@@ -74,7 +74,7 @@ export function pinToProtobuf(pin: Pin): Uint8Array {
         try {
           return new Uint8Array(multiaddr(o).bytes)
         } catch (err) {
-          throw new InvalidArgumentError(`invalid origin multiaddr ${o}: ${(err as Error).message}`)
+          throw new InvalidArgumentError(`invalid origin multiaddr ${o}: ${errorMessage(err)}`)
         }
       }),
       SortedMetadata: keys.map((k) => ({ Key: k, Value: pin.metadata[k]! }))
@@ -102,7 +102,7 @@ export function pinFromProtobuf(bytes: Uint8Array, cid?: CID): Pin {
   try {
     pb = PbPin.decode(bytes)
   } catch (err) {
-    throw new InvalidArgumentError(`error decoding protobuf pin: ${(err as Error).message}`)
+    throw new InvalidArgumentError(`error decoding protobuf pin: ${errorMessage(err)}`)
   }
   const theCid = cid ?? castCid(pb.Cid)
   if (theCid === null) throw new InvalidArgumentError('protobuf pin has no valid cid')
@@ -116,14 +116,14 @@ export function pinFromProtobuf(bytes: Uint8Array, cid?: CID): Pin {
     try {
       return peerIdFromMultihash(Digest.decode(b)).toString()
     } catch (err) {
-      throw new InvalidArgumentError(`invalid peer ID bytes in allocations: ${(err as Error).message}`)
+      throw new InvalidArgumentError(`invalid peer ID bytes in allocations: ${errorMessage(err)}`)
     }
   })
   const origins = (opts?.Origins ?? []).map((b) => {
     try {
       return multiaddr(b).toString()
     } catch (err) {
-      throw new InvalidArgumentError(`invalid origin multiaddr bytes: ${(err as Error).message}`)
+      throw new InvalidArgumentError(`invalid origin multiaddr bytes: ${errorMessage(err)}`)
     }
   })
   const ts = pb.Timestamp

@@ -7,7 +7,7 @@
 import { Key } from 'interface-datastore'
 import type { Batch, Datastore } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
-import { NotFoundError } from '../errors.ts'
+import { errorMessage, NotFoundError } from '../errors.ts'
 import type { AbortOptions, BatchingState } from '../interfaces.ts'
 import { getLogger } from '../observability/logging.ts'
 import type { Pin } from '../types/index.ts'
@@ -90,13 +90,13 @@ export class DsState implements BatchingState {
       try {
         cid = keyStringToCid(k)
       } catch (err) {
-        log.warn(`bad key (ignoring): ${k}: ${(err as Error).message}`)
+        log.warn(`bad key (ignoring): ${k}: ${errorMessage(err)}`)
         continue
       }
       try {
         yield pinFromProtobuf(value, cid)
       } catch (err) {
-        log.error(`error deserializing pin (${k}): ${(err as Error).message}`)
+        log.error(`error deserializing pin (${k}): ${errorMessage(err)}`)
       }
     }
   }

@@ -5,7 +5,7 @@
  * values, one after another, in any layout (Go `json.Decoder`: NDJSON or
  * pretty-printed objects as in upstream's `sharness/test_data/importState`).
  */
-import { InvalidArgumentError } from '../errors.ts'
+import { errorMessage, InvalidArgumentError } from '../errors.ts'
 import type { AbortOptions, ReadOnlyState, State } from '../interfaces.ts'
 import type { PeerId, Pin } from '../types/index.ts'
 import { pinFromJSON, pinToJSON } from '../types/json.ts'
@@ -145,7 +145,7 @@ export async function importState(
     try {
       parsed = JSON.parse(value)
     } catch (err) {
-      throw new InvalidArgumentError(`state import: invalid JSON: ${(err as Error).message}`)
+      throw new InvalidArgumentError(`state import: invalid JSON: ${errorMessage(err)}`)
     }
     await add(pinFromJSON(parsed))
   }

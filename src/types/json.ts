@@ -5,7 +5,7 @@
  * naming the bad field.
  */
 import { CID } from 'multiformats/cid'
-import { InvalidArgumentError } from '../errors.ts'
+import { errorMessage, InvalidArgumentError } from '../errors.ts'
 import type {
   AddedOutput,
   Alert,
@@ -146,7 +146,7 @@ export function parseCid(s: unknown, field = 'cid'): CID {
   try {
     return CID.parse(s)
   } catch (err) {
-    throw new InvalidArgumentError(`error decoding Cid: ${field} "${s}": ${(err as Error).message}`)
+    throw new InvalidArgumentError(`error decoding Cid: ${field} "${s}": ${errorMessage(err)}`)
   }
 }
 

@@ -11,9 +11,10 @@
  */
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import type { CID } from 'multiformats/cid'
+import type { AddHandler } from '../../adder/handler.ts'
 import type { AbortOptions, ClusterAPI } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
-import { InvalidArgumentError } from '../../errors.ts'
+import { errorMessage, InvalidArgumentError } from '../../errors.ts'
 import type { GlobalPinInfo } from '../../types/index.ts'
 import {
   alertToJSON,
@@ -53,14 +54,6 @@ export interface RestApiInit {
   /** bytes; used by the server (`max_header_bytes`). */
   maxHeaderBytes?: number
 }
-
-/**
- * Handles `POST /add` (multipart body, add params in the query) and returns
- * the full response (usually a stream of AddedOutput built with
- * `streamResponse`). HOOK for the adder: until one is given, `/add`
- * answers 501.
- */
-export type AddHandler = (req: Request, options?: AbortOptions) => Promise<Response>
 
 export interface RestApiComponents {
   cluster: ClusterAPI
@@ -217,7 +210,7 @@ function parsePinPath(keyType: string, rest: string): string {
     try {
       parseCidParam(root)
     } catch (err) {
-      throw new InvalidArgumentError(`error parsing path: /${keyType}/${trimmed}: ${(err as Error).message}`)
+      throw new InvalidArgumentError(`error parsing path: /${keyType}/${trimmed}: ${errorMessage(err)}`)
     }
   }
   return `/${keyType}/${trimmed}`
@@ -367,7 +360,7 @@ export function createRestApp(init: RestApiInit, components: RestApiComponents):
 
   app.onError((err) => {
     const status = statusOf(err)
-    const message = err instanceof Error ? err.message : String(err)
+    const message = errorMessage(err)
     if (status >= 500) log.error(`sending error response: ${status}: ${message}`)
     else log.debug(`sending error response: ${status}: ${message}`)
     const headers = new Headers()

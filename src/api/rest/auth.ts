@@ -13,6 +13,7 @@
  */
 import type { MiddlewareHandler } from 'hono'
 import { decodeJwt, jwtVerify, SignJWT } from 'jose'
+import { ClusterError, errorMessage } from '../../errors.ts'
 import { getLogger } from '../../observability/logging.ts'
 
 const log = getLogger('restapi')
@@ -24,13 +25,12 @@ export const AUTH_REALM = 'Restricted IPFS Cluster API'
 export type BasicAuthCredentials = Record<string, string> | null
 
 /** Missing or wrong credentials (HTTP 401). */
-export class UnauthorizedError extends Error {
-  static name = 'UnauthorizedError'
+export class UnauthorizedError extends ClusterError {
+  static override name = 'UnauthorizedError'
   /** `WWW-Authenticate` header values to send with the 401. */
   readonly challenges: string[]
   constructor(message = 'unauthorized', challenges: string[] = []) {
     super(message)
-    this.name = 'UnauthorizedError'
     this.challenges = challenges
   }
 }
@@ -118,7 +118,7 @@ export function authMiddleware(credentials: BasicAuthCredentials): MiddlewareHan
       try {
         await verifyToken(credentials, bearer)
       } catch (err) {
-        log.debug(`invalid token: ${(err as Error).message}`)
+        log.debug(`invalid token: ${errorMessage(err)}`)
         throw new UnauthorizedError('unauthorized: invalid token', [wwwAuthenticate('Bearer', 'invalid_token')])
       }
     } else {

@@ -18,9 +18,11 @@
 import http from 'node:http'
 import https from 'node:https'
 import { multiaddr } from '@multiformats/multiaddr'
+import { parse as ndjsonParse } from 'it-ndjson'
 import { checkUploadPaths, uploadEntries } from '../../adder/files.ts'
 import { encodeMultipart, randomBoundary, type UploadEntry } from '../../adder/multipart.ts'
 import { type AddParams, addParamsToQuery } from '../../adder/params.ts'
+import { ClusterError, errorMessage } from '../../errors.ts'
 import { getLogger } from '../../observability/logging.ts'
 import type { CID } from 'multiformats/cid'
 import type {
@@ -62,32 +64,26 @@ export const DEFAULT_WAIT_CHECK_FREQ_MS = 1000
  * An error answered by the API (upstream `api.Error`): `code` is the HTTP
  * status, or 0 when the request did not get an HTTP answer at all.
  */
-export class ApiError extends Error {
-  static name = 'ApiError'
+export class ApiError extends ClusterError {
+  static override name = 'ApiError'
   readonly code: number
   constructor(code: number, message: string) {
     super(message)
-    this.name = 'ApiError'
     this.code = code
   }
 }
 
 /** `WaitFor` ran out of time (Go's `context.DeadlineExceeded`; ctl exits 62). */
-export class WaitTimeoutError extends Error {
-  static name = 'WaitTimeoutError'
-  constructor(message = 'context deadline exceeded') {
-    super(message)
-    this.name = 'WaitTimeoutError'
+export class WaitTimeoutError extends ClusterError {
+  static override name = 'WaitTimeoutError'
+  constructor(message = 'context deadline exceeded', options?: { cause?: unknown }) {
+    super(message, options)
   }
 }
 
 /** A peer reported an error status while waiting (upstream `statusReached`). */
-export class WaitStatusError extends Error {
-  static name = 'WaitStatusError'
-  constructor(message: string) {
-    super(message)
-    this.name = 'WaitStatusError'
-  }
+export class WaitStatusError extends ClusterError {
+  static override name = 'WaitStatusError'
 }
 
 /** `/health/bandwidth`: protocol -> stats (upstream `api.BandwidthByProtocol`). */
@@ -145,7 +141,7 @@ export function endpointFor(host: string, https = false): Endpoint {
   try {
     ma = multiaddr(host)
   } catch (err) {
-    throw new ApiError(0, `parsing host multiaddress: ${(err as Error).message}`)
+    throw new ApiError(0, `parsing host multiaddress: ${errorMessage(err)}`)
   }
   const comps = ma.getComponents()
   const first = comps[0]
@@ -294,24 +290,6 @@ function dialError(err: unknown, ep: Endpoint): string {
 
 function goOp(method: string): string {
   return method.charAt(0).toUpperCase() + method.slice(1).toLowerCase()
-}
-
-/** Reads a body as NDJSON lines, lazily. */
-async function* ndjson(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<unknown> {
-  const decoder = new TextDecoder()
-  let buf = ''
-  for await (const chunk of body) {
-    buf += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true })
-    let nl = buf.indexOf('\n')
-    while (nl >= 0) {
-      const line = buf.slice(0, nl).trim()
-      buf = buf.slice(nl + 1)
-      if (line !== '') yield JSON.parse(line)
-      nl = buf.indexOf('\n')
-    }
-  }
-  buf += decoder.decode()
-  if (buf.trim() !== '') yield JSON.parse(buf)
 }
 
 /** An HTTP answer: status, headers, a body read once, trailers after the body. */
@@ -468,7 +446,7 @@ export class RestClient {
           0,
           `${goOp(method)} "${url}": ${timedOut ? 'context deadline exceeded (Client.Timeout exceeded while awaiting headers)' : dialError(err, ep)}`
         )
-        log.debug(`request to ${url} failed: ${(err as Error).message}`)
+        log.debug(`request to ${url} failed: ${errorMessage(err)}`)
       }
     }
     throw lastErr ?? new ApiError(0, 'no API endpoints')
@@ -480,14 +458,14 @@ export class RestClient {
     try {
       text = await res.text()
     } catch (err) {
-      throw new ApiError(res.status, (err as Error).message)
+      throw new ApiError(res.status, errorMessage(err))
     }
     if (res.status === 202 || res.status === 204) return undefined
     if (res.status > 399 && res.status < 600) throw apiErrorFrom(res, text)
     try {
       return JSON.parse(text)
     } catch (err) {
-      throw new ApiError(res.status, (err as Error).message)
+      throw new ApiError(res.status, errorMessage(err))
     }
   }
 
@@ -513,7 +491,7 @@ export class RestClient {
     }
     let complete = false
     try {
-      yield* ndjson(res.body)
+      yield* ndjsonParse(res.body)
       complete = true
     } catch (err) {
       if (err instanceof SyntaxError) throw new ApiError(res.status, err.message)

@@ -3,8 +3,8 @@
  * stream helpers and the query parsers. The client (`client.ts`) is
  * imported from its own file.
  */
+export type { AddHandler } from '../../adder/handler.ts'
 export {
-  type AddHandler,
   createRestApp,
   corsMiddleware,
   DEFAULT_CORS,

@@ -1,182 +1,29 @@
 /**
- * Query-string parsing for the REST API: pin options, Go durations, CIDs,
- * peer IDs, status and pin-type filters.
+ * Query-string parsing for the REST API: CIDs, status and pin-type
+ * filters, flags; and, re-exported from `types/query.ts` (the adder uses
+ * them too), pin options, Go durations, RFC3339 times and peer IDs.
  *
- * Mirrors upstream `api/types.go` (`PinOptions.FromQuery`,
- * `TrackerStatusFromString`, `PinTypeFromString`) and `api/add.go`
- * (`parseIntParam`), but validates strictly: every malformed value is an
+ * Mirrors upstream `api/types.go` (`TrackerStatusFromString`,
+ * `PinTypeFromString`), but validates strictly: every malformed value is an
  * `InvalidArgumentError` (HTTP 400) whose message names the parameter.
  */
-import { multiaddr } from '@multiformats/multiaddr'
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { CID } from 'multiformats/cid'
 import { InvalidArgumentError } from '../../errors.ts'
-import { defaultPinOptions, expandStatusFilter } from '../../types/index.ts'
-import type { PeerId, PinOptions, PinType, TrackerStatus } from '../../types/index.ts'
+import { expandStatusFilter } from '../../types/index.ts'
+import type { PinType, TrackerStatus } from '../../types/index.ts'
 import { parseCid } from '../../types/json.ts'
 
-/** Query keys starting with this prefix become pin metadata (`meta-<key>=<value>`). */
-export const PIN_OPTIONS_META_PREFIX = 'meta-'
-
-const goDurationUnits: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  'µs': 1e-3,
-  'μs': 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000
-}
-
-/**
- * Parses a Go duration string (`time.ParseDuration`: `1h30m`, `90s`,
- * `1.5h`, `500ms`, `-2m`, `0`).
- * @returns milliseconds (may be fractional for sub-ms units)
- * @throws InvalidArgumentError naming `param` when malformed.
- */
-export function parseGoDuration(s: string, param = 'duration'): number {
-  const bad = (): InvalidArgumentError => new InvalidArgumentError(`${param} cannot be parsed: invalid duration "${s}"`)
-  let rest = s
-  let sign = 1
-  if (rest.startsWith('-') || rest.startsWith('+')) {
-    if (rest[0] === '-') sign = -1
-    rest = rest.slice(1)
-  }
-  if (rest === '0') return 0
-  if (rest === '') throw bad()
-  let total = 0
-  const re = /^(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/
-  let guard = 0
-  while (rest.length > 0) {
-    if (++guard > 64) throw bad()
-    const m = re.exec(rest)
-    if (m === null) throw bad()
-    const unit = goDurationUnits[m[2]!]
-    if (unit === undefined) throw bad()
-    total += Number.parseFloat(m[1]!) * unit
-    rest = rest.slice(m[0].length)
-  }
-  return sign * total
-}
-
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/
-
-/** Parses an RFC3339 timestamp. @throws InvalidArgumentError naming `param`. */
-export function parseRFC3339(s: string, param: string): Date {
-  const d = new Date(s)
-  if (!RFC3339.test(s) || Number.isNaN(d.getTime())) {
-    throw new InvalidArgumentError(`${param} cannot be parsed: not an RFC3339 time: "${s}"`)
-  }
-  return d
-}
-
-/** Go `strconv.Atoi`. @throws InvalidArgumentError `parameter <name> invalid`. */
-function parseIntParam(v: string, param: string): number {
-  if (!/^[+-]?\d+$/.test(v)) throw new InvalidArgumentError(`parameter ${param} invalid`)
-  const n = Number.parseInt(v, 10)
-  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`parameter ${param} invalid`)
-  return n
-}
-
-/** Parses a peer ID string. @throws InvalidArgumentError naming `param`. */
-export function parsePeerId(s: string, param = 'peer_id'): PeerId {
-  try {
-    return peerIdFromString(s).toString()
-  } catch (err) {
-    throw new InvalidArgumentError(`error decoding ${param}: "${s}": ${(err as Error).message}`)
-  }
-}
+export {
+  PIN_OPTIONS_META_PREFIX,
+  parseGoDuration,
+  parsePeerId,
+  parseRFC3339,
+  pinOptionsFromQuery
+} from '../../types/query.ts'
 
 /** Parses a CID from a URL or query. @throws InvalidArgumentError "error decoding Cid: …". */
 export function parseCidParam(s: string, param = 'cid'): CID {
   return parseCid(s, param)
-}
-
-/**
- * Builds `PinOptions` from a query string (upstream `PinOptions.FromQuery`).
- *
- * Keys: `name`; `mode` (`recursive`|`direct`); `replication` (sets min and
- * max, overriding them), `replication-min`, `replication-max` (integers);
- * `shard-size` (bytes, unsigned); `user-allocations=p1,p2` (peer IDs);
- * `expire-at` (RFC3339) or else `expire-in` (Go duration, at least 1s,
- * counted from now); `meta-<k>=<v>`; `pin-update=<cid>`;
- * `origins=ma1,ma2` (multiaddrs that must contain `/p2p/<peer>`).
- *
- * Unlike upstream, an unknown `mode` or an invalid peer in
- * `user-allocations` is rejected rather than silently ignored.
- * @throws InvalidArgumentError naming the bad parameter.
- */
-export function pinOptionsFromQuery(query: URLSearchParams): PinOptions {
-  const po = defaultPinOptions()
-  po.name = query.get('name') ?? ''
-
-  const mode = query.get('mode') ?? ''
-  if (mode === '' || mode === 'recursive') po.mode = 'recursive'
-  else if (mode === 'direct') po.mode = 'direct'
-  else throw new InvalidArgumentError(`parameter mode invalid: "${mode}" (use recursive or direct)`)
-
-  const rpl = query.get('replication') ?? ''
-  if (rpl !== '') {
-    po.replicationFactorMin = parseIntParam(rpl, 'replication')
-    po.replicationFactorMax = po.replicationFactorMin
-  } else {
-    const min = query.get('replication-min') ?? ''
-    if (min !== '') po.replicationFactorMin = parseIntParam(min, 'replication-min')
-    const max = query.get('replication-max') ?? ''
-    if (max !== '') po.replicationFactorMax = parseIntParam(max, 'replication-max')
-  }
-
-  const shard = query.get('shard-size') ?? ''
-  if (shard !== '') {
-    const n = /^\d+$/.test(shard) ? Number(shard) : Number.NaN
-    if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('parameter shard-size is invalid')
-    po.shardSize = n
-  }
-
-  const allocs = query.get('user-allocations') ?? ''
-  if (allocs !== '') {
-    po.userAllocations = allocs.split(',').map((p) => parsePeerId(p.trim(), 'user-allocations'))
-  }
-
-  const expireAt = query.get('expire-at') ?? ''
-  const expireIn = query.get('expire-in') ?? ''
-  if (expireAt !== '') {
-    po.expireAt = parseRFC3339(expireAt, 'expire-at')
-  } else if (expireIn !== '') {
-    const ms = parseGoDuration(expireIn, 'expire-in')
-    if (ms < 1000) throw new InvalidArgumentError('expire-in duration too short')
-    po.expireAt = new Date(Date.now() + ms)
-  }
-
-  const metadata: Record<string, string> = {}
-  for (const key of new Set(query.keys())) {
-    if (!key.startsWith(PIN_OPTIONS_META_PREFIX)) continue
-    const metaKey = key.slice(PIN_OPTIONS_META_PREFIX.length)
-    if (metaKey === '') continue
-    metadata[metaKey] = query.get(key) ?? ''
-  }
-  po.metadata = metadata
-
-  const update = query.get('pin-update') ?? ''
-  if (update !== '') po.pinUpdate = parseCid(update, 'pin-update')
-
-  const origins = query.get('origins') ?? ''
-  if (origins !== '') {
-    po.origins = origins.split(',').map((o) => {
-      let comps: { name: string }[]
-      try {
-        comps = multiaddr(o).getComponents()
-      } catch (err) {
-        throw new InvalidArgumentError(`origins: error decoding multiaddress "${o}": ${(err as Error).message}`)
-      }
-      if (!comps.some((c) => c.name === 'p2p')) {
-        throw new InvalidArgumentError(`origins: multiaddress does not contain peer ID: "${o}"`)
-      }
-      return o
-    })
-  }
-  return po
 }
 
 /** Whether the query flag is set (upstream compares with the string `"true"`). */

@@ -18,7 +18,7 @@
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Hono } from 'hono'
-import { InvalidArgumentError } from '../../errors.ts'
+import { errorMessage, InvalidArgumentError } from '../../errors.ts'
 import type { Startable } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { type HttpListener, type ListenAddress, listenHttp, type RequestRecord } from '../../runtime/http.ts'
@@ -84,7 +84,7 @@ export function listenAddressFromMultiaddr(ma: string): ListenAddress {
   try {
     comps = multiaddr(ma).getComponents()
   } catch (err) {
-    throw new InvalidArgumentError(`invalid listen multiaddress ${ma}: ${(err as Error).message}`)
+    throw new InvalidArgumentError(`invalid listen multiaddress ${ma}: ${errorMessage(err)}`)
   }
   const [host, tcp] = comps
   if (comps.length !== 2 || host === undefined || tcp === undefined || tcp.name !== 'tcp') {
@@ -166,7 +166,7 @@ class RestApiServerImpl implements RestApiServer {
         readTimeoutMs: this.init.readTimeoutMs ?? 0,
         // Go's http.Server reads MaxHeaderBytes plus 4096 bytes of slack
         maxHeaderBytes: (this.init.maxHeaderBytes ?? 4096) + 4096,
-        onError: (err) => log.error(`http server: ${(err as Error)?.message ?? String(err)}`),
+        onError: (err) => log.error(`http server: ${errorMessage(err)}`),
         onRequestDone
       })
       const bound = multiaddrOf(ma, l.address)

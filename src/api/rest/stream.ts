@@ -22,15 +22,12 @@
  * never collected) and is closed with `return()` when the client goes away.
  */
 import { getLogger } from '../../observability/logging.ts'
-import { RESPONSE_TRAILERS, type TrailerCarrier, type TrailerList } from '../../runtime/http.ts'
+import { RESPONSE_TRAILERS, STREAM_ERROR_TRAILER, type TrailerCarrier, type TrailerList } from '../../runtime/http.ts'
+import { errorMessage } from '../../errors.ts'
+
+export { STREAM_ERROR_TRAILER } from '../../runtime/http.ts'
 
 const log = getLogger('restapi')
-
-export const STREAM_ERROR_TRAILER = 'X-Stream-Error'
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
-}
 
 /**
  * Builds a streaming NDJSON response from an async source.

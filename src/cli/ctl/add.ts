@@ -10,7 +10,7 @@ import { SingleBar } from 'cli-progress'
 import { uploadSize } from '../../adder/files.ts'
 import { type AddParams, defaultAddParams } from '../../adder/params.ts'
 import type { AddedOutput } from '../../types/index.ts'
-import { type FlagValues, command, parseGoDuration } from './cmd.ts'
+import { type FlagValues, command, parseGoDuration } from '../cmd.ts'
 import { checkErr, ctl, fail, print, printList } from './context.ts'
 import { waitTimeoutFlagDesc } from './flags.ts'
 

@@ -9,6 +9,7 @@
  *   1, or 62 when waiting timed out (Go's `context.DeadlineExceeded`).
  */
 import { ApiError, type RestClient, WaitTimeoutError } from '../../api/rest/client.ts'
+import { ClusterError, errorMessage } from '../../errors.ts'
 import { format, jsonPrint, type Printable, toJSONValue } from '../format.ts'
 
 /** Where ctl writes, and knobs tests turn. */
@@ -23,12 +24,11 @@ export interface CtlIO {
 }
 
 /** Ends the invocation with an exit code (thrown; caught by `main`). */
-export class CtlExit extends Error {
-  static name = 'CtlExit'
+export class CtlExit extends ClusterError {
+  static override name = 'CtlExit'
   readonly code: number
   constructor(code: number) {
     super(`exit ${code}`)
-    this.name = 'CtlExit'
     this.code = code
   }
 }
@@ -76,7 +76,7 @@ export async function printStream<T>(items: AsyncIterable<T>, toPrintable: (x: T
 /** upstream `checkErr(doing, err)`: message on stderr, exit 1 (62 on timeout). */
 export function checkErr(doing: string, err: unknown): never {
   const c = ctl()
-  const msg = err instanceof Error ? err.message : String(err)
+  const msg = errorMessage(err)
   c.io.stderr(`error ${doing}: ${msg}\n`)
   throw new CtlExit(err instanceof WaitTimeoutError ? 62 : 1)
 }

@@ -1,5 +1,5 @@
 /** Flags shared by several ctl commands (upstream `localFlag()` and the wait flags); usage texts are ours. */
-import type { FlagSpec } from './cmd.ts'
+import type { FlagSpec } from '../cmd.ts'
 
 export const localFlag: FlagSpec = { name: 'local', kind: 'bool', usage: 'act only on the peer this command talks to' }
 

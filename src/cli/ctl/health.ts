@@ -1,6 +1,6 @@
 /** `ctl health graph|metrics|alerts|bandwidth` (upstream `cmd/ipfs-cluster-ctl/main.go`, command "health"). */
 import { writeFile } from 'node:fs/promises'
-import { command } from './cmd.ts'
+import { command } from '../cmd.ts'
 import { call, checkErr, ctl, print, printList } from './context.ts'
 import { makeDot } from './graph.ts'
 

@@ -1,5 +1,5 @@
 /** `ctl id` (upstream `cmd/ipfs-cluster-ctl/main.go`, command "id"). */
-import { command } from './cmd.ts'
+import { command } from '../cmd.ts'
 import { call, ctl, print } from './context.ts'
 
 export default command({

@@ -26,8 +26,9 @@ import {
   setFlagEnv,
   specOf,
   UsageError
-} from './cmd.ts'
+} from '../cmd.ts'
 import { CtlExit, type CtlIO, setCtl } from './context.ts'
+import { errorMessage } from '../../errors.ts'
 
 export type { CtlIO } from './context.ts'
 
@@ -227,7 +228,7 @@ export async function main(argv: string[], io: CtlIO): Promise<number> {
   try {
     globals = parseCommandLine(argv, [...GLOBAL_FLAGS, VERSION_FLAG], { stopAtPositional: true, env: io.env })
   } catch (err) {
-    io.stderr(`Incorrect Usage. ${(err as Error).message}\n\n`)
+    io.stderr(`Incorrect Usage. ${errorMessage(err)}\n\n`)
     io.stdout(await appHelp())
     return 1
   }
@@ -317,7 +318,7 @@ export async function main(argv: string[], io: CtlIO): Promise<number> {
       io.stdout(await helpFor(r))
       return 1
     }
-    io.stderr(`error : ${err instanceof Error ? err.message : String(err)}\n`)
+    io.stderr(`error : ${errorMessage(err)}\n`)
     return 1
   } finally {
     setCtl(undefined)

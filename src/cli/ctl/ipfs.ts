@@ -1,5 +1,5 @@
 /** `ctl ipfs gc` (upstream `cmd/ipfs-cluster-ctl/main.go`, command "ipfs"). */
-import { command } from './cmd.ts'
+import { command } from '../cmd.ts'
 import { call, ctl, print } from './context.ts'
 import { localFlag } from './flags.ts'
 

@@ -1,6 +1,6 @@
 /** `ctl peers ls|rm` (upstream `cmd/ipfs-cluster-ctl/main.go`, command "peers"). */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { command } from './cmd.ts'
+import { command } from '../cmd.ts'
 import { call, checkErr, ctl, printStream } from './context.ts'
 
 const ls = command({

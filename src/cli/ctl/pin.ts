@@ -4,7 +4,7 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { GlobalPinInfo, Pin, PinMode, PinOptions, TrackerStatus } from '../../types/index.ts'
-import { type FlagValues, command, parseGoDuration } from './cmd.ts'
+import { type FlagValues, command, parseGoDuration } from '../cmd.ts'
 import { call, checkErr, ctl, fail, print, printStream } from './context.ts'
 import { waitFlags } from './flags.ts'
 import { parseCidArg } from './status.ts'

@@ -1,5 +1,5 @@
 /** `ctl recover [cid]` (upstream `cmd/ipfs-cluster-ctl/main.go`, command "recover"). */
-import { command } from './cmd.ts'
+import { command } from '../cmd.ts'
 import { call, ctl, print, printStream } from './context.ts'
 import { localFlag } from './flags.ts'
 import { parseCidArg } from './status.ts'

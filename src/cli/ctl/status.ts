@@ -2,7 +2,7 @@
 import { CID } from 'multiformats/cid'
 import { TRACKER_STATUSES } from '../../types/index.ts'
 import { trackerStatusAllString } from '../format.ts'
-import { command } from './cmd.ts'
+import { command } from '../cmd.ts'
 import { call, checkErr, ctl, print, printStream } from './context.ts'
 import { localFlag } from './flags.ts'
 

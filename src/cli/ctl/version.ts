@@ -1,5 +1,5 @@
 /** `ctl version`: the version of the contacted peer (GET /version). */
-import { command } from './cmd.ts'
+import { command } from '../cmd.ts'
 import { call, ctl, print } from './context.ts'
 
 export default command({

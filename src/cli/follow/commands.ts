@@ -28,6 +28,7 @@ import {
 } from '../../config/index.ts'
 import { createOfflineConsensus } from '../../consensus/index.ts'
 import { type DatastoreBackend, openDatastore } from '../../datastore/index.ts'
+import { ClusterError, errorMessage } from '../../errors.ts'
 import { IpfsHttpConnector } from '../../ipfsconn/ipfshttp/index.ts'
 import { getLogger, setLogLevels, setLogReporters } from '../../observability/logging.ts'
 import { acquireLock } from '../../runtime/lock.ts'
@@ -53,12 +54,11 @@ export interface FollowIO {
 }
 
 /** Ends a command with an exit code; `message` (if any) goes to stderr as `error: <message>`. */
-export class FollowExit extends Error {
-  static name = 'FollowExit'
+export class FollowExit extends ClusterError {
+  static override name = 'FollowExit'
   readonly code: number
   constructor(code: number, message = '') {
     super(message)
-    this.name = 'FollowExit'
     this.code = code
   }
 }
@@ -139,7 +139,7 @@ export async function info(io: FollowIO, base: string, name: string): Promise<vo
     ipfsCfg = cfg.ipfsConnector.ipfshttp
   } catch (err) {
     if ((err as Error).name !== 'ConfigSourceError') {
-      throw new FollowExit(1, `reading the configurations in ${paths.folder}: ${(err as Error).message}`)
+      throw new FollowExit(1, `reading the configurations in ${paths.folder}: ${errorMessage(err)}`)
     }
     const raw = await readServiceJson(paths.folder).catch(() => ({}) as Record<string, unknown>)
     url = `failed retrieving configuration source (${typeof raw.source === 'string' ? raw.source : ''})`
@@ -261,7 +261,7 @@ export async function runFollower(io: FollowIO, base: string, name: string, opts
   try {
     config = followerConfig(await loadServiceConfig(paths.folder, { env: io.env }), io.env)
   } catch (err) {
-    throw new FollowExit(1, `reading the configurations in ${paths.folder}: ${(err as Error).message}`)
+    throw new FollowExit(1, `reading the configurations in ${paths.folder}: ${errorMessage(err)}`)
   }
   const identity = await loadIdentity(paths.folder, io.env)
   const { startPeer } = await import('../../daemon.ts')
@@ -352,7 +352,7 @@ async function printStatusOffline(io: FollowIO, paths: FollowPaths): Promise<voi
   try {
     release = acquireLock(join(paths.folder, 'cluster.lock'))
   } catch (err) {
-    throw new FollowExit(1, `error obtaining the pinset: the peer seems to be running but its API does not answer: ${(err as Error).message}`)
+    throw new FollowExit(1, `error obtaining the pinset: the peer seems to be running but its API does not answer: ${errorMessage(err)}`)
   }
   try {
     const identity = await loadIdentity(paths.folder, io.env)
@@ -372,7 +372,7 @@ async function printStatusOffline(io: FollowIO, paths: FollowPaths): Promise<voi
     }
   } catch (err) {
     if (err instanceof FollowExit) throw err
-    throw new FollowExit(1, `error obtaining the pinset: ${(err as Error).message}`)
+    throw new FollowExit(1, `error obtaining the pinset: ${errorMessage(err)}`)
   } finally {
     release()
   }

@@ -18,6 +18,7 @@ import { processEnv } from '../../config/index.ts'
 import { VERSION } from '../../version.ts'
 import { type FollowIO, FollowExit, info, initCluster, listClusters, listPins, runFollower } from './commands.ts'
 import { baseFolder, DEFAULT_FOLDER, PROGRAM_NAME } from './paths.ts'
+import { errorMessage } from '../../errors.ts'
 
 export { FollowExit, type FollowIO } from './commands.ts'
 
@@ -284,7 +285,7 @@ export async function run(argv: string[]): Promise<void> {
       if (err.message !== '') process.stderr.write(`error: ${err.message}\n`)
       process.exit(err.code)
     }
-    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.stderr.write(`error: ${errorMessage(err)}\n`)
     process.exit(1)
   }
   // run returns once the peer stopped: end the process even if a handle lingers

@@ -1,9 +1,10 @@
 /**
  * What the commands of `ipfs-cluster-service` share: the global flags'
- * values and the command type (the ctl `CommandSpec` with subcommands).
+ * values and the command type (the shared `CommandSpec` of `../cmd.ts`,
+ * with subcommands).
  * Kept apart from `index.ts` so command modules do not import the entry point.
  */
-import type { CommandSpec } from '../ctl/cmd.ts'
+import type { CommandSpec } from '../cmd.ts'
 
 export interface ServiceGlobals {
   /** -c/--config: configuration folder. */

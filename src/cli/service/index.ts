@@ -3,7 +3,7 @@
  * identity, run the peer daemon, export/import/cleanup its state.
  * Mirrors upstream cmd/ipfs-cluster-service (main.go, daemon.go, state.go).
  *
- * Commands are `ServiceCommand`s (the ctl command model, `../ctl/cmd.ts`);
+ * Commands are `ServiceCommand`s (the shared command model, `../cmd.ts`);
  * flags are parsed by its `parseCommandLine` and help is laid out like
  * urfave/cli v1's, as ctl's is. Command modules load only when needed, so
  * `--version` loads nothing else.
@@ -23,10 +23,11 @@ import {
   renderCommandHelp,
   renderGroupHelp,
   UsageError as FlagUsageError
-} from '../ctl/cmd.ts'
+} from '../cmd.ts'
 import { UsageError } from '../errors.ts'
 import { renderAppHelp } from '../help.ts'
 import { globals, type ServiceCommand } from './context.ts'
+import { errorMessage } from '../../errors.ts'
 
 export { globals, type ServiceCommand, type ServiceGlobals } from './context.ts'
 export { UsageError }
@@ -208,7 +209,7 @@ export async function main(argv: string[], io: ServiceIO): Promise<number> {
   try {
     top = parseCommandLine(argv, [...GLOBAL_FLAGS, VERSION_FLAG], { stopAtPositional: true })
   } catch (err) {
-    io.stderr(`Incorrect Usage. ${(err as Error).message}\n\n`)
+    io.stderr(`Incorrect Usage. ${errorMessage(err)}\n\n`)
     io.stdout(await appHelp())
     return 1
   }
@@ -227,7 +228,7 @@ export async function main(argv: string[], io: ServiceIO): Promise<number> {
       io.stdout(await helpFor(rest.slice(1)))
       return 0
     } catch (err) {
-      io.stderr(`error: ${(err as Error).message}\n`)
+      io.stderr(`error: ${errorMessage(err)}\n`)
       return 1
     }
   }
@@ -294,7 +295,7 @@ export async function main(argv: string[], io: ServiceIO): Promise<number> {
     return 0
   } catch (err) {
     const e = err as Error & { exitCode?: unknown }
-    io.stderr(`error: ${e instanceof Error ? e.message : String(err)}\n`)
+    io.stderr(`error: ${errorMessage(err)}\n`)
     return typeof e?.exitCode === 'number' ? e.exitCode : 1
   }
 }

@@ -14,7 +14,8 @@
 import { Key } from 'interface-datastore'
 import type { Datastore } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
-import { NotFoundError, QueueFullError } from '../../errors.ts'
+import { concat } from 'uint8arrays/concat'
+import { errorMessage, NotFoundError, QueueFullError } from '../../errors.ts'
 import type { AbortOptions, BatchingState, Consensus, ReadOnlyState, StateChangeHandler } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { pinFromProtobuf, pinToProtobuf } from '../../state/codec.ts'
@@ -134,7 +135,7 @@ export class CrdtConsensus implements Consensus {
             }
             yield pin
           } catch (err) {
-            log.error(`error decoding pin ${key}: ${(err as Error).message}`)
+            log.error(`error decoding pin ${key}: ${errorMessage(err)}`)
           }
         }
       },
@@ -181,7 +182,7 @@ export class CrdtConsensus implements Consensus {
         try {
           h({ op: 'pin', pin: pinFromProtobuf(c.value, cid) })
         } catch (err) {
-          log.error(`onChange (pin ${cid.toString()}): ${(err as Error).message}`)
+          log.error(`onChange (pin ${cid.toString()}): ${errorMessage(err)}`)
         }
       } else {
         log.info(`pin removed: ${cid.toString()}`)
@@ -195,7 +196,7 @@ export class CrdtConsensus implements Consensus {
         try {
           h({ op: 'unpin', pin })
         } catch (err) {
-          log.error(`onChange (unpin ${cid.toString()}): ${(err as Error).message}`)
+          log.error(`onChange (unpin ${cid.toString()}): ${errorMessage(err)}`)
         }
       }
     }
@@ -248,7 +249,7 @@ export class CrdtConsensus implements Consensus {
     try {
       await this.flushAll()
     } catch (err) {
-      log.error(`error committing batch during shutdown: ${(err as Error).message}`)
+      log.error(`error committing batch during shutdown: ${errorMessage(err)}`)
     }
     this.controller?.abort()
     this.controller = undefined
@@ -417,7 +418,7 @@ export class CrdtConsensus implements Consensus {
         this.groupDraining = true
         this.drainGroups().catch((err: unknown) => {
           this.groupDraining = false
-          log.error(`group commit: ${(err as Error).message}`)
+          log.error(`group commit: ${errorMessage(err)}`)
         })
       }
     })
@@ -456,9 +457,7 @@ export class CrdtConsensus implements Consensus {
     const seq = this.nextSeq++
     this.queueSize++
     this.inflight.add(seq)
-    const entry = new Uint8Array(pinBytes.length + 1)
-    entry[0] = op
-    entry.set(pinBytes, 1)
+    const entry = concat([Uint8Array.of(op), pinBytes])
     try {
       await this.writeQueued(this.queueKey(seq), entry)
     } catch (err) {
@@ -560,7 +559,7 @@ export class CrdtConsensus implements Consensus {
           const pin = pinFromProtobuf(value.subarray(1))
           ops.push({ key: cidToKeyString(pin.cid), value: value[0] === QUEUE_PIN ? value.subarray(1) : null })
         } catch (err) {
-          log.error(`dropping undecodable queued operation ${k}: ${(err as Error).message}`)
+          log.error(`dropping undecodable queued operation ${k}: ${errorMessage(err)}`)
         }
         bytes += value.length
         if (bytes >= MAX_DELTA_BYTES) {

@@ -33,6 +33,7 @@ import { CrdtSet, type SetChange } from './set.ts'
 import { putUvarint, readUvarint, Txn } from './txn.ts'
 import * as Digest from 'multiformats/hashes/digest'
 import * as dagPB from '@ipld/dag-pb'
+import { errorMessage } from '../../errors.ts'
 
 const log = getLogger('crdt')
 
@@ -136,7 +137,7 @@ export class CrdtStore {
         const cid = CIDClass.createV1(dagPB.code, Digest.decode(keyStringToBinary(k)))
         this.heads.set(blockId(cid), { cid, height: readUvarint(value) })
       } catch (err) {
-        log.warn(`ignoring bad head key ${k}: ${(err as Error).message}`)
+        log.warn(`ignoring bad head key ${k}: ${errorMessage(err)}`)
       }
     }
     const vk = new Key(`${this.namespace}/crdt_version`, false)
@@ -251,7 +252,7 @@ export class CrdtStore {
     try {
       await this.dagSyncer?.putBlock(res.cid, res.bytes, options)
     } catch (err) {
-      log.warn(`announcing block ${res.cid.toString()}: ${(err as Error).message}`)
+      log.warn(`announcing block ${res.cid.toString()}: ${errorMessage(err)}`)
     }
     await this.broadcast([res.cid], options)
     return res.cid
@@ -262,7 +263,7 @@ export class CrdtStore {
     try {
       this.onChanges([...changes.values()])
     } catch (err) {
-      log.error(`change hook: ${(err as Error).message}`)
+      log.error(`change hook: ${errorMessage(err)}`)
     }
   }
 
@@ -272,7 +273,7 @@ export class CrdtStore {
     try {
       await this.broadcaster.broadcast(encodeBroadcast(heads), options)
     } catch (err) {
-      log.warn(`broadcast failed: ${(err as Error).message}`)
+      log.warn(`broadcast failed: ${errorMessage(err)}`)
     }
   }
 
@@ -409,14 +410,14 @@ export class CrdtStore {
         data = await broadcaster.next(signal)
       } catch (err) {
         if (signal.aborted) return
-        log.error(`receiving broadcast: ${(err as Error).message}`)
+        log.error(`receiving broadcast: ${errorMessage(err)}`)
         continue
       }
       let heads: CID[]
       try {
         heads = decodeBroadcast(data)
       } catch (err) {
-        log.error(`decoding broadcast: ${(err as Error).message}`)
+        log.error(`decoding broadcast: ${errorMessage(err)}`)
         continue
       }
       for (const h of heads) {

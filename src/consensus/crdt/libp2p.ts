@@ -30,11 +30,13 @@ import type { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { identity } from 'multiformats/hashes/identity'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
-import { NotFoundError, UnsupportedError } from '../../errors.ts'
+import { concat } from 'uint8arrays/concat'
+import { errorMessage, NotFoundError, UnsupportedError } from '../../errors.ts'
 import type { AbortOptions, Startable } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { type Broadcaster, type DagSyncer, encodeBroadcast } from './crdt.ts'
 import { CrdtBlockstore } from './dag.ts'
+import { InlineBroadcast } from './pb/inline.pb.ts'
 import type { Datastore } from 'interface-datastore'
 import * as dagPB from '@ipld/dag-pb'
 import { CID as CIDClass } from 'multiformats/cid'
@@ -73,104 +75,31 @@ export interface PubsubBroadcasterInit {
   onReceiving?: () => void
 }
 
-/** The `CRDTBroadcast` field carrying inline blocks (repeated bytes; not in go-ds-crdt). */
+/** The `CRDTBroadcast` field carrying inline blocks (repeated bytes; not in go-ds-crdt; `pb/inline.proto`). */
 export const INLINE_BLOCKS_FIELD = 15
-const INLINE_TAG = (INLINE_BLOCKS_FIELD << 3) | 2
 /** Most inline bytes one message carries. */
 const INLINE_MAX_TOTAL = 512 * 1024
 
-function putVarint(out: number[], n: number): void {
-  let v = n
-  while (v >= 0x80) {
-    out.push((v & 0x7f) | 0x80)
-    v = Math.floor(v / 128)
-  }
-  out.push(v)
-}
-
 /**
- * Appends inline blocks (field 15) to an encoded `CRDTBroadcast`.
- * Returns `data` unchanged when `blocks` is empty.
+ * Appends inline blocks (field 15 of `pb/inline.proto`) to an encoded
+ * `CRDTBroadcast`: the bytes of `data`, then one field-15 entry per block
+ * (protobuf messages merge by concatenation). Returns `data` unchanged when
+ * `blocks` is empty.
  */
 export function appendInlineBlocks(data: Uint8Array, blocks: Uint8Array[]): Uint8Array {
   if (blocks.length === 0) return data
-  const parts: Uint8Array[] = [data]
-  let size = data.length
-  for (const b of blocks) {
-    const hdr: number[] = [INLINE_TAG]
-    putVarint(hdr, b.length)
-    const h = Uint8Array.from(hdr)
-    parts.push(h, b)
-    size += h.length + b.length
-  }
-  const out = new Uint8Array(size)
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
+  return concat([data, InlineBroadcast.encode({ Blocks: blocks as Array<Uint8Array<ArrayBuffer>> })])
 }
 
 /**
  * Splits an encoded `CRDTBroadcast` into its head CIDs' bytes (field 1,
- * `Head.Cid`) and inline blocks (field 15).
+ * `Head.Cid`) and inline blocks (field 15), with the `pb/inline.proto` codec.
+ * The arrays are views of `data`.
  * @throws Error on malformed protobuf.
  */
 export function parseBroadcast(data: Uint8Array): { heads: Uint8Array[]; blocks: Uint8Array[] } {
-  const heads: Uint8Array[] = []
-  const blocks: Uint8Array[] = []
-  let pos = 0
-  const varint = (): number => {
-    let n = 0
-    let mul = 1
-    for (let i = 0; i < 10; i++) {
-      if (pos >= data.length) throw new Error('truncated varint')
-      const b = data[pos++]!
-      n += (b & 0x7f) * mul
-      if ((b & 0x80) === 0) return n
-      mul *= 128
-    }
-    throw new Error('varint too long')
-  }
-  const bytes = (): Uint8Array => {
-    const len = varint()
-    if (pos + len > data.length) throw new Error('truncated field')
-    const b = data.subarray(pos, pos + len)
-    pos += len
-    return b
-  }
-  while (pos < data.length) {
-    const tag = varint()
-    const field = Math.floor(tag / 8)
-    const wt = tag & 7
-    if (wt === 2) {
-      const b = bytes()
-      if (field === 1) {
-        // Head { bytes Cid = 1 }
-        let hp = 0
-        while (hp < b.length) {
-          const t = b[hp++]!
-          if (t !== 0x0a) break
-          let len = 0
-          let mul = 1
-          for (let i = 0; i < 5 && hp < b.length; i++) {
-            const x = b[hp++]!
-            len += (x & 0x7f) * mul
-            mul *= 128
-            if ((x & 0x80) === 0) break
-          }
-          heads.push(b.subarray(hp, hp + len))
-          hp += len
-        }
-      } else if (field === INLINE_BLOCKS_FIELD) blocks.push(b)
-    } else if (wt === 0) varint()
-    else if (wt === 1) pos += 8
-    else if (wt === 5) pos += 4
-    else throw new Error(`unsupported wire type ${wt}`)
-  }
-  if (pos > data.length) throw new Error('truncated message')
-  return { heads, blocks }
+  const msg = InlineBroadcast.decode(data)
+  return { heads: msg.Heads.map((h) => h.Cid).filter((c) => c.length > 0), blocks: msg.Blocks }
 }
 
 export interface PubsubBroadcaster extends Broadcaster {
@@ -250,7 +179,7 @@ export function createPubsubBroadcaster(
       await blockstore.putMany(ok)
       inlineReceived += ok.length
     } catch (err) {
-      log.warn(`storing inline crdt blocks: ${(err as Error).message}`)
+      log.warn(`storing inline crdt blocks: ${errorMessage(err)}`)
     }
   }
 
@@ -597,7 +526,7 @@ export function createBitswapDagSyncer(init: BitswapDagSyncerInit, components: B
           if (got !== undefined) return got
         } catch (err) {
           if (options?.signal?.aborted === true) throw err
-          log.debug(`dag sync of ${cid.toString()}: ${(err as Error).message}`)
+          log.debug(`dag sync of ${cid.toString()}: ${errorMessage(err)}`)
         }
       }
       if (broker === undefined && !stopped) await start() // never started: start on first use

@@ -29,6 +29,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import type { AbortOptions } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import type { CrdtBlockstore } from './dag.ts'
+import { errorMessage } from '../../errors.ts'
 
 const log = getLogger('crdt')
 
@@ -268,7 +269,7 @@ export function createDagSync(init: DagSyncInit, components: DagSyncComponents):
         DAG_SYNC_PROTOCOL,
         (stream, connection) => {
           serve(stream, connection.remotePeer.toString(), c.signal).catch((err: unknown) => {
-            log.debug(`dag sync: serving ${connection.remotePeer.toString()}: ${(err as Error).message}`)
+            log.debug(`dag sync: serving ${connection.remotePeer.toString()}: ${errorMessage(err)}`)
             stream.abort(err instanceof Error ? err : new Error(String(err)))
           })
         },
@@ -312,9 +313,8 @@ export function createDagSync(init: DagSyncInit, components: DagSyncComponents):
         } catch (err) {
           stats.requestsFailed++
           if (options?.signal?.aborted === true) throw err
-          const e = err as Error
-          if (e.name === 'UnsupportedProtocolError') unsupported.set(peer.toString(), Date.now() + 60_000)
-          log.debug(`dag sync: ${cid.toString()} from ${peer.toString()}: ${e.message}`)
+          if (err instanceof Error && err.name === 'UnsupportedProtocolError') unsupported.set(peer.toString(), Date.now() + 60_000)
+          log.debug(`dag sync: ${cid.toString()} from ${peer.toString()}: ${errorMessage(err)}`)
         }
       }
       return undefined

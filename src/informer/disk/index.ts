@@ -18,6 +18,7 @@ import { getLogger } from '../../observability/logging.ts'
 import { clusterMetrics } from '../../observability/metrics.ts'
 import type { Metric, PeerId } from '../../types/index.ts'
 import { type Clock, expireIn, makeMetric } from '../metric.ts'
+import { errorMessage } from '../../errors.ts'
 
 const log = getLogger('diskinfo')
 
@@ -88,7 +89,7 @@ export class DiskInformer implements Informer {
       }
     } catch (err) {
       if (options?.signal?.aborted === true) throw err
-      log.error(err instanceof Error ? err.message : String(err))
+      log.error(errorMessage(err))
       valid = false
     }
     const m = makeMetric({

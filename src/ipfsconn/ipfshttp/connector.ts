@@ -20,6 +20,8 @@
  */
 import { parse as ndjsonParse } from 'it-ndjson'
 import { CID } from 'multiformats/cid'
+import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
+import { encodeMultipart, type UploadEntry } from '../../adder/multipart.ts'
 import { AbortError, InvalidArgumentError, IPFSError, NotFoundError } from '../../errors.ts'
 import type { AbortOptions, IPFSConnector, IPFSPinInfo, PinProgressHandler } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
@@ -677,7 +679,6 @@ export class IpfsHttpConnector implements IPFSConnector {
     let sourceError: unknown
     let failure: unknown
     let next = await it.next()
-    const enc = new TextEncoder()
     // a failed request stops its siblings
     const stopAll = new AbortController()
     const signal = options.signal !== undefined ? AbortSignal.any([options.signal, stopAll.signal]) : stopAll.signal
@@ -689,7 +690,6 @@ export class IpfsHttpConnector implements IPFSConnector {
         const mhtype = MULTIHASH_NAMES.get(first.multihash.code)
         if (codec === undefined) throw new IPFSError(`IPFS error (block/put): unsupported block codec 0x${first.code.toString(16)}`)
         if (mhtype === undefined) throw new IPFSError(`IPFS error (block/put): unsupported hash function 0x${first.multihash.code.toString(16)}`)
-        const boundary = `blockstream${Math.random().toString(16).slice(2)}${Date.now().toString(16)}`
         const sent: CID[] = []
         let bytesSent = 0
         const scope = this.scope(this.init.ipfsRequestTimeoutMs, 'block/put', { signal })
@@ -697,37 +697,36 @@ export class IpfsHttpConnector implements IPFSConnector {
         const taken = new Promise<void>((resolve) => {
           bodyTaken = resolve
         })
-        const body = new ReadableStream<Uint8Array>(
-          {
-            pull: async (ctrl) => {
-              try {
-                const cur = next
-                if (cur.done === true || sent.length >= BLOCK_STREAM_BATCH || cur.value.cid.code !== first.code || cur.value.cid.multihash.code !== first.multihash.code) {
-                  ctrl.enqueue(enc.encode(`--${boundary}--\r\n`))
-                  ctrl.close()
-                  bodyTaken()
-                  return
-                }
-                ctrl.enqueue(
-                  enc.encode(
-                    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="block"\r\nContent-Type: application/octet-stream\r\n\r\n`
-                  )
-                )
-                ctrl.enqueue(cur.value.bytes)
-                ctrl.enqueue(enc.encode('\r\n'))
-                sent.push(cur.value.cid)
-                bytesSent += cur.value.bytes.length
-                scope.reset(this.init.ipfsRequestTimeoutMs)
-                next = await it.next()
-              } catch (err) {
-                sourceError = err
-                ctrl.error(err)
+        // the blocks of this request: up to BLOCK_STREAM_BATCH of one codec and hash function
+        const resetTimeout = (): void => scope.reset(this.init.ipfsRequestTimeoutMs)
+        async function* parts(): AsyncGenerator<UploadEntry> {
+          try {
+            while (true) {
+              const cur = next
+              if (cur.done === true || sent.length >= BLOCK_STREAM_BATCH || cur.value.cid.code !== first.code || cur.value.cid.multihash.code !== first.multihash.code) {
                 bodyTaken()
+                return
               }
+              const bytes = cur.value.bytes
+              sent.push(cur.value.cid)
+              bytesSent += bytes.length
+              resetTimeout()
+              yield {
+                kind: 'file',
+                path: 'block',
+                content: async function* () {
+                  yield bytes
+                }
+              }
+              next = await it.next()
             }
-          },
-          { highWaterMark: 0 }
-        )
+          } catch (err) {
+            sourceError = err
+            bodyTaken()
+            throw err
+          }
+        }
+        const { body, contentType } = encodeMultipart(parts())
         const q: Query = [
           ['cid-codec', codec],
           ['mhtype', mhtype],
@@ -737,14 +736,14 @@ export class IpfsHttpConnector implements IPFSConnector {
         clusterMetrics.blocksPut.inc()
         const request = (async (): Promise<void> => {
           try {
-            const res = await this.post('block/put', q, scope, body, { 'Content-Type': `multipart/form-data; boundary=${boundary}` })
+            const res = await this.post('block/put', q, scope, body, { 'Content-Type': contentType })
             let i = 0
             for await (const obj of ndjsonParse(res.body as AsyncIterable<Uint8Array>)) {
               const o = obj as { Key?: unknown; Message?: unknown; Type?: unknown }
               if (o.Type === 'error' && typeof o.Message === 'string') throw new KuboResponseError('block/put', 200, o.Message)
               const want = sent[i++]
               const got = typeof o.Key === 'string' ? CID.parse(o.Key) : undefined
-              if (want === undefined || got === undefined || !equalBytes(want.multihash.bytes, got.multihash.bytes)) {
+              if (want === undefined || got === undefined || !uint8ArrayEquals(want.multihash.bytes, got.multihash.bytes)) {
                 throw new IPFSError(`IPFS error (block/put): stored block ${String(o.Key)} does not match the block sent (${want?.toString() ?? 'none'})`)
               }
               scope.reset(this.init.ipfsRequestTimeoutMs)
@@ -883,8 +882,3 @@ const MULTIHASH_NAMES = new Map<number, string>([
   [0xb260, 'blake2s-256']
 ])
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}

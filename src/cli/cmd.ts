@@ -1,13 +1,16 @@
 /**
- * The command model of `ipfs-cluster ctl`: each command is a citty
- * command built from a `CommandSpec` that also carries its help texts,
- * in the slots urfave/cli v1 has (`Name`, `Usage`, `Description`,
- * `ArgsUsage`, `Flags`); the texts themselves are our own. Flags are parsed like Go's `flag` package as urfave uses it:
+ * The command model shared by `ipfs-cluster ctl` and `ipfs-cluster
+ * service`: each command is a citty command built from a `CommandSpec`
+ * that also carries its help texts, in the slots urfave/cli v1 has
+ * (`Name`, `Usage`, `Description`, `ArgsUsage`, `Flags`); the texts
+ * themselves are our own. Flags are parsed like Go's `flag` package as urfave uses it:
  * `-name` and `--name` are the same, `-name=value` or `-name value`,
  * flags may follow positional arguments, `--` ends flags, repeatable
  * (`slice`) flags collect every value.
  */
 import { type CommandDef, defineCommand } from 'citty'
+import { InvalidDurationError, parseDuration } from '../config/duration.ts'
+import { ClusterError } from '../errors.ts'
 
 export type FlagKind = 'bool' | 'string' | 'int' | 'slice' | 'duration'
 
@@ -39,12 +42,8 @@ export interface ParsedCommandLine {
 }
 
 /** A usage error (urfave prints "Incorrect Usage." and the help; exit 1). */
-export class UsageError extends Error {
-  static name = 'UsageError'
-  constructor(message: string) {
-    super(message)
-    this.name = 'UsageError'
-  }
+export class UsageError extends ClusterError {
+  static override name = 'UsageError'
 }
 
 /**
@@ -145,32 +144,21 @@ export function parseCommandLine(
   return { flags, positionals, help }
 }
 
-const UNITS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  'µs': 1e-3,
-  'μs': 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000
-}
-
 /**
- * Go's `time.ParseDuration` ("300ms", "1.5h", "2h45m", "0"), in ms. A bare
- * number is taken as seconds.
- * @throws UsageError on a malformed duration.
+ * A duration flag, in ms: Go's `time.ParseDuration` ("300ms", "1.5h",
+ * "2h45m", "0"; `parseDuration` of config/duration.ts) after trimming
+ * spaces; a bare number is taken as seconds.
+ * @throws UsageError `time: invalid duration "<s>" (<what>)` on a malformed duration.
  */
 export function parseGoDuration(s: string, what = 'duration'): number {
   const t = s.trim()
   if (/^[-+]?\d+(\.\d+)?$/.test(t)) return Number.parseFloat(t) * 1000
-  const m = /^([-+]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/.exec(t)
-  if (m === null) throw new UsageError(`time: invalid duration "${s}" (${what})`)
-  let total = 0
-  for (const part of t.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) {
-    total += Number.parseFloat(part[1]!) * UNITS[part[2]!]!
+  try {
+    return parseDuration(t)
+  } catch (err) {
+    if (!(err instanceof InvalidDurationError)) throw err
+    throw new UsageError(`time: invalid duration "${s}" (${what})`, { cause: err })
   }
-  return m[1] === '-' ? -total : total
 }
 
 /** What a command's `run` receives. */
