@@ -22,6 +22,7 @@ check() { # name, command...
 check build "$BUN" scripts/build.ts
 check typecheck node_modules/.bin/tsc --noEmit -p .
 check lint node_modules/.bin/biome lint src test scripts bench
+check structure "$BUN" scripts/check-structure.ts
 
 LOG="$(mktemp)"
 # Unit and integration tests first, then the e2e suites that drive the binary.

@@ -4,6 +4,7 @@
  * order, and exit at once on a second signal; and where a running peer is
  * kept alive through a stray asynchronous error (`guardProcess`).
  */
+import { errorMessage } from '../errors.ts'
 import { getLogger } from '../observability/logging.ts'
 
 let guarded = false
@@ -55,7 +56,7 @@ export function runUntilSignal(peer: { stop(): Promise<void> }, signals: NodeJS.
       log.info(`received ${sig}: shutting down`)
       peer
         .stop()
-        .catch((err: unknown) => log.error(`shutdown: ${(err as Error).message}`))
+        .catch((err: unknown) => log.error(`shutdown: ${errorMessage(err)}`))
         .finally(() => {
           log.info('IPFS Cluster peer stopped')
           resolve()

@@ -8,6 +8,7 @@
  * Upstream: `go-libp2p-pubsub` as set up in `clusterhost.go` `newPubSub`.
  */
 import { type GossipSub, type Message, TopicValidatorResult } from '@libp2p/gossipsub'
+import { errorMessage } from '../errors.ts'
 import { getLogger } from '../observability/logging.ts'
 
 const log = getLogger('p2p')
@@ -51,7 +52,7 @@ export function createPubsubAdapter(host: PubsubHost): PubsubAdapter {
       try {
         h(msg.data, from)
       } catch (err) {
-        log.error(`pubsub handler for ${msg.topic}: ${(err as Error).message}`)
+        log.error(`pubsub handler for ${msg.topic}: ${errorMessage(err)}`)
       }
     }
   }
@@ -84,7 +85,7 @@ export function createPubsubAdapter(host: PubsubHost): PubsubAdapter {
           try {
             pubsub.unsubscribe(topic)
           } catch (err) {
-            log.debug(`unsubscribing ${topic}: ${(err as Error).message}`)
+            log.debug(`unsubscribing ${topic}: ${errorMessage(err)}`)
           }
         }
         if (handlers.size === 0 && listening) {
