@@ -57,9 +57,12 @@ export type FieldValue<F> = F extends { convert: (value: never, io: SectionIo) =
           : never
 
 /** `{ [prop]: value }` of the declared fields that have a `prop`. */
-export type FieldsConfig<S extends readonly FieldSpec[]> = {
+export type FieldsConfig<S extends readonly FieldSpec[]> = Flat<{
   [F in S[number] as F extends { prop: infer P extends string } ? P : never]: FieldValue<F>
-}
+}>
+
+/** The same object type, shown by editors and compiler messages as its plain properties. */
+type Flat<T> = { [K in keyof T]: T[K] } & {}
 
 /**
  * A declared section: its fields and the step from their typed values to
