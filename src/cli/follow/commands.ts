@@ -26,7 +26,7 @@ import {
   saveIdentity,
   saveServiceConfig
 } from '../../config/index.ts'
-import { createCrdtConsensus } from '../../consensus/crdt/index.ts'
+import { CRDT_DEFAULTS, createCrdtConsensus } from '../../consensus/crdt/index.ts'
 import { type DatastoreBackend, openDatastore } from '../../datastore/index.ts'
 import { IpfsHttpConnector } from '../../ipfsconn/ipfshttp/index.ts'
 import { getLogger, setLogLevels, setLogReporters } from '../../observability/logging.ts'
@@ -340,8 +340,8 @@ async function offlineStore(io: FollowIO, paths: FollowPaths): Promise<OfflineSt
   return {
     backend,
     folder: found[0] !== undefined ? join(paths.folder, backend) : cfg!.datastore.folder,
-    namespace: cfg?.consensus.crdt.datastoreNamespace ?? '/c',
-    clusterName: cfg?.consensus.crdt.clusterName ?? 'ipfs-cluster'
+    namespace: cfg?.consensus.crdt.datastoreNamespace ?? CRDT_DEFAULTS.namespace,
+    clusterName: cfg?.consensus.crdt.clusterName ?? CRDT_DEFAULTS.clusterName
   }
 }
 
@@ -362,7 +362,7 @@ async function printStatusOffline(io: FollowIO, paths: FollowPaths): Promise<voi
         peerId: identity.id,
         clusterName: store.clusterName,
         trustedPeers: ['*'],
-        batching: { maxBatchSize: 0, maxBatchAgeMs: 0, maxQueueSize: 50_000 },
+        batching: { ...CRDT_DEFAULTS.batching },
         rebroadcastIntervalMs: 0,
         repairIntervalMs: 0,
         namespace: store.namespace
