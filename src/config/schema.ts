@@ -94,6 +94,8 @@ export interface FieldSpec {
   oneOf?: { readonly what: string; readonly values: readonly string[] }
   /** `strings`/`list`: an empty list means the default in the typed value (the JSON keeps it empty). */
   emptyIsDefault?: boolean
+  /** `strings`: `service init --randomports` replaces its ports by free ones (upstream `cmdutils.RandomizePorts`). */
+  randomPort?: boolean
   /** `string`: a path, resolved against the configuration folder ("" stays ""). */
   path?: boolean
   /**

@@ -63,7 +63,8 @@ export const CLUSTER = section({
       kind: 'strings',
       def: ['/ip4/0.0.0.0/tcp/9096', '/ip4/0.0.0.0/udp/9096/quic'],
       prop: 'listenMultiaddress',
-      check: 'multiaddrsNonEmpty'
+      check: 'multiaddrsNonEmpty',
+      randomPort: true
     },
     {
       key: 'announce_multiaddress',
@@ -348,7 +349,8 @@ function httpApiSection(listen: string) {
         def: [listen],
         prop: 'httpListenMultiaddress',
         check: 'multiaddrs',
-        emptyIsDefault: true
+        emptyIsDefault: true,
+        randomPort: true
       },
       // absolute path or "" (no TLS)
       { key: 'ssl_cert_file', go: 'SSLCertFile', kind: 'string', def: '', omitEmpty: true, prop: 'sslCertFile', path: true },
@@ -445,7 +447,8 @@ export const IPFSPROXY = section({
       def: ['/ip4/127.0.0.1/tcp/9095'],
       prop: 'listenMultiaddress',
       check: 'multiaddrs',
-      emptyIsDefault: true
+      emptyIsDefault: true,
+      randomPort: true
     },
     {
       key: 'node_multiaddress',

@@ -32,7 +32,9 @@ export const SERVICE_FILE = 'service.json'
 /** Consensus components upstream knows; only crdt is implemented. */
 export type ConsensusName = 'crdt' | 'raft'
 /** Datastore backends we implement (upstream's pebble/badger/badger3 are not). */
-export type DatastoreName = 'sqlite' | 'leveldb'
+export type DatastoreName = keyof typeof SECTIONS.datastore
+
+const DATASTORES = Object.keys(SECTIONS.datastore) as DatastoreName[]
 
 export const RAFT_UNSUPPORTED = 'raft consensus is not supported yet; use crdt'
 
@@ -73,7 +75,7 @@ export interface ParseServiceConfigOptions {
 
 /** Which datastore section a JSON document selects. */
 function chooseDatastore(raw: JsonObject, label: string): DatastoreName {
-  const ours = (['sqlite', 'leveldb'] as const).filter((k) => isPresent(raw, 'datastore', k))
+  const ours = DATASTORES.filter((k) => isPresent(raw, 'datastore', k))
   if (ours.length > 1) {
     throw new ConfigError(`${label}: datastore: only one of sqlite or leveldb may be configured`)
   }
@@ -128,7 +130,7 @@ export function parseServiceConfig(rawInput: unknown, opts: ParseServiceConfigOp
     const isThere = isPresent(raw, group, key)
     if (isThere) present.add(path)
     const obj = normalize(spec.fields, isThere ? groupOf(raw, group)[key] : undefined, path, ctx)
-    applyEnv(spec.fields, obj, `cluster_${key}`, path, env, ctx)
+    applyEnv(spec.fields, obj, envPrefix(key), path, env, ctx)
     sections.set(path, normalize(spec.fields, obj, path, ctx))
   }
   const clusterN = normalize(CLUSTER.fields, cluster, 'cluster', ctx)
@@ -185,6 +187,11 @@ export function parseServiceConfig(rawInput: unknown, opts: ParseServiceConfigOp
   }
   config.json = json
   return config
+}
+
+/** envconfig prefix of a component section: `CLUSTER_<COMPONENT>_…` (upstream `ConfigKey()`). */
+function envPrefix(component: string): string {
+  return `cluster_${component}`
 }
 
 /** Every component section, in upstream's written order. */
@@ -298,7 +305,7 @@ export interface DefaultServiceConfigOptions {
   consensus?: ConsensusName
   /** Default sqlite. */
   datastore?: DatastoreName
-  /** Pick free random ports for cluster, restapi, pinsvcapi and ipfsproxy listeners (`--randomports`). */
+  /** Pick free random ports for the listeners declared `randomPort` (cluster, restapi, pinsvcapi, ipfsproxy; `--randomports`). */
   randomPorts?: boolean
   /** Hex secret ("" = no private network); wins over CLUSTER_SECRET. Default: random 32 bytes. */
   secret?: string
@@ -314,7 +321,7 @@ function checkChoices(consensus: string, datastore: string): void {
   if (UPSTREAM_ONLY_DATASTORES.includes(datastore)) {
     throw new UnsupportedError(`datastore ${datastore} is not supported: use sqlite (default) or leveldb`)
   }
-  if (datastore !== 'sqlite' && datastore !== 'leveldb') {
+  if (!(DATASTORES as string[]).includes(datastore)) {
     throw new ConfigError(`datastore "${datastore}": must be sqlite or leveldb`)
   }
 }
@@ -348,14 +355,11 @@ export async function defaultServiceConfig(opts: DefaultServiceConfigOptions = {
   if (opts.randomPorts === true) {
     const holders: Array<Server | UdpSocket> = []
     try {
-      cluster.listen_multiaddress = await randomizePorts(cluster.listen_multiaddress as string[], holders)
-      for (const [path, key] of [
-        ['api.restapi', 'http_listen_multiaddress'],
-        ['api.pinsvcapi', 'http_listen_multiaddress'],
-        ['api.ipfsproxy', 'listen_multiaddress']
-      ] as const) {
-        const s = sections.get(path)
-        if (s !== undefined) s.obj[key] = await randomizePorts(s.obj[key] as string[], holders)
+      const listeners: Array<{ spec: Section; obj: JsonObject }> = [{ spec: CLUSTER, obj: cluster }, ...sections.values()]
+      for (const { spec, obj } of listeners) {
+        for (const f of spec.fields) {
+          if (f.randomPort === true) obj[f.key] = await randomizePorts(obj[f.key] as string[], holders)
+        }
       }
     } finally {
       await closeAll(holders)
@@ -364,7 +368,7 @@ export async function defaultServiceConfig(opts: DefaultServiceConfigOptions = {
 
   applyEnv(CLUSTER.fields, cluster, 'cluster', 'cluster', env, ctx)
   for (const { group, key, spec, obj } of sections.values()) {
-    applyEnv(spec.fields, obj, `cluster_${key}`, `${group}.${key}`, env, ctx)
+    applyEnv(spec.fields, obj, envPrefix(key), `${group}.${key}`, env, ctx)
   }
 
   if (opts.secret !== undefined) {
@@ -495,6 +499,6 @@ export function applyInitPeers(json: JsonObject, multiaddrs: string[]): string[]
 export function defaultRestApiConfig(folder: string, env: Env = {}): RestApiConfig {
   const ctx: NormalizeContext = { label: 'api.restapi defaults', origin: new Map() }
   const obj = normalize(RESTAPI.fields, {}, 'api.restapi', ctx)
-  applyEnv(RESTAPI.fields, obj, 'cluster_restapi', 'api.restapi', env, ctx)
+  applyEnv(RESTAPI.fields, obj, envPrefix('restapi'), 'api.restapi', env, ctx)
   return readSection(RESTAPI, normalize(RESTAPI.fields, obj, 'api.restapi', ctx), 'api.restapi', ctx, resolve(folder))
 }

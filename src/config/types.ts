@@ -18,6 +18,7 @@ import type {
   PINQUEUE,
   PUBSUBMON,
   RESTAPI,
+  SECTIONS,
   SQLITE,
   STATELESS,
   TAGS,
@@ -57,7 +58,7 @@ export type TracingConfig = SectionConfig<typeof TRACING>
  * The datastore chosen by the `datastore.<backend>` section: its absolute
  * `folder` and, for leveldb, `leveldbOptions` as written (goleveldb option names).
  */
-export type DatastoreConfig = { backend: 'sqlite' | 'leveldb' } & SectionConfig<typeof SQLITE> &
+export type DatastoreConfig = { backend: keyof typeof SECTIONS.datastore } & SectionConfig<typeof SQLITE> &
   Partial<SectionConfig<typeof LEVELDB>>
 
 /** The whole `service.json`, typed. */
