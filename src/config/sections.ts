@@ -104,14 +104,7 @@ export const CLUSTER = section({
       fields: [
         { key: 'enabled', go: 'Enabled', kind: 'bool', def: true, prop: 'enabled' },
         { key: 'memory_limit_bytes', go: 'MemoryLimitBytes', kind: 'int', def: 0, prop: 'memoryLimitBytes', min: 0 },
-        {
-          key: 'file_descriptors_limit',
-          go: 'FileDescriptorsLimit',
-          kind: 'int',
-          def: 0,
-          prop: 'fileDescriptorsLimit',
-          min: 0
-        }
+        { key: 'file_descriptors_limit', go: 'FileDescriptorsLimit', kind: 'int', def: 0, prop: 'fileDescriptorsLimit', min: 0 }
       ]
     },
     {
@@ -121,14 +114,7 @@ export const CLUSTER = section({
       def: null,
       prop: 'pubsub',
       fields: [
-        {
-          key: 'seen_messages_ttl',
-          go: 'SeenMessagesTTL',
-          kind: 'duration',
-          def: '30m0s',
-          prop: 'seenMessagesTtlMs',
-          check: 'positive'
-        },
+        { key: 'seen_messages_ttl', go: 'SeenMessagesTTL', kind: 'duration', def: '30m0s', prop: 'seenMessagesTtlMs', check: 'positive' },
         {
           key: 'heartbeat_interval',
           go: 'HeartbeatInterval',
@@ -143,22 +129,8 @@ export const CLUSTER = section({
         { key: 'flood_publish', go: 'FloodPublish', kind: 'bool', def: false, prop: 'floodPublish' }
       ]
     },
-    {
-      key: 'dial_peer_timeout',
-      go: 'DialPeerTimeout',
-      kind: 'duration',
-      def: '3s',
-      prop: 'dialPeerTimeoutMs',
-      check: 'positive'
-    },
-    {
-      key: 'state_sync_interval',
-      go: 'StateSyncInterval',
-      kind: 'duration',
-      def: '5m0s',
-      prop: 'stateSyncIntervalMs',
-      check: 'positive'
-    },
+    { key: 'dial_peer_timeout', go: 'DialPeerTimeout', kind: 'duration', def: '3s', prop: 'dialPeerTimeoutMs', check: 'positive' },
+    { key: 'state_sync_interval', go: 'StateSyncInterval', kind: 'duration', def: '5m0s', prop: 'stateSyncIntervalMs', check: 'positive' },
     {
       key: 'pin_recover_interval',
       go: 'PinRecoverInterval',
@@ -168,22 +140,8 @@ export const CLUSTER = section({
       check: 'positive'
     },
     // -1 = everywhere (then max is -1 too)
-    {
-      key: 'replication_factor_min',
-      go: 'ReplicationFactorMin',
-      kind: 'int',
-      def: -1,
-      zeroIsDefault: true,
-      prop: 'replicationFactorMin'
-    },
-    {
-      key: 'replication_factor_max',
-      go: 'ReplicationFactorMax',
-      kind: 'int',
-      def: -1,
-      zeroIsDefault: true,
-      prop: 'replicationFactorMax'
-    },
+    { key: 'replication_factor_min', go: 'ReplicationFactorMin', kind: 'int', def: -1, zeroIsDefault: true, prop: 'replicationFactorMin' },
+    { key: 'replication_factor_max', go: 'ReplicationFactorMax', kind: 'int', def: -1, zeroIsDefault: true, prop: 'replicationFactorMax' },
     {
       key: 'monitor_ping_interval',
       go: 'MonitorPingInterval',
@@ -192,30 +150,11 @@ export const CLUSTER = section({
       prop: 'monitorPingIntervalMs',
       check: 'positive'
     },
-    {
-      key: 'peer_watch_interval',
-      go: 'PeerWatchInterval',
-      kind: 'duration',
-      def: '5s',
-      prop: 'peerWatchIntervalMs',
-      check: 'positive'
-    },
+    { key: 'peer_watch_interval', go: 'PeerWatchInterval', kind: 'duration', def: '5s', prop: 'peerWatchIntervalMs', check: 'positive' },
     // 0 = mDNS off
     { key: 'mdns_interval', go: 'MDNSInterval', kind: 'duration', def: '10s', prop: 'mdnsIntervalMs' },
-    {
-      key: 'pin_only_on_trusted_peers',
-      go: 'PinOnlyOnTrustedPeers',
-      kind: 'bool',
-      def: false,
-      prop: 'pinOnlyOnTrustedPeers'
-    },
-    {
-      key: 'pin_only_on_untrusted_peers',
-      go: 'PinOnlyOnUntrustedPeers',
-      kind: 'bool',
-      def: false,
-      prop: 'pinOnlyOnUntrustedPeers'
-    },
+    { key: 'pin_only_on_trusted_peers', go: 'PinOnlyOnTrustedPeers', kind: 'bool', def: false, prop: 'pinOnlyOnTrustedPeers' },
+    { key: 'pin_only_on_untrusted_peers', go: 'PinOnlyOnUntrustedPeers', kind: 'bool', def: false, prop: 'pinOnlyOnUntrustedPeers' },
     { key: 'disable_repinning', go: 'DisableRepinning', kind: 'bool', def: true, prop: 'disableRepinning' },
     { key: 'follower_mode', go: 'FollowerMode', kind: 'bool', def: false, omitEmpty: true, prop: 'followerMode' },
     // as written (`peerstore` when unset); `finish` adds the absolute `peerstorePath`
@@ -258,14 +197,7 @@ export const CLUSTER = section({
 export const CRDT = section({
   fields: [
     // pubsub topic / cluster name
-    {
-      key: 'cluster_name',
-      go: 'ClusterName',
-      kind: 'string',
-      def: 'ipfs-cluster',
-      zeroIsDefault: true,
-      prop: 'clusterName'
-    },
+    { key: 'cluster_name', go: 'ClusterName', kind: 'string', def: 'ipfs-cluster', zeroIsDefault: true, prop: 'clusterName' },
     // peer IDs, or "*" for every peer; `finish` turns it into `trustAll` + `trustedPeers`
     { key: 'trusted_peers', go: 'TrustedPeers', kind: 'list', def: ['*'], prop: 'trustedPeers' },
     // batching is enabled when both maxBatchSize > 0 and maxBatchAgeMs > 0
@@ -359,15 +291,7 @@ function httpApiSection(listen: string) {
       { key: 'read_header_timeout', go: 'ReadHeaderTimeout', kind: 'duration', def: '5s', prop: 'readHeaderTimeoutMs' },
       { key: 'write_timeout', go: 'WriteTimeout', kind: 'duration', def: '0s', prop: 'writeTimeoutMs' },
       { key: 'idle_timeout', go: 'IdleTimeout', kind: 'duration', def: '2m0s', prop: 'idleTimeoutMs' },
-      {
-        key: 'max_header_bytes',
-        go: 'MaxHeaderBytes',
-        kind: 'int',
-        def: 4096,
-        zeroIsDefault: true,
-        prop: 'maxHeaderBytes',
-        min: 4096
-      },
+      { key: 'max_header_bytes', go: 'MaxHeaderBytes', kind: 'int', def: 4096, zeroIsDefault: true, prop: 'maxHeaderBytes', min: 4096 },
       {
         key: 'libp2p_listen_multiaddress',
         go: 'Libp2pListenMultiaddress',
@@ -404,13 +328,7 @@ function httpApiSection(listen: string) {
         def: ['Content-Type', 'X-Stream-Output', 'X-Chunked-Output', 'X-Content-Length'],
         prop: 'corsExposedHeaders'
       },
-      {
-        key: 'cors_allow_credentials',
-        go: 'CORSAllowCredentials',
-        kind: 'bool',
-        def: true,
-        prop: 'corsAllowCredentials'
-      },
+      { key: 'cors_allow_credentials', go: 'CORSAllowCredentials', kind: 'bool', def: true, prop: 'corsAllowCredentials' },
       { key: 'cors_max_age', go: 'CORSMaxAge', kind: 'duration', def: '0s', prop: 'corsMaxAgeMs' }
     ],
     finish(c, io) {
@@ -466,23 +384,8 @@ export const IPFSPROXY = section({
     { key: 'read_header_timeout', go: 'ReadHeaderTimeout', kind: 'duration', def: '5s', prop: 'readHeaderTimeoutMs' },
     { key: 'write_timeout', go: 'WriteTimeout', kind: 'duration', def: '0s', prop: 'writeTimeoutMs' },
     { key: 'idle_timeout', go: 'IdleTimeout', kind: 'duration', def: '1m0s', prop: 'idleTimeoutMs' },
-    {
-      key: 'max_header_bytes',
-      go: 'MaxHeaderBytes',
-      kind: 'int',
-      def: 4096,
-      zeroIsDefault: true,
-      prop: 'maxHeaderBytes',
-      min: 4096
-    },
-    {
-      key: 'extract_headers_extra',
-      go: 'ExtractHeadersExtra',
-      kind: 'list',
-      def: [],
-      omitEmpty: true,
-      prop: 'extractHeadersExtra'
-    },
+    { key: 'max_header_bytes', go: 'MaxHeaderBytes', kind: 'int', def: 4096, zeroIsDefault: true, prop: 'maxHeaderBytes', min: 4096 },
+    { key: 'extract_headers_extra', go: 'ExtractHeadersExtra', kind: 'list', def: [], omitEmpty: true, prop: 'extractHeadersExtra' },
     {
       key: 'extract_headers_path',
       go: 'ExtractHeadersPath',
@@ -518,32 +421,13 @@ export const IPFSHTTP = section({
       prop: 'nodeMultiaddress',
       check: 'multiaddr'
     },
-    {
-      key: 'connect_swarms_delay',
-      go: 'ConnectSwarmsDelay',
-      kind: 'duration',
-      def: '30s',
-      prop: 'connectSwarmsDelayMs'
-    },
-    {
-      key: 'ipfs_request_timeout',
-      go: 'IPFSRequestTimeout',
-      kind: 'duration',
-      def: '5m0s',
-      prop: 'ipfsRequestTimeoutMs'
-    },
+    { key: 'connect_swarms_delay', go: 'ConnectSwarmsDelay', kind: 'duration', def: '30s', prop: 'connectSwarmsDelayMs' },
+    { key: 'ipfs_request_timeout', go: 'IPFSRequestTimeout', kind: 'duration', def: '5m0s', prop: 'ipfsRequestTimeoutMs' },
     { key: 'pin_timeout', go: 'PinTimeout', kind: 'duration', def: '2m0s', prop: 'pinTimeoutMs' },
     { key: 'unpin_timeout', go: 'UnpinTimeout', kind: 'duration', def: '3h0m0s', prop: 'unpinTimeoutMs' },
     { key: 'repogc_timeout', go: 'RepoGCTimeout', kind: 'duration', def: '24h0m0s', prop: 'repoGcTimeoutMs' },
     // number of pins between informer metric triggers; 0 = disabled
-    {
-      key: 'informer_trigger_interval',
-      go: 'InformerTriggerInterval',
-      kind: 'int',
-      def: 0,
-      prop: 'informerTriggerInterval',
-      min: 0
-    },
+    { key: 'informer_trigger_interval', go: 'InformerTriggerInterval', kind: 'int', def: 0, prop: 'informerTriggerInterval', min: 0 },
     { key: 'unpin_disable', go: 'UnpinDisable', kind: 'bool', def: false, omitEmpty: true, prop: 'unpinDisable' }
   ]
 })
@@ -562,15 +446,7 @@ export const STATELESS = section({
       prop: 'maxPinQueueSize',
       min: 1
     },
-    {
-      key: 'concurrent_pins',
-      go: 'ConcurrentPins',
-      kind: 'int',
-      def: 10,
-      zeroIsDefault: true,
-      prop: 'concurrentPins',
-      min: 1
-    },
+    { key: 'concurrent_pins', go: 'ConcurrentPins', kind: 'int', def: 10, zeroIsDefault: true, prop: 'concurrentPins', min: 1 },
     {
       key: 'priority_pin_max_age',
       go: 'PriorityPinMaxAge',
@@ -602,14 +478,7 @@ export const PUBSUBMON = section({
 export const BALANCED = section({
   fields: [
     // e.g. `["tag:group", "freespace"]`; empty = the default
-    {
-      key: 'allocate_by',
-      go: 'AllocateBy',
-      kind: 'list',
-      def: ['tag:group', 'freespace'],
-      prop: 'allocateBy',
-      emptyIsDefault: true
-    }
+    { key: 'allocate_by', go: 'AllocateBy', kind: 'list', def: ['tag:group', 'freespace'], prop: 'allocateBy', emptyIsDefault: true }
   ]
 })
 
@@ -729,14 +598,7 @@ export const LEVELDB = section({
       path: true
     },
     // as written (goleveldb option names)
-    {
-      key: 'leveldb_options',
-      go: 'LevelDBOptions',
-      kind: 'raw',
-      def: DEFAULT_LEVELDB_OPTIONS,
-      noEnv: true,
-      prop: 'leveldbOptions'
-    }
+    { key: 'leveldb_options', go: 'LevelDBOptions', kind: 'raw', def: DEFAULT_LEVELDB_OPTIONS, noEnv: true, prop: 'leveldbOptions' }
   ]
 })
 
