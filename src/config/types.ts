@@ -92,3 +92,14 @@ export interface ServiceConfig {
   /** The effective JSON (defaults and environment applied), in upstream's written layout. */
   json: JsonObject
 }
+
+type CamelCase<S extends string> = S extends `${infer A}_${infer B}` ? `${A}${Capitalize<CamelCase<B>>}` : S
+/** What the declarations of `SECTIONS` require of `ServiceConfig` (the datastore group is the chosen backend). */
+type DeclaredGroups = {
+  [G in Exclude<keyof typeof SECTIONS, 'datastore'> as CamelCase<G>]: {
+    [C in keyof (typeof SECTIONS)[G]]: SectionConfig<(typeof SECTIONS)[G][C]> | null
+  }
+}
+type Assert<T extends true> = T
+/** Compile-time check: a section declared in `sections.ts` but missing from `ServiceConfig` fails the typecheck. */
+export type ServiceConfigCoversDeclarations = Assert<ServiceConfig extends DeclaredGroups ? true : false>
