@@ -11,6 +11,8 @@ import { createBalancedAllocator } from './allocator/balanced/index.ts'
 import { createRestApiServer, type RestApiServer } from './api/rest/index.ts'
 import { Cluster, peersFromPing } from './cluster.ts'
 import type { Identity, ServiceConfig } from './config/index.ts'
+import { DISK } from './config/sections.ts'
+import { fieldDefaults } from './config/typed.ts'
 import { errorMessage } from './errors.ts'
 import { createConsensus } from './consensus/index.ts'
 import { type ClusterHost, createClusterHost, createPubsubAdapter } from './host/index.ts'
@@ -142,7 +144,7 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
         addresses: () => host.addresses(),
         informerIntervalMs: Math.floor(
           Math.min(
-            ...[config.informer.disk, config.informer.tags, config.informer.pinqueue].map((i) => i?.metricTtlMs ?? 30_000)
+            ...[config.informer.disk, config.informer.tags, config.informer.pinqueue].map((i) => i?.metricTtlMs ?? fieldDefaults(DISK).metricTtlMs)
           ) / 2
         ),
         peerAddresses: peerStoreAddresses(host.libp2p)

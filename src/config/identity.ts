@@ -9,6 +9,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { base64pad } from 'multiformats/bases/base64'
+import { errorMessage } from '../errors.ts'
 import { getLogger } from '../observability/logging.ts'
 import type { Env } from './env.ts'
 import { ConfigError } from './errors.ts'
@@ -63,13 +64,13 @@ export function identityFromJson(json: unknown, label = IDENTITY_FILE): Identity
   try {
     peerId = peerIdFromString(id)
   } catch (err) {
-    throw new ConfigError(`${label}: id: error decoding peer ID "${id}": ${(err as Error).message}`)
+    throw new ConfigError(`${label}: id: error decoding peer ID "${id}": ${errorMessage(err)}`)
   }
   let privateKey: PrivateKey
   try {
     privateKey = privateKeyFromProtobuf(base64pad.baseDecode(pk.trim()))
   } catch (err) {
-    throw new ConfigError(`${label}: private_key: cannot decode the private key: ${(err as Error).message}`)
+    throw new ConfigError(`${label}: private_key: cannot decode the private key: ${errorMessage(err)}`)
   }
   if (!peerIdFromPrivateKey(privateKey).equals(peerId)) {
     throw new ConfigError(`${label}: id: identity ID does not match the private_key`)
@@ -94,13 +95,13 @@ export async function loadIdentity(folder: string, env: Env = {}): Promise<Ident
       if (legacy !== null) return legacy
       throw new ConfigError(`${path}: not found (run "ipfs-cluster service init" first)`, { cause: err })
     }
-    throw new ConfigError(`${path}: cannot read: ${(err as Error).message}`, { cause: err })
+    throw new ConfigError(`${path}: cannot read: ${errorMessage(err)}`, { cause: err })
   }
   let json: unknown
   try {
     json = JSON.parse(text)
   } catch (err) {
-    throw new ConfigError(`${path}: invalid JSON: ${(err as Error).message}`)
+    throw new ConfigError(`${path}: invalid JSON: ${errorMessage(err)}`)
   }
   return withEnv(json, path, env)
 }

@@ -7,6 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { errorMessage } from '../errors.ts'
 import { getLogger } from '../observability/logging.ts'
 
 const log = getLogger('config')
@@ -17,7 +18,7 @@ function check(line: string): string | null {
   try {
     id = multiaddr(line).getComponents().findLast((c) => c.name === 'p2p' || c.name === 'ipfs')?.value
   } catch (err) {
-    return (err as Error).message
+    return errorMessage(err)
   }
   if (id === undefined) return 'no /p2p/<peer id>'
   try {
@@ -40,7 +41,7 @@ export async function readPeerstore(path: string): Promise<string[]> {
     text = await readFile(path, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      log.warn(`could not read peerstore ${path}: ${(err as Error).message}`)
+      log.warn(`could not read peerstore ${path}: ${errorMessage(err)}`)
     }
     return []
   }

@@ -12,6 +12,8 @@ import { type Env, parseGoBool } from './env.ts'
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 export type JsonObject = { [key: string]: Json }
+/** A JSON value that may be read-only (declared defaults are `as const`). */
+export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue }
 
 /**
  * - `string`, `int`, `float`, `bool`: Go scalar fields.
@@ -34,6 +36,33 @@ export type FieldKind =
   | 'object'
   | 'raw'
 
+/**
+ * Validation of a field's typed value (see `typed.ts`), each with the
+ * message it fails with:
+ * - `positive`: a duration > 0 ("must be greater than 0s"); every other
+ *   duration must be >= 0 ("must not be negative").
+ * - `nonZero`: a duration that is not 0 ("must not be 0s").
+ * - `multiaddr`: a non-empty multiaddr string ("must be a multiaddr", `invalid multiaddr "…": why`).
+ * - `multiaddrs`, `multiaddrsNonEmpty`: a list of multiaddrs (the latter
+ *   "must not be empty").
+ * - `notEmpty`: a string other than "" ("should not be empty").
+ * - `nullOrNonEmpty`: a nullable map, null or with at least one entry.
+ */
+export type FieldCheck = 'positive' | 'nonZero' | 'multiaddr' | 'multiaddrs' | 'multiaddrsNonEmpty' | 'notEmpty' | 'nullOrNonEmpty'
+
+/** What a field's `convert` and a section's `finish` may use. */
+export interface SectionIo {
+  /** Absolute configuration folder: relative paths resolve against it. */
+  folder: string
+  /** A ConfigError `<label>: <section>.<key>: <msg>`; `key` may be dotted (`connection_manager.low_water`). */
+  fail(key: string, msg: string): ConfigError
+}
+
+/**
+ * One key of one `service.json` struct: its JSON layout (key, Go field name
+ * for envconfig, kind, default, `omitempty` quirks) and, when `prop` is set,
+ * its typed, camelCase property with validation and conversion.
+ */
 export interface FieldSpec {
   /** JSON key (snake_case, as upstream). */
   key: string
@@ -41,8 +70,8 @@ export interface FieldSpec {
   go: string
   kind: FieldKind
   /** Default JSON value (for `object`, ignored: the nested defaults apply). */
-  def: Json
-  fields?: FieldSpec[]
+  def: JsonValue
+  fields?: readonly FieldSpec[]
   /** Go `omitempty`. */
   omitEmpty?: boolean
   /** Written as the empty value (then omitted) while equal to the default. */
@@ -53,6 +82,27 @@ export interface FieldSpec {
   nullable?: boolean
   /** Not settable from the environment. */
   noEnv?: boolean
+  /**
+   * Property of the typed section (camelCase; durations are milliseconds
+   * and end in `Ms`). Absent: the key is kept in the JSON only.
+   */
+  prop?: string
+  check?: FieldCheck
+  /** `int`: the smallest value allowed ("must be at least <min>"). */
+  min?: number
+  /** `string`: the values allowed (`invalid <what> "x": use a or b`); the typed value is their union. */
+  oneOf?: { readonly what: string; readonly values: readonly string[] }
+  /** `strings`/`list`: an empty list means the default in the typed value (the JSON keeps it empty). */
+  emptyIsDefault?: boolean
+  /** `strings`: `service init --randomports` replaces its ports by free ones (upstream `cmdutils.RandomizePorts`). */
+  randomPort?: boolean
+  /** `string`: a path, resolved against the configuration folder ("" stays ""). */
+  path?: boolean
+  /**
+   * Last step from the checked value to the typed one (its return type is
+   * the property's type). A thrown `Error` becomes a ConfigError naming the key.
+   */
+  convert?: (value: never, io: SectionIo) => unknown
 }
 
 /** Where values come from, for error messages. */
@@ -72,8 +122,9 @@ export function fieldError(ctx: NormalizeContext, path: string, msg: string): Co
   return new ConfigError(`${ctx.label}: ${path}${env === undefined ? '' : ` (from ${env})`}: ${msg}`)
 }
 
-function clone<T extends Json>(v: T): T {
-  return v === null || typeof v !== 'object' ? v : (JSON.parse(JSON.stringify(v)) as T)
+/** A mutable deep copy of a (maybe read-only) JSON value. */
+export function clone(v: JsonValue): Json {
+  return v === null || typeof v !== 'object' ? v : (JSON.parse(JSON.stringify(v)) as Json)
 }
 
 function isStringList(v: unknown): v is string[] {
@@ -85,7 +136,7 @@ function isStringList(v: unknown): v is string[] {
  * Returns a new object with every field, in upstream's order.
  * @throws ConfigError naming `<label>: <path>.<key>`.
  */
-export function normalize(fields: FieldSpec[], input: unknown, path: string, ctx: NormalizeContext): JsonObject {
+export function normalize(fields: readonly FieldSpec[], input: unknown, path: string, ctx: NormalizeContext): JsonObject {
   if (input !== undefined && input !== null && !isPlainObject(input)) {
     throw fieldError(ctx, path, 'must be a JSON object')
   }
@@ -106,10 +157,10 @@ function normalizeValue(f: FieldSpec, v: Json | undefined, p: string, ctx: Norma
   switch (f.kind) {
     case 'string':
       if (typeof v !== 'string') throw fieldError(ctx, p, 'must be a string')
-      return v === '' && f.zeroIsDefault === true ? f.def : v
+      return v === '' && f.zeroIsDefault === true ? clone(f.def) : v
     case 'int':
       if (typeof v !== 'number' || !Number.isInteger(v)) throw fieldError(ctx, p, 'must be an integer')
-      return v === 0 && f.zeroIsDefault === true ? f.def : v
+      return v === 0 && f.zeroIsDefault === true ? clone(f.def) : v
     case 'float':
       if (typeof v !== 'number') throw fieldError(ctx, p, 'must be a number')
       return v
@@ -118,7 +169,7 @@ function normalizeValue(f: FieldSpec, v: Json | undefined, p: string, ctx: Norma
       return v
     case 'duration': {
       if (typeof v !== 'string') throw fieldError(ctx, p, 'must be a duration string like "2m0s"')
-      if (v === '') return f.def
+      if (v === '') return clone(f.def)
       try {
         return formatDuration(parseDuration(v))
       } catch {
@@ -156,7 +207,7 @@ function normalizeValue(f: FieldSpec, v: Json | undefined, p: string, ctx: Norma
  * @throws ConfigError naming the variable when its value cannot be parsed.
  */
 export function applyEnv(
-  fields: FieldSpec[],
+  fields: readonly FieldSpec[],
   obj: JsonObject,
   prefix: string,
   path: string,
@@ -180,7 +231,7 @@ export function applyEnv(
 }
 
 /** Names of every variable `applyEnv` would look at (for docs and tests). */
-export function envNames(fields: FieldSpec[], prefix: string): string[] {
+export function envNames(fields: readonly FieldSpec[], prefix: string): string[] {
   const out: string[] = []
   for (const f of fields) {
     if (f.noEnv === true) continue
@@ -260,12 +311,12 @@ function sortKeys(o: JsonObject): JsonObject {
   return out
 }
 
-export function jsonEqual(a: Json | undefined, b: Json | undefined): boolean {
+export function jsonEqual(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
   return JSON.stringify(a) === JSON.stringify(b)
 }
 
 /** Writes a normalized struct the way upstream's `ToJSON` does. */
-export function toJson(fields: FieldSpec[], obj: JsonObject): JsonObject {
+export function toJson(fields: readonly FieldSpec[], obj: JsonObject): JsonObject {
   const out: JsonObject = {}
   for (const f of fields) {
     let v: Json | undefined = obj[f.key]
@@ -288,6 +339,6 @@ export function toJson(fields: FieldSpec[], obj: JsonObject): JsonObject {
 }
 
 /** Defaults of a struct, in normalized form. */
-export function defaults(fields: FieldSpec[]): JsonObject {
+export function defaults(fields: readonly FieldSpec[]): JsonObject {
   return normalize(fields, {}, '', { label: 'defaults', origin: new Map() })
 }

@@ -1,263 +1,557 @@
 /**
- * The JSON layout of every `service.json` section, field by field, as
- * upstream v1.1.6 writes it. Mirrors the `configJSON`/`jsonConfig` structs of
- * `cluster_config.go`, `consensus/crdt/config.go`, `api/common/config.go`,
- * `api/rest/config.go`, `api/pinsvcapi/config.go`, `api/ipfsproxy/config.go`,
- * `ipfsconn/ipfshttp/config.go`, `pintracker/stateless/config.go`,
- * `monitor/pubsubmon/config.go`, `allocator/balanced/config.go`,
- * `informer/{disk,tags,pinqueue}/config.go`, `observations/config.go`,
- * `datastore/leveldb/config.go`; `datastore.sqlite` is ours.
- * The `go` names are the Go struct fields envconfig turns into variables.
+ * Every `service.json` key, declared once: its JSON layout as upstream
+ * v1.1.6 writes it (key, Go field name for `CLUSTER_<SECTION>_<KEY>`
+ * overrides, kind, default, `omitempty` quirks) and its typed, camelCase
+ * property with validation (see `FieldSpec` in `schema.ts`); each section's
+ * `finish` adds derived values and cross-field checks. Parsing, defaults,
+ * `service init` output, environment overrides, validation and the types of
+ * `types.ts` all come from here.
+ *
+ * Mirrors the `configJSON`/`jsonConfig` structs, `Default()` and
+ * `Validate()` of `cluster_config.go`, `consensus/crdt/config.go`,
+ * `api/common/config.go`, `api/rest/config.go`, `api/pinsvcapi/config.go`,
+ * `api/ipfsproxy/config.go`, `ipfsconn/ipfshttp/config.go`,
+ * `pintracker/stateless/config.go`, `monitor/pubsubmon/config.go`,
+ * `allocator/balanced/config.go`, `informer/{disk,tags,pinqueue}/config.go`,
+ * `observations/config.go`, `datastore/leveldb/config.go`;
+ * `datastore.sqlite` is ours.
  */
-import type { FieldSpec, Json } from './schema.ts'
+import { existsSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { isAbsolute, resolve } from 'node:path'
+import { getLogger } from '../observability/logging.ts'
+import type { JsonValue } from './schema.ts'
+import { checkPeerId, section } from './typed.ts'
 
-const DEFAULT_CORS_EXPOSED_HEADERS = ['Content-Type', 'X-Stream-Output', 'X-Chunked-Output', 'X-Content-Length']
+const log = getLogger('config')
 
-export const CLUSTER_FIELDS: FieldSpec[] = [
-  { key: 'peername', go: 'Peername', kind: 'string', def: '', zeroIsDefault: true },
-  { key: 'secret', go: 'Secret', kind: 'string', def: '' },
-  { key: 'leave_on_shutdown', go: 'LeaveOnShutdown', kind: 'bool', def: false },
-  {
-    key: 'listen_multiaddress',
-    go: 'ListenMultiaddress',
-    kind: 'strings',
-    def: ['/ip4/0.0.0.0/tcp/9096', '/ip4/0.0.0.0/udp/9096/quic']
-  },
-  { key: 'announce_multiaddress', go: 'AnnounceMultiaddress', kind: 'strings', def: [] },
-  { key: 'no_announce_multiaddress', go: 'NoAnnounceMultiaddress', kind: 'strings', def: [] },
-  { key: 'enable_relay_hop', go: 'EnableRelayHop', kind: 'bool', def: true },
-  {
-    key: 'connection_manager',
-    go: 'ConnectionManager',
-    kind: 'object',
-    def: null,
-    fields: [
-      { key: 'high_water', go: 'HighWater', kind: 'int', def: 400 },
-      { key: 'low_water', go: 'LowWater', kind: 'int', def: 100 },
-      { key: 'grace_period', go: 'GracePeriod', kind: 'duration', def: '2m0s' }
-    ]
-  },
-  {
-    key: 'resource_manager',
-    go: 'ResourceManager',
-    kind: 'object',
-    def: null,
-    fields: [
-      { key: 'enabled', go: 'Enabled', kind: 'bool', def: true },
-      { key: 'memory_limit_bytes', go: 'MemoryLimitBytes', kind: 'int', def: 0 },
-      { key: 'file_descriptors_limit', go: 'FileDescriptorsLimit', kind: 'int', def: 0 }
-    ]
-  },
-  {
-    key: 'pubsub',
-    go: 'PubSub',
-    kind: 'object',
-    def: null,
-    fields: [
-      { key: 'seen_messages_ttl', go: 'SeenMessagesTTL', kind: 'duration', def: '30m0s' },
-      { key: 'heartbeat_interval', go: 'HeartbeatInterval', kind: 'duration', def: '10s' },
-      { key: 'd_factor', go: 'DFactor', kind: 'int', def: 4 },
-      { key: 'history_gossip', go: 'HistoryGossip', kind: 'int', def: 2 },
-      { key: 'history_length', go: 'HistoryLength', kind: 'int', def: 6 },
-      { key: 'flood_publish', go: 'FloodPublish', kind: 'bool', def: false }
-    ]
-  },
-  { key: 'dial_peer_timeout', go: 'DialPeerTimeout', kind: 'duration', def: '3s' },
-  { key: 'state_sync_interval', go: 'StateSyncInterval', kind: 'duration', def: '5m0s' },
-  { key: 'pin_recover_interval', go: 'PinRecoverInterval', kind: 'duration', def: '12m0s' },
-  { key: 'replication_factor_min', go: 'ReplicationFactorMin', kind: 'int', def: -1, zeroIsDefault: true },
-  { key: 'replication_factor_max', go: 'ReplicationFactorMax', kind: 'int', def: -1, zeroIsDefault: true },
-  { key: 'monitor_ping_interval', go: 'MonitorPingInterval', kind: 'duration', def: '15s' },
-  { key: 'peer_watch_interval', go: 'PeerWatchInterval', kind: 'duration', def: '5s' },
-  { key: 'mdns_interval', go: 'MDNSInterval', kind: 'duration', def: '10s' },
-  { key: 'pin_only_on_trusted_peers', go: 'PinOnlyOnTrustedPeers', kind: 'bool', def: false },
-  { key: 'pin_only_on_untrusted_peers', go: 'PinOnlyOnUntrustedPeers', kind: 'bool', def: false },
-  { key: 'disable_repinning', go: 'DisableRepinning', kind: 'bool', def: true },
-  { key: 'follower_mode', go: 'FollowerMode', kind: 'bool', def: false, omitEmpty: true },
-  { key: 'peerstore_file', go: 'PeerstoreFile', kind: 'string', def: '', omitEmpty: true },
-  { key: 'peer_addresses', go: 'PeerAddresses', kind: 'list', def: [] }
-]
-
-export const CRDT_FIELDS: FieldSpec[] = [
-  { key: 'cluster_name', go: 'ClusterName', kind: 'string', def: 'ipfs-cluster', zeroIsDefault: true },
-  { key: 'trusted_peers', go: 'TrustedPeers', kind: 'list', def: ['*'] },
-  {
-    key: 'batching',
-    go: 'Batching',
-    kind: 'object',
-    def: null,
-    fields: [
-      { key: 'max_batch_size', go: 'MaxBatchSize', kind: 'int', def: 0 },
-      { key: 'max_batch_age', go: 'MaxBatchAge', kind: 'duration', def: '0s' },
-      {
-        key: 'max_queue_size',
-        go: 'MaxQueueSize',
-        kind: 'int',
-        def: 50000,
-        omitEmpty: true,
-        hideDefault: true,
-        zeroIsDefault: true
-      }
-    ]
-  },
-  { key: 'repair_interval', go: 'RepairInterval', kind: 'duration', def: '1h0m0s' },
-  {
-    key: 'rebroadcast_interval',
-    go: 'RebroadcastInterval',
-    kind: 'duration',
-    def: '1m0s',
-    omitEmpty: true,
-    hideDefault: true
-  },
-  {
-    key: 'peerset_metric',
-    go: 'PeersetMetric',
-    kind: 'string',
-    def: 'ping',
-    omitEmpty: true,
-    hideDefault: true,
-    zeroIsDefault: true
-  },
-  {
-    key: 'datastore_namespace',
-    go: 'DatastoreNamespace',
-    kind: 'string',
-    def: '/c',
-    omitEmpty: true,
-    hideDefault: true,
-    zeroIsDefault: true
+/**
+ * Decodes `cluster.secret` like upstream `DecodeClusterSecret`: "" -> null
+ * (no private network), otherwise exactly 32 bytes of hex.
+ * @throws Error with the reason (the caller adds file and key).
+ */
+export function decodeClusterSecret(hex: string): Uint8Array | null {
+  if (hex === '') return null
+  if (!/^[0-9a-fA-F]*$/.test(hex) || hex.length !== 64) {
+    throw new Error('must be 64 hex characters (32 bytes)')
   }
-]
-
-/** `api/common` fields shared by `restapi` and `pinsvcapi`; only the listen address differs. */
-function httpApiFields(listen: string): FieldSpec[] {
-  return [
-    { key: 'http_listen_multiaddress', go: 'HTTPListenMultiaddress', kind: 'strings', def: [listen] },
-    { key: 'ssl_cert_file', go: 'SSLCertFile', kind: 'string', def: '', omitEmpty: true },
-    { key: 'ssl_key_file', go: 'SSLKeyFile', kind: 'string', def: '', omitEmpty: true },
-    { key: 'read_timeout', go: 'ReadTimeout', kind: 'duration', def: '0s' },
-    { key: 'read_header_timeout', go: 'ReadHeaderTimeout', kind: 'duration', def: '5s' },
-    { key: 'write_timeout', go: 'WriteTimeout', kind: 'duration', def: '0s' },
-    { key: 'idle_timeout', go: 'IdleTimeout', kind: 'duration', def: '2m0s' },
-    { key: 'max_header_bytes', go: 'MaxHeaderBytes', kind: 'int', def: 4096, zeroIsDefault: true },
-    {
-      key: 'libp2p_listen_multiaddress',
-      go: 'Libp2pListenMultiaddress',
-      kind: 'strings',
-      def: [],
-      omitEmpty: true
-    },
-    { key: 'id', go: 'ID', kind: 'string', def: '', omitEmpty: true },
-    { key: 'private_key', go: 'PrivateKey', kind: 'string', def: '', omitEmpty: true },
-    { key: 'basic_auth_credentials', go: 'BasicAuthCredentials', kind: 'map', def: null, nullable: true },
-    { key: 'http_log_file', go: 'HTTPLogFile', kind: 'string', def: '' },
-    { key: 'headers', go: 'Headers', kind: 'mapList', def: {} },
-    { key: 'cors_allowed_origins', go: 'CORSAllowedOrigins', kind: 'list', def: ['*'] },
-    { key: 'cors_allowed_methods', go: 'CORSAllowedMethods', kind: 'list', def: ['GET'] },
-    { key: 'cors_allowed_headers', go: 'CORSAllowedHeaders', kind: 'list', def: [] },
-    { key: 'cors_exposed_headers', go: 'CORSExposedHeaders', kind: 'list', def: DEFAULT_CORS_EXPOSED_HEADERS },
-    { key: 'cors_allow_credentials', go: 'CORSAllowCredentials', kind: 'bool', def: true },
-    { key: 'cors_max_age', go: 'CORSMaxAge', kind: 'duration', def: '0s' }
-  ]
+  const out = new Uint8Array(32)
+  for (let i = 0; i < 32; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16)
+  return out
 }
 
-export const RESTAPI_FIELDS: FieldSpec[] = httpApiFields('/ip4/127.0.0.1/tcp/9094')
-export const PINSVCAPI_FIELDS: FieldSpec[] = httpApiFields('/ip4/127.0.0.1/tcp/9097')
+/** Upstream `cluster_config.go` `Config`. */
+export const CLUSTER = section({
+  fields: [
+    // human-readable peer name; default: the hostname
+    {
+      key: 'peername',
+      go: 'Peername',
+      kind: 'string',
+      def: '',
+      zeroIsDefault: true,
+      prop: 'peername',
+      convert: (v: string) => v || hostname()
+    },
+    // the 32-byte private network key (hex in JSON); null = no PSK (`"secret": ""`)
+    { key: 'secret', go: 'Secret', kind: 'string', def: '', prop: 'secret', convert: decodeClusterSecret },
+    { key: 'leave_on_shutdown', go: 'LeaveOnShutdown', kind: 'bool', def: false, prop: 'leaveOnShutdown' },
+    // libp2p listen multiaddrs (TCP; QUIC entries are upstream's and may be ignored by our host)
+    {
+      key: 'listen_multiaddress',
+      go: 'ListenMultiaddress',
+      kind: 'strings',
+      def: ['/ip4/0.0.0.0/tcp/9096', '/ip4/0.0.0.0/udp/9096/quic'],
+      prop: 'listenMultiaddress',
+      check: 'multiaddrsNonEmpty',
+      randomPort: true
+    },
+    {
+      key: 'announce_multiaddress',
+      go: 'AnnounceMultiaddress',
+      kind: 'strings',
+      def: [],
+      prop: 'announceMultiaddress',
+      check: 'multiaddrs'
+    },
+    {
+      key: 'no_announce_multiaddress',
+      go: 'NoAnnounceMultiaddress',
+      kind: 'strings',
+      def: [],
+      prop: 'noAnnounceMultiaddress',
+      check: 'multiaddrs'
+    },
+    { key: 'enable_relay_hop', go: 'EnableRelayHop', kind: 'bool', def: true, prop: 'enableRelayHop' },
+    {
+      key: 'connection_manager',
+      go: 'ConnectionManager',
+      kind: 'object',
+      def: null,
+      prop: 'connectionManager',
+      fields: [
+        { key: 'high_water', go: 'HighWater', kind: 'int', def: 400, prop: 'highWater' },
+        { key: 'low_water', go: 'LowWater', kind: 'int', def: 100, prop: 'lowWater' },
+        { key: 'grace_period', go: 'GracePeriod', kind: 'duration', def: '2m0s', prop: 'gracePeriodMs', check: 'nonZero' }
+      ]
+    },
+    {
+      key: 'resource_manager',
+      go: 'ResourceManager',
+      kind: 'object',
+      def: null,
+      prop: 'resourceManager',
+      fields: [
+        { key: 'enabled', go: 'Enabled', kind: 'bool', def: true, prop: 'enabled' },
+        { key: 'memory_limit_bytes', go: 'MemoryLimitBytes', kind: 'int', def: 0, prop: 'memoryLimitBytes', min: 0 },
+        { key: 'file_descriptors_limit', go: 'FileDescriptorsLimit', kind: 'int', def: 0, prop: 'fileDescriptorsLimit', min: 0 }
+      ]
+    },
+    {
+      key: 'pubsub',
+      go: 'PubSub',
+      kind: 'object',
+      def: null,
+      prop: 'pubsub',
+      fields: [
+        { key: 'seen_messages_ttl', go: 'SeenMessagesTTL', kind: 'duration', def: '30m0s', prop: 'seenMessagesTtlMs', check: 'positive' },
+        {
+          key: 'heartbeat_interval',
+          go: 'HeartbeatInterval',
+          kind: 'duration',
+          def: '10s',
+          prop: 'heartbeatIntervalMs',
+          check: 'positive'
+        },
+        { key: 'd_factor', go: 'DFactor', kind: 'int', def: 4, prop: 'dFactor', min: 1 },
+        { key: 'history_gossip', go: 'HistoryGossip', kind: 'int', def: 2, prop: 'historyGossip', min: 1 },
+        { key: 'history_length', go: 'HistoryLength', kind: 'int', def: 6, prop: 'historyLength', min: 1 },
+        { key: 'flood_publish', go: 'FloodPublish', kind: 'bool', def: false, prop: 'floodPublish' }
+      ]
+    },
+    { key: 'dial_peer_timeout', go: 'DialPeerTimeout', kind: 'duration', def: '3s', prop: 'dialPeerTimeoutMs', check: 'positive' },
+    { key: 'state_sync_interval', go: 'StateSyncInterval', kind: 'duration', def: '5m0s', prop: 'stateSyncIntervalMs', check: 'positive' },
+    {
+      key: 'pin_recover_interval',
+      go: 'PinRecoverInterval',
+      kind: 'duration',
+      def: '12m0s',
+      prop: 'pinRecoverIntervalMs',
+      check: 'positive'
+    },
+    // -1 = everywhere (then max is -1 too)
+    { key: 'replication_factor_min', go: 'ReplicationFactorMin', kind: 'int', def: -1, zeroIsDefault: true, prop: 'replicationFactorMin' },
+    { key: 'replication_factor_max', go: 'ReplicationFactorMax', kind: 'int', def: -1, zeroIsDefault: true, prop: 'replicationFactorMax' },
+    {
+      key: 'monitor_ping_interval',
+      go: 'MonitorPingInterval',
+      kind: 'duration',
+      def: '15s',
+      prop: 'monitorPingIntervalMs',
+      check: 'positive'
+    },
+    { key: 'peer_watch_interval', go: 'PeerWatchInterval', kind: 'duration', def: '5s', prop: 'peerWatchIntervalMs', check: 'positive' },
+    // 0 = mDNS off
+    { key: 'mdns_interval', go: 'MDNSInterval', kind: 'duration', def: '10s', prop: 'mdnsIntervalMs' },
+    { key: 'pin_only_on_trusted_peers', go: 'PinOnlyOnTrustedPeers', kind: 'bool', def: false, prop: 'pinOnlyOnTrustedPeers' },
+    { key: 'pin_only_on_untrusted_peers', go: 'PinOnlyOnUntrustedPeers', kind: 'bool', def: false, prop: 'pinOnlyOnUntrustedPeers' },
+    { key: 'disable_repinning', go: 'DisableRepinning', kind: 'bool', def: true, prop: 'disableRepinning' },
+    { key: 'follower_mode', go: 'FollowerMode', kind: 'bool', def: false, omitEmpty: true, prop: 'followerMode' },
+    // as written (`peerstore` when unset); `finish` adds the absolute `peerstorePath`
+    {
+      key: 'peerstore_file',
+      go: 'PeerstoreFile',
+      kind: 'string',
+      def: '',
+      omitEmpty: true,
+      prop: 'peerstoreFile',
+      convert: (v: string) => v || 'peerstore'
+    },
+    // extra `/p2p/` multiaddrs to connect to first
+    { key: 'peer_addresses', go: 'PeerAddresses', kind: 'list', def: [], prop: 'peerAddresses', check: 'multiaddrs' }
+  ],
+  finish(c, io) {
+    if (c.secret === null) log.warn('Cluster secret is empty, cluster will start on unprotected network.')
+    const { highWater, lowWater } = c.connectionManager
+    if (lowWater <= 0) throw io.fail('connection_manager.low_water', 'must be greater than 0')
+    if (highWater <= 0) throw io.fail('connection_manager.high_water', 'must be greater than 0')
+    if (lowWater > highWater) throw io.fail('connection_manager.low_water', 'is greater than high_water')
 
-export const IPFSPROXY_FIELDS: FieldSpec[] = [
-  { key: 'listen_multiaddress', go: 'ListenMultiaddress', kind: 'strings', def: ['/ip4/127.0.0.1/tcp/9095'] },
-  { key: 'node_multiaddress', go: 'NodeMultiaddress', kind: 'string', def: '/ip4/127.0.0.1/tcp/5001', zeroIsDefault: true },
-  { key: 'node_https', go: 'NodeHTTPS', kind: 'bool', def: false, omitEmpty: true },
-  { key: 'log_file', go: 'LogFile', kind: 'string', def: '' },
-  { key: 'read_timeout', go: 'ReadTimeout', kind: 'duration', def: '0s' },
-  { key: 'read_header_timeout', go: 'ReadHeaderTimeout', kind: 'duration', def: '5s' },
-  { key: 'write_timeout', go: 'WriteTimeout', kind: 'duration', def: '0s' },
-  { key: 'idle_timeout', go: 'IdleTimeout', kind: 'duration', def: '1m0s' },
-  { key: 'max_header_bytes', go: 'MaxHeaderBytes', kind: 'int', def: 4096, zeroIsDefault: true },
-  { key: 'extract_headers_extra', go: 'ExtractHeadersExtra', kind: 'list', def: [], omitEmpty: true },
-  {
-    key: 'extract_headers_path',
-    go: 'ExtractHeadersPath',
-    kind: 'string',
-    def: '/api/v0/version',
-    omitEmpty: true,
-    hideDefault: true,
-    zeroIsDefault: true
-  },
-  {
-    key: 'extract_headers_ttl',
-    go: 'ExtractHeadersTTL',
-    kind: 'duration',
-    def: '5m0s',
-    omitEmpty: true,
-    hideDefault: true
+    const rfMin = c.replicationFactorMin
+    const rfMax = c.replicationFactorMax
+    if (rfMin > rfMax) throw io.fail('replication_factor_min', 'is larger than replication_factor_max')
+    if (rfMin < -1) throw io.fail('replication_factor_min', 'must be -1 or a positive number')
+    if (rfMax < -1) throw io.fail('replication_factor_max', 'must be -1 or a positive number')
+    if ((rfMin === -1) !== (rfMax === -1)) {
+      throw io.fail('replication_factor_min', 'replication_factor_min and max must both be -1 when one of them is')
+    }
+    if (c.pinOnlyOnTrustedPeers && c.pinOnlyOnUntrustedPeers) {
+      throw io.fail('pin_only_on_trusted_peers', 'pin_only_on_trusted_peers and pin_only_on_untrusted_peers cannot both be true')
+    }
+    const peerstorePath = isAbsolute(c.peerstoreFile) ? c.peerstoreFile : resolve(io.folder, c.peerstoreFile)
+    return { ...c, peerstorePath }
   }
-]
+})
 
-export const IPFSHTTP_FIELDS: FieldSpec[] = [
-  { key: 'node_multiaddress', go: 'NodeMultiaddress', kind: 'string', def: '/ip4/127.0.0.1/tcp/5001' },
-  { key: 'connect_swarms_delay', go: 'ConnectSwarmsDelay', kind: 'duration', def: '30s' },
-  { key: 'ipfs_request_timeout', go: 'IPFSRequestTimeout', kind: 'duration', def: '5m0s' },
-  { key: 'pin_timeout', go: 'PinTimeout', kind: 'duration', def: '2m0s' },
-  { key: 'unpin_timeout', go: 'UnpinTimeout', kind: 'duration', def: '3h0m0s' },
-  { key: 'repogc_timeout', go: 'RepoGCTimeout', kind: 'duration', def: '24h0m0s' },
-  { key: 'informer_trigger_interval', go: 'InformerTriggerInterval', kind: 'int', def: 0 },
-  { key: 'unpin_disable', go: 'UnpinDisable', kind: 'bool', def: false, omitEmpty: true }
-]
+/** Upstream `consensus/crdt/config.go` `Config`. */
+export const CRDT = section({
+  fields: [
+    // pubsub topic / cluster name
+    { key: 'cluster_name', go: 'ClusterName', kind: 'string', def: 'ipfs-cluster', zeroIsDefault: true, prop: 'clusterName' },
+    // peer IDs, or "*" for every peer; `finish` turns it into `trustAll` + `trustedPeers`
+    { key: 'trusted_peers', go: 'TrustedPeers', kind: 'list', def: ['*'], prop: 'trustedPeers' },
+    // batching is enabled when both maxBatchSize > 0 and maxBatchAgeMs > 0
+    {
+      key: 'batching',
+      go: 'Batching',
+      kind: 'object',
+      def: null,
+      prop: 'batching',
+      fields: [
+        { key: 'max_batch_size', go: 'MaxBatchSize', kind: 'int', def: 0, prop: 'maxBatchSize', min: 0 },
+        { key: 'max_batch_age', go: 'MaxBatchAge', kind: 'duration', def: '0s', prop: 'maxBatchAgeMs' },
+        {
+          key: 'max_queue_size',
+          go: 'MaxQueueSize',
+          kind: 'int',
+          def: 50000,
+          omitEmpty: true,
+          hideDefault: true,
+          zeroIsDefault: true,
+          prop: 'maxQueueSize',
+          min: 1
+        }
+      ]
+    },
+    { key: 'repair_interval', go: 'RepairInterval', kind: 'duration', def: '1h0m0s', prop: 'repairIntervalMs' },
+    {
+      key: 'rebroadcast_interval',
+      go: 'RebroadcastInterval',
+      kind: 'duration',
+      def: '1m0s',
+      omitEmpty: true,
+      hideDefault: true,
+      prop: 'rebroadcastIntervalMs',
+      check: 'positive'
+    },
+    {
+      key: 'peerset_metric',
+      go: 'PeersetMetric',
+      kind: 'string',
+      def: 'ping',
+      omitEmpty: true,
+      hideDefault: true,
+      zeroIsDefault: true,
+      prop: 'peersetMetric'
+    },
+    {
+      key: 'datastore_namespace',
+      go: 'DatastoreNamespace',
+      kind: 'string',
+      def: '/c',
+      omitEmpty: true,
+      hideDefault: true,
+      zeroIsDefault: true,
+      prop: 'datastoreNamespace'
+    }
+  ],
+  finish(c, io) {
+    // true when `trusted_peers` holds "*"; the peer IDs otherwise (checked, without duplicates)
+    const trustAll = c.trustedPeers.includes('*')
+    const trustedPeers: string[] = []
+    if (!trustAll) {
+      for (const p of c.trustedPeers) {
+        checkPeerId(io, 'trusted_peers', p)
+        if (!trustedPeers.includes(p)) trustedPeers.push(p)
+      }
+    }
+    return { ...c, trustAll, trustedPeers }
+  }
+})
 
-export const STATELESS_FIELDS: FieldSpec[] = [
-  {
-    key: 'max_pin_queue_size',
-    go: 'MaxPinQueueSize',
-    kind: 'int',
-    def: 1000000,
-    omitEmpty: true,
-    hideDefault: true,
-    zeroIsDefault: true
-  },
-  { key: 'concurrent_pins', go: 'ConcurrentPins', kind: 'int', def: 10, zeroIsDefault: true },
-  { key: 'priority_pin_max_age', go: 'PriorityPinMaxAge', kind: 'duration', def: '24h0m0s' },
-  { key: 'priority_pin_max_retries', go: 'PriorityPinMaxRetries', kind: 'int', def: 5, zeroIsDefault: true }
-]
+/** `api/common` `Config`, shared by `restapi` and `pinsvcapi`; only the listen address differs. */
+function httpApiSection(listen: string) {
+  return section({
+    fields: [
+      // `/ip4/…/tcp/…`, `/dns…/tcp/…` or `/unix/<path>`; empty = the default
+      {
+        key: 'http_listen_multiaddress',
+        go: 'HTTPListenMultiaddress',
+        kind: 'strings',
+        def: [listen],
+        prop: 'httpListenMultiaddress',
+        check: 'multiaddrs',
+        emptyIsDefault: true,
+        randomPort: true
+      },
+      // absolute path or "" (no TLS)
+      { key: 'ssl_cert_file', go: 'SSLCertFile', kind: 'string', def: '', omitEmpty: true, prop: 'sslCertFile', path: true },
+      { key: 'ssl_key_file', go: 'SSLKeyFile', kind: 'string', def: '', omitEmpty: true, prop: 'sslKeyFile', path: true },
+      { key: 'read_timeout', go: 'ReadTimeout', kind: 'duration', def: '0s', prop: 'readTimeoutMs' },
+      { key: 'read_header_timeout', go: 'ReadHeaderTimeout', kind: 'duration', def: '5s', prop: 'readHeaderTimeoutMs' },
+      { key: 'write_timeout', go: 'WriteTimeout', kind: 'duration', def: '0s', prop: 'writeTimeoutMs' },
+      { key: 'idle_timeout', go: 'IdleTimeout', kind: 'duration', def: '2m0s', prop: 'idleTimeoutMs' },
+      { key: 'max_header_bytes', go: 'MaxHeaderBytes', kind: 'int', def: 4096, zeroIsDefault: true, prop: 'maxHeaderBytes', min: 4096 },
+      {
+        key: 'libp2p_listen_multiaddress',
+        go: 'Libp2pListenMultiaddress',
+        kind: 'strings',
+        def: [],
+        omitEmpty: true,
+        prop: 'libp2pListenMultiaddress',
+        check: 'multiaddrs'
+      },
+      // peer ID of the API's own libp2p host ("" when unused)
+      { key: 'id', go: 'ID', kind: 'string', def: '', omitEmpty: true, prop: 'id' },
+      // base64 protobuf private key of that host ("" when unused)
+      { key: 'private_key', go: 'PrivateKey', kind: 'string', def: '', omitEmpty: true, prop: 'privateKey' },
+      // user -> password; null = no authentication
+      {
+        key: 'basic_auth_credentials',
+        go: 'BasicAuthCredentials',
+        kind: 'map',
+        def: null,
+        nullable: true,
+        prop: 'basicAuthCredentials',
+        check: 'nullOrNonEmpty'
+      },
+      // absolute path or "" (HTTP logs go to the `restapilog` logger)
+      { key: 'http_log_file', go: 'HTTPLogFile', kind: 'string', def: '', prop: 'httpLogFile', path: true },
+      { key: 'headers', go: 'Headers', kind: 'mapList', def: {}, prop: 'headers' },
+      { key: 'cors_allowed_origins', go: 'CORSAllowedOrigins', kind: 'list', def: ['*'], prop: 'corsAllowedOrigins' },
+      { key: 'cors_allowed_methods', go: 'CORSAllowedMethods', kind: 'list', def: ['GET'], prop: 'corsAllowedMethods' },
+      { key: 'cors_allowed_headers', go: 'CORSAllowedHeaders', kind: 'list', def: [], prop: 'corsAllowedHeaders' },
+      {
+        key: 'cors_exposed_headers',
+        go: 'CORSExposedHeaders',
+        kind: 'list',
+        def: ['Content-Type', 'X-Stream-Output', 'X-Chunked-Output', 'X-Content-Length'],
+        prop: 'corsExposedHeaders'
+      },
+      { key: 'cors_allow_credentials', go: 'CORSAllowCredentials', kind: 'bool', def: true, prop: 'corsAllowCredentials' },
+      { key: 'cors_max_age', go: 'CORSMaxAge', kind: 'duration', def: '0s', prop: 'corsMaxAgeMs' }
+    ],
+    finish(c, io) {
+      const cert = c.sslCertFile
+      const key = c.sslKeyFile
+      if ((cert === '') !== (key === '')) {
+        throw io.fail(cert === '' ? 'ssl_cert_file' : 'ssl_key_file', 'ssl_cert_file and ssl_key_file must be set together')
+      }
+      if (cert !== '' && !existsSync(cert)) throw io.fail('ssl_cert_file', `file not found: ${cert}`)
+      if (key !== '' && !existsSync(key)) throw io.fail('ssl_key_file', `file not found: ${key}`)
+      if (c.id !== '' || c.privateKey !== '' || c.libp2pListenMultiaddress.length > 0) {
+        if (c.id === '' || c.privateKey === '' || c.libp2pListenMultiaddress.length === 0) {
+          throw io.fail('id', 'all of id, private_key and libp2p_listen_multiaddress should be set')
+        }
+        checkPeerId(io, 'id', c.id)
+      }
+      return c
+    }
+  })
+}
 
-export const PUBSUBMON_FIELDS: FieldSpec[] = [
-  { key: 'check_interval', go: 'CheckInterval', kind: 'duration', def: '15s' }
-]
+/** Upstream `api/rest/config.go`. */
+export const RESTAPI = httpApiSection('/ip4/127.0.0.1/tcp/9094')
+/** Upstream `api/pinsvcapi/config.go`. */
+export const PINSVCAPI = httpApiSection('/ip4/127.0.0.1/tcp/9097')
 
-export const BALANCED_FIELDS: FieldSpec[] = [
-  { key: 'allocate_by', go: 'AllocateBy', kind: 'list', def: ['tag:group', 'freespace'] }
-]
+/** Upstream `api/ipfsproxy/config.go` `Config`. */
+export const IPFSPROXY = section({
+  fields: [
+    {
+      key: 'listen_multiaddress',
+      go: 'ListenMultiaddress',
+      kind: 'strings',
+      def: ['/ip4/127.0.0.1/tcp/9095'],
+      prop: 'listenMultiaddress',
+      check: 'multiaddrs',
+      emptyIsDefault: true,
+      randomPort: true
+    },
+    {
+      key: 'node_multiaddress',
+      go: 'NodeMultiaddress',
+      kind: 'string',
+      def: '/ip4/127.0.0.1/tcp/5001',
+      zeroIsDefault: true,
+      prop: 'nodeMultiaddress',
+      check: 'multiaddr'
+    },
+    { key: 'node_https', go: 'NodeHTTPS', kind: 'bool', def: false, omitEmpty: true, prop: 'nodeHttps' },
+    // absolute path or ""
+    { key: 'log_file', go: 'LogFile', kind: 'string', def: '', prop: 'logFile', path: true },
+    { key: 'read_timeout', go: 'ReadTimeout', kind: 'duration', def: '0s', prop: 'readTimeoutMs' },
+    { key: 'read_header_timeout', go: 'ReadHeaderTimeout', kind: 'duration', def: '5s', prop: 'readHeaderTimeoutMs' },
+    { key: 'write_timeout', go: 'WriteTimeout', kind: 'duration', def: '0s', prop: 'writeTimeoutMs' },
+    { key: 'idle_timeout', go: 'IdleTimeout', kind: 'duration', def: '1m0s', prop: 'idleTimeoutMs' },
+    { key: 'max_header_bytes', go: 'MaxHeaderBytes', kind: 'int', def: 4096, zeroIsDefault: true, prop: 'maxHeaderBytes', min: 4096 },
+    { key: 'extract_headers_extra', go: 'ExtractHeadersExtra', kind: 'list', def: [], omitEmpty: true, prop: 'extractHeadersExtra' },
+    {
+      key: 'extract_headers_path',
+      go: 'ExtractHeadersPath',
+      kind: 'string',
+      def: '/api/v0/version',
+      omitEmpty: true,
+      hideDefault: true,
+      zeroIsDefault: true,
+      prop: 'extractHeadersPath',
+      check: 'notEmpty'
+    },
+    {
+      key: 'extract_headers_ttl',
+      go: 'ExtractHeadersTTL',
+      kind: 'duration',
+      def: '5m0s',
+      omitEmpty: true,
+      hideDefault: true,
+      prop: 'extractHeadersTtlMs'
+    }
+  ]
+})
 
-export const DISK_FIELDS: FieldSpec[] = [
-  { key: 'metric_ttl', go: 'MetricTTL', kind: 'duration', def: '30s' },
-  { key: 'metric_type', go: 'MetricType', kind: 'string', def: 'freespace' }
-]
+/** Upstream `ipfsconn/ipfshttp/config.go` `Config`. */
+export const IPFSHTTP = section({
+  fields: [
+    // kubo RPC API multiaddr, e.g. `/ip4/127.0.0.1/tcp/5001`
+    {
+      key: 'node_multiaddress',
+      go: 'NodeMultiaddress',
+      kind: 'string',
+      def: '/ip4/127.0.0.1/tcp/5001',
+      prop: 'nodeMultiaddress',
+      check: 'multiaddr'
+    },
+    { key: 'connect_swarms_delay', go: 'ConnectSwarmsDelay', kind: 'duration', def: '30s', prop: 'connectSwarmsDelayMs' },
+    { key: 'ipfs_request_timeout', go: 'IPFSRequestTimeout', kind: 'duration', def: '5m0s', prop: 'ipfsRequestTimeoutMs' },
+    { key: 'pin_timeout', go: 'PinTimeout', kind: 'duration', def: '2m0s', prop: 'pinTimeoutMs' },
+    { key: 'unpin_timeout', go: 'UnpinTimeout', kind: 'duration', def: '3h0m0s', prop: 'unpinTimeoutMs' },
+    { key: 'repogc_timeout', go: 'RepoGCTimeout', kind: 'duration', def: '24h0m0s', prop: 'repoGcTimeoutMs' },
+    // number of pins between informer metric triggers; 0 = disabled
+    { key: 'informer_trigger_interval', go: 'InformerTriggerInterval', kind: 'int', def: 0, prop: 'informerTriggerInterval', min: 0 },
+    { key: 'unpin_disable', go: 'UnpinDisable', kind: 'bool', def: false, omitEmpty: true, prop: 'unpinDisable' }
+  ]
+})
 
-export const TAGS_FIELDS: FieldSpec[] = [
-  { key: 'metric_ttl', go: 'MetricTTL', kind: 'duration', def: '30s' },
-  { key: 'tags', go: 'Tags', kind: 'map', def: { group: 'default' } }
-]
+/** Upstream `pintracker/stateless/config.go` `Config`. */
+export const STATELESS = section({
+  fields: [
+    {
+      key: 'max_pin_queue_size',
+      go: 'MaxPinQueueSize',
+      kind: 'int',
+      def: 1000000,
+      omitEmpty: true,
+      hideDefault: true,
+      zeroIsDefault: true,
+      prop: 'maxPinQueueSize',
+      min: 1
+    },
+    { key: 'concurrent_pins', go: 'ConcurrentPins', kind: 'int', def: 10, zeroIsDefault: true, prop: 'concurrentPins', min: 1 },
+    {
+      key: 'priority_pin_max_age',
+      go: 'PriorityPinMaxAge',
+      kind: 'duration',
+      def: '24h0m0s',
+      prop: 'priorityPinMaxAgeMs',
+      check: 'positive'
+    },
+    {
+      key: 'priority_pin_max_retries',
+      go: 'PriorityPinMaxRetries',
+      kind: 'int',
+      def: 5,
+      zeroIsDefault: true,
+      prop: 'priorityPinMaxRetries',
+      min: 1
+    }
+  ]
+})
 
-export const PINQUEUE_FIELDS: FieldSpec[] = [
-  { key: 'metric_ttl', go: 'MetricTTL', kind: 'duration', def: '30s' },
-  { key: 'weight_bucket_size', go: 'WeightBucketSize', kind: 'int', def: 100000 }
-]
+/** Upstream `monitor/pubsubmon/config.go` `Config`. */
+export const PUBSUBMON = section({
+  fields: [
+    { key: 'check_interval', go: 'CheckInterval', kind: 'duration', def: '15s', prop: 'checkIntervalMs', check: 'positive' }
+  ]
+})
 
-export const METRICS_FIELDS: FieldSpec[] = [
-  { key: 'enable_stats', go: 'EnableStats', kind: 'bool', def: false },
-  { key: 'prometheus_endpoint', go: 'PrometheusEndpoint', kind: 'string', def: '/ip4/127.0.0.1/tcp/8888' },
-  { key: 'reporting_interval', go: 'ReportingInterval', kind: 'duration', def: '30s' }
-]
+/** Upstream `allocator/balanced/config.go` `Config`. */
+export const BALANCED = section({
+  fields: [
+    // e.g. `["tag:group", "freespace"]`; empty = the default
+    { key: 'allocate_by', go: 'AllocateBy', kind: 'list', def: ['tag:group', 'freespace'], prop: 'allocateBy', emptyIsDefault: true }
+  ]
+})
 
-export const TRACING_FIELDS: FieldSpec[] = [
-  { key: 'enable_tracing', go: 'EnableTracing', kind: 'bool', def: false },
-  { key: 'jaeger_agent_endpoint', go: 'JaegerAgentEndpoint', kind: 'string', def: '/ip4/0.0.0.0/udp/6831' },
-  { key: 'sampling_prob', go: 'SamplingProb', kind: 'float', def: 0.3 },
-  { key: 'service_name', go: 'ServiceName', kind: 'string', def: 'cluster-daemon' }
-]
+/** Upstream `informer/disk/config.go` `Config`. */
+export const DISK = section({
+  fields: [
+    { key: 'metric_ttl', go: 'MetricTTL', kind: 'duration', def: '30s', prop: 'metricTtlMs', check: 'positive' },
+    {
+      key: 'metric_type',
+      go: 'MetricType',
+      kind: 'string',
+      def: 'freespace',
+      prop: 'metricType',
+      oneOf: { what: 'metric type', values: ['freespace', 'reposize'] }
+    }
+  ]
+})
+
+/** Upstream `informer/tags/config.go` `Config`. */
+export const TAGS = section({
+  fields: [
+    { key: 'metric_ttl', go: 'MetricTTL', kind: 'duration', def: '30s', prop: 'metricTtlMs', check: 'positive' },
+    { key: 'tags', go: 'Tags', kind: 'map', def: { group: 'default' }, prop: 'tags' }
+  ]
+})
+
+/** Upstream `informer/pinqueue/config.go` `Config`. */
+export const PINQUEUE = section({
+  fields: [
+    { key: 'metric_ttl', go: 'MetricTTL', kind: 'duration', def: '30s', prop: 'metricTtlMs', check: 'positive' },
+    { key: 'weight_bucket_size', go: 'WeightBucketSize', kind: 'int', def: 100000, prop: 'weightBucketSize', min: 0 }
+  ]
+})
+
+/** Upstream `observations/config.go` `MetricsConfig`. */
+export const METRICS = section({
+  fields: [
+    { key: 'enable_stats', go: 'EnableStats', kind: 'bool', def: false, prop: 'enableStats' },
+    {
+      key: 'prometheus_endpoint',
+      go: 'PrometheusEndpoint',
+      kind: 'string',
+      def: '/ip4/127.0.0.1/tcp/8888',
+      prop: 'prometheusEndpoint',
+      check: 'multiaddr'
+    },
+    { key: 'reporting_interval', go: 'ReportingInterval', kind: 'duration', def: '30s', prop: 'reportingIntervalMs' }
+  ]
+})
+
+/** Upstream `observations/config.go` `TracingConfig`. */
+export const TRACING = section({
+  fields: [
+    { key: 'enable_tracing', go: 'EnableTracing', kind: 'bool', def: false, prop: 'enableTracing' },
+    {
+      key: 'jaeger_agent_endpoint',
+      go: 'JaegerAgentEndpoint',
+      kind: 'string',
+      def: '/ip4/0.0.0.0/udp/6831',
+      prop: 'jaegerAgentEndpoint',
+      check: 'multiaddr'
+    },
+    { key: 'sampling_prob', go: 'SamplingProb', kind: 'float', def: 0.3, prop: 'samplingProb' },
+    { key: 'service_name', go: 'ServiceName', kind: 'string', def: 'cluster-daemon', prop: 'serviceName' }
+  ],
+  finish(c, io) {
+    if (c.enableTracing && c.samplingProb < 0) throw io.fail('sampling_prob', 'must not be negative')
+    return c
+  }
+})
 
 /** goleveldb's zero `opt.Options`, as upstream writes `leveldb_options` by default. */
-const DEFAULT_LEVELDB_OPTIONS: Json = {
+const DEFAULT_LEVELDB_OPTIONS: JsonValue = {
   block_cache_capacity: 0,
   block_cache_evict_removed: false,
   block_restart_interval: 0,
@@ -288,43 +582,61 @@ const DEFAULT_LEVELDB_OPTIONS: Json = {
   write_l0_slowdown_trigger: 0
 }
 
-export const LEVELDB_FIELDS: FieldSpec[] = [
-  {
-    key: 'folder',
-    go: 'Folder',
-    kind: 'string',
-    def: 'leveldb',
-    omitEmpty: true,
-    hideDefault: true,
-    zeroIsDefault: true
-  },
-  { key: 'leveldb_options', go: 'LevelDBOptions', kind: 'raw', def: DEFAULT_LEVELDB_OPTIONS, noEnv: true }
-]
+/** Upstream `datastore/leveldb/config.go` `Config`. */
+export const LEVELDB = section({
+  fields: [
+    // absolute folder of the datastore (`<config>/leveldb` by default)
+    {
+      key: 'folder',
+      go: 'Folder',
+      kind: 'string',
+      def: 'leveldb',
+      omitEmpty: true,
+      hideDefault: true,
+      zeroIsDefault: true,
+      prop: 'folder',
+      path: true
+    },
+    // as written (goleveldb option names)
+    { key: 'leveldb_options', go: 'LevelDBOptions', kind: 'raw', def: DEFAULT_LEVELDB_OPTIONS, noEnv: true, prop: 'leveldbOptions' }
+  ]
+})
 
 /** Ours: the SQLite datastore (bun:sqlite / node:sqlite); the database file lives inside `folder`. */
-export const SQLITE_FIELDS: FieldSpec[] = [
-  {
-    key: 'folder',
-    go: 'Folder',
-    kind: 'string',
-    def: 'sqlite',
-    omitEmpty: true,
-    hideDefault: true,
-    zeroIsDefault: true
-  }
-]
+export const SQLITE = section({
+  fields: [
+    // absolute folder of the datastore (`<config>/sqlite` by default)
+    {
+      key: 'folder',
+      go: 'Folder',
+      kind: 'string',
+      def: 'sqlite',
+      omitEmpty: true,
+      hideDefault: true,
+      zeroIsDefault: true,
+      prop: 'folder',
+      path: true
+    }
+  ]
+})
 
-/** Top-level group -> component key -> fields, in upstream's written order (map keys sorted). */
-export const SECTION_FIELDS = {
-  consensus: { crdt: CRDT_FIELDS },
-  api: { ipfsproxy: IPFSPROXY_FIELDS, pinsvcapi: PINSVCAPI_FIELDS, restapi: RESTAPI_FIELDS },
-  ipfs_connector: { ipfshttp: IPFSHTTP_FIELDS },
-  pin_tracker: { stateless: STATELESS_FIELDS },
-  monitor: { pubsubmon: PUBSUBMON_FIELDS },
-  allocator: { balanced: BALANCED_FIELDS },
-  informer: { disk: DISK_FIELDS, pinqueue: PINQUEUE_FIELDS, tags: TAGS_FIELDS },
-  observations: { metrics: METRICS_FIELDS, tracing: TRACING_FIELDS },
-  datastore: { leveldb: LEVELDB_FIELDS, sqlite: SQLITE_FIELDS }
-} as const satisfies Record<string, Record<string, FieldSpec[]>>
+/**
+ * Top-level group -> component key -> section, in upstream's written order
+ * (map keys sorted). `cluster` is the top-level `CLUSTER`.
+ */
+export const SECTIONS = {
+  consensus: { crdt: CRDT },
+  api: { ipfsproxy: IPFSPROXY, pinsvcapi: PINSVCAPI, restapi: RESTAPI },
+  ipfs_connector: { ipfshttp: IPFSHTTP },
+  pin_tracker: { stateless: STATELESS },
+  monitor: { pubsubmon: PUBSUBMON },
+  allocator: { balanced: BALANCED },
+  informer: { disk: DISK, pinqueue: PINQUEUE, tags: TAGS },
+  observations: { metrics: METRICS, tracing: TRACING },
+  datastore: { leveldb: LEVELDB, sqlite: SQLITE }
+} as const
 
-export type SectionGroup = keyof typeof SECTION_FIELDS
+export type SectionGroup = keyof typeof SECTIONS
+
+/** Groups whose components run only when their section is in the file (upstream); absent = null. */
+export const OPTIONAL_GROUPS: readonly SectionGroup[] = ['api', 'informer']

@@ -6,46 +6,23 @@
  * component's `config.go` and `cmd/ipfs-cluster-service/main.go` (init).
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
-import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
 import { hostname } from 'node:os'
-import { isAbsolute, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { UnsupportedError } from '../errors.ts'
+import { errorMessage, UnsupportedError } from '../errors.ts'
 import { getLogger } from '../observability/logging.ts'
-import { parseDuration } from './duration.ts'
 import type { Env } from './env.ts'
 import { ConfigError, ConfigSourceError } from './errors.ts'
-import {
-  applyEnv,
-  fieldError,
-  isPlainObject,
-  type Json,
-  type JsonObject,
-  type NormalizeContext,
-  normalize,
-  toJson
-} from './schema.ts'
-import { CLUSTER_FIELDS, SECTION_FIELDS, type SectionGroup } from './sections.ts'
-import type {
-  BalancedAllocatorConfig,
-  ClusterConfig,
-  CrdtConfig,
-  DatastoreConfig,
-  DiskInformerConfig,
-  IpfsHttpConfig,
-  IpfsProxyConfig,
-  MetricsConfig,
-  PinQueueInformerConfig,
-  PubsubMonConfig,
-  RestApiConfig,
-  ServiceConfig,
-  StatelessTrackerConfig,
-  TagsInformerConfig,
-  TracingConfig
-} from './types.ts'
+import { applyEnv, type FieldSpec, isPlainObject, type Json, type JsonObject, type NormalizeContext, normalize, toJson } from './schema.ts'
+import { CLUSTER, decodeClusterSecret, OPTIONAL_GROUPS, RESTAPI, SECTIONS, type SectionGroup } from './sections.ts'
+import { readSection, type Section } from './typed.ts'
+import type { DatastoreConfig, RestApiConfig, ServiceConfig } from './types.ts'
+
+export { decodeClusterSecret } from './sections.ts'
+export { multiaddrProblem } from './typed.ts'
 
 const log = getLogger('config')
 
@@ -55,7 +32,9 @@ export const SERVICE_FILE = 'service.json'
 /** Consensus components upstream knows; only crdt is implemented. */
 export type ConsensusName = 'crdt' | 'raft'
 /** Datastore backends we implement (upstream's pebble/badger/badger3 are not). */
-export type DatastoreName = 'sqlite' | 'leveldb'
+export type DatastoreName = keyof typeof SECTIONS.datastore
+
+const DATASTORES = Object.keys(SECTIONS.datastore) as DatastoreName[]
 
 export const RAFT_UNSUPPORTED = 'raft consensus is not supported yet; use crdt'
 
@@ -63,32 +42,6 @@ const UPSTREAM_ONLY_DATASTORES = ['pebble', 'badger', 'badger3']
 
 // ---------------------------------------------------------------------------
 // helpers
-
-/** Returns why `s` is not a multiaddr, or null when it is one. `/unix/<path>` is accepted. */
-export function multiaddrProblem(s: string): string | null {
-  if (s.startsWith('/unix/')) return s.length > '/unix/'.length ? null : 'empty unix socket path'
-  try {
-    multiaddr(s)
-    return null
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err)
-  }
-}
-
-/**
- * Decodes `cluster.secret` like upstream `DecodeClusterSecret`: "" -> null
- * (no private network), otherwise exactly 32 bytes of hex.
- * @throws Error with the reason (the caller adds file and key).
- */
-export function decodeClusterSecret(hex: string): Uint8Array | null {
-  if (hex === '') return null
-  if (!/^[0-9a-fA-F]*$/.test(hex) || hex.length !== 64) {
-    throw new Error('must be 64 hex characters (32 bytes)')
-  }
-  const out = new Uint8Array(32)
-  for (let i = 0; i < 32; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16)
-  return out
-}
 
 /** A random 32-byte cluster secret, hex encoded (upstream `Config.Default`). */
 export function generateClusterSecret(): string {
@@ -104,354 +57,6 @@ function groupOf(raw: JsonObject, group: string): JsonObject {
 function isPresent(raw: JsonObject, group: string, key: string): boolean {
   const v = groupOf(raw, group)[key]
   return v !== undefined && v !== null
-}
-
-class Reader {
-  readonly o: JsonObject
-  readonly path: string
-  readonly ctx: NormalizeContext
-  constructor(o: JsonObject, path: string, ctx: NormalizeContext) {
-    this.o = o
-    this.path = path
-    this.ctx = ctx
-  }
-
-  fail(key: string, msg: string): ConfigError {
-    return fieldError(this.ctx, `${this.path}.${key}`, msg)
-  }
-
-  sub(key: string): Reader {
-    const v = this.o[key]
-    return new Reader(isPlainObject(v) ? v : {}, `${this.path}.${key}`, this.ctx)
-  }
-
-  str(key: string): string {
-    const v = this.o[key]
-    return typeof v === 'string' ? v : ''
-  }
-
-  num(key: string): number {
-    const v = this.o[key]
-    return typeof v === 'number' ? v : 0
-  }
-
-  bool(key: string): boolean {
-    return this.o[key] === true
-  }
-
-  list(key: string): string[] {
-    const v = this.o[key]
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
-  }
-
-  map(key: string): Record<string, string> | null {
-    const v = this.o[key]
-    if (!isPlainObject(v)) return null
-    const out: Record<string, string> = {}
-    for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x
-    return out
-  }
-
-  mapList(key: string): Record<string, string[]> {
-    const v = this.o[key]
-    const out: Record<string, string[]> = {}
-    if (!isPlainObject(v)) return out
-    for (const [k, x] of Object.entries(v)) {
-      if (Array.isArray(x)) out[k] = x.filter((y): y is string => typeof y === 'string')
-    }
-    return out
-  }
-
-  /** Milliseconds; `check` says which values are allowed. */
-  dur(key: string, check: 'positive' | 'nonNegative' | 'any' = 'nonNegative'): number {
-    const s = this.str(key)
-    let ms: number
-    try {
-      ms = parseDuration(s)
-    } catch {
-      throw this.fail(key, `invalid duration "${s}"`)
-    }
-    if (check === 'positive' && ms <= 0) throw this.fail(key, 'must be greater than 0s')
-    if (check === 'nonNegative' && ms < 0) throw this.fail(key, 'must not be negative')
-    return ms
-  }
-
-  int(key: string, min?: number): number {
-    const n = this.num(key)
-    if (min !== undefined && n < min) throw this.fail(key, `must be at least ${min}`)
-    return n
-  }
-
-  multiaddrs(key: string, opts: { nonEmpty?: boolean } = {}): string[] {
-    const l = this.list(key)
-    if (opts.nonEmpty === true && l.length === 0) throw this.fail(key, 'must not be empty')
-    for (const a of l) {
-      const p = multiaddrProblem(a)
-      if (p !== null) throw this.fail(key, `invalid multiaddr "${a}": ${p}`)
-    }
-    return l
-  }
-
-  multiaddr(key: string): string {
-    const a = this.str(key)
-    if (a === '') throw this.fail(key, 'must be a multiaddr')
-    const p = multiaddrProblem(a)
-    if (p !== null) throw this.fail(key, `invalid multiaddr "${a}": ${p}`)
-    return a
-  }
-
-  /** A path resolved against the configuration folder; "" stays "". */
-  path_(key: string, folder: string): string {
-    const p = this.str(key)
-    if (p === '') return ''
-    return isAbsolute(p) ? p : resolve(folder, p)
-  }
-}
-
-// ---------------------------------------------------------------------------
-// typed sections
-
-function clusterConfig(r: Reader, folder: string): ClusterConfig {
-  let secret: Uint8Array | null
-  try {
-    secret = decodeClusterSecret(r.str('secret'))
-  } catch (err) {
-    throw r.fail('secret', (err as Error).message)
-  }
-  if (secret === null) log.warn('Cluster secret is empty, cluster will start on unprotected network.')
-
-  const cm = r.sub('connection_manager')
-  const highWater = cm.int('high_water')
-  const lowWater = cm.int('low_water')
-  if (lowWater <= 0) throw cm.fail('low_water', 'must be greater than 0')
-  if (highWater <= 0) throw cm.fail('high_water', 'must be greater than 0')
-  if (lowWater > highWater) throw cm.fail('low_water', 'is greater than high_water')
-  const gracePeriodMs = cm.dur('grace_period')
-  if (gracePeriodMs === 0) throw cm.fail('grace_period', 'must not be 0s')
-
-  const rm = r.sub('resource_manager')
-  const ps = r.sub('pubsub')
-
-  const rfMin = r.num('replication_factor_min')
-  const rfMax = r.num('replication_factor_max')
-  if (rfMin > rfMax) throw r.fail('replication_factor_min', 'is larger than replication_factor_max')
-  if (rfMin < -1) throw r.fail('replication_factor_min', 'must be -1 or a positive number')
-  if (rfMax < -1) throw r.fail('replication_factor_max', 'must be -1 or a positive number')
-  if ((rfMin === -1) !== (rfMax === -1)) {
-    throw r.fail('replication_factor_min', 'replication_factor_min and max must both be -1 when one of them is')
-  }
-
-  const pinOnlyOnTrustedPeers = r.bool('pin_only_on_trusted_peers')
-  const pinOnlyOnUntrustedPeers = r.bool('pin_only_on_untrusted_peers')
-  if (pinOnlyOnTrustedPeers && pinOnlyOnUntrustedPeers) {
-    throw r.fail('pin_only_on_trusted_peers', 'pin_only_on_trusted_peers and pin_only_on_untrusted_peers cannot both be true')
-  }
-
-  const peerstoreFile = r.str('peerstore_file') || 'peerstore'
-  return {
-    peername: r.str('peername') || hostname(),
-    secret,
-    leaveOnShutdown: r.bool('leave_on_shutdown'),
-    listenMultiaddress: r.multiaddrs('listen_multiaddress', { nonEmpty: true }),
-    announceMultiaddress: r.multiaddrs('announce_multiaddress'),
-    noAnnounceMultiaddress: r.multiaddrs('no_announce_multiaddress'),
-    enableRelayHop: r.bool('enable_relay_hop'),
-    connectionManager: { highWater, lowWater, gracePeriodMs },
-    resourceManager: {
-      enabled: rm.bool('enabled'),
-      memoryLimitBytes: rm.int('memory_limit_bytes', 0),
-      fileDescriptorsLimit: rm.int('file_descriptors_limit', 0)
-    },
-    pubsub: {
-      seenMessagesTtlMs: ps.dur('seen_messages_ttl', 'positive'),
-      heartbeatIntervalMs: ps.dur('heartbeat_interval', 'positive'),
-      dFactor: ps.int('d_factor', 1),
-      historyGossip: ps.int('history_gossip', 1),
-      historyLength: ps.int('history_length', 1),
-      floodPublish: ps.bool('flood_publish')
-    },
-    dialPeerTimeoutMs: r.dur('dial_peer_timeout', 'positive'),
-    stateSyncIntervalMs: r.dur('state_sync_interval', 'positive'),
-    pinRecoverIntervalMs: r.dur('pin_recover_interval', 'positive'),
-    replicationFactorMin: rfMin,
-    replicationFactorMax: rfMax,
-    monitorPingIntervalMs: r.dur('monitor_ping_interval', 'positive'),
-    peerWatchIntervalMs: r.dur('peer_watch_interval', 'positive'),
-    mdnsIntervalMs: r.dur('mdns_interval'),
-    pinOnlyOnTrustedPeers,
-    pinOnlyOnUntrustedPeers,
-    disableRepinning: r.bool('disable_repinning'),
-    followerMode: r.bool('follower_mode'),
-    peerstoreFile,
-    peerstorePath: isAbsolute(peerstoreFile) ? peerstoreFile : resolve(folder, peerstoreFile),
-    peerAddresses: r.multiaddrs('peer_addresses')
-  }
-}
-
-function checkPeerId(r: Reader, key: string, id: string): void {
-  try {
-    peerIdFromString(id)
-  } catch {
-    throw r.fail(key, `invalid peer ID "${id}"`)
-  }
-}
-
-function crdtConfig(r: Reader): CrdtConfig {
-  const listed = r.list('trusted_peers')
-  const trustAll = listed.includes('*')
-  const trustedPeers: string[] = []
-  if (!trustAll) {
-    for (const p of listed) {
-      checkPeerId(r, 'trusted_peers', p)
-      if (!trustedPeers.includes(p)) trustedPeers.push(p)
-    }
-  }
-  const b = r.sub('batching')
-  return {
-    clusterName: r.str('cluster_name'),
-    trustAll,
-    trustedPeers,
-    batching: {
-      maxBatchSize: b.int('max_batch_size', 0),
-      maxBatchAgeMs: b.dur('max_batch_age'),
-      maxQueueSize: b.int('max_queue_size', 1)
-    },
-    repairIntervalMs: r.dur('repair_interval'),
-    rebroadcastIntervalMs: r.dur('rebroadcast_interval', 'positive'),
-    peersetMetric: r.str('peerset_metric'),
-    datastoreNamespace: r.str('datastore_namespace')
-  }
-}
-
-function restApiConfig(r: Reader, folder: string, defaultListen: string[]): RestApiConfig {
-  const listen = r.multiaddrs('http_listen_multiaddress')
-  const cert = r.path_('ssl_cert_file', folder)
-  const key = r.path_('ssl_key_file', folder)
-  if ((cert === '') !== (key === '')) throw r.fail(cert === '' ? 'ssl_cert_file' : 'ssl_key_file', 'ssl_cert_file and ssl_key_file must be set together')
-  if (cert !== '' && !existsSync(cert)) throw r.fail('ssl_cert_file', `file not found: ${cert}`)
-  if (key !== '' && !existsSync(key)) throw r.fail('ssl_key_file', `file not found: ${key}`)
-  const basic = r.map('basic_auth_credentials')
-  if (basic !== null && Object.keys(basic).length === 0) {
-    throw r.fail('basic_auth_credentials', 'should be null or have at least one entry')
-  }
-  const libp2pListen = r.multiaddrs('libp2p_listen_multiaddress')
-  const id = r.str('id')
-  const privateKey = r.str('private_key')
-  if (id !== '' || privateKey !== '' || libp2pListen.length > 0) {
-    if (id === '' || privateKey === '' || libp2pListen.length === 0) {
-      throw r.fail('id', 'all of id, private_key and libp2p_listen_multiaddress should be set')
-    }
-    checkPeerId(r, 'id', id)
-  }
-  return {
-    httpListenMultiaddress: listen.length > 0 ? listen : [...defaultListen],
-    sslCertFile: cert,
-    sslKeyFile: key,
-    readTimeoutMs: r.dur('read_timeout'),
-    readHeaderTimeoutMs: r.dur('read_header_timeout'),
-    writeTimeoutMs: r.dur('write_timeout'),
-    idleTimeoutMs: r.dur('idle_timeout'),
-    maxHeaderBytes: r.int('max_header_bytes', 4096),
-    libp2pListenMultiaddress: libp2pListen,
-    id,
-    privateKey,
-    basicAuthCredentials: basic,
-    httpLogFile: r.path_('http_log_file', folder),
-    headers: r.mapList('headers'),
-    corsAllowedOrigins: r.list('cors_allowed_origins'),
-    corsAllowedMethods: r.list('cors_allowed_methods'),
-    corsAllowedHeaders: r.list('cors_allowed_headers'),
-    corsExposedHeaders: r.list('cors_exposed_headers'),
-    corsAllowCredentials: r.bool('cors_allow_credentials'),
-    corsMaxAgeMs: r.dur('cors_max_age')
-  }
-}
-
-function ipfsProxyConfig(r: Reader, folder: string): IpfsProxyConfig {
-  const listen = r.multiaddrs('listen_multiaddress')
-  const extractHeadersPath = r.str('extract_headers_path')
-  if (extractHeadersPath === '') throw r.fail('extract_headers_path', 'should not be empty')
-  return {
-    listenMultiaddress: listen.length > 0 ? listen : ['/ip4/127.0.0.1/tcp/9095'],
-    nodeMultiaddress: r.multiaddr('node_multiaddress'),
-    nodeHttps: r.bool('node_https'),
-    logFile: r.path_('log_file', folder),
-    readTimeoutMs: r.dur('read_timeout'),
-    readHeaderTimeoutMs: r.dur('read_header_timeout'),
-    writeTimeoutMs: r.dur('write_timeout'),
-    idleTimeoutMs: r.dur('idle_timeout'),
-    maxHeaderBytes: r.int('max_header_bytes', 4096),
-    extractHeadersExtra: r.list('extract_headers_extra'),
-    extractHeadersPath,
-    extractHeadersTtlMs: r.dur('extract_headers_ttl')
-  }
-}
-
-function ipfsHttpConfig(r: Reader): IpfsHttpConfig {
-  return {
-    nodeMultiaddress: r.multiaddr('node_multiaddress'),
-    connectSwarmsDelayMs: r.dur('connect_swarms_delay'),
-    ipfsRequestTimeoutMs: r.dur('ipfs_request_timeout'),
-    pinTimeoutMs: r.dur('pin_timeout'),
-    unpinTimeoutMs: r.dur('unpin_timeout'),
-    repoGcTimeoutMs: r.dur('repogc_timeout'),
-    informerTriggerInterval: r.int('informer_trigger_interval', 0),
-    unpinDisable: r.bool('unpin_disable')
-  }
-}
-
-function statelessConfig(r: Reader): StatelessTrackerConfig {
-  return {
-    maxPinQueueSize: r.int('max_pin_queue_size', 1),
-    concurrentPins: r.int('concurrent_pins', 1),
-    priorityPinMaxAgeMs: r.dur('priority_pin_max_age', 'positive'),
-    priorityPinMaxRetries: r.int('priority_pin_max_retries', 1)
-  }
-}
-
-function pubsubMonConfig(r: Reader): PubsubMonConfig {
-  return { checkIntervalMs: r.dur('check_interval', 'positive') }
-}
-
-function balancedConfig(r: Reader): BalancedAllocatorConfig {
-  const allocateBy = r.list('allocate_by')
-  return { allocateBy: allocateBy.length > 0 ? allocateBy : ['tag:group', 'freespace'] }
-}
-
-function diskConfig(r: Reader): DiskInformerConfig {
-  const metricType = r.str('metric_type')
-  if (metricType !== 'freespace' && metricType !== 'reposize') {
-    throw r.fail('metric_type', `invalid metric type "${metricType}": use freespace or reposize`)
-  }
-  return { metricTtlMs: r.dur('metric_ttl', 'positive'), metricType }
-}
-
-function tagsConfig(r: Reader): TagsInformerConfig {
-  return { metricTtlMs: r.dur('metric_ttl', 'positive'), tags: r.map('tags') ?? {} }
-}
-
-function pinQueueConfig(r: Reader): PinQueueInformerConfig {
-  return { metricTtlMs: r.dur('metric_ttl', 'positive'), weightBucketSize: r.int('weight_bucket_size', 0) }
-}
-
-function metricsConfig(r: Reader): MetricsConfig {
-  return {
-    enableStats: r.bool('enable_stats'),
-    prometheusEndpoint: r.multiaddr('prometheus_endpoint'),
-    reportingIntervalMs: r.dur('reporting_interval')
-  }
-}
-
-function tracingConfig(r: Reader): TracingConfig {
-  const enableTracing = r.bool('enable_tracing')
-  const samplingProb = r.num('sampling_prob')
-  if (enableTracing && samplingProb < 0) throw r.fail('sampling_prob', 'must not be negative')
-  return {
-    enableTracing,
-    jaegerAgentEndpoint: r.multiaddr('jaeger_agent_endpoint'),
-    samplingProb,
-    serviceName: r.str('service_name')
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -470,7 +75,7 @@ export interface ParseServiceConfigOptions {
 
 /** Which datastore section a JSON document selects. */
 function chooseDatastore(raw: JsonObject, label: string): DatastoreName {
-  const ours = (['sqlite', 'leveldb'] as const).filter((k) => isPresent(raw, 'datastore', k))
+  const ours = DATASTORES.filter((k) => isPresent(raw, 'datastore', k))
   if (ours.length > 1) {
     throw new ConfigError(`${label}: datastore: only one of sqlite or leveldb may be configured`)
   }
@@ -514,60 +119,55 @@ export function parseServiceConfig(rawInput: unknown, opts: ParseServiceConfigOp
 
   const datastore = chooseDatastore(raw, label)
 
-  // normalize + env, per section
-  const cluster = normalize(CLUSTER_FIELDS, raw.cluster, 'cluster', ctx)
-  applyEnv(CLUSTER_FIELDS, cluster, 'cluster', 'cluster', env, ctx)
+  // normalize + env, per section; normalized again to check the types of env-provided values
+  const cluster = normalize(CLUSTER.fields, raw.cluster, 'cluster', ctx)
+  applyEnv(CLUSTER.fields, cluster, 'cluster', 'cluster', env, ctx)
   const sections = new Map<string, JsonObject>()
   const present = new Set<string>()
-  for (const [group, comps] of Object.entries(SECTION_FIELDS)) {
-    for (const [key, fields] of Object.entries(comps)) {
-      if (group === 'datastore' && key !== datastore) continue
-      const path = `${group}.${key}`
-      const isThere = isPresent(raw, group, key)
-      if (isThere) present.add(path)
-      const obj = normalize(fields, isThere ? groupOf(raw, group)[key] : undefined, path, ctx)
-      applyEnv(fields, obj, `cluster_${key}`, path, env, ctx)
-      sections.set(path, normalize(fields, obj, path, ctx))
-    }
+  for (const [group, key, spec] of allSections()) {
+    if (group === 'datastore' && key !== datastore) continue
+    const path = `${group}.${key}`
+    const isThere = isPresent(raw, group, key)
+    if (isThere) present.add(path)
+    const obj = normalize(spec.fields, isThere ? groupOf(raw, group)[key] : undefined, path, ctx)
+    applyEnv(spec.fields, obj, envPrefix(key), path, env, ctx)
+    sections.set(path, normalize(spec.fields, obj, path, ctx))
   }
-  // re-check the types of env-provided values (durations, etc.)
-  const clusterN = normalize(CLUSTER_FIELDS, cluster, 'cluster', ctx)
+  const clusterN = normalize(CLUSTER.fields, cluster, 'cluster', ctx)
 
-  const rd = (path: string): Reader => new Reader(sections.get(path) ?? {}, path, ctx)
-  const onlyIfPresent = <T>(path: string, f: (r: Reader) => T): T | null => (present.has(path) ? f(rd(path)) : null)
+  const read = <T>(group: SectionGroup, key: string, spec: Section<readonly FieldSpec[], T>): T =>
+    readSection(spec, sections.get(`${group}.${key}`) ?? {}, `${group}.${key}`, ctx, folder)
+  const readIfPresent = <T>(group: SectionGroup, key: string, spec: Section<readonly FieldSpec[], T>): T | null =>
+    present.has(`${group}.${key}`) ? read(group, key, spec) : null
 
-  const dsReader = rd(`datastore.${datastore}`)
-  const dsConfig: DatastoreConfig = {
-    backend: datastore,
-    folder: dsReader.path_('folder', folder) || resolve(folder, datastore)
-  }
-  if (datastore === 'leveldb') {
-    const o = dsReader.o.leveldb_options
-    dsConfig.leveldbOptions = isPlainObject(o) ? o : {}
-  }
+  const s = SECTIONS
+  const dsConfig: DatastoreConfig =
+    datastore === 'leveldb'
+      ? { backend: datastore, ...read('datastore', 'leveldb', s.datastore.leveldb) }
+      : { backend: datastore, ...read('datastore', 'sqlite', s.datastore.sqlite) }
 
   const config: ServiceConfig = {
     folder,
     source: opts.source ?? null,
-    cluster: clusterConfig(new Reader(clusterN, 'cluster', ctx), folder),
-    consensus: { crdt: crdtConfig(rd('consensus.crdt')) },
+    cluster: readSection(CLUSTER, clusterN, 'cluster', ctx, folder),
+    consensus: { crdt: read('consensus', 'crdt', s.consensus.crdt) },
     api: {
-      restapi: onlyIfPresent('api.restapi', (r) => restApiConfig(r, folder, ['/ip4/127.0.0.1/tcp/9094'])),
-      pinsvcapi: onlyIfPresent('api.pinsvcapi', (r) => restApiConfig(r, folder, ['/ip4/127.0.0.1/tcp/9097'])),
-      ipfsproxy: onlyIfPresent('api.ipfsproxy', (r) => ipfsProxyConfig(r, folder))
+      restapi: readIfPresent('api', 'restapi', s.api.restapi),
+      pinsvcapi: readIfPresent('api', 'pinsvcapi', s.api.pinsvcapi),
+      ipfsproxy: readIfPresent('api', 'ipfsproxy', s.api.ipfsproxy)
     },
-    ipfsConnector: { ipfshttp: ipfsHttpConfig(rd('ipfs_connector.ipfshttp')) },
-    pinTracker: { stateless: statelessConfig(rd('pin_tracker.stateless')) },
-    monitor: { pubsubmon: pubsubMonConfig(rd('monitor.pubsubmon')) },
-    allocator: { balanced: balancedConfig(rd('allocator.balanced')) },
+    ipfsConnector: { ipfshttp: read('ipfs_connector', 'ipfshttp', s.ipfs_connector.ipfshttp) },
+    pinTracker: { stateless: read('pin_tracker', 'stateless', s.pin_tracker.stateless) },
+    monitor: { pubsubmon: read('monitor', 'pubsubmon', s.monitor.pubsubmon) },
+    allocator: { balanced: read('allocator', 'balanced', s.allocator.balanced) },
     informer: {
-      disk: onlyIfPresent('informer.disk', diskConfig),
-      tags: onlyIfPresent('informer.tags', tagsConfig),
-      pinqueue: onlyIfPresent('informer.pinqueue', pinQueueConfig)
+      disk: readIfPresent('informer', 'disk', s.informer.disk),
+      tags: readIfPresent('informer', 'tags', s.informer.tags),
+      pinqueue: readIfPresent('informer', 'pinqueue', s.informer.pinqueue)
     },
     observations: {
-      metrics: metricsConfig(rd('observations.metrics')),
-      tracing: tracingConfig(rd('observations.tracing'))
+      metrics: read('observations', 'metrics', s.observations.metrics),
+      tracing: read('observations', 'tracing', s.observations.tracing)
     },
     datastore: dsConfig,
     raw,
@@ -575,20 +175,30 @@ export function parseServiceConfig(rawInput: unknown, opts: ParseServiceConfigOp
   }
 
   // effective JSON in upstream's layout; optional components only when present
-  const json: JsonObject = { cluster: toJson(CLUSTER_FIELDS, clusterN) }
-  for (const [group, comps] of Object.entries(SECTION_FIELDS)) {
-    const out: JsonObject = {}
-    for (const [key, fields] of Object.entries(comps)) {
-      const path = `${group}.${key}`
-      const obj = sections.get(path)
-      if (obj === undefined) continue
-      if ((group === 'api' || group === 'informer') && !present.has(path)) continue
-      out[key] = toJson(fields, obj)
-    }
-    if (Object.keys(out).length > 0) json[group] = out
+  const json: JsonObject = { cluster: toJson(CLUSTER.fields, clusterN) }
+  for (const [group, key, spec] of allSections()) {
+    const path = `${group}.${key}`
+    const obj = sections.get(path)
+    if (obj === undefined) continue
+    if (OPTIONAL_GROUPS.includes(group) && !present.has(path)) continue
+    const out = (json[group] as JsonObject | undefined) ?? {}
+    out[key] = toJson(spec.fields, obj)
+    json[group] = out
   }
   config.json = json
   return config
+}
+
+/** envconfig prefix of a component section: `CLUSTER_<COMPONENT>_…` (upstream `ConfigKey()`). */
+function envPrefix(component: string): string {
+  return `cluster_${component}`
+}
+
+/** Every component section, in upstream's written order. */
+function* allSections(): Generator<[SectionGroup, string, Section]> {
+  for (const [group, comps] of Object.entries(SECTIONS) as [SectionGroup, Record<string, Section>][]) {
+    for (const [key, spec] of Object.entries(comps)) yield [group, key, spec]
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -614,7 +224,7 @@ export async function fetchSourceConfig(url: string, options: { signal?: AbortSi
   try {
     res = await fetch(url, { signal: options.signal })
   } catch (err) {
-    throw new ConfigSourceError(`could not fetch configuration from source: ${url}: ${(err as Error).message}`, {
+    throw new ConfigSourceError(`could not fetch configuration from source: ${url}: ${errorMessage(err)}`, {
       cause: err
     })
   }
@@ -626,7 +236,7 @@ export async function fetchSourceConfig(url: string, options: { signal?: AbortSi
   try {
     doc = JSON.parse(body)
   } catch (err) {
-    throw new ConfigError(`${url}: invalid JSON: ${(err as Error).message}`)
+    throw new ConfigError(`${url}: invalid JSON: ${errorMessage(err)}`)
   }
   if (!isPlainObject(doc)) throw new ConfigError(`${url}: must be a JSON object`)
   if (typeof doc.source === 'string' && doc.source !== '') {
@@ -646,13 +256,13 @@ export async function readServiceJson(folder: string): Promise<JsonObject> {
     if (code === 'ENOENT') {
       throw new ConfigError(`${path}: not found (run "ipfs-cluster service init" first)`, { cause: err })
     }
-    throw new ConfigError(`${path}: cannot read: ${(err as Error).message}`, { cause: err })
+    throw new ConfigError(`${path}: cannot read: ${errorMessage(err)}`, { cause: err })
   }
   let doc: unknown
   try {
     doc = JSON.parse(text)
   } catch (err) {
-    throw new ConfigError(`${path}: invalid JSON: ${(err as Error).message}`)
+    throw new ConfigError(`${path}: invalid JSON: ${errorMessage(err)}`)
   }
   if (!isPlainObject(doc)) throw new ConfigError(`${path}: must be a JSON object`)
   return doc
@@ -695,7 +305,7 @@ export interface DefaultServiceConfigOptions {
   consensus?: ConsensusName
   /** Default sqlite. */
   datastore?: DatastoreName
-  /** Pick free random ports for cluster, restapi, pinsvcapi and ipfsproxy listeners (`--randomports`). */
+  /** Pick free random ports for the listeners declared `randomPort` (cluster, restapi, pinsvcapi, ipfsproxy; `--randomports`). */
   randomPorts?: boolean
   /** Hex secret ("" = no private network); wins over CLUSTER_SECRET. Default: random 32 bytes. */
   secret?: string
@@ -711,7 +321,7 @@ function checkChoices(consensus: string, datastore: string): void {
   if (UPSTREAM_ONLY_DATASTORES.includes(datastore)) {
     throw new UnsupportedError(`datastore ${datastore} is not supported: use sqlite (default) or leveldb`)
   }
-  if (datastore !== 'sqlite' && datastore !== 'leveldb') {
+  if (!(DATASTORES as string[]).includes(datastore)) {
     throw new ConfigError(`datastore "${datastore}": must be sqlite or leveldb`)
   }
 }
@@ -732,66 +342,53 @@ export async function defaultServiceConfig(opts: DefaultServiceConfigOptions = {
   const label = 'service.json'
   const ctx: NormalizeContext = { label, origin: new Map() }
 
-  const cluster = normalize(CLUSTER_FIELDS, {}, 'cluster', ctx)
+  const cluster = normalize(CLUSTER.fields, {}, 'cluster', ctx)
   cluster.peername = opts.peerName ?? hostname()
   cluster.secret = generateClusterSecret()
 
-  const sections = new Map<string, { group: string; key: string; obj: JsonObject }>()
-  for (const [group, comps] of Object.entries(SECTION_FIELDS)) {
-    for (const [key, fields] of Object.entries(comps)) {
-      if (group === 'datastore' && key !== datastore) continue
-      sections.set(`${group}.${key}`, { group, key, obj: normalize(fields, {}, `${group}.${key}`, ctx) })
-    }
+  const sections = new Map<string, { group: string; key: string; spec: Section; obj: JsonObject }>()
+  for (const [group, key, spec] of allSections()) {
+    if (group === 'datastore' && key !== datastore) continue
+    sections.set(`${group}.${key}`, { group, key, spec, obj: normalize(spec.fields, {}, `${group}.${key}`, ctx) })
   }
 
   if (opts.randomPorts === true) {
     const holders: Array<Server | UdpSocket> = []
     try {
-      cluster.listen_multiaddress = await randomizePorts(cluster.listen_multiaddress as string[], holders)
-      for (const [path, key] of [
-        ['api.restapi', 'http_listen_multiaddress'],
-        ['api.pinsvcapi', 'http_listen_multiaddress'],
-        ['api.ipfsproxy', 'listen_multiaddress']
-      ] as const) {
-        const s = sections.get(path)
-        if (s !== undefined) s.obj[key] = await randomizePorts(s.obj[key] as string[], holders)
+      const listeners: Array<{ spec: Section; obj: JsonObject }> = [{ spec: CLUSTER, obj: cluster }, ...sections.values()]
+      for (const { spec, obj } of listeners) {
+        for (const f of spec.fields) {
+          if (f.randomPort === true) obj[f.key] = await randomizePorts(obj[f.key] as string[], holders)
+        }
       }
     } finally {
       await closeAll(holders)
     }
   }
 
-  applyEnv(CLUSTER_FIELDS, cluster, 'cluster', 'cluster', env, ctx)
-  for (const { group, key, obj } of sections.values()) {
-    applyEnv(fieldsOf(group, key), obj, `cluster_${key}`, `${group}.${key}`, env, ctx)
+  applyEnv(CLUSTER.fields, cluster, 'cluster', 'cluster', env, ctx)
+  for (const { group, key, spec, obj } of sections.values()) {
+    applyEnv(spec.fields, obj, envPrefix(key), `${group}.${key}`, env, ctx)
   }
 
   if (opts.secret !== undefined) {
     try {
       decodeClusterSecret(opts.secret)
     } catch (err) {
-      throw new ConfigError(`secret: ${(err as Error).message}`)
+      throw new ConfigError(`secret: ${errorMessage(err)}`)
     }
     cluster.secret = opts.secret
   }
 
-  const json: JsonObject = { cluster: toJson(CLUSTER_FIELDS, normalize(CLUSTER_FIELDS, cluster, 'cluster', ctx)) }
-  for (const { group, key, obj } of sections.values()) {
-    const fields = fieldsOf(group, key)
+  const json: JsonObject = { cluster: toJson(CLUSTER.fields, normalize(CLUSTER.fields, cluster, 'cluster', ctx)) }
+  for (const { group, key, spec, obj } of sections.values()) {
     const g = (json[group] as JsonObject | undefined) ?? {}
-    g[key] = toJson(fields, normalize(fields, obj, `${group}.${key}`, ctx))
+    g[key] = toJson(spec.fields, normalize(spec.fields, obj, `${group}.${key}`, ctx))
     json[group] = g
   }
   // validate the result as the daemon will
   parseServiceConfig(json, { folder: '.', label, env: {} })
   return json
-}
-
-function fieldsOf(group: string, key: string) {
-  const comps = SECTION_FIELDS[group as SectionGroup] as Record<string, typeof CLUSTER_FIELDS>
-  const f = comps[key]
-  if (f === undefined) throw new Error(`unknown section ${group}.${key}`)
-  return f
 }
 
 async function listenTcp(host: string | undefined): Promise<{ port: number; holder: Server }> {
@@ -872,7 +469,7 @@ export function applyInitPeers(json: JsonObject, multiaddrs: string[]): string[]
       const comps = multiaddr(a).getComponents()
       id = comps.findLast((c) => c.name === 'p2p' || c.name === 'ipfs')?.value
     } catch (err) {
-      throw new ConfigError(`--peers: invalid multiaddr "${a}": ${(err as Error).message}`)
+      throw new ConfigError(`--peers: invalid multiaddr "${a}": ${errorMessage(err)}`)
     }
     if (id === undefined) throw new ConfigError(`--peers: "${a}" has no /p2p/<peer id>`)
     try {
@@ -900,12 +497,8 @@ export function applyInitPeers(json: JsonObject, multiaddrs: string[]): string[]
  * @throws ConfigError on an invalid environment value.
  */
 export function defaultRestApiConfig(folder: string, env: Env = {}): RestApiConfig {
-  const abs = resolve(folder)
   const ctx: NormalizeContext = { label: 'api.restapi defaults', origin: new Map() }
-  const fields = SECTION_FIELDS.api.restapi
-  const obj = normalize(fields, {}, 'api.restapi', ctx)
-  applyEnv(fields, obj, 'cluster_restapi', 'api.restapi', env, ctx)
-  return restApiConfig(new Reader(normalize(fields, obj, 'api.restapi', ctx), 'api.restapi', ctx), abs, [
-    '/ip4/127.0.0.1/tcp/9094'
-  ])
+  const obj = normalize(RESTAPI.fields, {}, 'api.restapi', ctx)
+  applyEnv(RESTAPI.fields, obj, envPrefix('restapi'), 'api.restapi', env, ctx)
+  return readSection(RESTAPI, normalize(RESTAPI.fields, obj, 'api.restapi', ctx), 'api.restapi', ctx, resolve(folder))
 }

@@ -2,191 +2,64 @@
  * Typed, camelCase views of the `service.json` sections. Durations are
  * numbers of MILLISECONDS (`...Ms`), multiaddrs are strings, relative paths
  * are resolved against the configuration folder (absolute here).
- * Keys and defaults mirror upstream v1.1.6 (see `sections.ts`).
+ * Each section type is derived from its declaration in `sections.ts`
+ * (keys, defaults, checks and property comments live there), so a key
+ * cannot be added in one place only.
  */
+import type {
+  BALANCED,
+  CLUSTER,
+  CRDT,
+  DISK,
+  IPFSHTTP,
+  IPFSPROXY,
+  LEVELDB,
+  METRICS,
+  PINQUEUE,
+  PUBSUBMON,
+  RESTAPI,
+  SECTIONS,
+  SQLITE,
+  STATELESS,
+  TAGS,
+  TRACING
+} from './sections.ts'
+import type { SectionConfig } from './typed.ts'
 import type { JsonObject } from './schema.ts'
 
-/** Upstream `cluster_config.go` `Config`. */
-export interface ClusterConfig {
-  /** Human-readable peer name; default: the hostname. */
-  peername: string
-  /** The 32-byte private network key (hex in JSON); null = no PSK (`"secret": ""`). */
-  secret: Uint8Array | null
-  leaveOnShutdown: boolean
-  /** libp2p listen multiaddrs (TCP; QUIC entries are upstream's and may be ignored by our host). */
-  listenMultiaddress: string[]
-  announceMultiaddress: string[]
-  noAnnounceMultiaddress: string[]
-  enableRelayHop: boolean
-  connectionManager: { highWater: number; lowWater: number; gracePeriodMs: number }
-  resourceManager: { enabled: boolean; memoryLimitBytes: number; fileDescriptorsLimit: number }
-  pubsub: {
-    seenMessagesTtlMs: number
-    heartbeatIntervalMs: number
-    dFactor: number
-    historyGossip: number
-    historyLength: number
-    floodPublish: boolean
-  }
-  dialPeerTimeoutMs: number
-  stateSyncIntervalMs: number
-  pinRecoverIntervalMs: number
-  /** -1 = everywhere (then max is -1 too). */
-  replicationFactorMin: number
-  replicationFactorMax: number
-  monitorPingIntervalMs: number
-  peerWatchIntervalMs: number
-  /** 0 = mDNS off. */
-  mdnsIntervalMs: number
-  pinOnlyOnTrustedPeers: boolean
-  pinOnlyOnUntrustedPeers: boolean
-  disableRepinning: boolean
-  followerMode: boolean
-  /** As written (`peerstore` when unset). */
-  peerstoreFile: string
-  /** Absolute path of the peerstore file. */
-  peerstorePath: string
-  /** Extra `/p2p/` multiaddrs to connect to first. */
-  peerAddresses: string[]
-}
-
-/** Upstream `consensus/crdt/config.go` `Config`. */
-export interface CrdtConfig {
-  /** Pubsub topic / cluster name. */
-  clusterName: string
-  /** True when `trusted_peers` holds `"*"`. */
-  trustAll: boolean
-  /** Trusted peer IDs (empty when `trustAll`). */
-  trustedPeers: string[]
-  /** Batching is enabled when both maxBatchSize > 0 and maxBatchAgeMs > 0. */
-  batching: { maxBatchSize: number; maxBatchAgeMs: number; maxQueueSize: number }
-  repairIntervalMs: number
-  rebroadcastIntervalMs: number
-  peersetMetric: string
-  datastoreNamespace: string
-}
-
+/** Upstream `cluster_config.go` `Config` (plus `peerstorePath`, absolute). */
+export type ClusterConfig = SectionConfig<typeof CLUSTER>
+/** Upstream `consensus/crdt/config.go` `Config` (plus `trustAll`: `trusted_peers` holds `"*"`). */
+export type CrdtConfig = SectionConfig<typeof CRDT>
 /** Upstream `api/common/config.go` `Config` (restapi and pinsvcapi). */
-export interface RestApiConfig {
-  /** `/ip4/…/tcp/…`, `/dns…/tcp/…` or `/unix/<path>`. */
-  httpListenMultiaddress: string[]
-  /** Absolute path or "" (no TLS). */
-  sslCertFile: string
-  sslKeyFile: string
-  readTimeoutMs: number
-  readHeaderTimeoutMs: number
-  writeTimeoutMs: number
-  idleTimeoutMs: number
-  maxHeaderBytes: number
-  libp2pListenMultiaddress: string[]
-  /** Peer ID of the API's own libp2p host ("" when unused). */
-  id: string
-  /** base64 protobuf private key of that host ("" when unused). */
-  privateKey: string
-  /** user -> password; null = no authentication. */
-  basicAuthCredentials: Record<string, string> | null
-  /** Absolute path or "" (HTTP logs go to the `restapilog` logger). */
-  httpLogFile: string
-  headers: Record<string, string[]>
-  corsAllowedOrigins: string[]
-  corsAllowedMethods: string[]
-  corsAllowedHeaders: string[]
-  corsExposedHeaders: string[]
-  corsAllowCredentials: boolean
-  corsMaxAgeMs: number
-}
-
+export type RestApiConfig = SectionConfig<typeof RESTAPI>
 /** Upstream `api/ipfsproxy/config.go` `Config`. */
-export interface IpfsProxyConfig {
-  listenMultiaddress: string[]
-  nodeMultiaddress: string
-  nodeHttps: boolean
-  /** Absolute path or "". */
-  logFile: string
-  readTimeoutMs: number
-  readHeaderTimeoutMs: number
-  writeTimeoutMs: number
-  idleTimeoutMs: number
-  maxHeaderBytes: number
-  extractHeadersExtra: string[]
-  extractHeadersPath: string
-  extractHeadersTtlMs: number
-}
-
+export type IpfsProxyConfig = SectionConfig<typeof IPFSPROXY>
 /** Upstream `ipfsconn/ipfshttp/config.go` `Config`. */
-export interface IpfsHttpConfig {
-  /** kubo RPC API multiaddr, e.g. `/ip4/127.0.0.1/tcp/5001`. */
-  nodeMultiaddress: string
-  connectSwarmsDelayMs: number
-  ipfsRequestTimeoutMs: number
-  pinTimeoutMs: number
-  unpinTimeoutMs: number
-  repoGcTimeoutMs: number
-  /** Number of pins between informer metric triggers; 0 = disabled. */
-  informerTriggerInterval: number
-  unpinDisable: boolean
-}
-
+export type IpfsHttpConfig = SectionConfig<typeof IPFSHTTP>
 /** Upstream `pintracker/stateless/config.go` `Config`. */
-export interface StatelessTrackerConfig {
-  maxPinQueueSize: number
-  concurrentPins: number
-  priorityPinMaxAgeMs: number
-  priorityPinMaxRetries: number
-}
-
+export type StatelessTrackerConfig = SectionConfig<typeof STATELESS>
 /** Upstream `monitor/pubsubmon/config.go` `Config`. */
-export interface PubsubMonConfig {
-  checkIntervalMs: number
-}
-
+export type PubsubMonConfig = SectionConfig<typeof PUBSUBMON>
 /** Upstream `allocator/balanced/config.go` `Config`. */
-export interface BalancedAllocatorConfig {
-  /** e.g. `["tag:group", "freespace"]`. */
-  allocateBy: string[]
-}
-
+export type BalancedAllocatorConfig = SectionConfig<typeof BALANCED>
 /** Upstream `informer/disk/config.go` `Config`. */
-export interface DiskInformerConfig {
-  metricTtlMs: number
-  metricType: 'freespace' | 'reposize'
-}
-
+export type DiskInformerConfig = SectionConfig<typeof DISK>
 /** Upstream `informer/tags/config.go` `Config`. */
-export interface TagsInformerConfig {
-  metricTtlMs: number
-  tags: Record<string, string>
-}
-
+export type TagsInformerConfig = SectionConfig<typeof TAGS>
 /** Upstream `informer/pinqueue/config.go` `Config`. */
-export interface PinQueueInformerConfig {
-  metricTtlMs: number
-  weightBucketSize: number
-}
-
+export type PinQueueInformerConfig = SectionConfig<typeof PINQUEUE>
 /** Upstream `observations/config.go` `MetricsConfig`. */
-export interface MetricsConfig {
-  enableStats: boolean
-  prometheusEndpoint: string
-  reportingIntervalMs: number
-}
-
+export type MetricsConfig = SectionConfig<typeof METRICS>
 /** Upstream `observations/config.go` `TracingConfig`. */
-export interface TracingConfig {
-  enableTracing: boolean
-  jaegerAgentEndpoint: string
-  samplingProb: number
-  serviceName: string
-}
+export type TracingConfig = SectionConfig<typeof TRACING>
 
-/** The datastore chosen by the `datastore.<backend>` section. */
-export interface DatastoreConfig {
-  backend: 'sqlite' | 'leveldb'
-  /** Absolute folder of the datastore (`<config>/sqlite` or `<config>/leveldb` by default). */
-  folder: string
-  /** `datastore.leveldb.leveldb_options` as written (goleveldb option names), when leveldb. */
-  leveldbOptions?: JsonObject
-}
+/**
+ * The datastore chosen by the `datastore.<backend>` section: its absolute
+ * `folder` and, for leveldb, `leveldbOptions` as written (goleveldb option names).
+ */
+export type DatastoreConfig = { backend: keyof typeof SECTIONS.datastore } & SectionConfig<typeof SQLITE> &
+  Partial<SectionConfig<typeof LEVELDB>>
 
 /** The whole `service.json`, typed. */
 export interface ServiceConfig {
@@ -219,3 +92,14 @@ export interface ServiceConfig {
   /** The effective JSON (defaults and environment applied), in upstream's written layout. */
   json: JsonObject
 }
+
+type CamelCase<S extends string> = S extends `${infer A}_${infer B}` ? `${A}${Capitalize<CamelCase<B>>}` : S
+/** What the declarations of `SECTIONS` require of `ServiceConfig` (the datastore group is the chosen backend). */
+type DeclaredGroups = {
+  [G in Exclude<keyof typeof SECTIONS, 'datastore'> as CamelCase<G>]: {
+    [C in keyof (typeof SECTIONS)[G]]: SectionConfig<(typeof SECTIONS)[G][C]> | null
+  }
+}
+type Assert<T extends true> = T
+/** Compile-time check: a section declared in `sections.ts` but missing from `ServiceConfig` fails the typecheck. */
+export type ServiceConfigCoversDeclarations = Assert<ServiceConfig extends DeclaredGroups ? true : false>

@@ -12,7 +12,7 @@ import type { Datastore } from 'interface-datastore'
 import type { CrdtConfig } from '../config/types.ts'
 import type { PubsubAdapter } from '../host/index.ts'
 import type { Startable } from '../interfaces.ts'
-import { type CrdtConsensus, createCrdtConsensus } from './crdt/index.ts'
+import { CRDT_DEFAULTS, type CrdtConsensus, createCrdtConsensus } from './crdt/index.ts'
 import { createCrdtNetwork } from './crdt/libp2p.ts'
 
 type CrdtNetworkComponents = Parameters<typeof createCrdtNetwork>[1]
@@ -96,7 +96,7 @@ export function createOfflineConsensus(
       peerId: init.peerId,
       clusterName: init.clusterName,
       trustedPeers: init.trustedPeers ?? ['*'],
-      batching: { maxBatchSize: 0, maxBatchAgeMs: 0, maxQueueSize: 50_000 },
+      batching: { ...CRDT_DEFAULTS.batching, maxBatchSize: 0, maxBatchAgeMs: 0 },
       rebroadcastIntervalMs: 0,
       repairIntervalMs: 0,
       namespace: init.namespace

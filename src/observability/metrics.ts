@@ -10,6 +10,8 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
+import { METRICS } from '../config/sections.ts'
+import { fieldDefaults } from '../config/typed.ts'
 import type { Startable } from '../interfaces.ts'
 import { type MetricsHttpListener, serveMetricsHttp } from '../runtime/metrics-http.ts'
 import type { TrackerStatus } from '../types/index.ts'
@@ -90,14 +92,14 @@ export function hostPortOf(addr: string): { hostname: string; port: number } {
 export interface MetricsServerInit {
   /** upstream `observations.metrics.enable_stats`; false = start() does nothing. */
   enableStats: boolean
-  /** where to listen, default `/ip4/127.0.0.1/tcp/8888`. */
+  /** where to listen, default `DEFAULT_PROMETHEUS_ENDPOINT`. */
   listenMultiaddress?: string
   /** upstream's name for it (`prometheus_endpoint`), so a `MetricsConfig` can be passed as is. */
   prometheusEndpoint?: string
 }
 
-/** Upstream's default `prometheus_endpoint`. */
-export const DEFAULT_PROMETHEUS_ENDPOINT = '/ip4/127.0.0.1/tcp/8888'
+/** Upstream's default `prometheus_endpoint` (the `observations.metrics` declaration). */
+export const DEFAULT_PROMETHEUS_ENDPOINT = fieldDefaults(METRICS).prometheusEndpoint
 
 export interface MetricsServer extends Startable {
   /** The bound address while running (port 0 resolved), else undefined. */

@@ -3,16 +3,12 @@
  * `pintracker/stateless/config.go` (section `pin_tracker.stateless` of
  * service.json) plus the two cluster-level intervals the tracker runs on.
  * Durations are milliseconds here; service.json keeps Go duration strings.
- *
- * | field                 | JSON key                          | default |
- * |-----------------------|-----------------------------------|---------|
- * | maxPinQueueSize       | max_pin_queue_size                | 1000000 |
- * | concurrentPins        | concurrent_pins                   | 10      |
- * | priorityPinMaxAgeMs   | priority_pin_max_age              | 24 h    |
- * | priorityPinMaxRetries | priority_pin_max_retries          | 5       |
- * | pinRecoverIntervalMs  | cluster.pin_recover_interval      | 12 min  |
- * | stateSyncIntervalMs   | cluster.state_sync_interval       | 5 min   |
+ * JSON keys and defaults are declared once, in `STATELESS` and `CLUSTER` of
+ * `src/config/sections.ts` (`maxPinQueueSize` <- `max_pin_queue_size`,
+ * `pinRecoverIntervalMs` <- `cluster.pin_recover_interval`, …).
  */
+import { CLUSTER, STATELESS } from '../config/sections.ts'
+import { fieldDefaults } from '../config/typed.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import type { PeerId } from '../types/index.ts'
 
@@ -39,25 +35,19 @@ export interface StatelessPinTrackerInit {
   stateSyncIntervalMs?: number
 }
 
-export const DEFAULT_MAX_PIN_QUEUE_SIZE = 1_000_000
-export const DEFAULT_CONCURRENT_PINS = 10
-export const DEFAULT_PRIORITY_PIN_MAX_AGE_MS = 24 * 3600_000
-export const DEFAULT_PRIORITY_PIN_MAX_RETRIES = 5
-export const DEFAULT_PIN_RECOVER_INTERVAL_MS = 12 * 60_000
-export const DEFAULT_STATE_SYNC_INTERVAL_MS = 5 * 60_000
+const TRACKER = fieldDefaults(STATELESS)
+const { pinRecoverIntervalMs, stateSyncIntervalMs } = fieldDefaults(CLUSTER)
 
-/** Upstream defaults for everything but the peer's identity. */
+export const DEFAULT_MAX_PIN_QUEUE_SIZE = TRACKER.maxPinQueueSize
+export const DEFAULT_CONCURRENT_PINS = TRACKER.concurrentPins
+export const DEFAULT_PRIORITY_PIN_MAX_AGE_MS = TRACKER.priorityPinMaxAgeMs
+export const DEFAULT_PRIORITY_PIN_MAX_RETRIES = TRACKER.priorityPinMaxRetries
+export const DEFAULT_PIN_RECOVER_INTERVAL_MS = pinRecoverIntervalMs
+export const DEFAULT_STATE_SYNC_INTERVAL_MS = stateSyncIntervalMs
+
+/** Upstream defaults (the `pin_tracker.stateless` and `cluster` declarations) for everything but the peer's identity. */
 export function defaultStatelessPinTrackerInit(peerId: PeerId, peerName: string): StatelessPinTrackerInit {
-  return {
-    peerId,
-    peerName,
-    concurrentPins: DEFAULT_CONCURRENT_PINS,
-    maxPinQueueSize: DEFAULT_MAX_PIN_QUEUE_SIZE,
-    priorityPinMaxAgeMs: DEFAULT_PRIORITY_PIN_MAX_AGE_MS,
-    priorityPinMaxRetries: DEFAULT_PRIORITY_PIN_MAX_RETRIES,
-    pinRecoverIntervalMs: DEFAULT_PIN_RECOVER_INTERVAL_MS,
-    stateSyncIntervalMs: DEFAULT_STATE_SYNC_INTERVAL_MS
-  }
+  return { peerId, peerName, ...TRACKER, pinRecoverIntervalMs, stateSyncIntervalMs }
 }
 
 /**

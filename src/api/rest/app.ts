@@ -12,6 +12,8 @@
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import type { CID } from 'multiformats/cid'
 import type { AddHandler } from '../../adder/handler.ts'
+import { RESTAPI } from '../../config/sections.ts'
+import { fieldDefaults } from '../../config/typed.ts'
 import type { AbortOptions, ClusterAPI } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { errorMessage, InvalidArgumentError } from '../../errors.ts'
@@ -61,15 +63,18 @@ export interface RestApiComponents {
   add?: AddHandler
 }
 
-/** Upstream's defaults for the CORS settings (`api/rest/config.go`). */
-export const DEFAULT_CORS = {
-  corsAllowedOrigins: ['*'],
-  corsAllowedMethods: ['GET'],
-  corsAllowedHeaders: [] as string[],
-  corsExposedHeaders: ['Content-Type', 'X-Stream-Output', 'X-Chunked-Output', 'X-Content-Length'],
-  corsAllowCredentials: true,
-  corsMaxAgeMs: 0
-} as const
+const { corsAllowedOrigins, corsAllowedMethods, corsAllowedHeaders, corsExposedHeaders, corsAllowCredentials, corsMaxAgeMs } =
+  fieldDefaults(RESTAPI)
+
+/** Upstream's defaults for the CORS settings (`api/rest/config.go`), from the `api.restapi` declaration. */
+export const DEFAULT_CORS = Object.freeze({
+  corsAllowedOrigins: Object.freeze(corsAllowedOrigins),
+  corsAllowedMethods: Object.freeze(corsAllowedMethods),
+  corsAllowedHeaders: Object.freeze(corsAllowedHeaders),
+  corsExposedHeaders: Object.freeze(corsExposedHeaders),
+  corsAllowCredentials,
+  corsMaxAgeMs
+})
 
 /**
  * The HTTP status for an error thrown by a handler or by the cluster:

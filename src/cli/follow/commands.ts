@@ -26,6 +26,7 @@ import {
   saveIdentity,
   saveServiceConfig
 } from '../../config/index.ts'
+import { CRDT_DEFAULTS } from '../../consensus/crdt/index.ts'
 import { createOfflineConsensus } from '../../consensus/index.ts'
 import { type DatastoreBackend, openDatastore } from '../../datastore/index.ts'
 import { ClusterError, errorMessage } from '../../errors.ts'
@@ -340,8 +341,8 @@ async function offlineStore(io: FollowIO, paths: FollowPaths): Promise<OfflineSt
   return {
     backend,
     folder: found[0] !== undefined ? join(paths.folder, backend) : cfg!.datastore.folder,
-    namespace: cfg?.consensus.crdt.datastoreNamespace ?? '/c',
-    clusterName: cfg?.consensus.crdt.clusterName ?? 'ipfs-cluster'
+    namespace: cfg?.consensus.crdt.datastoreNamespace ?? CRDT_DEFAULTS.namespace,
+    clusterName: cfg?.consensus.crdt.clusterName ?? CRDT_DEFAULTS.clusterName
   }
 }
 

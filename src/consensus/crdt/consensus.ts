@@ -24,6 +24,7 @@ import type { PeerId, Pin } from '../../types/index.ts'
 import { defaultPinOptions, pinWithOpts } from '../../types/index.ts'
 import { type Broadcaster, type CrdtOp, CrdtStore, type DagSyncer } from './crdt.ts'
 import { CrdtBlockstore } from './dag.ts'
+import { CRDT_DEFAULTS } from './defaults.ts'
 import type { SetChange } from './set.ts'
 
 const log = getLogger('crdt')
@@ -50,7 +51,7 @@ export interface CrdtInit {
   rebroadcastIntervalMs: number
   /** ms between DAG repairs (upstream default 1 h). Kept for config compatibility: this implementation never leaves half-processed branches, so there is nothing to repair. */
   repairIntervalMs: number
-  /** `datastore_namespace`, default `/c`. */
+  /** `datastore_namespace`, default `CRDT_DEFAULTS.namespace`. */
   namespace?: string
 }
 
@@ -98,7 +99,7 @@ export class CrdtConsensus implements Consensus {
   private readonly stateView: ReadOnlyState
 
   constructor(init: CrdtInit, components: CrdtComponents) {
-    this.init = { ...init, namespace: (init.namespace ?? '/c').replace(/\/+$/, '') || '/c' }
+    this.init = { ...init, namespace: (init.namespace ?? CRDT_DEFAULTS.namespace).replace(/\/+$/, '') || CRDT_DEFAULTS.namespace }
     this.ds = components.datastore
     this.onChange = components.onChange
     this.blockstore = new CrdtBlockstore(this.ds, this.init.namespace)

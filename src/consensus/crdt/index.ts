@@ -19,15 +19,7 @@ export { localDagSyncer, MemoryBroadcastNetwork, memoryDagSyncer, noopBroadcaste
 export type { SetChange } from './set.ts'
 export { CrdtConsensus, type CrdtBatchingConfig, type CrdtComponents, type CrdtInit } from './consensus.ts'
 
-/** Upstream defaults of `consensus.crdt` (durations in ms). */
-export const CRDT_DEFAULTS = {
-  clusterName: 'ipfs-cluster',
-  trustedPeers: ['*'],
-  batching: { maxBatchSize: 0, maxBatchAgeMs: 0, maxQueueSize: 50000 },
-  rebroadcastIntervalMs: 60_000,
-  repairIntervalMs: 3_600_000,
-  namespace: '/c'
-} as const
+export { CRDT_DEFAULTS } from './defaults.ts'
 
 /** Curried factory (js-libp2p style): `createCrdtConsensus(init)(components)`; also callable as `createCrdtConsensus(init, components)`. */
 export function createCrdtConsensus(init: CrdtInit): (components: CrdtComponents) => CrdtConsensus

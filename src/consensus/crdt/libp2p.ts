@@ -37,6 +37,7 @@ import { getLogger } from '../../observability/logging.ts'
 import { type Broadcaster, type DagSyncer, encodeBroadcast } from './crdt.ts'
 import { CrdtBlockstore } from './dag.ts'
 import { InlineBroadcast } from './pb/inline.pb.ts'
+import { CRDT_DEFAULTS } from './defaults.ts'
 import type { Datastore } from 'interface-datastore'
 import * as dagPB from '@ipld/dag-pb'
 import { CID as CIDClass } from 'multiformats/cid'
@@ -554,7 +555,7 @@ export interface CrdtNetworkInit {
   clusterName: string
   /** `Consensus.isTrustedPeer` (may refer to a consensus created afterwards). */
   isTrusted: (peerId: string) => boolean
-  /** `datastore_namespace` (default `/c`): where the crdt keeps its blocks. */
+  /** `datastore_namespace` (default `CRDT_DEFAULTS.namespace`): where the crdt keeps its blocks. */
   namespace?: string
   /** bitswap wait per missing block, ms (default 2 min, upstream `DAGSyncerTimeout`). */
   dagTimeoutMs?: number
@@ -626,7 +627,7 @@ export function createCrdtNetwork(
   init: CrdtNetworkInit,
   components: { libp2p: Libp2p; pubsub: BroadcastPubsub; datastore: Datastore }
 ): CrdtNetwork {
-  const namespace = (init.namespace ?? '/c').replace(/\/+$/, '') || '/c'
+  const namespace = (init.namespace ?? CRDT_DEFAULTS.namespace).replace(/\/+$/, '') || CRDT_DEFAULTS.namespace
   const topic = clusterTopic(init.clusterName)
   const blockstore = new CrdtBlockstore(components.datastore, namespace)
   const { libp2p } = components

@@ -3,18 +3,12 @@
  * `ipfsconn/ipfshttp/config.go` (section `ipfs_connector.ipfshttp` of
  * service.json). Durations are milliseconds here; service.json keeps
  * upstream's Go duration strings (`"2m0s"`), converted by `src/config/`.
- *
- * | field                   | JSON key                    | default                   |
- * |-------------------------|-----------------------------|---------------------------|
- * | nodeMultiaddress        | node_multiaddress           | /ip4/127.0.0.1/tcp/5001   |
- * | connectSwarmsDelayMs    | connect_swarms_delay        | 30 s (0 = never)          |
- * | ipfsRequestTimeoutMs    | ipfs_request_timeout        | 5 min                     |
- * | pinTimeoutMs            | pin_timeout                 | 2 min (since last progress)|
- * | unpinTimeoutMs          | unpin_timeout               | 3 h                       |
- * | repoGcTimeoutMs         | repogc_timeout              | 24 h                      |
- * | informerTriggerInterval | informer_trigger_interval   | 0 (off)                   |
- * | unpinDisable            | unpin_disable               | false                     |
+ * JSON keys and defaults are declared once, in `IPFSHTTP` of
+ * `src/config/sections.ts` (`nodeMultiaddress` <- `node_multiaddress`,
+ * `repoGcTimeoutMs` <- `repogc_timeout`, …).
  */
+import { IPFSHTTP } from '../../config/sections.ts'
+import { fieldDefaults } from '../../config/typed.ts'
 import { InvalidArgumentError } from '../../errors.ts'
 
 export interface IpfsHttpInit {
@@ -36,27 +30,19 @@ export interface IpfsHttpInit {
   unpinDisable: boolean
 }
 
-export const DEFAULT_NODE_MULTIADDRESS = '/ip4/127.0.0.1/tcp/5001'
-export const DEFAULT_CONNECT_SWARMS_DELAY_MS = 30_000
-export const DEFAULT_IPFS_REQUEST_TIMEOUT_MS = 5 * 60_000
-export const DEFAULT_PIN_TIMEOUT_MS = 2 * 60_000
-export const DEFAULT_UNPIN_TIMEOUT_MS = 3 * 3600_000
-export const DEFAULT_REPOGC_TIMEOUT_MS = 24 * 3600_000
-export const DEFAULT_INFORMER_TRIGGER_INTERVAL = 0
-
-/** Upstream's defaults (`Config.Default`). */
+/** Upstream's defaults (`Config.Default`), from the `ipfs_connector.ipfshttp` declaration; a fresh object. */
 export function defaultIpfsHttpInit(): IpfsHttpInit {
-  return {
-    nodeMultiaddress: DEFAULT_NODE_MULTIADDRESS,
-    connectSwarmsDelayMs: DEFAULT_CONNECT_SWARMS_DELAY_MS,
-    ipfsRequestTimeoutMs: DEFAULT_IPFS_REQUEST_TIMEOUT_MS,
-    pinTimeoutMs: DEFAULT_PIN_TIMEOUT_MS,
-    unpinTimeoutMs: DEFAULT_UNPIN_TIMEOUT_MS,
-    repoGcTimeoutMs: DEFAULT_REPOGC_TIMEOUT_MS,
-    informerTriggerInterval: DEFAULT_INFORMER_TRIGGER_INTERVAL,
-    unpinDisable: false
-  }
+  return fieldDefaults(IPFSHTTP)
 }
+
+const DEFAULTS = defaultIpfsHttpInit()
+export const DEFAULT_NODE_MULTIADDRESS = DEFAULTS.nodeMultiaddress
+export const DEFAULT_CONNECT_SWARMS_DELAY_MS = DEFAULTS.connectSwarmsDelayMs
+export const DEFAULT_IPFS_REQUEST_TIMEOUT_MS = DEFAULTS.ipfsRequestTimeoutMs
+export const DEFAULT_PIN_TIMEOUT_MS = DEFAULTS.pinTimeoutMs
+export const DEFAULT_UNPIN_TIMEOUT_MS = DEFAULTS.unpinTimeoutMs
+export const DEFAULT_REPOGC_TIMEOUT_MS = DEFAULTS.repoGcTimeoutMs
+export const DEFAULT_INFORMER_TRIGGER_INTERVAL = DEFAULTS.informerTriggerInterval ?? 0
 
 /**
  * Checks the settings as upstream `Config.Validate` does.
