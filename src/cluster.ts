@@ -25,13 +25,7 @@
 import { CID } from 'multiformats/cid'
 import { allocate } from './allocator/allocate.ts'
 import { DistanceChecker } from './allocator/util.ts'
-import {
-  errorMessage,
-  FollowerModeError,
-  InvalidArgumentError,
-  IPFSError,
-  NotFoundError
-} from './errors.ts'
+import { errorMessage, errorName, FollowerModeError, InvalidArgumentError, IPFSError, NotFoundError } from './errors.ts'
 import type {
   AbortOptions,
   ClusterAPI,
@@ -785,7 +779,7 @@ export class Cluster implements ClusterAPI, Startable {
     try {
       existing = await state.get(pin.cid, options)
     } catch (err) {
-      if ((err as Error).name !== 'NotFoundError') throw err
+      if (errorName(err) !== 'NotFoundError') throw err
     }
     if (existing !== undefined) {
       if (existing.type !== pin.type) {
@@ -853,7 +847,7 @@ export class Cluster implements ClusterAPI, Startable {
     try {
       old = await state.get(from, options)
     } catch (err) {
-      if ((err as Error).name === 'NotFoundError') throw new NotFoundError(`pin-update: ${from} is not part of the pinset`)
+      if (errorName(err) === 'NotFoundError') throw new NotFoundError(`pin-update: ${from} is not part of the pinset`)
       throw err
     }
     if (old.type !== 'pin') throw new InvalidArgumentError('pin-update: only data pins can be updated')
@@ -900,7 +894,7 @@ export class Cluster implements ClusterAPI, Startable {
     try {
       pin = await state.get(cid, options)
     } catch (err) {
-      if ((err as Error).name === 'NotFoundError') throw new NotFoundError(`${cid} is not pinned in the cluster`)
+      if (errorName(err) === 'NotFoundError') throw new NotFoundError(`${cid} is not pinned in the cluster`)
       throw err
     }
     if (pin.type === 'shard-pin' || pin.type === 'clusterdag-pin') {
@@ -926,7 +920,7 @@ export class Cluster implements ClusterAPI, Startable {
     try {
       return await state.get(cid, options)
     } catch (err) {
-      if ((err as Error).name === 'NotFoundError') throw new NotFoundError(`${cid} is not pinned in the cluster`)
+      if (errorName(err) === 'NotFoundError') throw new NotFoundError(`${cid} is not pinned in the cluster`)
       throw err
     }
   }
@@ -992,7 +986,7 @@ export class Cluster implements ClusterAPI, Startable {
     try {
       pin = await state.get(cid, options)
     } catch (err) {
-      if ((err as Error).name !== 'NotFoundError') throw err
+      if (errorName(err) !== 'NotFoundError') throw err
     }
     const members = await this.members(options)
     const g: GlobalPinInfo = {

@@ -30,6 +30,11 @@ export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
+/** The `name` of a thrown value (what callers compare), or undefined when it has none. */
+export function errorName(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : undefined
+}
+
 /** The CID, peer or route asked for does not exist (REST: 404). */
 export class NotFoundError extends ClusterError {
   static override name = 'NotFoundError'

@@ -7,7 +7,7 @@
 import { Key } from 'interface-datastore'
 import type { Batch, Datastore } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
-import { errorMessage, NotFoundError } from '../errors.ts'
+import { errorMessage, errorName, NotFoundError } from '../errors.ts'
 import type { AbortOptions, BatchingState } from '../interfaces.ts'
 import { getLogger } from '../observability/logging.ts'
 import type { Pin } from '../types/index.ts'
@@ -69,7 +69,7 @@ export class DsState implements BatchingState {
     try {
       v = await this.ds.get(this.key(cid), options)
     } catch (err) {
-      if ((err as Error).name === 'NotFoundError') throw new NotFoundError(`${cid.toString()} is not pinned`)
+      if (errorName(err) === 'NotFoundError') throw new NotFoundError(`${cid.toString()} is not pinned`)
       throw err
     }
     return pinFromProtobuf(v, cid)

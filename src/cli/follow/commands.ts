@@ -29,7 +29,7 @@ import {
 import { CRDT_DEFAULTS } from '../../consensus/crdt/index.ts'
 import { createOfflineConsensus } from '../../consensus/index.ts'
 import { type DatastoreBackend, openDatastore } from '../../datastore/index.ts'
-import { ClusterError, errorMessage } from '../../errors.ts'
+import { ClusterError, errorMessage, errorName } from '../../errors.ts'
 import { IpfsHttpConnector } from '../../ipfsconn/ipfshttp/index.ts'
 import { getLogger, setLogLevels, setLogReporters } from '../../observability/logging.ts'
 import { acquireLock } from '../../runtime/lock.ts'
@@ -139,7 +139,7 @@ export async function info(io: FollowIO, base: string, name: string): Promise<vo
     url = `Available (${cfg.source ?? ''})`
     ipfsCfg = cfg.ipfsConnector.ipfshttp
   } catch (err) {
-    if ((err as Error).name !== 'ConfigSourceError') {
+    if (errorName(err) !== 'ConfigSourceError') {
       throw new FollowExit(1, `reading the configurations in ${paths.folder}: ${errorMessage(err)}`)
     }
     const raw = await readServiceJson(paths.folder).catch(() => ({}) as Record<string, unknown>)

@@ -15,7 +15,7 @@ import { Key } from 'interface-datastore'
 import type { Datastore } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
 import { concat } from 'uint8arrays/concat'
-import { errorMessage, NotFoundError, QueueFullError } from '../../errors.ts'
+import { errorMessage, errorName, NotFoundError, QueueFullError } from '../../errors.ts'
 import type { AbortOptions, BatchingState, Consensus, ReadOnlyState, StateChangeHandler } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { pinFromProtobuf, pinToProtobuf } from '../../state/codec.ts'
@@ -552,7 +552,7 @@ export class CrdtConsensus implements Consensus {
         try {
           value = await this.ds.get(new Key(k, false))
         } catch (err) {
-          if ((err as Error).name === 'NotFoundError') continue // a failed enqueue
+          if (errorName(err) === 'NotFoundError') continue // a failed enqueue
           throw err
         }
         extra.set(k, null)

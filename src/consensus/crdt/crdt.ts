@@ -33,7 +33,7 @@ import { CrdtSet, type SetChange } from './set.ts'
 import { putUvarint, readUvarint, Txn } from './txn.ts'
 import * as Digest from 'multiformats/hashes/digest'
 import * as dagPB from '@ipld/dag-pb'
-import { errorMessage } from '../../errors.ts'
+import { errorMessage, errorName } from '../../errors.ts'
 
 const log = getLogger('crdt')
 
@@ -163,7 +163,7 @@ export class CrdtStore {
     try {
       return await this.ds.get(new Key(this.set.valueKey(key), false), options)
     } catch (err) {
-      if ((err as Error).name === 'NotFoundError') return undefined
+      if (errorName(err) === 'NotFoundError') return undefined
       throw err
     }
   }
@@ -195,7 +195,7 @@ export class CrdtStore {
     try {
       return await this.blocks.get(cid, options)
     } catch (err) {
-      if ((err as Error).name !== 'NotFoundError' || this.dagSyncer === undefined) throw err
+      if (errorName(err) !== 'NotFoundError' || this.dagSyncer === undefined) throw err
     }
     const bytes = await this.dagSyncer.getBlock(cid, options)
     await this.blocks.put(cid, bytes, options)

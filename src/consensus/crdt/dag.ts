@@ -12,7 +12,7 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { compare } from 'uint8arrays/compare'
-import { NotFoundError } from '../../errors.ts'
+import { errorName, NotFoundError } from '../../errors.ts'
 import type { AbortOptions } from '../../interfaces.ts'
 import { binaryToKeyString, keyStringToBinary } from '../../state/keys.ts'
 import { Delta } from './pb/delta.pb.ts'
@@ -82,7 +82,7 @@ export class CrdtBlockstore {
     try {
       return await this.ds.get(new Key(this.keyOf(cid), false), options)
     } catch (err) {
-      if ((err as Error).name === 'NotFoundError') throw new NotFoundError(`block not found: ${cid.toString()}`)
+      if (errorName(err) === 'NotFoundError') throw new NotFoundError(`block not found: ${cid.toString()}`)
       throw err
     }
   }

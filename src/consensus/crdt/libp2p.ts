@@ -31,7 +31,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { identity } from 'multiformats/hashes/identity'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
 import { concat } from 'uint8arrays/concat'
-import { errorMessage, NotFoundError, UnsupportedError } from '../../errors.ts'
+import { errorMessage, errorName, NotFoundError, UnsupportedError } from '../../errors.ts'
 import type { AbortOptions, Startable } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { type Broadcaster, type DagSyncer, encodeBroadcast } from './crdt.ts'
@@ -472,7 +472,7 @@ export function createBitswapDagSyncer(init: BitswapDagSyncerInit, components: B
     try {
       return await blockstore.get(cid, options)
     } catch (err) {
-      if ((err as Error).name !== 'NotFoundError') throw err
+      if (errorName(err) !== 'NotFoundError') throw err
       return undefined
     }
   }

@@ -4,6 +4,7 @@
  * transaction), so a delta's block, set entries, processed mark and heads
  * land together or not at all.
  */
+import { errorName } from '../../errors.ts'
 import { Key } from 'interface-datastore'
 import type { Datastore } from 'interface-datastore'
 import type { AbortOptions } from '../../interfaces.ts'
@@ -31,7 +32,7 @@ export class Txn {
     try {
       return await this.ds.get(new Key(key, false), options)
     } catch (err) {
-      if ((err as Error).name === 'NotFoundError') return undefined
+      if (errorName(err) === 'NotFoundError') return undefined
       throw err
     }
   }
