@@ -8,6 +8,7 @@
  * flags may follow positional arguments, `--` ends flags, repeatable
  * (`slice`) flags collect every value.
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { type CommandDef, defineCommand } from 'citty'
 import { InvalidDurationError, parseDuration } from '../config/duration.ts'
 import { ClusterError } from '../errors.ts'
@@ -189,13 +190,15 @@ export function specOf(cmd: object): CommandSpec | undefined {
 }
 
 /**
- * Runs before a leaf command's `run`: set by `index.ts` to parse flags
- * with the process environment. Kept here so command modules stay free of
- * the entry point.
+ * The environment flags read their `envVar` from, for the invocation
+ * running now (one per `withFlagEnv` call, so concurrent invocations, as in
+ * tests, never see each other's). Default: none.
  */
-let envSource: () => Record<string, string | undefined> = () => ({})
-export function setFlagEnv(fn: () => Record<string, string | undefined>): void {
-  envSource = fn
+const flagEnv = new AsyncLocalStorage<Record<string, string | undefined>>()
+
+/** Runs `fn` with `env` as the environment of the flags parsed inside it. */
+export function withFlagEnv<T>(env: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+  return flagEnv.run(env, fn)
 }
 
 /**
@@ -213,7 +216,7 @@ export function command(
       spec.run === undefined
         ? undefined
         : async (ctx) => {
-            const parsed = parseCommandLine(ctx.rawArgs, spec.flags ?? [], { env: envSource() })
+            const parsed = parseCommandLine(ctx.rawArgs, spec.flags ?? [], { env: flagEnv.getStore() ?? {} })
             await spec.run?.({ flags: parsed.flags, positionals: parsed.positionals })
           }
   }) as CommandDef

@@ -8,6 +8,7 @@
  * - any other error prints `error <doing>: <message>` on stderr and exits
  *   1, or 62 when waiting timed out (Go's `context.DeadlineExceeded`).
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { ApiError, type RestClient, WaitTimeoutError } from '../../api/rest/client.ts'
 import { ClusterError, errorMessage } from '../../errors.ts'
 import { format, jsonPrint, type Printable, toJSONValue } from '../format.ts'
@@ -39,16 +40,19 @@ export interface Ctl {
   io: CtlIO
 }
 
-let current: Ctl | undefined
+/** The state of the invocation running now (no module-level mutable state: concurrent invocations keep theirs apart). */
+const invocation = new AsyncLocalStorage<Ctl>()
 
-export function setCtl(c: Ctl | undefined): void {
-  current = c
+/** Runs one invocation's commands with `c` as their state. */
+export function withCtl<T>(c: Ctl, fn: () => Promise<T>): Promise<T> {
+  return invocation.run(c, fn)
 }
 
 /** The invocation's state. @throws Error when called outside a ctl run. */
 export function ctl(): Ctl {
-  if (current === undefined) throw new Error('ctl: no active invocation')
-  return current
+  const c = invocation.getStore()
+  if (c === undefined) throw new Error('ctl: no active invocation')
+  return c
 }
 
 /** Prints one item in the selected encoding. */

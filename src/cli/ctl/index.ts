@@ -23,11 +23,11 @@ import {
   renderCommandHelp,
   renderFlags,
   renderGroupHelp,
-  setFlagEnv,
   specOf,
-  UsageError
+  UsageError,
+  withFlagEnv
 } from '../cmd.ts'
-import { CtlExit, type CtlIO, setCtl } from './context.ts'
+import { CtlExit, type CtlIO, withCtl } from './context.ts'
 import { errorMessage } from '../../errors.ts'
 
 export type { CtlIO } from './context.ts'
@@ -306,10 +306,8 @@ export async function main(argv: string[], io: CtlIO): Promise<number> {
     return 1
   }
 
-  setCtl({ client, enc, io })
-  setFlagEnv(() => io.env)
   try {
-    await runCommand(root, { rawArgs: argv })
+    await withCtl({ client, enc, io }, () => withFlagEnv(io.env, () => runCommand(root, { rawArgs: argv })))
     return 0
   } catch (err) {
     if (err instanceof CtlExit) return err.code
@@ -320,8 +318,6 @@ export async function main(argv: string[], io: CtlIO): Promise<number> {
     }
     io.stderr(`error : ${errorMessage(err)}\n`)
     return 1
-  } finally {
-    setCtl(undefined)
   }
 }
 
