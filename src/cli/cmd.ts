@@ -1,6 +1,6 @@
 /**
  * The command model shared by `ipfs-cluster ctl` and `ipfs-cluster
- * service`: each command is a citty command built from a `CommandSpec`
+ * service`: each command is a `CommandDef` node built from a `CommandSpec`
  * that also carries its help texts, in the slots urfave/cli v1 has
  * (`Name`, `Usage`, `Description`, `ArgsUsage`, `Flags`); the texts
  * themselves are our own. Flags are parsed like Go's `flag` package as urfave uses it:
@@ -9,7 +9,6 @@
  * (`slice`) flags collect every value.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { type CommandDef, defineCommand } from 'citty'
 import { InvalidDurationError, parseDuration } from '../config/duration.ts'
 import { ClusterError } from '../errors.ts'
 
@@ -202,14 +201,22 @@ export function withFlagEnv<T>(env: Record<string, string | undefined>, fn: () =
 }
 
 /**
- * Builds a citty leaf command (or group, with `subCommands`) from a spec.
- * Flags are parsed from citty's raw arguments with `parseCommandLine`.
+ * A node of a program's command tree: a group (`subCommands`, loaded on
+ * demand so that `--version` loads nothing else) or a leaf (`run`, given
+ * the arguments after the command's name).
  */
-export function command(
-  spec: CommandSpec,
+export interface CommandDef {
+  meta: { name: string; description: string; hidden?: boolean }
   subCommands?: Record<string, () => Promise<CommandDef>>
-): CommandDef {
-  const def = defineCommand({
+  run?: (ctx: { rawArgs: string[] }) => Promise<void>
+}
+
+/**
+ * Builds a leaf command (or group, with `subCommands`) from a spec.
+ * Flags are parsed from the arguments after its name with `parseCommandLine`.
+ */
+export function command(spec: CommandSpec, subCommands?: Record<string, () => Promise<CommandDef>>): CommandDef {
+  const def: CommandDef = {
     meta: { name: spec.name, description: spec.usage, hidden: spec.hidden },
     subCommands,
     run:
@@ -219,7 +226,7 @@ export function command(
             const parsed = parseCommandLine(ctx.rawArgs, spec.flags ?? [], { env: flagEnv.getStore() ?? {} })
             await spec.run?.({ flags: parsed.flags, positionals: parsed.positionals })
           }
-  }) as CommandDef
+  }
   specs.set(def, spec)
   return def
 }

@@ -4,17 +4,17 @@
  *
  * `run(argv)` is the program (sets `process.exitCode`); `main(argv, io)`
  * does the work and returns the exit code, so tests can drive it with their
- * own output sinks. Subcommands load lazily (citty `subCommands`), so
+ * own output sinks. Subcommands load lazily (`CommandDef.subCommands`), so
  * `ctl --version` loads nothing else.
  *
  * Exit codes (upstream): 0 success; 2 the API answered with an error; 1 any
  * other error (usage, connection failure); 62 `--wait` timed out; 3 unknown
  * command.
  */
-import { type CommandDef, defineCommand, runCommand } from 'citty'
 import type { RestClient } from '../../api/rest/client.ts'
 import { VERSION } from '../../version.ts'
 import {
+  type CommandDef,
   type CommandSpec,
   columns,
   type FlagSpec,
@@ -107,29 +107,11 @@ const SUBCOMMANDS: Record<string, () => Promise<CommandDef>> = {
   ipfs: () => import('./ipfs.ts').then((m) => m.default)
 }
 
-/** citty args of the root: only so citty skips global flag values when it looks for the command name. */
-function cittyArgs(): Record<string, { type: 'string' | 'boolean'; alias?: string[] }> {
-  const out: Record<string, { type: 'string' | 'boolean'; alias?: string[] }> = {}
-  for (const f of GLOBAL_FLAGS) {
-    // citty strips every `--no-…` argument before parsing; the name below is never matched
-    const name = f.name.startsWith('no-') ? `x-${f.name}` : f.name
-    out[name] = { type: f.kind === 'bool' ? 'boolean' : 'string', alias: f.aliases }
-  }
-  return out
-}
-
-const root = defineCommand({
-  meta: { name: PROGRAM, version: VERSION, description: TAGLINE },
-  args: cittyArgs(),
-  subCommands: SUBCOMMANDS
-}) as CommandDef
+const root: CommandDef = { meta: { name: PROGRAM, description: TAGLINE }, subCommands: SUBCOMMANDS }
 
 async function subCommandsOf(cmd: CommandDef): Promise<Record<string, CommandDef>> {
-  const subs = typeof cmd.subCommands === 'function' ? await cmd.subCommands() : await cmd.subCommands
   const out: Record<string, CommandDef> = {}
-  for (const [name, s] of Object.entries(subs ?? {})) {
-    out[name] = (typeof s === 'function' ? await (s as () => Promise<CommandDef>)() : await s) as CommandDef
-  }
+  for (const [name, load] of Object.entries(cmd.subCommands ?? {})) out[name] = await load()
   return out
 }
 
@@ -307,7 +289,9 @@ export async function main(argv: string[], io: CtlIO): Promise<number> {
   }
 
   try {
-    await withCtl({ client, enc, io }, () => withFlagEnv(io.env, () => runCommand(root, { rawArgs: argv })))
+    const leaf = r.cmd.run
+    if (leaf === undefined) throw new UsageError(`${r.path} is not a command`)
+    await withCtl({ client, enc, io }, () => withFlagEnv(io.env, () => leaf({ rawArgs: r.rest })))
     return 0
   } catch (err) {
     if (err instanceof CtlExit) return err.code

@@ -10,9 +10,10 @@
  *
  * The base folder is `-c/--config`, else `IPFS_CLUSTER_PATH`, else
  * `~/.ipfs-cluster-follow` (upstream binds the same variable). The command
- * tree (`<name>` first, then a subcommand) is parsed here by hand, as
- * upstream builds a sub-application per cluster name; citty has no
- * positional-before-subcommand form.
+ * tree (`<name>` first, then a subcommand) is parsed here, as upstream
+ * builds a sub-application per cluster name: the shared command model
+ * (`../cmd.ts`, used by ctl and service) has no positional before its
+ * subcommands.
  */
 import { processEnv } from '../../config/index.ts'
 import { VERSION } from '../../version.ts'
