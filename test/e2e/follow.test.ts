@@ -13,8 +13,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Server, Subprocess } from 'bun'
-import { type Kubo, startKubo, stopAllKubos } from '../helpers/kubo.ts'
-import { type ClusterPeer, clusterBinary, initPeer, runBinary, waitFor } from '../helpers/peer.ts'
+import { clusterBinary, type ClusterPeer, initPeer, type Kubo, runBinary, startKubo, stopAllKubos, waitFor } from '../../scripts/launcher/index.ts'
 import { type NotifyReceiver, notifyReceiver } from '../unit/follow/notify-receiver.ts'
 
 let kuboT: Kubo

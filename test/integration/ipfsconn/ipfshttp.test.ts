@@ -8,7 +8,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { defaultIpfsHttpInit, type IpfsHttpInit, IpfsHttpConnector } from '../../../src/ipfsconn/ipfshttp/index.ts'
 import { defaultPinOptions, type ID, type Pin, pinWithOpts } from '../../../src/types/index.ts'
-import { freePort, type Kubo, startKubo, stopAllKubos } from '../../helpers/kubo.ts'
+import { freePort, type Kubo, startKubo, stopAllKubos } from '../../../scripts/launcher/index.ts'
 
 let offline: Kubo
 let online1: Kubo

@@ -1,6 +1,6 @@
 import { afterAll, expect, test } from 'bun:test'
 import { existsSync } from 'node:fs'
-import { kuboBinary, startKubo, stopAllKubos } from '../../helpers/kubo.ts'
+import { kuboBinary, startKubo, stopAllKubos } from '../../../scripts/launcher/index.ts'
 
 afterAll(stopAllKubos)
 

@@ -5,7 +5,7 @@ import { defaultIpfsHttpInit, IpfsHttpConnector } from '../../../src/ipfsconn/ip
 import { setLogReporters } from '../../../src/observability/logging.ts'
 import { createStatelessPinTracker, defaultStatelessPinTrackerInit, type StatelessPinTracker } from '../../../src/pintracker/index.ts'
 import { defaultPinOptions, pinWithOpts } from '../../../src/types/index.ts'
-import { type Kubo, startKubo, stopAllKubos } from '../../helpers/kubo.ts'
+import { type Kubo, startKubo, stopAllKubos } from '../../../scripts/launcher/index.ts'
 import { MemState, until } from '../../unit/pintracker/stubs.ts'
 
 let kubo: Kubo
