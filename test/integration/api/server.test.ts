@@ -10,7 +10,7 @@ import { DEFAULT_CORS } from '../../../src/api/rest/app.ts'
 import type { RestApiConfig } from '../../../src/config/types.ts'
 import { createRestApiServer, listenAddressFromMultiaddr, type RestApiServer, type RestApiServerInit } from '../../../src/api/rest/server.ts'
 import { defaultPinOptions, pinWithOpts } from '../../../src/types/index.ts'
-import { makeCid, PEER, type StubCluster, stubCluster } from './stub.ts'
+import { makeCid, PEER, type StubCluster, stubCluster } from '../../unit/api/stub.ts'
 
 interface Got {
   status: number
