@@ -3,6 +3,7 @@ import type { Libp2p } from '@libp2p/interface'
 import { NotFoundError } from '../../../src/errors.ts'
 import { createRpc, type Rpc } from '../../../src/rpc/rpc.ts'
 import { testNode as node } from './node.ts'
+import { waitFor } from '../../../scripts/launcher/poll.ts'
 
 describe('rpc over libp2p', () => {
   let a: Libp2p
@@ -176,8 +177,7 @@ describe('rpc lifecycle', () => {
     await rb.start()
     try {
       const p = ra.call(b.peerId.toString(), 'PinTracker', 'Recover', null, { timeoutMs: 10_000 }).catch((e: unknown) => e as Error)
-      const deadline = Date.now() + 5000
-      while (!entered && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+      await waitFor(() => entered, 'the handler to be entered', 5000, 5)
       expect(entered).toBe(true)
       await rb.stop()
       await rb.stop()

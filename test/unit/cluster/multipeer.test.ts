@@ -6,6 +6,7 @@ import { clusterRpcClient } from '../../../src/rpc/services.ts'
 import type { Alert, ID, PeerId } from '../../../src/types/index.ts'
 import { defaultPinOptions } from '../../../src/types/index.ts'
 import { makeCid, makePin, metric, Net, Router, StubMonitor, StubState } from './stubs.ts'
+import { waitFor } from '../../../scripts/launcher/poll.ts'
 
 const A = 'peerA'
 const B = 'peerB'
@@ -19,14 +20,6 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = []
   for await (const x of it) out.push(x)
   return out
-}
-
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 5))
-  }
 }
 
 describe('peers and id', () => {
@@ -250,7 +243,7 @@ describe('re-pinning after a ping alert', () => {
     try {
       for (const p of net.peers.values()) p.monitor.fire(alert('freespace'))
       for (const p of net.peers.values()) p.monitor.fire(alert('ping'))
-      await until(() => net.log.length >= 60)
+      await waitFor(() => net.log.length >= 60, 'net.log.length >= 60', 3000, 5)
       expect(net.log.length).toBe(60)
     } finally {
       for (const p of net.peers.values()) await p.cluster.stop()
