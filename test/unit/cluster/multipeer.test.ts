@@ -27,9 +27,8 @@ describe('peers and id', () => {
     const net = new Net()
     const [a] = net.add([A, B, C], new StubState())
     net.faults.set(C, 'hang')
-    const t0 = Date.now()
+    // C never answers (the stub rejects only when the call carries a timeout): peers() must bound the call
     const ids = await collect(a!.cluster.peers())
-    expect(Date.now() - t0).toBeLessThan(2000)
     const byId = new Map(ids.map((i) => [i.id, i]))
     expect([...byId.keys()].sort()).toEqual([A, B, C])
     expect(byId.get(A)?.error).toBe('')
@@ -37,6 +36,7 @@ describe('peers and id', () => {
     expect(byId.get(B)?.peername).toBe(`name-${B}`)
     expect(byId.get(B)?.ipfs.id).toBe(`ipfs-${B}`)
     expect(byId.get(C)?.error).toContain('no answer')
+    expect(byId.get(C)?.error).toContain('within 200 ms') // the stubs' rpc timeout bounded the call
     expect(byId.get(C)?.peername).toBe(`name-${C}`) // from its last ping
   })
 
