@@ -18,8 +18,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { generateIdentity } from '../src/config/identity.ts'
-import { startKubo, stopAllKubos } from '../test/helpers/kubo.ts'
-import { type ClusterPeer, initPeer, waitFor } from '../test/helpers/peer.ts'
+import { type ClusterPeer, initPeer, startKubo, stopAllKubos, waitFor } from '../scripts/launcher/index.ts'
 
 const CONVERGE = Number(process.env.BENCH_CONVERGE ?? 200)
 const INGEST = Number(process.env.BENCH_INGEST ?? 3000)

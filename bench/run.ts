@@ -20,8 +20,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { generateIdentity } from '../src/config/identity.ts'
-import { startKubo, stopAllKubos } from '../test/helpers/kubo.ts'
-import { type ClusterPeer, initPeer, runBinary } from '../test/helpers/peer.ts'
+import { type ClusterPeer, initPeer, runBinary, startKubo, stopAllKubos } from '../scripts/launcher/index.ts'
 
 const INGEST = Number(process.env.BENCH_INGEST ?? 5000)
 const LIST = Number(process.env.BENCH_LIST ?? 100_000)

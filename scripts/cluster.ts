@@ -5,22 +5,25 @@
  *
  *   npm run cluster                 # 3 peers (--peers N for another number)
  *   npm run cluster -- --once       # run the demo and stop
+ *   npm run cluster -- --keep       # on exit, leave the peers' and kubos' folders (and say where)
  *
  * Like upstream's docker-compose quick-start, with no Docker: kubo comes
  * from scripts/kubo.sh, the cluster peers are dist/ipfs-cluster (built
- * here), all on 127.0.0.1 with free ports, in temporary folders.
+ * here), all on 127.0.0.1 with free ports, in temporary folders. Each
+ * peer's whole output is in `<its folder>/daemon.log`. The daemons are
+ * started by the launcher (scripts/launcher/), which the tests use too.
  */
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { type Kubo, startKubo, stopAllKubos } from '../test/helpers/kubo.ts'
-import { type ClusterPeer, clusterBinary, initPeer, waitFor } from '../test/helpers/peer.ts'
+import { clusterBinary, type ClusterPeer, initPeer, type Kubo, kuboBinary, startKubo, stopAllKubos, waitFor } from './launcher/index.ts'
 
 const ROOT = resolve(import.meta.dir, '..')
 const args = process.argv.slice(2)
 const once = args.includes('--once')
+const keep = args.includes('--keep')
 const peersIdx = args.indexOf('--peers')
 const N = peersIdx >= 0 ? Number(args[peersIdx + 1]) : Number(process.env.CLUSTER_PEERS ?? 3)
 if (!Number.isInteger(N) || N < 1 || N > 9) throw new Error('--peers must be between 1 and 9')
@@ -31,12 +34,23 @@ function say(s: string): void {
 
 const kubos: Kubo[] = []
 const peers: ClusterPeer[] = []
+/** folders made here besides the peers' and kubos' (the demo data) */
+const scratch: string[] = []
 
 async function shutdown(code: number): Promise<never> {
   say('\nstopping the cluster...')
-  for (const p of peers.reverse()) await p.stop().catch(() => undefined)
-  for (const p of peers) await p.destroy().catch(() => undefined)
-  await stopAllKubos()
+  for (const p of [...peers].reverse()) await p.stop().catch(() => undefined)
+  if (keep) {
+    await stopAllKubos({ keepRepos: true })
+    say('kept (--keep): remove them when done')
+    for (const [i, p] of peers.entries()) say(`  peer${i}: ${p.folder} (log: ${p.logPath})`)
+    for (const [i, k] of kubos.entries()) say(`  kubo ${i}: ${k.repo}`)
+    for (const d of scratch) say(`  demo data: ${d}`)
+  } else {
+    for (const p of peers) await p.destroy().catch(() => undefined)
+    await stopAllKubos()
+    for (const d of scratch) await rm(d, { recursive: true, force: true }).catch(() => undefined)
+  }
   process.exit(code)
 }
 
@@ -87,6 +101,7 @@ async function main(): Promise<void> {
 
   // Real data: a folder with this repository's README and a random file.
   const dir = await mkdtemp(join(tmpdir(), 'cluster-demo-'))
+  scratch.push(dir)
   await writeFile(join(dir, 'README.md'), await Bun.file(join(ROOT, 'README.md')).text())
   await writeFile(join(dir, 'random.bin'), randomBytes(3 * 1024 * 1024 + 17))
   const out = await kubos[0]!.ipfsOk(['add', '-r', '-Q', '--pin=false', dir])
@@ -114,8 +129,8 @@ The cluster is running. Try:
   ctl pin add --wait <cid>         # a CID that kubo holds; or /ipfs/<cid>/path
   ctl health metrics freespace
   ctl pin rm ${cid}
-kubo 0 CLI: IPFS_PATH=${kubos[0]!.repo} ${await (await import('../test/helpers/kubo.ts')).kuboBinary()} ...
-Press Ctrl-C to stop everything.`)
+kubo 0 CLI: IPFS_PATH=${kubos[0]!.repo} ${await kuboBinary()} ...
+Press Ctrl-C to stop everything${keep ? ' (the folders stay: --keep)' : ''}.`)
   if (once) await shutdown(0)
 }
 

@@ -9,9 +9,10 @@ BUN="node_modules/.bin/bun"
 [ -x "$BUN" ] || { echo "bun is missing: run npm ci first" >&2; exit 1; }
 
 bash scripts/deps.sh || { echo "installing the Debian packages the tests use failed" >&2; echo "0 passed, 1 failed"; exit 1; }
-IPFS_BIN="$(bash scripts/kubo.sh | tail -1)" || { echo "kubo install failed" >&2; echo "0 passed, 1 failed"; exit 1; }
-export IPFS_BIN
-echo "kubo: $IPFS_BIN"
+# the launcher (scripts/launcher/kubo.ts) starts this kubo in every test
+KUBO_BIN="$(bash scripts/kubo.sh | tail -1)" || { echo "kubo install failed" >&2; echo "0 passed, 1 failed"; exit 1; }
+export KUBO_BIN
+echo "kubo: $KUBO_BIN"
 
 passed=0
 failed=0

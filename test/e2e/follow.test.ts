@@ -13,8 +13,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Server, Subprocess } from 'bun'
-import { type Kubo, startKubo, stopAllKubos } from '../helpers/kubo.ts'
-import { type ClusterPeer, clusterBinary, initPeer, runBinary, waitFor } from '../helpers/peer.ts'
+import { clusterBinary, type ClusterPeer, initPeer, type Kubo, runBinary, startKubo, stopAllKubos, waitFor } from '../../scripts/launcher/index.ts'
 import { type NotifyReceiver, notifyReceiver } from '../unit/follow/notify-receiver.ts'
 
 let kuboT: Kubo
@@ -355,12 +354,32 @@ async function multiPeerScenario(): Promise<void> {
     const imp = await runBinary(['service', '-c', mp.folder, 'state', 'import', '-f', file], { env: followEnv() })
     expect(imp.code).toBe(0)
     await mp.run([], fenv)
+    const readyNs = Date.now() * 1e6
     await waitFor(async () => kuboFHas(c2), 'the restarted follower to catch up with c2', 90_000, 500)
-    const until = Date.now() + 8_000
-    while (Date.now() < until) {
-      for (const t of [t1, t2]) expect((await t.ctl(['pin', 'ls'])).stdout).not.toContain(own)
-      await Bun.sleep(500)
+    // Markers that must arrive, through the same paths, after what must not (`own`):
+    // 1. a ping the follower sent after its first rebroadcast of its heads (which
+    //    cover `own`; every 2 s ± 30 %, from its start), received by both trusted
+    //    peers: the follower's gossipsub messages after that broadcast reached them;
+    const followerId = (JSON.parse(await readFile(join(mp.folder, 'identity.json'), 'utf8')) as { id: string }).id
+    const afterRebroadcastNs = readyNs + 2_600 * 1e6
+    for (const t of [t1, t2]) {
+      await waitFor(
+        async () => {
+          const r = await fetch(`${t.apiUrl}/monitor/metrics/ping`)
+          const pings = (await r.json()) as Array<{ peer: string; received_at: number }>
+          return pings.some((m) => m.peer === followerId && m.received_at > afterRebroadcastNs)
+        },
+        `a ping from the follower, sent after its rebroadcast, at ${t.folder}`,
+        30_000,
+        250
+      )
     }
+    // 2. then a pin by a trusted peer reaches the other trusted peer and the follower (a whole crdt round).
+    const c3 = await kuboT.ipfsOk(['add', '-Q', '--pin=false'], { input: `mp three ${Date.now()}` })
+    expect((await t1.ctl(['pin', 'add', '--replication', '-1', '--name', 'three', c3])).code).toBe(0)
+    await waitFor(async () => (await t2.ctl(['pin', 'ls', c3])).stdout.includes(c3), 'the marker pin c3 at t2', 30_000, 250)
+    await waitFor(async () => kuboFHas(c3), 'the follower to pin the marker c3', 90_000, 500)
+    for (const t of [t1, t2]) expect((await t.ctl(['pin', 'ls'])).stdout).not.toContain(own)
   } finally {
     await mp.stop()
     await tpl?.stop(true)

@@ -11,7 +11,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Server } from 'bun'
-import { clusterBinary } from '../helpers/peer.ts'
+import { clusterBinary } from '../../scripts/launcher/index.ts'
 
 const ROOT = resolve(import.meta.dir, '../..')
 const OS = process.platform === 'darwin' ? 'darwin' : 'linux'

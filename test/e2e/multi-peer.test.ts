@@ -7,8 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Kubo, startKubo, stopAllKubos } from '../helpers/kubo.ts'
-import { type ClusterPeer, initPeer, waitFor } from '../helpers/peer.ts'
+import { type ClusterPeer, initPeer, type Kubo, startKubo, stopAllKubos, waitFor } from '../../scripts/launcher/index.ts'
 
 const SECRET = randomBytes(32).toString('hex')
 const FAST = {
@@ -91,6 +90,13 @@ async function allocationsOf(p: ClusterPeer, cid: string): Promise<string[] | un
   const r = await p.ctl(['--enc', 'json', 'pin', 'ls', cid])
   if (r.code !== 0) return undefined
   return (JSON.parse(r.stdout) as { allocations: string[] }).allocations
+}
+
+/** The latest `ping` metric of every peer, as `p` received them (`received_at`: ns, `p`'s clock). */
+async function pingsOf(p: ClusterPeer): Promise<Array<{ peer: string; received_at: number }>> {
+  const r = await fetch(`${p.apiUrl}/monitor/metrics/ping`)
+  if (!r.ok) throw new Error(`GET /monitor/metrics/ping: ${r.status} ${await r.text()}`)
+  return (await r.json()) as Array<{ peer: string; received_at: number }>
 }
 
 async function pinCount(p: ClusterPeer): Promise<number> {
@@ -270,12 +276,20 @@ describe('trust and secrets', () => {
     const r = await u.ctl(['pin', 'add', '--replication', '1', '--ns', cid])
     expect(r.code).toBe(0)
     await waitFor(async () => (await allocationsOf(u, cid)) !== undefined, 'the pin in its own pinset', 30_000, 250)
-    // give the cluster several rebroadcast rounds to (wrongly) accept it
-    const until = Date.now() + 8_000
-    while (Date.now() < until) {
-      for (const p of peers.slice(0, 3)) expect(await allocationsOf(p!, cid)).toBeUndefined()
-      await Bun.sleep(500)
+    const pinnedNs = Date.now() * 1e6
+    const uId = await peerIdOf(u)
+    const trusted = peers.slice(0, 3) as ClusterPeer[]
+    // Markers that must arrive, through the same paths, after the pin that must not:
+    // 1. a ping u published after its pin, received by every trusted peer: u's
+    //    gossipsub messages after the pin's broadcast reached them;
+    for (const p of trusted) {
+      await waitFor(async () => (await pingsOf(p)).some((m) => m.peer === uId && m.received_at > pinnedNs), `a ping from the untrusted peer, sent after its pin, at ${p.folder}`, 30_000, 250)
     }
+    // 2. then a pin by a trusted peer reaches the other trusted peers and u (a whole crdt round).
+    const marker = await addData(kubos[0]!)
+    expect((await peers[0]!.ctl(['pin', 'add', '--replication', '1', '--ns', marker])).code).toBe(0)
+    for (const p of [...trusted, u]) await waitFor(async () => (await allocationsOf(p, marker)) !== undefined, `the trusted marker pin at ${p.folder}`, 30_000, 250)
+    for (const p of trusted) expect(await allocationsOf(p, cid)).toBeUndefined()
     await u.stop()
     // let its ping expire, so later status calls and allocations do not use a stopped peer
     await untilGone(await peerIdOf(u))

@@ -16,9 +16,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Kubo, startKubo, stopAllKubos } from '../helpers/kubo.ts'
+import { type ClusterPeer, initPeer, type Kubo, startKubo, stopAllKubos, waitFor } from '../../scripts/launcher/index.ts'
 import { createNetwork, type NetnsNetwork, netnsAvailable } from '../helpers/netns.ts'
-import { type ClusterPeer, initPeer, waitFor } from '../helpers/peer.ts'
 
 const SECRET = randomBytes(32).toString('hex')
 const FAST = {

@@ -7,8 +7,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Kubo, startKubo, stopAllKubos } from '../helpers/kubo.ts'
-import { type ClusterPeer, initPeer, runBinary, waitFor } from '../helpers/peer.ts'
+import { type ClusterPeer, initPeer, type Kubo, runBinary, startKubo, stopAllKubos, waitFor } from '../../scripts/launcher/index.ts'
 
 let kubo: Kubo
 let peer: ClusterPeer

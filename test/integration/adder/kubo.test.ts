@@ -20,7 +20,7 @@ import { uploadEntries } from '../../../src/adder/files.ts'
 import { encodeMultipart, parseMultipart } from '../../../src/adder/multipart.ts'
 import { addParamsFromQuery } from '../../../src/adder/params.ts'
 import { defaultIpfsHttpInit, IpfsHttpConnector } from '../../../src/ipfsconn/ipfshttp/index.ts'
-import { type Kubo, startKubo, stopAllKubos } from '../../helpers/kubo.ts'
+import { type Kubo, startKubo, stopAllKubos } from '../../../scripts/launcher/index.ts'
 
 let kubo: Kubo
 let dir: string

@@ -16,7 +16,8 @@ import { MemoryDatastore } from '../../../src/datastore/memory.ts'
 import { type ClusterHost, createPubsubAdapter } from '../../../src/host/index.ts'
 import { setLogLevels } from '../../../src/observability/logging.ts'
 import { defaultPinOptions, pinWithOpts } from '../../../src/types/index.ts'
-import { makeHost, tempDir, waitFor } from './helpers.ts'
+import { makeHost, tempDir } from './helpers.ts'
+import { waitFor } from '../../../scripts/launcher/poll.ts'
 
 let dir: { path: string; cleanup: () => Promise<void> }
 const cleanups: Array<() => Promise<void> | void> = []
@@ -100,7 +101,7 @@ describe('crdt replication fast paths', () => {
     const a = await peer('fa', cluster)
     const b = await peer('fb', cluster, { bootstrap: a.host })
     const pa = createPubsubAdapter(a.host)
-    await waitFor(() => pa.subscribers(a.net.topic).includes(b.host.peerId), 10_000, 'B subscribed')
+    await waitFor(() => pa.subscribers(a.net.topic).includes(b.host.peerId), 'B subscribed', 10_000, 20)
     const n = 1000
     const cids = await Promise.all(Array.from({ length: n }, (_, i) => cidOf(i)))
     let t0 = Date.now()
@@ -114,7 +115,7 @@ describe('crdt replication fast paths', () => {
     )
     const logged = Date.now() - t0
     t0 = Date.now()
-    await waitFor(async () => (await count(b)) === n, 60_000, 'B has all pins')
+    await waitFor(async () => (await count(b)) === n, 'B has all pins', 60_000, 20)
     const liveMs = Date.now() - t0
     const sb = b.net.stats()
     // concurrent logPins are group-committed: one delta per group, a linear chain
@@ -132,14 +133,14 @@ describe('crdt replication fast paths', () => {
     t0 = Date.now()
     await a.consensus.logPin({ ...pinWithOpts(single, { ...defaultPinOptions(), name: 'single' }), timestamp: new Date(1700000000000) })
     const stateB = await b.consensus.state()
-    for (let i = 0; i < 5000 && !(await stateB.has(single)); i++) await new Promise((r) => setTimeout(r, 1))
+    await waitFor(async () => stateB.has(single), "the single pin in B's state", 5000, 1)
     console.log(`[crdt-fast] a single pin on A is in B's state after ${Date.now() - t0} ms`)
     expect(await stateB.has(single)).toBe(true)
 
     // late joiner: it pulls the heads of the peers it connects to (A rebroadcasts only every minute)
     t0 = Date.now()
     const c = await peer('fc', cluster, { bootstrap: a.host })
-    await waitFor(async () => (await count(c)) === n + 1, 60_000, 'C has all pins')
+    await waitFor(async () => (await count(c)) === n + 1, 'C has all pins', 60_000, 20)
     const joinMs = Date.now() - t0
     const sc = c.net.stats()
     console.log(`[crdt-fast] late joiner C synced the ${deltas + 1}-node chain in ${joinMs} ms; C stats ${JSON.stringify(sc)}`)

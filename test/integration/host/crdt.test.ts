@@ -16,7 +16,8 @@ import { MemoryDatastore } from '../../../src/datastore/memory.ts'
 import { type ClusterHost, createPubsubAdapter } from '../../../src/host/index.ts'
 import { setLogLevels } from '../../../src/observability/logging.ts'
 import { defaultPinOptions, pinWithOpts } from '../../../src/types/index.ts'
-import { makeHost, tempDir, waitFor } from './helpers.ts'
+import { makeHost, tempDir } from './helpers.ts'
+import { waitFor } from '../../../scripts/launcher/poll.ts'
 
 let dir: { path: string; cleanup: () => Promise<void> }
 const cleanups: Array<() => Promise<void> | void> = []
@@ -88,8 +89,9 @@ describe('crdt over libp2p', () => {
     for (const x of bcs) cleanups.push(() => x.close())
     await waitFor(
       () => ps[0]!.subscribers(topic).length === 2 && ps[2]!.subscribers(topic).length === 2 && ps[1]!.subscribers(topic).length === 2,
+      'subscriptions',
       5000,
-      'subscriptions'
+      20
     )
     const enc = (s: string) => new TextEncoder().encode(s)
     // c (untrusted by a) publishes until a has dropped one and b (trusting everyone) got one
@@ -100,8 +102,9 @@ describe('crdt over libp2p', () => {
         bGotC ??= await nextWithin(bcs[1]!, 100)
         return bcs[0]!.droppedUntrusted > 0 && bGotC !== undefined
       },
+      'untrusted message dropped by a, delivered to b',
       8000,
-      'untrusted message dropped by a, delivered to b'
+      20
     )
     expect(bGotC).toStartWith('from-c-')
     // b (trusted by a) publishes until a's next() returns its message
@@ -112,8 +115,9 @@ describe('crdt over libp2p', () => {
         got = await nextWithin(bcs[0]!, 200)
         return got !== undefined
       },
+      'a receives from b',
       5000,
-      'a receives from b'
+      20
     )
     expect(got).toBe('from-b')
   }, 20_000)
@@ -204,16 +208,16 @@ describe('crdt over libp2p', () => {
       })
     )
     const [pa, pb] = peers
-    await waitFor(() => pa!.pubsub.subscribers(topic).includes(b!.peerId) && pb!.pubsub.subscribers(topic).includes(a!.peerId), 5000, 'subscriptions')
+    await waitFor(() => pa!.pubsub.subscribers(topic).includes(b!.peerId) && pb!.pubsub.subscribers(topic).includes(a!.peerId), 'subscriptions', 5000, 20)
     const cid1 = (await blockOf('pin-1')).cid
     const cid2 = (await blockOf('pin-2')).cid
     await pa!.consensus.logPin({ ...pinWithOpts(cid1, { ...defaultPinOptions(), name: 'one' }), timestamp: new Date(1700000000000) })
     await pa!.consensus.logPin({ ...pinWithOpts(cid2, { ...defaultPinOptions(), name: 'two' }), timestamp: new Date(1700000000000) })
-    await waitFor(async () => (await all((await pb!.consensus.state()).list())).length === 2, 10_000, 'B sees both pins')
+    await waitFor(async () => (await all((await pb!.consensus.state()).list())).length === 2, 'B sees both pins', 10_000, 20)
     expect((await (await pb!.consensus.state()).get(cid1)).name).toBe('one')
     // and back: B unpins, A sees it
     await pb!.consensus.logUnpin(await (await pb!.consensus.state()).get(cid1))
-    await waitFor(async () => !(await (await pa!.consensus.state()).has(cid1)), 10_000, 'A sees the unpin')
+    await waitFor(async () => !(await (await pa!.consensus.state()).has(cid1)), 'A sees the unpin', 10_000, 20)
     expect(await (await pa!.consensus.state()).has(cid2)).toBe(true)
   })
 })

@@ -9,16 +9,6 @@ import { setLogLevels, setLogReporters } from '../../../src/observability/loggin
 
 export const SECRET = new Uint8Array(32).fill(7)
 
-/** Polls `fn` until it returns true (every 20 ms) or throws after `timeoutMs`. */
-export async function waitFor(fn: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await fn()) return
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`)
-}
-
 export async function tempDir(): Promise<{ path: string; cleanup: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), 'host-test-'))
   return { path, cleanup: () => rm(path, { recursive: true, force: true }) }

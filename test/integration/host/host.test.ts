@@ -3,7 +3,8 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type ClusterHost, createPubsubAdapter, filterListenAddrs, pskFromSecret } from '../../../src/host/index.ts'
 import { setLogLevels } from '../../../src/observability/logging.ts'
-import { captureLogs, makeHost, tempDir, waitFor } from './helpers.ts'
+import { captureLogs, makeHost, tempDir } from './helpers.ts'
+import { waitFor } from '../../../scripts/launcher/poll.ts'
 
 let dir: { path: string; cleanup: () => Promise<void> }
 const hosts: ClusterHost[] = []
@@ -57,21 +58,22 @@ describe('cluster host', () => {
     pa.subscribe(topic, (d, from) => got.a!.push({ data: new TextDecoder().decode(d), from }))
     pb.subscribe(topic, (d, from) => got.b!.push({ data: new TextDecoder().decode(d), from }))
     const unsubC = pc.subscribe(topic, (d, from) => got.c!.push({ data: new TextDecoder().decode(d), from }))
-    await waitFor(() => pb.subscribers(topic).length >= 2 && pa.subscribers(topic).includes(b.peerId) && pc.subscribers(topic).includes(b.peerId), 5000, 'subscriptions')
+    await waitFor(() => pb.subscribers(topic).length >= 2 && pa.subscribers(topic).includes(b.peerId) && pc.subscribers(topic).includes(b.peerId), 'subscriptions', 5000, 20)
     // c is only connected to b: a's message reaches c through b's mesh
     await waitFor(
       async () => {
         await pa.publish(topic, new TextEncoder().encode('hello from a'))
         return got.c!.some((m) => m.data === 'hello from a')
       },
+      'message a -> c',
       8000,
-      'message a -> c'
+      20
     )
     expect(got.c!.find((m) => m.data === 'hello from a')?.from).toBe(a.peerId)
     expect(got.b!.some((m) => m.data === 'hello from a' && m.from === a.peerId)).toBe(true)
     expect(got.a!.some((m) => m.data === 'hello from a')).toBe(false) // no emitSelf
     await pc.publish(topic, new TextEncoder().encode('hello from c'))
-    await waitFor(() => got.a!.some((m) => m.data === 'hello from c' && m.from === c.peerId), 5000, 'message c -> a')
+    await waitFor(() => got.a!.some((m) => m.data === 'hello from c' && m.from === c.peerId), 'message c -> a', 5000, 20)
     unsubC()
     unsubC()
   })
@@ -91,8 +93,9 @@ describe('cluster host', () => {
     expect(err?.message).toContain(a.addresses()[0]!)
     await waitFor(
       () => logs.lines.slice(before).some((l) => l.includes('connection from') && l.includes('wrong cluster secret?')),
+      'inbound-side log',
       3000,
-      'inbound-side log'
+      20
     )
     expect(logs.lines.slice(before).some((l) => l.includes(`connection to ${a.addresses()[0]}`) && l.includes('wrong cluster secret?'))).toBe(true)
     expect(a.connectedPeers()).not.toContain(other.peerId)
@@ -102,7 +105,7 @@ describe('cluster host', () => {
     const a = await started('n1')
     const open = await started('n2', { secret: null })
     await expect(open.bootstrap(a.addresses())).rejects.toThrow()
-    await waitFor(() => logs.lines.some((l) => l.includes('connection from') && l.includes('wrong cluster secret?')), 3000, 'log')
+    await waitFor(() => logs.lines.some((l) => l.includes('connection from') && l.includes('wrong cluster secret?')), 'log', 3000, 20)
   })
 
   test('bootstrap names every failed address', async () => {
@@ -119,7 +122,7 @@ describe('cluster host', () => {
     hosts.push(bKeyHost)
     await bKeyHost.start()
     await bKeyHost.bootstrap(a.addresses())
-    await waitFor(() => bKeyHost.knownPeers().includes(a.peerId), 3000, 'identify')
+    await waitFor(() => bKeyHost.knownPeers().includes(a.peerId), 'identify', 3000, 20)
     await bKeyHost.stop()
     const text = await readFile(join(dir.path, 'p2-peerstore'), 'utf8')
     const lines = text.trim().split('\n')
@@ -129,14 +132,14 @@ describe('cluster host', () => {
     const b2 = await makeHost(dir.path, 'p2')
     hosts.push(b2)
     await b2.start()
-    await waitFor(() => b2.connectedPeers().includes(a.peerId), 5000, 'reconnect from peerstore')
+    await waitFor(() => b2.connectedPeers().includes(a.peerId), 'reconnect from peerstore', 5000, 20)
   })
 
   test('peer_addresses are dialed at start', async () => {
     const a = await started('q1')
     await writeFile(join(dir.path, 'q2-peerstore'), '')
     const b = await started('q2', { peerAddresses: a.addresses() })
-    await waitFor(() => b.connectedPeers().includes(a.peerId), 5000, 'peer_addresses dial')
+    await waitFor(() => b.connectedPeers().includes(a.peerId), 'peer_addresses dial', 5000, 20)
   })
 
   test('announce_multiaddress replaces and no_announce_multiaddress filters the announced addresses', async () => {
@@ -164,15 +167,16 @@ describe('cluster host', () => {
           return false
         }
       },
+      'findPeer through the DHT',
       8000,
-      'findPeer through the DHT'
+      20
     )
   })
 
   test('mDNS discovery connects peers when mdns_interval > 0', async () => {
     const a = await started('m1', { mdnsIntervalMs: 200 })
     const b = await started('m2', { mdnsIntervalMs: 200 })
-    await waitFor(() => a.connectedPeers().includes(b.peerId) || b.connectedPeers().includes(a.peerId), 8000, 'mdns connection')
+    await waitFor(() => a.connectedPeers().includes(b.peerId) || b.connectedPeers().includes(a.peerId), 'mdns connection', 8000, 20)
   })
 })
 

@@ -8,7 +8,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { defaultIpfsHttpInit, type IpfsHttpInit, IpfsHttpConnector } from '../../../src/ipfsconn/ipfshttp/index.ts'
 import { defaultPinOptions, type ID, type Pin, pinWithOpts } from '../../../src/types/index.ts'
-import { freePort, type Kubo, startKubo, stopAllKubos } from '../../helpers/kubo.ts'
+import { freePort, type Kubo, startKubo, stopAllKubos, waitFor } from '../../../scripts/launcher/index.ts'
 
 let offline: Kubo
 let online1: Kubo
@@ -118,8 +118,8 @@ describe('IpfsHttpConnector against a real kubo', () => {
     const took = Date.now() - t0
     expect((err as Error).name).toBe('IPFSError')
     expect((err as Error).message).toContain('pin timeout')
+    // not before pin_timeout (a lower bound cannot fail on a slow machine; how soon after is bench/'s business)
     expect(took).toBeGreaterThanOrEqual(350)
-    expect(took).toBeLessThan(10_000)
     expect(await c.pinLsCid(pinOf(missing))).toBe('unpinned')
   })
 
@@ -220,8 +220,7 @@ describe('IpfsHttpConnector against a real kubo', () => {
     await c.start()
     await c.start()
     await c.ready({ signal: AbortSignal.timeout(10_000) })
-    const deadline = Date.now() + 10_000
-    while (asked === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    await waitFor(() => asked > 0, 'the connector to ask for the cluster peers', 10_000, 20)
     expect(asked).toBe(1)
     await c.stop()
     await c.stop()

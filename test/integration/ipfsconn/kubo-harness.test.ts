@@ -1,6 +1,6 @@
 import { afterAll, expect, test } from 'bun:test'
 import { existsSync } from 'node:fs'
-import { kuboBinary, startKubo, stopAllKubos } from '../../helpers/kubo.ts'
+import { kuboBinary, startKubo, stopAllKubos, waitFor } from '../../../scripts/launcher/index.ts'
 
 afterAll(stopAllKubos)
 
@@ -16,8 +16,7 @@ test('harness: ports on 127.0.0.1, CLI against the repo, kill and restart on the
   expect(await gw.text()).toBe('harness')
 
   k.kill()
-  const deadline = Date.now() + 10_000
-  while (k.running() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  await waitFor(() => !k.running(), 'the killed daemon to exit', 10_000, 20)
   expect(k.running()).toBe(false)
   const down = await fetch(`${k.apiUrl}/api/v0/id`, { method: 'POST' }).catch((e: unknown) => e)
   expect(down).toBeInstanceOf(Error)

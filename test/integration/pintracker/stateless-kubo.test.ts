@@ -5,8 +5,9 @@ import { defaultIpfsHttpInit, IpfsHttpConnector } from '../../../src/ipfsconn/ip
 import { setLogReporters } from '../../../src/observability/logging.ts'
 import { createStatelessPinTracker, defaultStatelessPinTrackerInit, type StatelessPinTracker } from '../../../src/pintracker/index.ts'
 import { defaultPinOptions, pinWithOpts } from '../../../src/types/index.ts'
-import { type Kubo, startKubo, stopAllKubos } from '../../helpers/kubo.ts'
-import { MemState, until } from '../../unit/pintracker/stubs.ts'
+import { type Kubo, startKubo, stopAllKubos } from '../../../scripts/launcher/index.ts'
+import { MemState } from '../../unit/pintracker/stubs.ts'
+import { waitFor } from '../../../scripts/launcher/poll.ts'
 
 let kubo: Kubo
 let ipfs: IpfsHttpConnector
@@ -37,7 +38,7 @@ test('tracks a pin into real kubo (pinned), then untracks it (unpinned)', async 
   const pin = pinWithOpts(CID.parse(cidStr), { ...defaultPinOptions(), name: 'e2e' })
   state.add(pin)
   await tracker.track(pin)
-  await until(async () => (await tracker.status(pin.cid)).pinInfo.status === 'pinned', 'pinned', 20_000)
+  await waitFor(async () => (await tracker.status(pin.cid)).pinInfo.status === 'pinned', 'pinned', 20_000, 5)
   const info = await tracker.status(pin.cid)
   expect(info.name).toBe('e2e')
   expect(info.pinInfo.ipfsPeerId).toBe(kubo.peerId)
@@ -49,11 +50,11 @@ test('tracks a pin into real kubo (pinned), then untracks it (unpinned)', async 
   await kubo.ipfsOk(['pin', 'rm', cidStr])
   expect((await tracker.status(pin.cid)).pinInfo.status).toBe('unexpectedly_unpinned')
   await all(tracker.recoverAll())
-  await until(async () => (await tracker.status(pin.cid)).pinInfo.status === 'pinned', 're-pinned', 20_000)
+  await waitFor(async () => (await tracker.status(pin.cid)).pinInfo.status === 'pinned', 're-pinned', 20_000, 5)
 
   state.rm(pin.cid)
   await tracker.untrack(pin.cid)
-  await until(async () => (await tracker.status(pin.cid)).pinInfo.status === 'unpinned', 'unpinned', 20_000)
+  await waitFor(async () => (await tracker.status(pin.cid)).pinInfo.status === 'unpinned', 'unpinned', 20_000, 5)
   expect((await kubo.ipfs(['pin', 'ls', '--type=recursive', cidStr])).code).not.toBe(0)
 })
 
@@ -62,7 +63,7 @@ test('a CID the offline kubo cannot fetch ends in pin_error with kubo\'s message
   const pin = pinWithOpts(missing, defaultPinOptions())
   state.add(pin)
   await tracker.track(pin)
-  await until(async () => (await tracker.status(pin.cid)).pinInfo.status === 'pin_error', 'pin_error', 20_000)
+  await waitFor(async () => (await tracker.status(pin.cid)).pinInfo.status === 'pin_error', 'pin_error', 20_000, 5)
   const info = await tracker.status(pin.cid)
   expect(info.pinInfo.error).toContain('pin/add')
   expect(info.pinInfo.attemptCount).toBe(1)

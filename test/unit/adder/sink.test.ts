@@ -4,6 +4,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { Block } from '../../../src/adder/dag.ts'
 import { batchedBlockStream, blockSinkFactory, fanoutBlockSink, streamBlockSink } from '../../../src/adder/sink.ts'
+import { waitFor } from '../../../scripts/launcher/poll.ts'
 
 async function block(i: number): Promise<Block> {
   const bytes = new TextEncoder().encode(`block ${i}`)
@@ -121,7 +122,7 @@ describe('block sinks', () => {
       err = e
     }
     expect((err as Error).message).toBe('client gone')
-    for (let i = 0; i < 50 && seen === undefined; i++) await new Promise((r) => setImmediate(r))
+    await waitFor(() => seen !== undefined, 'the abort reason to reach the consumer', 1000, 0)
     expect((seen as Error).message).toBe('client gone')
   })
 

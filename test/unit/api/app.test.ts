@@ -5,6 +5,7 @@ import { streamTrailers } from '../../../src/api/rest/stream.ts'
 import { UnauthorizedError } from '../../../src/api/rest/auth.ts'
 import { defaultPinOptions, pinWithOpts } from '../../../src/types/index.ts'
 import { makeCid, PEER, PEER2, type StubCluster, stubCluster } from './stub.ts'
+import { waitFor } from '../../../scripts/launcher/poll.ts'
 
 function init(over: Partial<RestApiInit> = {}): RestApiInit {
   return { basicAuthCredentials: null, headers: {}, ...DEFAULT_CORS, corsAllowedOrigins: ['*'], corsAllowedMethods: ['GET'], corsAllowedHeaders: [], corsExposedHeaders: [...DEFAULT_CORS.corsExposedHeaders], ...over }
@@ -301,8 +302,7 @@ describe('allocations stream', () => {
     // only what was asked for (plus at most one ahead) was produced
     expect(cluster.produced).toBeLessThanOrEqual(5)
     await reader.cancel()
-    const deadline = Date.now() + 2000
-    while (cluster.closed === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+    await waitFor(() => cluster.closed > 0, 'the stream source to be closed', 2000, 5)
     expect(cluster.closed).toBe(1)
   })
 })

@@ -14,6 +14,7 @@ import {
 import { MemoryDatastore } from '../../../src/datastore/memory.ts'
 import { setLogLevels } from '../../../src/observability/logging.ts'
 import { defaultPinOptions, type Pin, pinWithOpts } from '../../../src/types/index.ts'
+import { waitFor } from '../../../scripts/launcher/poll.ts'
 
 setLogLevels('error')
 
@@ -99,8 +100,7 @@ describe('concurrent head processing', () => {
     await a.start()
     await b.start()
     await Promise.all(Array.from({ length: 100 }, async (_, i) => a.logPin(await pinOf(i))))
-    const deadline = Date.now() + 10_000
-    while (Date.now() < deadline && (await names(b)).length < 100) await new Promise((r) => setTimeout(r, 5))
+    await waitFor(async () => (await names(b)).length >= 100, 'B to have the 100 pins', 10_000, 5)
     expect((await names(b)).length).toBe(100)
     expect(b.heads().heads.map(String)).toEqual(a.heads().heads.map(String))
     await a.stop()

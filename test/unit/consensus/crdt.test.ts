@@ -21,6 +21,7 @@ import { exportState, importState } from '../../../src/state/export.ts'
 import { defaultPinOptions, type Pin, pinWithOpts } from '../../../src/types/index.ts'
 import type { StateChangeHandler } from '../../../src/interfaces.ts'
 import { setLogLevels } from '../../../src/observability/logging.ts'
+import { waitFor } from '../../../scripts/launcher/poll.ts'
 
 setLogLevels('error')
 
@@ -47,15 +48,6 @@ function init(over: Partial<CrdtInit> = {}): CrdtInit {
     repairIntervalMs: 0,
     ...over
   }
-}
-
-async function waitFor(cond: () => Promise<boolean> | boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (await cond()) return
-    await new Promise((r) => setTimeout(r, 5))
-  }
-  throw new Error('condition not met before deadline')
 }
 
 async function names(c: CrdtConsensus): Promise<string[]> {
@@ -161,10 +153,10 @@ for (const backend of ['sqlite', 'memory'] as DatastoreBackend[]) {
       const c = createCrdtConsensus(init({ batching }), { datastore })
       await c.start()
       for (let i = 0; i < 5; i++) await c.logPin(await pinOf(i))
-      await waitFor(async () => (await names(c)).length === 5)
+      await waitFor(async () => (await names(c)).length === 5, '(await names(c)).length === 5', 5000, 5)
       expect(c.heads().height).toBe(1n) // one delta for the batch
       await c.logPin(await pinOf(10))
-      await waitFor(async () => (await names(c)).length === 6) // by age
+      await waitFor(async () => (await names(c)).length === 6, '(await names(c)).length === 6', 5000, 5) // by age
       expect(c.heads().height).toBe(2n)
       await c.stop()
 
@@ -209,7 +201,7 @@ describe('crdt consensus, two peers in one process', () => {
     await a.start()
     await b.start()
     await a.logPin(await pinOf(1))
-    await waitFor(async () => (await names(b)).includes('p1'))
+    await waitFor(async () => (await names(b)).includes('p1'), '(await names(b)).includes(\'p1\')', 5000, 5)
     expect(bChanges).toEqual(['pin:p1'])
     expect(b.heads().heads.map(String)).toEqual(a.heads().heads.map(String))
 
@@ -224,15 +216,15 @@ describe('crdt consensus, two peers in one process', () => {
     net.connected = true
     await a.rebroadcast()
     await b.rebroadcast()
-    await waitFor(async () => (await names(a)).length === 4 && (await names(b)).length === 4)
-    await waitFor(() => a.heads().heads.length === 2 && b.heads().heads.length === 2)
+    await waitFor(async () => (await names(a)).length === 4 && (await names(b)).length === 4, '(await names(a)).length === 4 && (await names(b)).length === 4', 5000, 5)
+    await waitFor(() => a.heads().heads.length === 2 && b.heads().heads.length === 2, 'a.heads().heads.length === 2 && b.heads().heads.length === 2', 5000, 5)
     const na = await names(a)
     expect(na).toEqual(await names(b))
     expect(na.includes('p1')).toBe(false)
     expect(na.filter((n) => n.startsWith('five')).length).toBe(1)
     // a new write on top of both heads merges the branches
     await a.logPin(await pinOf(6))
-    await waitFor(() => b.heads().heads.length === 1 && a.heads().heads.length === 1)
+    await waitFor(() => b.heads().heads.length === 1 && a.heads().heads.length === 1, 'b.heads().heads.length === 1 && a.heads().heads.length === 1', 5000, 5)
     expect(a.heads().heads[0]!.equals(b.heads().heads[0]!)).toBe(true)
     expect(await names(a)).toEqual(await names(b))
     await a.stop()

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -299,17 +298,4 @@ describe('ctl globals, help and exit codes', () => {
     }
   })
 
-  test('the program through src/main.ts: exit code 2 on an API error', async () => {
-    // async spawn: the stub answers from this process
-    const child = spawn(process.execPath, ['src/main.ts', 'ctl', '--host', stub.url, 'pin', 'ls', MISSING], {
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    let stdout = ''
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString()
-    })
-    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
-    expect(status).toBe(2)
-    expect(stdout).toBe('An error occurred:\n  Code: 404\n  Message: pin is not part of the pinset\n')
-  })
 })

@@ -4,6 +4,7 @@
  */
 import { dlopen, FFIType, ptr } from 'bun:ffi'
 import { sockaddrUn } from '../../../src/runtime/sdnotify.ts'
+import { waitFor as poll } from '../../../scripts/launcher/poll.ts'
 
 const libc = dlopen('libc.so.6', {
   socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
@@ -39,13 +40,17 @@ export function notifyReceiver(path: string): NotifyReceiver {
   return {
     path,
     async waitFor(pred, timeoutMs = 10_000) {
-      const end = Date.now() + timeoutMs
-      while (Date.now() < end) {
-        drain()
-        if (pred(received)) return received
-        await Bun.sleep(20)
-      }
-      throw new Error(`no matching notification on ${path} within ${timeoutMs} ms; got: ${JSON.stringify(received)}`)
+      return await poll(
+        () => {
+          drain()
+          return pred(received) && received
+        },
+        `a matching notification on ${path}`,
+        timeoutMs,
+        20
+      ).catch((err: unknown) => {
+        throw new Error(`${(err as Error).message}; got: ${JSON.stringify(received)}`)
+      })
     },
     close() {
       libc.symbols.close(fd)

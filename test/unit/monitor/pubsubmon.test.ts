@@ -7,6 +7,7 @@ import { decodeMetric, encodeMetric } from '../../../src/monitor/pubsubmon/codec
 import { createPubsubMonitor, type MonitorPubsub, PUBSUB_TOPIC } from '../../../src/monitor/pubsubmon/index.ts'
 import { setLogReporters } from '../../../src/observability/logging.ts'
 import type { Alert } from '../../../src/types/index.ts'
+import { waitFor } from '../../../scripts/launcher/poll.ts'
 
 setLogReporters([])
 afterAll(() => setLogReporters(undefined))
@@ -37,14 +38,6 @@ function bus() {
       }
     },
     subscribers: (topic: string) => subs.get(topic)?.size ?? 0
-  }
-}
-
-async function until(cond: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('timed out')
-    await new Promise((r) => setTimeout(r, 5))
   }
 }
 
@@ -153,19 +146,19 @@ describe('pubsub monitor', () => {
     await mon.logMetric(makeMetric({ name: 'ping', peer: other, valid: true, expire: (now + 1000) * 1e6 }))
     await mon.logMetric(makeMetric({ name: 'freespace', peer: other, valid: true, expire: (now + 5000) * 1e6 }))
     now += 2000
-    await until(() => seen.length === 1)
+    await waitFor(() => seen.length === 1, 'seen.length === 1', 2000, 5)
     expect(seen[0]).toMatchObject({ name: 'ping', peer: other })
     // more timer rounds do not re-alert the same expiry
     await mon.check()
     await mon.check()
     expect(seen.length).toBe(1)
     now += 10_000
-    await until(() => seen.length === 2)
+    await waitFor(() => seen.length === 2, 'seen.length === 2', 2000, 5)
     expect(mon.alerts().map((a) => a.name)).toEqual(['freespace', 'ping'])
     // renewal resets: a new expiry alerts again
     await mon.logMetric(makeMetric({ name: 'ping', peer: other, valid: true, expire: (now + 1000) * 1e6 }))
     now += 2000
-    await until(() => seen.length === 3)
+    await waitFor(() => seen.length === 3, 'seen.length === 3', 2000, 5)
     off()
     await mon.stop()
     await mon.logMetric(makeMetric({ name: 'ping', peer: other, valid: true, expire: (now + 1) * 1e6 }))

@@ -10,7 +10,8 @@ import {
   UNEXPECTEDLY_UNPINNED_MESSAGE
 } from '../../../src/pintracker/index.ts'
 import type { TrackerStatus } from '../../../src/types/index.ts'
-import { MemState, newCid, newPin, StubIPFS, until } from './stubs.ts'
+import { MemState, newCid, newPin, StubIPFS } from './stubs.ts'
+import { waitFor } from '../../../scripts/launcher/poll.ts'
 
 const PEER = '12D3KooWSelf'
 const OTHER = '12D3KooWOther'
@@ -46,8 +47,8 @@ describe('stateless pin tracker', () => {
     const pin = await newPin()
     state.add(pin)
     await t.track(pin)
-    await until(() => ipfs.pins.has(pin.cid.toString()), 'pinned in ipfs')
-    await until(async () => (await statusOf(t, pin.cid)) === 'pinned', 'status pinned')
+    await waitFor(() => ipfs.pins.has(pin.cid.toString()), 'pinned in ipfs', 5000, 5)
+    await waitFor(async () => (await statusOf(t, pin.cid)) === 'pinned', 'status pinned', 5000, 5)
     const info = await t.status(pin.cid)
     expect(info.peer).toBe(PEER)
     expect(info.pinInfo.peerName).toBe('self')
@@ -55,8 +56,8 @@ describe('stateless pin tracker', () => {
     expect(t.optracker.size).toBe(0) // done operations are cleaned
     state.rm(pin.cid)
     await t.untrack(pin.cid)
-    await until(() => !ipfs.pins.has(pin.cid.toString()), 'unpinned in ipfs')
-    await until(async () => (await statusOf(t, pin.cid)) === 'unpinned', 'status unpinned')
+    await waitFor(() => !ipfs.pins.has(pin.cid.toString()), 'unpinned in ipfs', 5000, 5)
+    await waitFor(async () => (await statusOf(t, pin.cid)) === 'unpinned', 'status unpinned', 5000, 5)
   })
 
   test('at most concurrent_pins pins run at once; the rest are pin_queued', async () => {
@@ -68,7 +69,7 @@ describe('stateless pin tracker', () => {
       state.add(p)
       await t.track(p)
     }
-    await until(() => ipfs.active === 2, '2 active pins')
+    await waitFor(() => ipfs.active === 2, '2 active pins', 5000, 5)
     const statuses = await Promise.all(pins.map((p) => statusOf(t, p.cid)))
     expect(statuses.filter((s) => s === 'pinning').length).toBe(2)
     expect(statuses.filter((s) => s === 'pin_queued').length).toBe(3)
@@ -76,7 +77,7 @@ describe('stateless pin tracker', () => {
     const queued = await all(t.statusAll(new Set(['pin_queued'])))
     expect(queued.length).toBe(3)
     ipfs.release()
-    await until(() => ipfs.pins.size === 5, 'all pinned')
+    await waitFor(() => ipfs.pins.size === 5, 'all pinned', 5000, 5)
     expect(ipfs.maxActive).toBe(2)
     expect(t.pinQueueSize()).toBe(0)
   })
@@ -93,11 +94,11 @@ describe('stateless pin tracker', () => {
       state.add(p)
       await t.track(p)
     }
-    await until(() => ipfs.pinStarted.length === 1, 'blocker started')
+    await waitFor(() => ipfs.pinStarted.length === 1, 'blocker started', 5000, 5)
     expect((await t.status(young.cid)).pinInfo.priorityPin).toBe(true)
     expect((await t.status(old1.cid)).pinInfo.priorityPin).toBe(false)
     ipfs.release()
-    await until(() => ipfs.pins.size === 4, 'all pinned')
+    await waitFor(() => ipfs.pins.size === 4, 'all pinned', 5000, 5)
     expect(ipfs.pinStarted).toEqual([blocker, young, old1, old2].map((p) => p.cid.toString()))
   })
 
@@ -108,7 +109,7 @@ describe('stateless pin tracker', () => {
     state.add(pin)
     ipfs.failPins.set(pin.cid.toString(), 'boom')
     await t.track(pin)
-    await until(async () => (await statusOf(t, pin.cid)) === 'pin_error', 'pin_error')
+    await waitFor(async () => (await statusOf(t, pin.cid)) === 'pin_error', 'pin_error', 5000, 5)
     let info = await t.status(pin.cid)
     expect(info.pinInfo.error).toContain('boom')
     expect(info.pinInfo.attemptCount).toBe(1)
@@ -116,8 +117,8 @@ describe('stateless pin tracker', () => {
 
     info = await t.recover(pin.cid)
     expect(['pin_queued', 'pinning', 'pin_error']).toContain(info.pinInfo.status)
-    await until(async () => (await t.status(pin.cid)).pinInfo.attemptCount === 2, 'second attempt')
-    await until(async () => (await statusOf(t, pin.cid)) === 'pin_error', 'pin_error again')
+    await waitFor(async () => (await t.status(pin.cid)).pinInfo.attemptCount === 2, 'second attempt', 5000, 5)
+    await waitFor(async () => (await statusOf(t, pin.cid)) === 'pin_error', 'pin_error again', 5000, 5)
 
     // attempts (2) > priority_pin_max_retries (1): recovered into the normal queue
     ipfs.hold = true
@@ -125,7 +126,7 @@ describe('stateless pin tracker', () => {
     expect((await t.status(pin.cid)).pinInfo.priorityPin).toBe(false)
     ipfs.failPins.clear()
     ipfs.release()
-    await until(async () => (await statusOf(t, pin.cid)) === 'pinned', 'pinned at last')
+    await waitFor(async () => (await statusOf(t, pin.cid)) === 'pinned', 'pinned at last', 5000, 5)
   })
 
   test('a newer operation on the same CID cancels the older one', async () => {
@@ -135,16 +136,16 @@ describe('stateless pin tracker', () => {
     const pin = await newPin()
     state.add(pin)
     await t.track(pin)
-    await until(() => ipfs.active === 1, 'pinning')
+    await waitFor(() => ipfs.active === 1, 'pinning', 5000, 5)
     expect(await statusOf(t, pin.cid)).toBe('pinning')
     // same operation again: no duplicate
     await t.track(pin)
     expect(ipfs.pinStarted.length).toBe(1)
     state.rm(pin.cid)
     await t.untrack(pin.cid)
-    await until(() => ipfs.aborted.includes(pin.cid.toString()), 'pin aborted')
-    await until(() => ipfs.unpinStarted.includes(pin.cid.toString()), 'unpin ran')
-    await until(async () => (await statusOf(t, pin.cid)) === 'unpinned', 'unpinned')
+    await waitFor(() => ipfs.aborted.includes(pin.cid.toString()), 'pin aborted', 5000, 5)
+    await waitFor(() => ipfs.unpinStarted.includes(pin.cid.toString()), 'unpin ran', 5000, 5)
+    await waitFor(async () => (await statusOf(t, pin.cid)) === 'unpinned', 'unpinned', 5000, 5)
     expect(ipfs.pins.has(pin.cid.toString())).toBe(false)
   })
 
@@ -155,7 +156,7 @@ describe('stateless pin tracker', () => {
     const [a, b, c] = await Promise.all([newPin(), newPin(), newPin()])
     for (const p of [a, b, c]) state.add(p)
     await t.track(a)
-    await until(() => ipfs.active === 1, 'a running')
+    await waitFor(() => ipfs.active === 1, 'a running', 5000, 5)
     await t.track(b)
     const err = await t.track(c).catch((e: unknown) => e)
     expect((err as Error).name).toBe('QueueFullError')
@@ -164,7 +165,7 @@ describe('stateless pin tracker', () => {
     expect(info.pinInfo.status).toBe('pin_error')
     expect(info.pinInfo.error).toBe(FULL_QUEUE_MESSAGE)
     ipfs.release()
-    await until(async () => (await statusOf(t, b.cid)) === 'pinned', 'b pinned')
+    await waitFor(async () => (await statusOf(t, b.cid)) === 'pinned', 'b pinned', 5000, 5)
   })
 
   test('remote pins are unpinned locally and reported remote; meta pins are sharded and never pinned', async () => {
@@ -180,7 +181,7 @@ describe('stateless pin tracker', () => {
     const mine = await newPin({ allocations: [OTHER, PEER] })
     state.add(mine)
     await t.track(mine)
-    await until(() => ipfs.pins.has(mine.cid.toString()), 'allocated pin pinned')
+    await waitFor(() => ipfs.pins.has(mine.cid.toString()), 'allocated pin pinned', 5000, 5)
 
     const meta = await newPin({ type: 'meta-pin' })
     state.add(meta)
@@ -221,7 +222,7 @@ describe('stateless pin tracker', () => {
     ipfs.pins.set(pinned.cid.toString(), 'recursive')
     ipfs.failPins.set(errored.cid.toString(), 'nope')
     await t.track(errored)
-    await until(async () => (await statusOf(t, errored.cid)) === 'pin_error', 'errored')
+    await waitFor(async () => (await statusOf(t, errored.cid)) === 'pin_error', 'errored', 5000, 5)
     // an unpin in flight for a CID no longer in the state
     ipfs.hold = true
     ipfs.holdUnpins = true
@@ -230,7 +231,7 @@ describe('stateless pin tracker', () => {
     const holder = await newPin()
     state.add(holder)
     await t.track(holder)
-    await until(() => ipfs.active === 1, 'holder pinning')
+    await waitFor(() => ipfs.active === 1, 'holder pinning', 5000, 5)
     await t.untrack(gone.cid)
 
     const byCid = new Map((await all(t.statusAll(new Set()))).map((i) => [i.cid.toString(), i.pinInfo.status]))
@@ -240,7 +241,7 @@ describe('stateless pin tracker', () => {
     expect(byCid.get(meta.cid.toString())).toBe('sharded')
     expect(byCid.get(errored.cid.toString())).toBe('pin_error')
     expect(byCid.get(holder.cid.toString())).toBe('pinning')
-    await until(() => ipfs.unpinStarted.length === 1, 'unpin started')
+    await waitFor(() => ipfs.unpinStarted.length === 1, 'unpin started', 5000, 5)
     expect(byCid.get(gone.cid.toString()) ?? 'missing').toMatch(/^unpin(_queued|ning)$/)
     expect(byCid.size).toBe(7)
 
@@ -257,7 +258,7 @@ describe('stateless pin tracker', () => {
     expect(await statusOf(t, gone.cid)).toBe('unpinning')
     ipfs.release()
     ipfs.releaseUnpins()
-    await until(async () => (await statusOf(t, gone.cid)) === 'unpinned', 'gone unpinned')
+    await waitFor(async () => (await statusOf(t, gone.cid)) === 'unpinned', 'gone unpinned', 5000, 5)
   })
 
   test('recoverAll re-queues pin_error and unexpectedly_unpinned', async () => {
@@ -269,11 +270,11 @@ describe('stateless pin tracker', () => {
     state.add(b)
     ipfs.failPins.set(b.cid.toString(), 'temporary')
     await t.track(b)
-    await until(async () => (await statusOf(t, b.cid)) === 'pin_error', 'b failed')
+    await waitFor(async () => (await statusOf(t, b.cid)) === 'pin_error', 'b failed', 5000, 5)
     ipfs.failPins.clear()
     const recovered = await all(t.recoverAll())
     expect(recovered.map((i) => i.cid.toString()).sort()).toEqual([a.cid.toString(), b.cid.toString()].sort())
-    await until(() => ipfs.pins.size === 2, 'both pinned')
+    await waitFor(() => ipfs.pins.size === 2, 'both pinned', 5000, 5)
   })
 
   test('start() runs recoverAll in the background and every pin_recover_interval; nothing runs after stop()', async () => {
@@ -282,10 +283,10 @@ describe('stateless pin tracker', () => {
     state.add(a)
     await t.start()
     await t.start()
-    await until(() => ipfs.pins.has(a.cid.toString()), 'recovered at start')
+    await waitFor(() => ipfs.pins.has(a.cid.toString()), 'recovered at start', 5000, 5)
     // kubo loses it: the periodic recover pins it again
     ipfs.pins.delete(a.cid.toString())
-    await until(() => ipfs.pins.has(a.cid.toString()), 'recovered by the interval')
+    await waitFor(() => ipfs.pins.has(a.cid.toString()), 'recovered by the interval', 5000, 5)
     await t.stop()
     await t.stop()
     const calls = ipfs.pinStarted.length
@@ -304,7 +305,7 @@ describe('stateless pin tracker', () => {
     state.add(b)
     await t.track(a)
     await t.track(b)
-    await until(() => ipfs.active === 1, 'a pinning')
+    await waitFor(() => ipfs.active === 1, 'a pinning', 5000, 5)
     await t.stop()
     expect(ipfs.aborted).toContain(a.cid.toString())
     expect(ipfs.active).toBe(0)

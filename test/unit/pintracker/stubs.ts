@@ -32,16 +32,6 @@ function deferred(): Deferred {
   return { promise, resolve }
 }
 
-/** Waits for `cond` with a deadline (no fixed sleeps). */
-export async function until(cond: () => boolean | Promise<boolean>, what = 'condition', timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await cond()) return
-    await new Promise((r) => setTimeout(r, 5))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
-
 export class StubIPFS implements IPFSConnector {
   readonly pins = new Map<string, 'recursive' | 'direct'>()
   /** Order in which pin calls started (CID strings). */

@@ -1,10 +1,11 @@
 /**
- * Test harness: real kubo (`ipfs`) daemons on loopback, one temporary repo
- * each. Never mock kubo in integration or e2e tests; start one of these.
+ * Launcher: real kubo (`ipfs`) daemons on loopback, one temporary repo
+ * each, for `npm run cluster`, the benchmarks and the tests. Never mock kubo
+ * in integration or e2e tests; start one of these.
  *
  * ```ts
  * import { afterAll, beforeAll } from 'bun:test'
- * import { type Kubo, startKubo, stopAllKubos } from '../../helpers/kubo.ts'
+ * import { type Kubo, startKubo, stopAllKubos } from '../../../scripts/launcher/index.ts'
  *
  * let kubo: Kubo
  * beforeAll(async () => { kubo = await startKubo({ offline: true }) })
@@ -29,8 +30,10 @@
  *   immediate SIGKILL (a crash). `destroy()` stops and deletes the repo.
  * - `stopAllKubos()` (for `afterAll`) destroys every daemon this process
  *   started; a process `exit` hook SIGKILLs leftovers and removes their repos.
+ *   `stopAllKubos({ keepRepos: true })` stops them and leaves the repos.
  *
- * The binary: `KUBO_BIN` if set, else `.tools/kubo-<v>/ipfs` for the version
+ * The binary: `KUBO_BIN` if set (`IPFS_BIN` is read too, for older
+ * scripts), else `.tools/kubo-<v>/ipfs` for the version
  * pinned in `scripts/kubo.sh`, else that script builds it (serialized with `flock` so
  * parallel test processes do not build it twice).
  */
@@ -40,6 +43,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { waitFor } from './poll.ts'
 
 export interface KuboCommandResult {
   stdout: string
@@ -85,7 +89,7 @@ export interface StartKuboOptions {
   /** Deadline for the daemon to answer `/api/v0/id`, ms. Default 60000. */
   readyTimeoutMs?: number
   /**
-   * Run inside a network namespace (see `netns.ts`): `exec` wraps an argv
+   * Run inside a network namespace (see `test/helpers/netns.ts`): `exec` wraps an argv
    * to run there; the swarm listens on `swarmIp`, the API and gateway on the
    * namespace's own loopback (so `apiUrl` is only reachable from inside).
    */
@@ -108,8 +112,9 @@ export function kuboBinary(): Promise<string> {
 }
 
 async function findOrBuildBinary(): Promise<string> {
-  const fromEnv = process.env.KUBO_BIN
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv
+  for (const fromEnv of [process.env.KUBO_BIN, process.env.IPFS_BIN]) {
+    if (fromEnv !== undefined && fromEnv !== '') return fromEnv
+  }
   const script = join(ROOT, 'scripts', 'kubo.sh')
   const existing = await pinnedToolsBinary(script)
   if (existing !== undefined) return existing
@@ -284,17 +289,18 @@ class KuboDaemon implements Kubo {
         res()
       })
     })
-    const deadline = Date.now() + this.readyTimeoutMs
-    for (let i = 0; Date.now() < deadline; i++) {
-      if (proc.exitCode !== null || proc.signalCode !== null) {
-        throw new Error(`kubo daemon exited early (code ${proc.exitCode}, signal ${proc.signalCode}):\n${this.log}`)
-      }
-      try {
-        if (await this.answers()) return
-      } catch {
-        // not listening yet
-      }
-      await new Promise((res) => setTimeout(res, Math.min(50 * (i + 1), 250)))
+    const state = await waitFor(
+      async () => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return 'exited'
+        return (await this.answers()) && 'ready'
+      },
+      'kubo to answer /api/v0/id',
+      this.readyTimeoutMs,
+      100
+    ).catch(() => 'timeout' as const)
+    if (state === 'ready') return
+    if (state === 'exited') {
+      throw new Error(`kubo daemon exited early (code ${proc.exitCode}, signal ${proc.signalCode}):\n${this.log}`)
     }
     await this.stop()
     throw new Error(`kubo daemon did not answer /api/v0/id within ${this.readyTimeoutMs} ms:\n${this.log}`)
@@ -433,7 +439,20 @@ export async function startKubo(opts: StartKuboOptions = {}): Promise<Kubo> {
   }
 }
 
-/** Stops every daemon started by this process and deletes their repos (use in `afterAll`). */
-export async function stopAllKubos(): Promise<void> {
+/**
+ * Stops every daemon started by this process and deletes their repos (use
+ * in `afterAll`). With `keepRepos` the repos stay on disk (and the exit hook
+ * forgets them); their folders are each `Kubo.repo`.
+ */
+export async function stopAllKubos(opts: { keepRepos?: boolean } = {}): Promise<void> {
+  if (opts.keepRepos === true) {
+    await Promise.all(
+      [...live].map(async (k) => {
+        await k.stop()
+        live.delete(k)
+      })
+    )
+    return
+  }
   await Promise.all([...live].map((k) => k.destroy()))
 }

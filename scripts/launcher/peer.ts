@@ -1,15 +1,22 @@
 /**
- * e2e harness: drives the compiled binary (dist/ipfs-cluster) as a user
- * would. `initPeer` runs `service init --randomports` in a temp folder
- * pointed at a kubo; `ClusterPeer.start()` runs `service daemon` and waits
- * for "IPFS Cluster is READY"; `ctl()` runs `ctl --host <api>`.
+ * Launcher: cluster peers of the compiled binary (dist/ipfs-cluster), driven
+ * as a user would, for `npm run cluster`, the benchmarks and the e2e tests.
+ * `initPeer` runs `service init --randomports` in a temp folder pointed at a
+ * kubo; `ClusterPeer.start()` runs `service daemon` and waits for "IPFS
+ * Cluster is READY"; `ctl()` runs `ctl --host <api>`.
  * Peers are stopped by their own pid only.
+ *
+ * Logs: the daemon's whole output (stdout and stderr, in arrival order) is
+ * appended to `<folder>/daemon.log`; `ClusterPeer.logs` holds only its last
+ * `LOG_TAIL_CHARS` characters (1 Mi), since the start, so a long run does
+ * not grow the launcher's memory.
  */
-import { existsSync } from 'node:fs'
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Subprocess } from 'bun'
+import { waitFor } from './poll.ts'
 
 const ROOT = resolve(import.meta.dir, '../..')
 
@@ -49,21 +56,11 @@ export async function runBinary(
   return { stdout, stderr, code }
 }
 
-/** Polls fn until it returns a truthy value or the deadline passes. */
-export async function waitFor<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 60_000, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn()
-      if (v !== undefined && v !== false) return v as T
-    } catch (err) {
-      last = err
-    }
-    await Bun.sleep(everyMs)
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last !== undefined ? `: ${(last as Error).message}` : ''}`)
-}
+/** How much of a daemon's output `ClusterPeer.logs` keeps (characters, the most recent). */
+export const LOG_TAIL_CHARS = 1024 * 1024
+
+/** The file, in the peer's folder, that receives the daemon's whole output. */
+export const DAEMON_LOG = 'daemon.log'
 
 export class ClusterPeer {
   readonly folder: string
@@ -71,14 +68,33 @@ export class ClusterPeer {
   apiMultiaddr = ''
   apiUrl = ''
   proc: Subprocess<'ignore', 'pipe', 'pipe'> | undefined
-  logs = ''
-  /** wraps an argv to run where this peer runs (a network namespace, see netns.ts); identity by default */
+  private tail = ''
+  private logFile: WriteStream | undefined
+  /** wraps an argv to run where this peer runs (a network namespace, see test/helpers/netns.ts); identity by default */
   readonly wrap: (argv: string[]) => string[]
 
   constructor(folder: string, env: Record<string, string>, wrap: (argv: string[]) => string[] = (argv) => argv) {
     this.folder = folder
     this.env = env
     this.wrap = wrap
+  }
+
+  /** The daemon's output since the last `start()`: its last `LOG_TAIL_CHARS` characters (the whole output is in `logFile`). */
+  get logs(): string {
+    if (this.tail.length > LOG_TAIL_CHARS) this.tail = this.tail.slice(-LOG_TAIL_CHARS)
+    return this.tail
+  }
+
+  /** `<folder>/daemon.log`: the whole output of every run of the daemon, appended. */
+  get logPath(): string {
+    return join(this.folder, DAEMON_LOG)
+  }
+
+  private append(text: string): void {
+    this.tail += text
+    // trim in batches: amortized O(1) per chunk
+    if (this.tail.length > 2 * LOG_TAIL_CHARS) this.tail = this.tail.slice(-LOG_TAIL_CHARS)
+    this.logFile?.write(text)
   }
 
   async readConfig(): Promise<Record<string, unknown>> {
@@ -92,7 +108,11 @@ export class ClusterPeer {
     this.apiMultiaddr = Array.isArray(ma) ? ma[0]! : ma
     const m = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(this.apiMultiaddr)
     this.apiUrl = m !== null ? `http://${m[1]}:${m[2]}` : ''
-    this.logs = ''
+    this.tail = ''
+    this.logFile?.end()
+    const logFile = createWriteStream(this.logPath, { flags: 'a' })
+    logFile.on('error', () => {}) // the folder may be deleted under a running daemon (destroy)
+    this.logFile = logFile
     const proc = Bun.spawn(this.wrap([clusterBinary(), 'service', '-c', this.folder, 'daemon', ...extraArgs]), {
       env: { ...process.env, ...this.env },
       stdin: 'ignore',
@@ -102,21 +122,26 @@ export class ClusterPeer {
     this.proc = proc
     const collect = async (s: ReadableStream<Uint8Array>): Promise<void> => {
       const dec = new TextDecoder()
-      for await (const chunk of s) this.logs += dec.decode(chunk, { stream: true })
+      for await (const chunk of s) this.append(dec.decode(chunk, { stream: true }))
     }
-    void collect(proc.stdout)
-    void collect(proc.stderr)
-    await waitFor(
-      async () => {
-        if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}:\n${this.logs}`)
-        return this.logs.includes('IPFS Cluster is READY')
-      },
+    const collected = Promise.all([collect(proc.stdout), collect(proc.stderr)])
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.logFile === logFile) this.logFile = undefined
+        logFile.end()
+      })
+    const state = await waitFor(
+      () => (proc.exitCode !== null ? 'exited' : this.logs.includes('IPFS Cluster is READY') && 'ready'),
       'the daemon to be READY',
       timeoutMs,
       100
     ).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n--- daemon logs ---\n${this.logs}`)
     })
+    if (state === 'exited') {
+      await collected
+      throw new Error(`daemon exited with ${proc.exitCode}:\n--- daemon logs ---\n${this.logs}`)
+    }
   }
 
   /** SIGTERM and wait for exit (SIGKILL after a deadline). Returns the exit code. */
@@ -153,7 +178,7 @@ export async function initPeer(opts: {
   ipfsApi: string
   env?: Record<string, string>
   initArgs?: string[]
-  /** runs the daemon and ctl inside a network namespace (netns.ts); set CLUSTER_LISTENMULTIADDRESS in env to its address */
+  /** runs the daemon and ctl inside a network namespace (test/helpers/netns.ts); set CLUSTER_LISTENMULTIADDRESS in env to its address */
   wrap?: (argv: string[]) => string[]
 }): Promise<ClusterPeer> {
   const folder = await mkdtemp(join(tmpdir(), 'cluster-e2e-'))
