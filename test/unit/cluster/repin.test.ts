@@ -4,6 +4,7 @@
  * made again while the dead peer stays down, and no more once it is back.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { waitFor } from '../../../scripts/launcher/poll.ts'
 import { setLogLevels, setLogReporters } from '../../../src/observability/logging.ts'
 import type { Alert } from '../../../src/types/index.ts'
 import { makeCid, makePin, metric, Net, StubState } from './stubs.ts'
@@ -21,14 +22,6 @@ afterAll(() => {
   setLogLevels('info')
 })
 const count = (re: RegExp): number => lines.filter((l) => re.test(l)).length
-
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
 
 /** 12 pins on D and one live peer; every peer starts knowing only its own freespace metric. */
 async function setup(): Promise<Net> {
@@ -57,7 +50,7 @@ describe('re-pinning retries while the peer stays down', () => {
       for (const p of peers) p.monitor.fire(pingAlert())
       // the first rounds fail: each peer sees no other candidate than itself;
       // wait for several failed rounds (alert, then retries): nothing moved
-      await until(() => count(/could not re-allocate \d+ pins of peerD: retrying/) >= 4, 'failed rounds and their retries')
+      await waitFor(() => count(/could not re-allocate \d+ pins of peerD: retrying/) >= 4, 'failed rounds and their retries', 5_000, 5)
       expect(net.log.length).toBe(0)
       // the metrics of the others arrive
       for (const p of peers) {
@@ -66,7 +59,7 @@ describe('re-pinning retries while the peer stays down', () => {
           await p.monitor.logMetric(metric('ping', id, JSON.stringify({ peer_name: id, ipfs_id: `ipfs-${id}`, ipfs_addresses: [] })))
         }
       }
-      await until(() => new Set(net.log.map((e) => e.pin.cid.toString())).size === 12, 'all 12 pins to be re-allocated')
+      await waitFor(() => new Set(net.log.map((e) => e.pin.cid.toString())).size === 12, 'all 12 pins to be re-allocated', 5_000, 5)
       for (const e of net.log) expect(e.pin.allocations).not.toContain(D)
     } finally {
       for (const p of peers) await p.cluster.stop()
@@ -80,13 +73,13 @@ describe('re-pinning retries while the peer stays down', () => {
     try {
       lines.length = 0
       for (const p of peers) p.monitor.fire(pingAlert())
-      await until(() => count(/could not re-allocate \d+ pins of peerD/) >= 1, 'a failed round')
+      await waitFor(() => count(/could not re-allocate \d+ pins of peerD/) >= 1, 'a failed round', 5_000, 5)
       // D comes back into every peerset, then the others' metrics arrive: nothing moves
       for (const p of peers) {
         ;(p.consensus as unknown as { peerList: string[] }).peerList = [A, B, C, D]
         for (const id of [A, B, C]) await p.monitor.logMetric(metric('freespace', id, '50'))
       }
-      await until(() => count(/peerD is back: no more re-pinning/) >= 1, 'a peer to see peerD back')
+      await waitFor(() => count(/peerD is back: no more re-pinning/) >= 1, 'a peer to see peerD back', 5_000, 5)
       expect(net.log.length).toBe(0)
     } finally {
       for (const p of peers) await p.cluster.stop()
