@@ -239,6 +239,48 @@ describe('failures and restarts', () => {
     }, 'the restarted peer to settle', 60_000, 500)
   }, 240_000)
 
+  test('kill -9 the peer the others bootstrapped from: every one of its pins (the 1,000-pin burst included) is re-pinned', async () => {
+    const victim = 0
+    const survivors = [1, 2]
+    const observer = peers[1]!
+    const pinsetOf = async (p: ClusterPeer): Promise<Array<{ cid: string; allocations: string[] }>> => {
+      const r = await p.ctl(['--enc', 'json', 'pin', 'ls'], { timeoutMs: 60_000 })
+      expect(r.code).toBe(0)
+      // one JSON object per pin, as upstream's ctl streams them
+      return [...r.stdout.matchAll(/"cid":\s*"([^"]+)"[\s\S]*?"allocations":\s*(\[[^\]]*\])/g)].map((m) => ({
+        cid: m[1]!,
+        allocations: JSON.parse(m[2]!) as string[]
+      }))
+    }
+    const theirs = (await pinsetOf(observer)).filter((p) => p.allocations.includes(ids[victim]!)).map((p) => p.cid)
+    expect(theirs.length).toBeGreaterThanOrEqual(1000)
+    const killedAt = Date.now()
+    await peers[victim]!.kill()
+    let left: string[] = theirs
+    await waitFor(async () => {
+      const now = new Map((await pinsetOf(observer)).map((p) => [p.cid, p.allocations]))
+      left = theirs.filter((c) => {
+        const a = now.get(c)
+        return a === undefined || a.includes(ids[victim]!) || !a.some((x) => survivors.some((i) => ids[i] === x))
+      })
+      return left.length === 0
+    }, `all ${theirs.length} pins of the bootstrap peer to be re-allocated`, 180_000, 1000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${left.length} left, e.g. ${left.slice(0, 3).join(' ')}\nobserver logs:\n${observer.logs.slice(-4000)}`)
+    })
+    console.log(`re-pinned ${theirs.length} pins of the killed bootstrap peer in ${Date.now() - killedAt} ms`)
+    // a sample is pinned by the survivors' kubos
+    const now = new Map((await pinsetOf(observer)).map((p) => [p.cid, p.allocations]))
+    for (const c of theirs.slice(0, 5)) {
+      const holder = survivors.find((i) => now.get(c)!.includes(ids[i]!))!
+      await waitFor(async () => kuboHas(kubos[holder]!, c), `kubo ${holder} to pin ${c}`, 90_000, 500)
+    }
+    await peers[victim]!.start(await bootstrapArgs(peers[1]))
+    await waitFor(async () => {
+      const r = await peers[victim]!.ctl(['--enc', 'json', 'peers', 'ls'])
+      return r.code === 0 && (r.stdout.match(/"peername"/g) ?? []).length >= 3
+    }, 'the restarted bootstrap peer to see the others', 60_000, 500)
+  }, 360_000)
+
   test('restart every peer: the pinset and its allocations are intact', async () => {
     const snapshot = async (): Promise<string> => {
       const r = await peers[0]!.ctl(['--enc', 'json', 'pin', 'ls'], { timeoutMs: 60_000 })
@@ -288,10 +330,16 @@ describe('trust and secrets', () => {
     // 2. then a pin by a trusted peer reaches the other trusted peers and u (a whole crdt round).
     const marker = await addData(kubos[0]!)
     expect((await peers[0]!.ctl(['pin', 'add', '--replication', '1', '--ns', marker])).code).toBe(0)
-    for (const p of [...trusted, u]) await waitFor(async () => (await allocationsOf(p, marker)) !== undefined, `the trusted marker pin at ${p.folder}`, 30_000, 250)
+    for (const [i, p] of [...trusted, u].entries()) {
+      const who = p === u ? 'the untrusted peer' : `peer ${i}`
+      // the untrusted peer first catches up on the whole crdt DAG (2,000+ deltas by now)
+      await waitFor(async () => (await allocationsOf(p, marker)) !== undefined, `the trusted marker pin at ${who}`, p === u ? 180_000 : 30_000, 250).catch((err: unknown) => {
+        throw new Error(`${(err as Error).message}\n${who} logs:\n${p.logs.slice(-3000)}`)
+      })
+    }
     for (const p of trusted) expect(await allocationsOf(p, cid)).toBeUndefined()
     await u.stop()
     // let its ping expire, so later status calls and allocations do not use a stopped peer
     await untilGone(await peerIdOf(u))
-  }, 120_000)
+  }, 300_000)
 })
