@@ -468,7 +468,19 @@ export function createIpfsProxyApp(init: IpfsProxyInit, components: IpfsProxyCom
     const req = c.req.raw
     const url = new URL(req.url)
     const hit = hijackedCommand(req.method, url)
-    const relay = (): Promise<Response> => forward(fetchNode, req, { dropAuthorization: init.basicAuthCredentials !== null })
+    const relay = async (): Promise<Response> => {
+      try {
+        return await forward(fetchNode, req, { dropAuthorization: init.basicAuthCredentials !== null })
+      } catch (err) {
+        if (req.signal.aborted) throw err
+        // Go's reverse proxy: 502 when the daemon cannot be reached
+        log.error(`relaying ${url.pathname} to the IPFS daemon: ${errorMessage(err)}`)
+        return new Response(`${JSON.stringify({ Message: `the IPFS daemon cannot be reached: ${errorMessage(err)}`, Code: 0, Type: 'error' })}\n`, {
+          status: 502,
+          headers: { 'Content-Type': 'application/json', Server: SERVER_HEADER }
+        })
+      }
+    }
     if (hit === null) return relay()
     const q = url.searchParams
     let res: Response

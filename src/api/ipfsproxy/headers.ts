@@ -24,6 +24,9 @@ const log = getLogger('ipfsproxy')
 const CORS_HEADERS = ['Access-Control-Allow-Origin', 'Vary', 'Access-Control-Allow-Credentials']
 const EXPOSE = 'Access-Control-Expose-Headers'
 
+/** ms allowed to the header-extraction request. */
+const EXTRACT_TIMEOUT_MS = 10_000
+
 export const SERVER_HEADER = `ipfs-cluster/ipfsproxy/${VERSION}`
 
 export interface HeaderExtractorInit {
@@ -59,10 +62,11 @@ export class HeaderExtractor {
     return this.init.extractHeadersTtlMs === 0 || this.now() - this.extractedAt < this.init.extractHeadersTtlMs
   }
 
-  private async extract(signal: AbortSignal | undefined): Promise<void> {
+  private async extract(): Promise<void> {
+    // shared by concurrent requests: bounded by its own deadline, not by one request's signal
     this.inflight ??= (async () => {
       try {
-        const res = await this.fetchNode(this.init.extractHeadersPath, { method: 'POST', ...(signal !== undefined ? { signal } : {}) })
+        const res = await this.fetchNode(this.init.extractHeadersPath, { method: 'POST', signal: AbortSignal.timeout(EXTRACT_TIMEOUT_MS) })
         await res.body?.cancel()
         const next = new Map<string, string[]>()
         for (const n of [EXPOSE, ...this.init.extractHeadersExtra]) {
@@ -103,7 +107,7 @@ export class HeaderExtractor {
   /** The headers for a hijacked answer to `req` (no `Content-Type`). */
   async headersFor(req: Request): Promise<Headers> {
     const h = new Headers()
-    if (!this.fresh()) await this.extract(req.signal)
+    if (!this.fresh()) await this.extract()
     for (const [k, vs] of this.cached) for (const v of vs) h.append(k, v)
     await this.cors(req, h)
     h.set('Server', SERVER_HEADER)
