@@ -232,6 +232,8 @@ export async function listenHttp(opts: HttpListenOptions): Promise<HttpListener>
       opts.writeTimeoutMs !== undefined && opts.writeTimeoutMs > 0
         ? setTimeout(() => {
             log.debug(`${req.method ?? ''} ${req.url ?? ''}: write timeout, closing the connection`)
+            // the connection, not only the response (Go closes it)
+            req.socket.destroy()
             res.destroy()
           }, opts.writeTimeoutMs)
         : undefined
