@@ -6,7 +6,8 @@
  * connector, tracker, informers, allocator, datastore.
  */
 import { join } from 'node:path'
-import { batchedBlockStream, blockSinkFactory, createAddHandler } from './adder/index.ts'
+import { type AdderComponents, batchedBlockStream, blockSinkFactory, createAddHandler } from './adder/index.ts'
+import { createIpfsProxyServer } from './api/ipfsproxy/index.ts'
 import { createBalancedAllocator } from './allocator/balanced/index.ts'
 import { createRestApiServer, type RestApiServer } from './api/rest/index.ts'
 import { Cluster, peersFromPing } from './cluster.ts'
@@ -129,6 +130,8 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     const allocator = createBalancedAllocator(config.allocator.balanced)
     const monitor = createPubsubMonitor({ checkIntervalMs: config.monitor.pubsubmon.checkIntervalMs, peerId }, { pubsub })
 
+    // the crdt peerset: peers with a valid ping metric (the Cluster drops removed peers)
+    const peerset = peersFromPing(monitor, peerId)
     const cluster = new Cluster(
       {
         peerId,
@@ -158,8 +161,7 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
         informers,
         monitor,
         rpc,
-        // the crdt peerset: peers with a valid ping metric (the Cluster drops removed peers)
-        peerset: peersFromPing(monitor, peerId),
+        peerset,
         removedPeers: datastoreRemovedPeers(ds.datastore)
       }
     )
@@ -183,29 +185,45 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     await metricsServer.start()
     started.push(metricsServer)
 
+    // the adder (REST POST /add, the proxy's add): blocks go to the IPFS
+    // daemons of the peers chosen by Cluster.blockAllocate (remote ones
+    // through the IPFSConnector.BlockStream RPC), then the pin is committed
+    // with those peers first.
+    const adder: AdderComponents = {
+      localPeer: peerId,
+      ipfs,
+      allocate: (_cid, opts, o) => cluster.blockAllocate(opts, o),
+      pin: (cid, opts, o) =>
+        cluster.pin(cid, { ...opts, userAllocations: opts.allocations.length > 0 ? opts.allocations : opts.userAllocations }, o),
+      blockSinks: blockSinkFactory({
+        localPeer: peerId,
+        ipfs,
+        remote: (peer) => batchedBlockStream((blocks, o) => rpcClient.blockStream(peer, blocks, { signal: o?.signal, timeoutMs: 120_000 }))
+      })
+    }
     let restapi: RestApiServer | undefined
     const restCfg = config.api.restapi
     if (restCfg !== null) {
-      // POST /add: blocks go to the IPFS daemons of the peers chosen by
-      // Cluster.blockAllocate (remote ones through the IPFSConnector.BlockStream
-      // RPC), then the pin is committed with those peers first.
-      const pinner = cluster
-      const add = createAddHandler({
-        localPeer: peerId,
-        ipfs,
-        allocate: (_cid, opts, o) => pinner.blockAllocate(opts, o),
-        pin: (cid, opts, o) =>
-          pinner.pin(cid, { ...opts, userAllocations: opts.allocations.length > 0 ? opts.allocations : opts.userAllocations }, o),
-        blockSinks: blockSinkFactory({
-          localPeer: peerId,
-          ipfs,
-          remote: (peer) => batchedBlockStream((blocks, o) => rpcClient.blockStream(peer, blocks, { signal: o?.signal, timeoutMs: 120_000 }))
-        })
-      })
-      restapi = createRestApiServer({ ...restCfg }, { cluster, add })
+      restapi = createRestApiServer({ ...restCfg }, { cluster, add: createAddHandler(adder) })
       await restapi.start()
       started.push(restapi)
       log.info(`REST API (HTTP): ${restapi.addresses().join(', ')}`)
+    }
+    const proxyCfg = config.api.ipfsproxy
+    if (proxyCfg !== null) {
+      const proxy = createIpfsProxyServer(
+        { ...proxyCfg, basicAuthCredentials: restCfg?.basicAuthCredentials ?? null },
+        {
+          cluster,
+          adder,
+          localPeer: peerId,
+          resolve: (path, o) => ipfs.resolve(path, o),
+          peers: peerset,
+          repoStat: (peer, { sizeOnly }, o) => rpcClient.repoStat(peer, { signal: o?.signal }, sizeOnly)
+        }
+      )
+      await proxy.start()
+      started.push(proxy)
     }
     log.info(`IPFS Cluster peer ${peerId} (${peerName}) started`)
     return { cluster, host, restapi, stop: stopAll }

@@ -113,7 +113,8 @@ export interface IPFSConnector extends Startable {
   swarmConnect(addrs: string[], options?: AbortOptions): Promise<void>
   swarmPeers(options?: AbortOptions): Promise<string[]>
   configKey(key: string, options?: AbortOptions): Promise<unknown>
-  repoStat(options?: AbortOptions): Promise<IPFSRepoStat>
+  /** `repo/stat`, `size-only` unless `sizeOnly: false` (then with NumObjects, RepoPath, Version). */
+  repoStat(options?: AbortOptions & { sizeOnly?: boolean }): Promise<IPFSRepoStat>
   repoGC(options?: AbortOptions): AsyncGenerator<{ key: CID | null; error: string }>
   /** Resolves `/ipfs/<cid>/path`, `/ipns/...` to a CID. */
   resolve(path: string, options?: AbortOptions): Promise<CID>

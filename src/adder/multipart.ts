@@ -91,13 +91,15 @@ async function readAll(stream: AsyncIterable<Uint8Array>, max: number): Promise<
  * entry (it is the live part of the request body); an unread remainder is
  * discarded when the next entry is requested.
  * @param contentType the request's `Content-Type` (with its boundary)
+ * @param options `unnamedFile`: the path of a file part sent without a
+ *   filename (kubo's CLI sends stdin so); without it such a part is refused.
  * @throws InvalidArgumentError when the body is not multipart or a part
  *   is malformed; the body's own error when the upload breaks off.
  */
 export async function* parseMultipart(
   body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
   contentType: string,
-  options: AbortOptions = {}
+  options: AbortOptions & { unnamedFile?: string } = {}
 ): AsyncGenerator<AddEntry> {
   if (!/^multipart\//i.test(contentType.trim())) {
     throw new InvalidArgumentError(`expected a multipart request body, got Content-Type "${contentType}"`)
@@ -202,7 +204,10 @@ export async function* parseMultipart(
         throw ev.err
       }
       current = ev.stream
-      const path = cleanPath(queryUnescape(ev.filename))
+      const raw = queryUnescape(ev.filename)
+      // kubo's CLI sends stdin as a file part without a name
+      const unnamed = options.unnamedFile !== undefined && ev.mime !== DIRECTORY_CONTENT_TYPE && raw === ''
+      const path = unnamed ? (options.unnamedFile as string) : cleanPath(raw)
       if (ev.mime === DIRECTORY_CONTENT_TYPE) {
         yield { kind: 'dir', path }
       } else if (ev.mime === SYMLINK_CONTENT_TYPE) {

@@ -98,7 +98,7 @@ export interface RpcBlock {
  *   "status,status" -> *PinInfoJSON; PinTracker.RecoverAll -> *PinInfoJSON;
  *   PinTracker.PinQueueSize -> number
  * - IPFSConnector.BlockStream, {blocks: [{cid, data}]} -> null (a batch into `ipfs.blockStream`);
- *   IPFSConnector.RepoStat -> {repo_size, storage_max}; IPFSConnector.SwarmPeers -> [peer]
+ *   IPFSConnector.RepoStat, null | {size_only: false} -> {repo_size, storage_max[, num_objects, repo_path, version]}; IPFSConnector.SwarmPeers -> [peer]
  * - Consensus.Peers -> [peer]
  * - PeerMonitor.LatestMetrics, name -> [MetricJSON]; PeerMonitor.MetricNames -> [name]
  */
@@ -152,9 +152,12 @@ export function registerClusterRpc(rpc: Pick<Rpc, 'register'>, s: ClusterRpcServ
     )
     return null
   })
-  rpc.register('IPFSConnector', 'RepoStat', async (_a, ctx) => {
-    const st = await ipfs.repoStat({ signal: ctx.signal })
-    return { repo_size: st.repoSize, storage_max: st.storageMax }
+  rpc.register('IPFSConnector', 'RepoStat', async (a, ctx) => {
+    // arg {size_only: false}: the full stat (the IPFS proxy's repo/stat)
+    const sizeOnly = (a as { size_only?: unknown } | null)?.size_only !== false
+    const st = await ipfs.repoStat({ signal: ctx.signal, sizeOnly })
+    if (sizeOnly) return { repo_size: st.repoSize, storage_max: st.storageMax }
+    return { repo_size: st.repoSize, storage_max: st.storageMax, num_objects: st.numObjects ?? 0, repo_path: st.repoPath ?? '', version: st.version ?? '' }
   })
   rpc.register('IPFSConnector', 'SwarmPeers', async (_a, ctx) => ipfs.swarmPeers({ signal: ctx.signal }))
 
@@ -181,7 +184,8 @@ export interface ClusterRpcClient {
   trackerRecover(peer: PeerId, cid: CID, options?: RpcCallOptions): Promise<PinInfo>
   /** Stores a batch of blocks in the peer's IPFS (`IPFSConnector.BlockStream`). */
   blockStream(peer: PeerId, blocks: RpcBlock[], options?: RpcCallOptions): Promise<void>
-  repoStat(peer: PeerId, options?: RpcCallOptions): Promise<IPFSRepoStat>
+  /** `sizeOnly` false: the full stat (NumObjects, RepoPath, Version too). */
+  repoStat(peer: PeerId, options?: RpcCallOptions, sizeOnly?: boolean): Promise<IPFSRepoStat>
   swarmPeers(peer: PeerId, options?: RpcCallOptions): Promise<string[]>
   consensusPeers(peer: PeerId, options?: RpcCallOptions): Promise<PeerId[]>
   latestMetrics(peer: PeerId, name: string, options?: RpcCallOptions): Promise<Metric[]>
@@ -230,9 +234,16 @@ export function clusterRpcClient(rpc: RpcClient): ClusterRpcClient {
       const arg = { blocks: blocks.map((b) => ({ cid: b.cid.toString(), data: b.bytes })) }
       await rpc.call(peer, 'IPFSConnector', 'BlockStream', arg, o)
     },
-    async repoStat(peer, o) {
-      const r = (await rpc.call(peer, 'IPFSConnector', 'RepoStat', null, o)) as { repo_size?: number; storage_max?: number } | null
-      return { repoSize: r?.repo_size ?? 0, storageMax: r?.storage_max ?? 0 }
+    async repoStat(peer, o, sizeOnly = true) {
+      type Stat = { repo_size?: number; storage_max?: number; num_objects?: number; repo_path?: string; version?: string }
+      const r = (await rpc.call(peer, 'IPFSConnector', 'RepoStat', sizeOnly ? null : { size_only: false }, o)) as Stat | null
+      const st: IPFSRepoStat = { repoSize: r?.repo_size ?? 0, storageMax: r?.storage_max ?? 0 }
+      if (!sizeOnly) {
+        st.numObjects = r?.num_objects ?? 0
+        st.repoPath = r?.repo_path ?? ''
+        st.version = r?.version ?? ''
+      }
+      return st
     },
     async swarmPeers(peer, o) {
       return (await rpc.call(peer, 'IPFSConnector', 'SwarmPeers', null, o)) as string[]

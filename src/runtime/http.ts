@@ -53,6 +53,12 @@ export interface HttpListenOptions {
   readTimeoutMs?: number
   /** maximum size of the request headers, bytes. */
   maxHeaderBytes?: number
+  /**
+   * time allowed from the end of the request headers to the end of the
+   * response, ms (0 = no limit; Go's `WriteTimeout`): past it the
+   * connection is closed.
+   */
+  writeTimeoutMs?: number
   /** Called with errors the handler did not turn into a response. */
   onError?: (err: unknown) => void
   /** Called once per request after its response ended (access logging). */
@@ -222,7 +228,17 @@ export async function listenHttp(opts: HttpListenOptions): Promise<HttpListener>
     const gone = (err: Error): void => log.debug(`${req.method ?? ''} ${req.url ?? ''} from ${req.socket.remoteAddress ?? 'unix socket'}: ${err.message}`)
     req.on('error', gone)
     res.on('error', gone)
+    const writeTimer =
+      opts.writeTimeoutMs !== undefined && opts.writeTimeoutMs > 0
+        ? setTimeout(() => {
+            log.debug(`${req.method ?? ''} ${req.url ?? ''}: write timeout, closing the connection`)
+            // the connection, not only the response (Go closes it)
+            req.socket.destroy()
+            res.destroy()
+          }, opts.writeTimeoutMs)
+        : undefined
     res.on('close', () => {
+      clearTimeout(writeTimer)
       if (!res.writableFinished) ac.abort()
       opts.onRequestDone?.({
         remoteAddress: req.socket.remoteAddress ?? '',

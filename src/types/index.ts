@@ -183,6 +183,10 @@ export interface GlobalRepoGC {
 export interface IPFSRepoStat {
   repoSize: number
   storageMax: number
+  /** only when asked for the full stat (not size-only). */
+  numObjects?: number
+  repoPath?: string
+  version?: string
 }
 
 /** Status of a CID in kubo's `pin ls` (`api.IPFSPinStatus`). */

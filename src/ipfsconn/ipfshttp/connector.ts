@@ -552,10 +552,22 @@ export class IpfsHttpConnector implements IPFSConnector {
     return v
   }
 
-  /** `repo/stat?size-only=true`: sizes in bytes. @throws IPFSError, AbortError */
-  async repoStat(options: AbortOptions = {}): Promise<IPFSRepoStat> {
-    const res = await this.postJSON<{ RepoSize?: number; StorageMax?: number }>('repo/stat', [['size-only', 'true']], options)
-    return { repoSize: Number(res.RepoSize ?? 0), storageMax: Number(res.StorageMax ?? 0) }
+  /**
+   * `repo/stat?size-only=true`: sizes in bytes; with `sizeOnly: false` the
+   * full stat (kubo then counts the objects: slower).
+   * @throws IPFSError, AbortError
+   */
+  async repoStat(options: AbortOptions & { sizeOnly?: boolean } = {}): Promise<IPFSRepoStat> {
+    const sizeOnly = options.sizeOnly ?? true
+    type Stat = { RepoSize?: number; StorageMax?: number; NumObjects?: number; RepoPath?: string; Version?: string }
+    const res = await this.postJSON<Stat>('repo/stat', sizeOnly ? [['size-only', 'true']] : [], options)
+    const st: IPFSRepoStat = { repoSize: Number(res.RepoSize ?? 0), storageMax: Number(res.StorageMax ?? 0) }
+    if (!sizeOnly) {
+      st.numObjects = Number(res.NumObjects ?? 0)
+      st.repoPath = res.RepoPath ?? ''
+      st.version = res.Version ?? ''
+    }
+    return st
   }
 
   /**

@@ -1,0 +1,334 @@
+/**
+ * e2e, the IPFS Proxy API: two cluster peers (compiled binary, replication
+ * factor 1), each with its own real kubo; kubo's own CLI talks to peer 0's
+ * proxy (`ipfs --api <proxy> …`, no local repo) and must work unchanged:
+ * - `add` (a file, a folder; `--pin=true`, `--pin=false`, `--only-hash`):
+ *   CIDs equal kubo's own, pins appear in `ctl pin ls` with one allocation,
+ *   and the allocated peer's kubo pins the content;
+ * - `pin add|ls|update|rm`, `repo stat`, `repo gc`, `block put --pin`,
+ *   `dag put --pin`, `cat`, `id`, `version` (passed through);
+ * - `cat` of 256 MiB streams (the daemon's RSS stays bounded);
+ * - with REST API credentials the proxy asks for them (`--api-auth`).
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { randomBytes } from 'node:crypto'
+import { createWriteStream, readFileSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type Kubo, kuboBinary, startKubo, stopAllKubos } from '../helpers/kubo.ts'
+import { type ClusterPeer, initPeer, waitFor } from '../helpers/peer.ts'
+
+const SECRET = randomBytes(32).toString('hex')
+const FAST = {
+  CLUSTER_MONITORPINGINTERVAL: '2s',
+  CLUSTER_PEERWATCHINTERVAL: '1s',
+  CLUSTER_DISK_METRICTTL: '2s',
+  CLUSTER_TAGS_METRICTTL: '2s',
+  CLUSTER_PINQUEUE_METRICTTL: '2s',
+  CLUSTER_PUBSUBMON_CHECKINTERVAL: '1s',
+  CLUSTER_IPFSHTTP_CONNECTSWARMSDELAY: '1s',
+  CLUSTER_MDNSINTERVAL: '0s',
+  CLUSTER_REPLICATIONFACTORMIN: '1',
+  CLUSTER_REPLICATIONFACTORMAX: '1'
+}
+
+const kubos: Kubo[] = []
+const peers: ClusterPeer[] = []
+const ids: string[] = []
+let proxyMa = ''
+let proxyUrl = ''
+let dir: string
+let noRepo: string
+let ipfsBin: string
+
+interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** kubo's CLI against the proxy, without a local repo. */
+async function viaProxy(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<Run> {
+  const proc = Bun.spawn([ipfsBin, '--api', proxyMa, ...args], {
+    env: { ...process.env, IPFS_PATH: noRepo },
+    stdin: opts.input !== undefined ? new Blob([opts.input]) : 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe'
+  })
+  const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
+  const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()])
+  await proc.exited
+  clearTimeout(timer)
+  return { code: proc.exitCode ?? -1, stdout, stderr }
+}
+
+async function viaProxyOk(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+  const r = await viaProxy(args, opts)
+  if (r.code !== 0) throw new Error(`ipfs ${args.join(' ')} through the proxy failed (${r.code}): ${r.stderr}${r.stdout}\n--- peer0 logs ---\n${peers[0]?.logs.slice(-3000)}`)
+  return r.stdout.trim()
+}
+
+interface PinJSON {
+  cid: string
+  allocations: string[]
+  mode: string
+  name: string
+}
+
+async function clusterPin(cid: string): Promise<PinJSON | undefined> {
+  const r = await peers[0]!.ctl(['--enc', 'json', 'pin', 'ls', cid])
+  if (r.code !== 0) return undefined
+  return JSON.parse(r.stdout) as PinJSON
+}
+
+async function kuboPinned(cid: string, type = 'recursive'): Promise<number[]> {
+  const out: number[] = []
+  for (let i = 0; i < kubos.length; i++) {
+    const r = await kubos[i]!.ipfs(['pin', 'ls', `--type=${type}`, cid])
+    if (r.code === 0 && r.stdout.includes(cid)) out.push(i)
+  }
+  return out
+}
+
+/** Waits until the cluster pin exists with one allocation and that peer's kubo pinned it. */
+async function pinnedByCluster(cid: string, type = 'recursive'): Promise<PinJSON> {
+  return waitFor(
+    async () => {
+      const p = await clusterPin(cid)
+      if (p === undefined || p.allocations.length !== 1) return undefined
+      const i = ids.indexOf(p.allocations[0]!)
+      const on = await kuboPinned(cid, type)
+      return on.includes(i) ? p : undefined
+    },
+    `${cid} pinned by the cluster`,
+    60_000
+  )
+}
+
+function rss(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m !== null ? Number(m[1]) / 1024 : Number.NaN
+}
+
+beforeAll(async () => {
+  ipfsBin = await kuboBinary()
+  dir = await mkdtemp(join(tmpdir(), 'e2e-proxy-'))
+  noRepo = join(dir, 'no-repo')
+  for (let i = 0; i < 2; i++) {
+    kubos[i] = await startKubo()
+    peers[i] = await initPeer({
+      ipfsApi: kubos[i]!.apiMultiaddr,
+      env: { CLUSTER_SECRET: SECRET, CLUSTER_PEERNAME: `peer${i}`, CLUSTER_IPFSPROXY_NODEMULTIADDRESS: kubos[i]!.apiMultiaddr, ...FAST }
+    })
+    ids.push((JSON.parse(await readFile(join(peers[i]!.folder, 'identity.json'), 'utf8')) as { id: string }).id)
+  }
+  for (const p of peers) p.env.CLUSTER_CRDT_TRUSTEDPEERS = ids.join(',')
+  await peers[0]!.start()
+  const id0 = JSON.parse((await peers[0]!.ctl(['--enc', 'json', 'id'])).stdout) as { addresses: string[] }
+  await peers[1]!.start(['--bootstrap', id0.addresses.find((a) => a.startsWith('/ip4/127.0.0.1/'))!])
+  await waitFor(async () => {
+    const r = await peers[0]!.ctl(['--enc', 'json', 'peers', 'ls'])
+    return (r.stdout.match(/"peername"/g) ?? []).length === 2
+  }, 'two peers in the peerset')
+  const cfg = (await peers[0]!.readConfig()) as { api: { ipfsproxy: { listen_multiaddress: string | string[] } } }
+  const ma = cfg.api.ipfsproxy.listen_multiaddress
+  proxyMa = Array.isArray(ma) ? ma[0]! : ma
+  const m = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(proxyMa)!
+  proxyUrl = `http://${m[1]}:${m[2]}`
+  await writeFile(join(dir, 'f1.txt'), 'hello through the proxy\n')
+  await mkdir(join(dir, 'd1', 'sub'), { recursive: true })
+  await writeFile(join(dir, 'd1', 'a.txt'), 'a\n')
+  await writeFile(join(dir, 'd1', 'sub', 'b.bin'), randomBytes(600 * 1024))
+}, 180_000)
+
+afterAll(async () => {
+  for (const p of peers) await p?.destroy()
+  await stopAllKubos()
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+})
+
+describe('pass-through', () => {
+  test('version and id come from kubo', async () => {
+    expect(await viaProxyOk(['version'])).toContain('0.42')
+    const id = JSON.parse(await viaProxyOk(['id'])) as { ID: string }
+    expect(id.ID).toBe(kubos[0]!.peerId)
+    const res = await fetch(`${proxyUrl}/api/v0/version`, { method: 'POST' })
+    expect(res.headers.get('server') ?? '').toContain('kubo')
+    const nf = await fetch(`${proxyUrl}/api/v0/nonexistent`, { method: 'POST' })
+    expect(nf.status).toBe(404)
+  })
+
+  test('a hijacked answer carries the proxy Server header and kubo expose headers', async () => {
+    const res = await fetch(`${proxyUrl}/api/v0/pin/ls?stream=true`, { method: 'POST' })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('server')).toStartWith('ipfs-cluster/ipfsproxy/')
+    expect(res.headers.get('access-control-expose-headers') ?? '').toContain('X-Stream-Output')
+    await res.text()
+  })
+})
+
+describe('add', () => {
+  test('a file with --pin=true: kubo CID, cluster pin with 1 allocation, pinned by that kubo', async () => {
+    const f = join(dir, 'f1.txt')
+    const expected = await kubos[0]!.ipfsOk(['add', '-Q', '--only-hash', f])
+    const out = await viaProxyOk(['add', '--pin=true', f])
+    expect(out).toBe(`added ${expected} f1.txt`)
+    await pinnedByCluster(expected)
+  })
+
+  test('a folder with --pin=false: every line as kubo prints it, nothing pinned', async () => {
+    const d = join(dir, 'd1')
+    const expected = await kubos[0]!.ipfsOk(['add', '-r', '--only-hash', d])
+    const out = await viaProxyOk(['add', '-r', '--pin=false', d])
+    expect(out).toBe(expected)
+    const root = expected.split('\n').pop()!.split(' ')[1]!
+    expect(await clusterPin(root)).toBeUndefined()
+  })
+
+  test('a folder pinned, with --cid-version=1', async () => {
+    const d = join(dir, 'd1')
+    const expected = await kubos[0]!.ipfsOk(['add', '-r', '-Q', '--cid-version=1', '--only-hash', d])
+    expect(await viaProxyOk(['add', '-r', '-Q', '--cid-version=1', d])).toBe(expected)
+    await pinnedByCluster(expected)
+  })
+
+  test('--only-hash stores and pins nothing', async () => {
+    const data = `only hash ${Date.now()}\n`
+    const expected = await kubos[0]!.ipfsOk(['add', '-Q', '--only-hash'], { input: data })
+    expect(await viaProxyOk(['add', '-Q', '--only-hash'], { input: data })).toBe(expected)
+    expect(await clusterPin(expected)).toBeUndefined()
+    for (const k of kubos) expect((await k.ipfs(['block', 'stat', '--offline', expected])).code).not.toBe(0)
+  })
+})
+
+describe('pin', () => {
+  let a = ''
+  let b = ''
+  beforeAll(async () => {
+    a = await kubos[0]!.ipfsOk(['add', '-Q', '--pin=false'], { input: `pin a ${Date.now()}` })
+    b = await kubos[0]!.ipfsOk(['add', '-Q', '--pin=false'], { input: `pin b ${Date.now()}` })
+  })
+
+  test('pin add: recursive, named, pinned with the cluster replication', async () => {
+    expect(await viaProxyOk(['pin', 'add', '--name=first', a])).toBe(`pinned ${a} recursively`)
+    const p = await pinnedByCluster(a)
+    expect(p.name).toBe('first')
+    expect(p.mode).toBe('recursive')
+  })
+
+  test('pin ls: all, one, streamed, by type, with names', async () => {
+    expect(await viaProxyOk(['pin', 'ls'])).toContain(`${a} recursive`)
+    expect(await viaProxyOk(['pin', 'ls', a])).toBe(`${a} recursive`)
+    expect(await viaProxyOk(['pin', 'ls', '--stream'])).toContain(`${a} recursive`)
+    expect(await viaProxyOk(['pin', 'ls', '--type=direct'])).not.toContain(a)
+    expect(await viaProxyOk(['pin', 'ls', '--names', a])).toBe(`${a} recursive first`)
+    const r = await viaProxy(['pin', 'ls', b])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain('is not pinned')
+  })
+
+  test('pin update moves the pin', async () => {
+    expect(await viaProxyOk(['pin', 'update', a, b])).toBe(`updated ${a} to ${b}`)
+    const p = await pinnedByCluster(b)
+    expect(p.name).toBe('first')
+    await waitFor(async () => (await clusterPin(a)) === undefined, `${a} unpinned after update`)
+  })
+
+  test('pin rm', async () => {
+    expect(await viaProxyOk(['pin', 'rm', b])).toBe(`unpinned ${b}`)
+    await waitFor(async () => (await clusterPin(b)) === undefined && (await kuboPinned(b)).length === 0, `${b} unpinned`)
+    const r = await viaProxy(['pin', 'rm', b])
+    expect(r.code).not.toBe(0)
+  })
+
+  test('--recursive=false pins direct; several args', async () => {
+    const c1 = await kubos[0]!.ipfsOk(['add', '-Q', '--pin=false'], { input: `direct 1 ${Date.now()}` })
+    const c2 = await kubos[0]!.ipfsOk(['add', '-Q', '--pin=false'], { input: `direct 2 ${Date.now()}` })
+    const out = await viaProxyOk(['pin', 'add', '--recursive=false', c1, c2])
+    expect(out).toBe(`pinned ${c1} directly\npinned ${c2} directly`)
+    expect((await pinnedByCluster(c1, 'direct')).mode).toBe('direct')
+    expect((await pinnedByCluster(c2, 'direct')).mode).toBe('direct')
+    expect(await viaProxyOk(['pin', 'ls', '--type=direct'])).toContain(`${c1} direct`)
+  })
+
+  test('a bad path gives a kubo-shaped error', async () => {
+    const r = await viaProxy(['pin', 'add', 'garbage'])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toStartWith('Error: ')
+  })
+})
+
+describe('repo, block, dag, cat', () => {
+  test('repo stat sums both peers', async () => {
+    const out = await viaProxyOk(['repo', 'stat', '--enc=json'])
+    const sum = JSON.parse(out) as { RepoSize: number; StorageMax: number; NumObjects: number; RepoPath: string; Version: string }
+    const own = await Promise.all(kubos.map(async (k) => JSON.parse(await k.ipfsOk(['repo', 'stat', '--enc=json'])) as typeof sum))
+    expect(sum.StorageMax).toBe(own[0]!.StorageMax + own[1]!.StorageMax)
+    expect(sum.NumObjects).toBeGreaterThan(own[0]!.NumObjects)
+    expect(sum.RepoSize).toBeGreaterThan(own[0]!.RepoSize)
+    expect(sum.RepoPath).toBe(own[0]!.RepoPath)
+    expect(sum.Version).toBe(own[0]!.Version)
+    expect(await viaProxyOk(['repo', 'stat'])).toContain('NumObjects:')
+  })
+
+  test('repo gc', async () => {
+    const junk = await kubos[0]!.ipfsOk(['add', '-Q', '--pin=false', '--raw-leaves', '--cid-version=1'], { input: `junk ${Date.now()}` })
+    const out = await viaProxyOk(['repo', 'gc'], { timeoutMs: 120_000 })
+    // kubo reports removed blocks as CIDv1 raw, as this leaf is
+    expect(out).toContain(`removed ${junk}`)
+    expect((await kubos[0]!.ipfs(['block', 'stat', '--offline', junk])).code).not.toBe(0)
+  })
+
+  test('block put --pin', async () => {
+    const f = join(dir, 'block')
+    await writeFile(f, `a block ${Date.now()}`)
+    const cid = await viaProxyOk(['block', 'put', '--pin=true', f])
+    await pinnedByCluster(cid)
+  })
+
+  test('dag put --pin', async () => {
+    const cid = await viaProxyOk(['dag', 'put', '--pin=true'], { input: JSON.stringify({ hello: Date.now() }) })
+    await pinnedByCluster(cid)
+  })
+
+  test('cat of 256 MiB streams through the proxy', async () => {
+    const big = join(dir, 'big')
+    const out = createWriteStream(big)
+    for (let i = 0; i < 64; i++) if (!out.write(randomBytes(4 * 1024 * 1024))) await new Promise((r) => out.once('drain', r))
+    await new Promise<void>((r) => out.end(() => r()))
+    const cid = await kubos[0]!.ipfsOk(['add', '-Q', '--pin=false', big], { timeoutMs: 300_000 })
+    const pid = peers[0]!.proc!.pid
+    const before = rss(pid)
+    let peak = before
+    const proc = Bun.spawn([ipfsBin, '--api', proxyMa, 'cat', cid], { env: { ...process.env, IPFS_PATH: noRepo }, stdout: 'pipe', stderr: 'pipe' })
+    let bytes = 0
+    for await (const chunk of proc.stdout) {
+      bytes += chunk.length
+      peak = Math.max(peak, rss(pid))
+    }
+    await proc.exited
+    expect(proc.exitCode).toBe(0)
+    expect(bytes).toBe(256 * 1024 * 1024)
+    expect(peak - before).toBeLessThan(150)
+  }, 300_000)
+})
+
+describe('auth', () => {
+  test('with REST API credentials the proxy wants them', async () => {
+    await peers[0]!.stop()
+    peers[0]!.env.CLUSTER_RESTAPI_BASICAUTHCREDENTIALS = 'proxyuser:proxypass'
+    await peers[0]!.start()
+    const r = await viaProxy(['pin', 'ls'])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain('unauthorized')
+    const denied = await fetch(`${proxyUrl}/api/v0/version`, { method: 'POST' })
+    expect(denied.status).toBe(401)
+    expect(((await denied.json()) as { Type: string }).Type).toBe('error')
+    const allowed = await fetch(`${proxyUrl}/api/v0/version`, { method: 'POST', headers: { Authorization: `Basic ${btoa('proxyuser:proxypass')}` } })
+    expect(allowed.status).toBe(200)
+    expect(allowed.headers.get('server') ?? '').toContain('kubo')
+    expect((await viaProxyOk(['--api-auth', 'basic:proxyuser:proxypass', 'id']))).toContain(kubos[0]!.peerId)
+    await viaProxyOk(['--api-auth', 'basic:proxyuser:proxypass', 'pin', 'ls'])
+  }, 90_000)
+})
