@@ -13,8 +13,7 @@ import { createWriteStream, readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { kuboBinary, startKubo, stopAllKubos } from '../test/helpers/kubo.ts'
-import { initPeer } from '../test/helpers/peer.ts'
+import { initPeer, kuboBinary, startKubo, stopAllKubos } from '../scripts/launcher/index.ts'
 
 const MIB = Number(process.env.BENCH_PROXY_MIB ?? 200)
 

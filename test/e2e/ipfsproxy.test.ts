@@ -16,8 +16,7 @@ import { createWriteStream, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Kubo, kuboBinary, startKubo, stopAllKubos } from '../helpers/kubo.ts'
-import { type ClusterPeer, initPeer, waitFor } from '../helpers/peer.ts'
+import { type ClusterPeer, initPeer, type Kubo, kuboBinary, startKubo, stopAllKubos, waitFor } from '../../scripts/launcher/index.ts'
 
 const SECRET = randomBytes(32).toString('hex')
 const FAST = {
