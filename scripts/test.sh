@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command (README): installs the Debian packages the tests use
-# and kubo if missing, builds the binary,
+# The test command (README): installs the Debian packages the tests use,
+# kubo and upstream's Go ipfs-cluster v1.1.6 if missing, builds the binary,
 # runs typecheck, lint and every bun test (unit, integration, e2e), and
 # ends with one line: "N passed, N failed".
 set -uo pipefail
@@ -13,6 +13,10 @@ bash scripts/deps.sh || { echo "installing the Debian packages the tests use fai
 KUBO_BIN="$(bash scripts/kubo.sh | tail -1)" || { echo "kubo install failed" >&2; echo "0 passed, 1 failed"; exit 1; }
 export KUBO_BIN
 echo "kubo: $KUBO_BIN"
+# upstream Go ipfs-cluster v1.1.6 (service and ctl) for the mixed-cluster e2e tests
+UPSTREAM_CLUSTER_DIR="$(bash scripts/upstream.sh | tail -1)" || { echo "upstream ipfs-cluster build failed" >&2; echo "0 passed, 1 failed"; exit 1; }
+export UPSTREAM_CLUSTER_DIR
+echo "upstream ipfs-cluster: $UPSTREAM_CLUSTER_DIR"
 
 passed=0
 failed=0

@@ -3,6 +3,8 @@
  * cmd/ipfs-cluster-service daemon.go `setupConsensus`):
  * - `createConsensus`: a running peer's crdt consensus over the cluster host
  *   (gossipsub head broadcasts, bitswap and head sync), from `consensus.crdt`;
+ *   its broadcasts are exactly go-ds-crdt's, so Go v1.1.6 peers share the
+ *   pinset (no inline head blocks: see `inlineMaxBytes` below);
  * - `createOfflineConsensus`: the same state on a stopped peer, with no
  *   network and every operation committed at once, for `service state
  *   export|import|cleanup` and the follower's offline `list`.
@@ -40,7 +42,12 @@ export function createConsensus(cfg: CrdtConfig, components: ConsensusComponents
       clusterName: cfg.clusterName,
       // heads and blocks are taken from trusted peers only
       isTrusted: (p) => consensus?.isTrustedPeer(p) ?? false,
-      namespace: cfg.datastoreNamespace
+      namespace: cfg.datastoreNamespace,
+      // heads go out as go-ds-crdt's plain `CRDTBroadcast`: go-ds-crdt v0.6.8
+      // reads any unknown field as a legacy CID and drops the whole message,
+      // so inline head blocks (field 15) would cut Go peers off the pinset.
+      // Our peers fetch a new head block with the catch-up protocol instead.
+      inlineMaxBytes: 0
     },
     { libp2p: components.libp2p, pubsub: components.pubsub, datastore: components.datastore }
   )

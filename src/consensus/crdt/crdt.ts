@@ -44,7 +44,11 @@ const CRDT_VERSION = 1n
 export interface DagSyncer {
   /** @throws NotFoundError (or AbortError) when the block cannot be fetched. */
   getBlock(cid: CID, options?: AbortOptions): Promise<Uint8Array>
-  /** Called after a new local block is durably stored (announce it, e.g. bitswap `notify`). */
+  /**
+   * Called after a block is durably stored: a new local one, or one fetched
+   * from a peer (announce it, e.g. bitswap `notify`, so that peers whose
+   * wants for it are pending get it).
+   */
   putBlock(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void>
 }
 
@@ -199,7 +203,21 @@ export class CrdtStore {
     }
     const bytes = await this.dagSyncer.getBlock(cid, options)
     await this.blocks.put(cid, bytes, options)
+    await this.announce(cid, bytes, options)
     return bytes
+  }
+
+  /**
+   * Tells the DAG syncer a block is stored, so that peers already waiting
+   * for it get it (bitswap serves a want it could not answer only when told,
+   * as boxo's bitswap does for the blocks it receives). Never throws.
+   */
+  private async announce(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void> {
+    try {
+      await this.dagSyncer?.putBlock(cid, bytes, options)
+    } catch (err) {
+      log.warn(`announcing block ${cid.toString()}: ${errorMessage(err)}`)
+    }
   }
 
   /**
@@ -249,11 +267,7 @@ export class CrdtStore {
       return { cid, bytes }
     })
     if (res === undefined) return undefined
-    try {
-      await this.dagSyncer?.putBlock(res.cid, res.bytes, options)
-    } catch (err) {
-      log.warn(`announcing block ${res.cid.toString()}: ${errorMessage(err)}`)
-    }
+    await this.announce(res.cid, res.bytes, options)
     await this.broadcast([res.cid], options)
     return res.cid
   }

@@ -12,9 +12,11 @@
  *   debug); when the adapter can validate, they are not even forwarded.
  *   Received messages wait in a bounded queue for `next()`; when it is full
  *   the oldest is dropped with a warning (heads are rebroadcast anyway).
- *   With a blockstore, outgoing broadcasts carry the bytes of the small head
- *   blocks (< 64 KiB) in an extra protobuf field (`CRDTBroadcast` field 15,
- *   repeated bytes; go-ds-crdt peers skip unknown fields), and received
+ *   With a blockstore and `inlineMaxBytes` > 0, outgoing broadcasts carry the
+ *   bytes of the small head blocks in an extra protobuf field
+ *   (`CRDTBroadcast` field 15, repeated bytes). go-ds-crdt v0.6.8 does NOT
+ *   skip it: it drops the whole message (it reads unknown bytes as a legacy
+ *   CID), so the daemon turns inlining off (src/consensus/index.ts). Received
  *   ones are verified (sha2-256) and stored before the message is
  *   delivered, so a live peer needs no fetch to apply a new head.
  * - `createBitswapDagSyncer`: `@helia/bitswap` on the cluster host's libp2p,

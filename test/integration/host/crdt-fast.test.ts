@@ -1,7 +1,9 @@
 /**
  * CRDT replication fast paths on real hosts: inline head blocks for live
- * peers, the catch-up protocol for late joiners (timings are printed, never
- * asserted), and the broadcast wire format staying go-ds-crdt compatible.
+ * peers (an option of `createCrdtNetwork`, off in the daemon's wiring), the
+ * catch-up protocol for live peers and late joiners (timings are printed,
+ * never asserted), and the daemon's broadcasts staying byte-exact
+ * go-ds-crdt `CRDTBroadcast` messages.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import all from 'it-all'
@@ -10,6 +12,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { type CrdtConsensus, createCrdtConsensus, decodeBroadcast, encodeBroadcast, makeNode } from '../../../src/consensus/crdt/index.ts'
 import { CrdtBlockstore } from '../../../src/consensus/crdt/dag.ts'
 import { appendInlineBlocks, type CrdtNetwork, createCrdtNetwork, createPubsubBroadcaster, parseBroadcast } from '../../../src/consensus/crdt/libp2p.ts'
+import { createConsensus } from '../../../src/consensus/index.ts'
 import { createDagSync } from '../../../src/consensus/crdt/sync.ts'
 import { CRDTBroadcast } from '../../../src/consensus/crdt/pb/delta.pb.ts'
 import { MemoryDatastore } from '../../../src/datastore/memory.ts'
@@ -39,7 +42,11 @@ interface TestPeer {
   consensus: CrdtConsensus
 }
 
-async function peer(name: string, clusterName: string, opts: { rebroadcastIntervalMs?: number; bootstrap?: ClusterHost } = {}): Promise<TestPeer> {
+async function peer(
+  name: string,
+  clusterName: string,
+  opts: { rebroadcastIntervalMs?: number; bootstrap?: ClusterHost; inlineMaxBytes?: number } = {}
+): Promise<TestPeer> {
   const host = await makeHost(dir.path, name)
   cleanups.push(() => host.stop())
   await host.start()
@@ -47,7 +54,7 @@ async function peer(name: string, clusterName: string, opts: { rebroadcastInterv
   const datastore = new MemoryDatastore()
   let consensus: CrdtConsensus | undefined
   const net = createCrdtNetwork(
-    { clusterName, isTrusted: (p) => consensus?.isTrustedPeer(p) ?? false, dagTimeoutMs: 10_000 },
+    { clusterName, isTrusted: (p) => consensus?.isTrustedPeer(p) ?? false, dagTimeoutMs: 10_000, inlineMaxBytes: opts.inlineMaxBytes },
     { libp2p: host.libp2p, pubsub: createPubsubAdapter(host), datastore }
   )
   await net.start()
@@ -75,19 +82,36 @@ async function cidOf(i: number): Promise<CID> {
   return CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(`pin-${i}`)))
 }
 
-async function count(p: TestPeer): Promise<number> {
+async function count(p: { consensus: CrdtConsensus }): Promise<number> {
   return (await all((await p.consensus.state()).list())).length
 }
 
+/**
+ * Whether go-ds-crdt v0.6.8 would take this broadcast: its `decodeBroadcast`
+ * reads any field besides `Heads` as a legacy raw CID and drops the whole
+ * message when that fails (crdt.go). Accepted exactly when the message holds
+ * nothing but heads, i.e. when re-encoding its heads gives the same bytes.
+ */
+function goDsCrdtAccepts(data: Uint8Array): boolean {
+  try {
+    return Buffer.from(encodeBroadcast(decodeBroadcast(data))).equals(Buffer.from(data))
+  } catch {
+    return false
+  }
+}
+
 describe('crdt replication fast paths', () => {
-  test('the broadcast stays go-ds-crdt compatible: inline blocks are field 15, skipped by the plain decoder', async () => {
+  test('inline blocks are field 15: our decoder skips them, go-ds-crdt would drop the message', async () => {
     const { cid, bytes } = await makeNode({ elements: [], tombstones: [], priority: 1n }, [])
     const plain = encodeBroadcast([cid])
     const withBlocks = appendInlineBlocks(plain, [bytes])
     expect(withBlocks.length).toBeGreaterThan(plain.length)
-    // the generated (go-compatible) decoder ignores the extra field
+    // our generated decoder ignores the extra field
     expect(decodeBroadcast(withBlocks).map((c) => c.toString())).toEqual([cid.toString()])
     expect(CRDTBroadcast.decode(withBlocks).Heads.length).toBe(1)
+    // go-ds-crdt v0.6.8 does not: the message with field 15 is lost to Go peers
+    expect(goDsCrdtAccepts(plain)).toBe(true)
+    expect(goDsCrdtAccepts(withBlocks)).toBe(false)
     const parsed = parseBroadcast(withBlocks)
     expect(parsed.heads.map((h) => CID.decode(h).toString())).toEqual([cid.toString()])
     expect(parsed.blocks).toHaveLength(1)
@@ -98,8 +122,8 @@ describe('crdt replication fast paths', () => {
   test('1000 pins on A reach live peer B through inline blocks; a late joiner C catches up through the sync protocol', async () => {
     const cluster = 'fast-sync'
     // no rebroadcast during the test: B must get every head live, C must pull them
-    const a = await peer('fa', cluster)
-    const b = await peer('fb', cluster, { bootstrap: a.host })
+    const a = await peer('fa', cluster, { inlineMaxBytes: 64 * 1024 })
+    const b = await peer('fb', cluster, { bootstrap: a.host, inlineMaxBytes: 64 * 1024 })
     const pa = createPubsubAdapter(a.host)
     await waitFor(() => pa.subscribers(a.net.topic).includes(b.host.peerId), 'B subscribed', 10_000, 20)
     const n = 1000
@@ -149,6 +173,72 @@ describe('crdt replication fast paths', () => {
     expect(sc.sync?.requestsOk ?? 0).toBeLessThanOrEqual(5)
     expect(sc.headsInjected).toBeGreaterThanOrEqual(1)
     expect((await (await c.consensus.state()).get(cids[0]!)).name).toBe('p0')
+  }, 90_000)
+
+  test("the daemon's consensus broadcasts plain go-ds-crdt heads; a live peer converges without inline blocks", async () => {
+    const cluster = 'plain-heads'
+    const crdtCfg = {
+      clusterName: cluster,
+      trustAll: true,
+      trustedPeers: [],
+      batching: { maxBatchSize: 0, maxBatchAgeMs: 0, maxQueueSize: 1000 },
+      repairIntervalMs: 0,
+      // no rebroadcast during the test: B must get every head live
+      rebroadcastIntervalMs: 60_000,
+      peersetMetric: 'ping',
+      datastoreNamespace: '/c'
+    }
+    const sent: Uint8Array[] = []
+    const start = async (name: string, bootstrap?: ClusterHost, spy = false) => {
+      const host = await makeHost(dir.path, name)
+      cleanups.push(() => host.stop())
+      await host.start()
+      if (bootstrap !== undefined) await host.bootstrap(bootstrap.addresses())
+      const adapter = createPubsubAdapter(host)
+      const pubsub = spy
+        ? {
+            ...adapter,
+            publish: (topic: string, data: Uint8Array) => {
+              sent.push(data)
+              return adapter.publish(topic, data)
+            }
+          }
+        : adapter
+      const pc = createConsensus(crdtCfg, { peerId: host.peerId, datastore: new MemoryDatastore(), libp2p: host.libp2p, pubsub })
+      await pc.start()
+      cleanups.push(() => pc.stop())
+      return { host, adapter, consensus: pc.consensus }
+    }
+    const a = await start('pa', undefined, true)
+    const b = await start('pb', a.host)
+    const topic = a.host.libp2p.services.pubsub.getTopics()[0]!
+    await waitFor(() => a.adapter.subscribers(topic).includes(b.host.peerId), 'B subscribed', 10_000)
+    const n = 1000
+    const cids = await Promise.all(Array.from({ length: n }, (_, i) => cidOf(10_000 + i)))
+    let t0 = Date.now()
+    let next = 0
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let i = next++; i < n; i = next++) {
+          await a.consensus.logPin({ ...pinWithOpts(cids[i]!, { ...defaultPinOptions(), name: `q${i}` }), timestamp: new Date(1700000000000) })
+        }
+      })
+    )
+    const logged = Date.now() - t0
+    t0 = Date.now()
+    await waitFor(async () => (await count(b)) === n, 'B has all pins', 60_000)
+    const liveMs = Date.now() - t0
+    const deltas = Number(a.consensus.heads().height)
+    console.log(`[crdt-fast] without inline blocks: ${n} logPin on A (${deltas} deltas): ${logged} ms; B converged ${liveMs} ms after the last one`)
+    const single = await cidOf(10_000 + n)
+    t0 = Date.now()
+    await a.consensus.logPin({ ...pinWithOpts(single, { ...defaultPinOptions(), name: 'single' }), timestamp: new Date(1700000000000) })
+    await waitFor(async () => (await b.consensus.state()).has(single), 'the single pin on B', 5_000)
+    console.log(`[crdt-fast] without inline blocks: a single pin on A is in B's state after ${Date.now() - t0} ms`)
+    // every head broadcast A sent is one a Go peer takes
+    expect(sent.length).toBeGreaterThanOrEqual(deltas)
+    for (const m of sent) expect(goDsCrdtAccepts(m)).toBe(true)
+    expect(sent.every((m) => parseBroadcast(m).blocks.length === 0)).toBe(true)
   }, 90_000)
 
   test('inline blocks are stored only when they are the heads or linked from them', async () => {

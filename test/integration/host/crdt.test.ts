@@ -4,6 +4,7 @@ import all from 'it-all'
 import { base58btc } from 'multiformats/bases/base58'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
+import type { Key } from 'interface-datastore'
 import { CrdtBlockstore, type CrdtConsensus, createCrdtConsensus } from '../../../src/consensus/crdt/index.ts'
 import {
   clusterTopic,
@@ -172,6 +173,77 @@ describe('crdt over libp2p', () => {
     const err = await sb.getBlock(missing.cid).catch((e: Error) => e)
     expect((err as Error).name).toBe('NotFoundError')
   })
+
+  test('a block a peer fetched is served to a bitswap-only peer (as a Go peer) whose want for it was pending', async () => {
+    // X logs a pin alone; Z (bitswap only, like go-ds-crdt's ipfs-lite) wants
+    // X's head from Y, its only peer, before Y has it; then X and Y connect,
+    // Y fetches the block through the catch-up protocol, and must hand it to Z
+    class WatchedDatastore extends MemoryDatastore {
+      readonly asked = new Set<string>()
+      override async has(key: Key, options?: { signal?: AbortSignal }): Promise<boolean> {
+        this.asked.add(key.toString())
+        return await super.has(key, options)
+      }
+    }
+    const full = async (name: string, datastore: MemoryDatastore): Promise<{ host: ClusterHost; consensus: CrdtConsensus }> => {
+      const host = await makeHost(dir.path, name)
+      cleanups.push(() => host.stop())
+      await host.start()
+      let consensus: CrdtConsensus | undefined
+      const net = createCrdtNetwork(
+        { clusterName: 'relay', isTrusted: (p) => consensus?.isTrustedPeer(p) ?? false, dagTimeoutMs: 20_000 },
+        { libp2p: host.libp2p, pubsub: createPubsubAdapter(host), datastore }
+      )
+      await net.start()
+      consensus = createCrdtConsensus(
+        {
+          peerId: host.peerId,
+          clusterName: 'relay',
+          trustedPeers: ['*'],
+          batching: { maxBatchSize: 0, maxBatchAgeMs: 0, maxQueueSize: 1000 },
+          rebroadcastIntervalMs: 200,
+          repairIntervalMs: 0
+        },
+        { datastore, broadcaster: net.broadcaster, dagSyncer: net.dagSyncer }
+      )
+      await consensus.start()
+      const c = consensus
+      cleanups.push(
+        () => net.stop(),
+        () => c.stop()
+      )
+      return { host, consensus }
+    }
+    const x = await full('rx', new MemoryDatastore())
+    const yStore = new WatchedDatastore()
+    const y = await full('ry', yStore)
+    // Z speaks another DHT protocol (as Go's dual DHT does), so it never
+    // finds X by itself: the block can reach it only through Y
+    const z = await makeHost(dir.path, 'rz', { dhtProtocol: '/ipfs/lan/kad/1.0.0' })
+    cleanups.push(() => z.stop())
+    const zPeers = new Set<string>()
+    z.libp2p.addEventListener('peer:connect', (evt) => zPeers.add(evt.detail.toString()))
+    await z.start()
+    await z.bootstrap(y.host.addresses())
+    const zBlocks = new CrdtBlockstore(new MemoryDatastore(), '/c')
+    const zSyncer = createBitswapDagSyncer({ timeoutMs: 15_000 }, { libp2p: z.libp2p, blockstore: zBlocks })
+    await zSyncer.start()
+    cleanups.push(() => zSyncer.stop())
+
+    const cid = (await blockOf('relayed')).cid
+    await x.consensus.logPin({ ...pinWithOpts(cid, { ...defaultPinOptions(), name: 'relayed' }), timestamp: new Date(1700000000000) })
+    const headCid = x.consensus.heads().heads[0]!
+    const key = new CrdtBlockstore(yStore, '/c').keyOf(headCid)
+    const wanted = zSyncer.getBlock(headCid)
+    // Y's bitswap looked the block up for Z, did not have it, and keeps the want
+    await waitFor(() => yStore.asked.has(key), "Z's want to reach Y", 10_000)
+    expect(await new CrdtBlockstore(yStore, '/c').has(headCid)).toBe(false)
+    await y.host.bootstrap(x.host.addresses())
+    await waitFor(async () => (await y.consensus.state()).has(cid), 'Y to apply the head', 10_000)
+    const got = await wanted
+    expect([...zPeers]).toEqual([y.host.peerId])
+    expect(Buffer.from(got).equals(Buffer.from(await new CrdtBlockstore(yStore, '/c').get(headCid)))).toBe(true)
+  }, 30_000)
 
   test('two crdt consensus instances on two real hosts converge', async () => {
     const [a, b] = await hostsConnected(2, 'cc')
