@@ -214,22 +214,26 @@ export function createPinSvcApp(init: PinSvcApiInit, components: PinSvcApiCompon
     }
   }
 
-  /** Delegates of a pin; when no peer reported an IPFS address, this peer's IPFS, else its cluster addresses. */
-  const delegates = async (g: GlobalPinInfo | undefined, options: AbortOptions): Promise<string[]> => {
+  /**
+   * Delegates of a pin; when no peer reported an IPFS address, this peer's
+   * IPFS, else its cluster addresses (asked once per request: `own`).
+   */
+  const delegates = async (g: GlobalPinInfo | undefined, own: { p?: Promise<string[]> }, options: AbortOptions): Promise<string[]> => {
     const d = delegatesOf(g)
     if (d.length > 0) return d
-    const id = await cluster.id(options)
-    const own = [...id.ipfs.addresses, ...id.addresses].filter((a) => a.includes('/p2p/'))
-    const unique = [...new Set(own)].slice(0, MAX_DELEGATES)
-    return unique.length > 0 ? unique : [`/p2p/${id.id}`]
+    own.p ??= cluster.id(options).then((id) => {
+      const addrs = [...new Set([...id.ipfs.addresses, ...id.addresses].filter((a) => a.includes('/p2p/')))].slice(0, MAX_DELEGATES)
+      return addrs.length > 0 ? addrs : [`/p2p/${id.id}`]
+    })
+    return [...(await own.p)]
   }
 
-  const pinStatus = async (g: GlobalPinInfo, status: SvcStatus, options: AbortOptions): Promise<PinStatusJSON> => ({
+  const pinStatus = async (g: GlobalPinInfo, status: SvcStatus, own: { p?: Promise<string[]> }, options: AbortOptions): Promise<PinStatusJSON> => ({
     requestid: g.cid.toString(),
     status,
     created: formatCreated(createdOf(g.cid, g.created)),
     pin: pinJSON(g.cid, g.name, g.origins, g.metadata),
-    delegates: await delegates(g, options),
+    delegates: await delegates(g, own, options),
     info: { ...PIN_STATUS_INFO }
   })
 
@@ -266,7 +270,7 @@ export function createPinSvcApp(init: PinSvcApiInit, components: PinSvcApiCompon
       status: status ?? 'queued',
       created: formatCreated(createdOf(pin.cid, pin.timestamp)),
       pin: pinJSON(pin.cid, pin.name, pin.origins, pin.metadata),
-      delegates: await delegates(g, options),
+      delegates: await delegates(g, {}, options),
       info: { ...PIN_STATUS_INFO }
     }
     return json(body, 202)
@@ -297,7 +301,8 @@ export function createPinSvcApp(init: PinSvcApiInit, components: PinSvcApiCompon
     }
     const page = top.page()
     const results: PinStatusJSON[] = []
-    for (const it of page) results.push(await pinStatus(it.g, it.status, options))
+    const own = {}
+    for (const it of page) results.push(await pinStatus(it.g, it.status, own, options))
     const body: PinResultsJSON = { count: top.count, results }
     return json(body)
   })
@@ -310,7 +315,7 @@ export function createPinSvcApp(init: PinSvcApiInit, components: PinSvcApiCompon
     const g = await cluster.status(cid, false, options)
     const status = await svcStatusOf(g, lookupOf(cid, options))
     if (status === null) throw new NotFoundError('pin not found')
-    return json(await pinStatus(g, status, options))
+    return json(await pinStatus(g, status, {}, options))
   })
 
   app.post('/pins/:requestid', async (c) => {
