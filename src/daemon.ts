@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { type AdderComponents, batchedBlockStream, blockSinkFactory, createAddHandler } from './adder/index.ts'
 import { createIpfsProxyServer } from './api/ipfsproxy/index.ts'
 import { createBalancedAllocator } from './allocator/balanced/index.ts'
+import { createPinSvcApiServer } from './api/pinsvcapi/index.ts'
 import { createRestApiServer, type RestApiServer } from './api/rest/index.ts'
 import { Cluster, peersFromPing } from './cluster.ts'
 import type { Identity, ServiceConfig } from './config/index.ts'
@@ -224,6 +225,14 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
       )
       await proxy.start()
       started.push(proxy)
+    }
+
+    // Pinning Service API (api.pinsvcapi): after the REST API, so it stops first.
+    const pinsvcCfg = config.api.pinsvcapi
+    if (pinsvcCfg !== null) {
+      const pinsvcapi = createPinSvcApiServer({ ...pinsvcCfg }, { cluster })
+      await pinsvcapi.start()
+      started.push(pinsvcapi)
     }
     log.info(`IPFS Cluster peer ${peerId} (${peerName}) started`)
     return { cluster, host, restapi, stop: stopAll }

@@ -112,7 +112,7 @@ function noContent(): Response {
 }
 
 /** Adds the configured headers (upstream `SetHeaders`) and `Content-Type: application/json` when unset. */
-function headersMiddleware(headers: Record<string, string[]>): MiddlewareHandler {
+export function headersMiddleware(headers: Record<string, string[]>): MiddlewareHandler {
   const entries = Object.entries(headers)
   return async (c, next) => {
     await next()
@@ -195,7 +195,7 @@ export function corsMiddleware(init: Pick<
 }
 
 /** Redirects `/path/` to `/path` with 307, keeping the query (upstream `strictSlashHandler`). */
-function strictSlashMiddleware(): MiddlewareHandler {
+export function strictSlashMiddleware(): MiddlewareHandler {
   return async (c, next) => {
     const url = new URL(c.req.url)
     if (url.pathname.length > 1 && url.pathname.endsWith('/')) {

@@ -9,9 +9,11 @@ export {
   corsMiddleware,
   DEFAULT_CORS,
   errorBody,
+  headersMiddleware,
   type RestApiComponents,
   type RestApiInit,
-  statusOf
+  statusOf,
+  strictSlashMiddleware
 } from './app.ts'
 export {
   AUTH_REALM,
@@ -37,7 +39,9 @@ export {
 } from './params.ts'
 export {
   commonLogLine,
+  createHttpApiServer,
   createRestApiServer,
+  type HttpApiNames,
   listenAddressFromMultiaddr,
   type RestApiServer,
   type RestApiServerInit

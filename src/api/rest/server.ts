@@ -24,8 +24,17 @@ import { getLogger } from '../../observability/logging.ts'
 import { type HttpListener, type ListenAddress, listenHttp, type RequestRecord } from '../../runtime/http.ts'
 import { createRestApp, type RestApiComponents, type RestApiInit } from './app.ts'
 
-const log = getLogger('restapi')
-const accessLog = getLogger('restapilog')
+/** How a server built on this one names itself: startup line label and logger facilities. */
+export interface HttpApiNames {
+  /** e.g. `RESTAPI`, `PINSVCAPI` (the startup line `RESTAPI (HTTP): /ip4/…`). */
+  label: string
+  /** component logger facility, e.g. `restapi`. */
+  logger: string
+  /** access log facility when `http_log_file` is empty, e.g. `restapilog`. */
+  accessLogger: string
+}
+
+const REST_NAMES: HttpApiNames = { label: 'RESTAPI', logger: 'restapi', accessLogger: 'restapilog' }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 
@@ -104,17 +113,21 @@ function multiaddrOf(listen: string, bound: ListenAddress): string {
   return `/${proto}/${bound.host}/tcp/${bound.port}`
 }
 
-class RestApiServerImpl implements RestApiServer {
+class HttpApiServerImpl implements RestApiServer {
   readonly app: Hono
   private readonly init: RestApiServerInit
+  private readonly names: HttpApiNames
+  private readonly log: ReturnType<typeof getLogger>
   private listeners: { ma: string; l: HttpListener }[] = []
   private logFile: WriteStream | undefined
   private starting: Promise<void> | undefined
   private stopping: Promise<void> | undefined
 
-  constructor(init: RestApiServerInit, components: RestApiComponents) {
+  constructor(init: RestApiServerInit, app: Hono, names: HttpApiNames) {
     this.init = init
-    this.app = createRestApp(init, components)
+    this.app = app
+    this.names = names
+    this.log = getLogger(names.logger)
     // validate early: a bad address is a config error
     for (const ma of init.httpListenMultiaddress) listenAddressFromMultiaddr(ma)
   }
@@ -135,6 +148,7 @@ class RestApiServerImpl implements RestApiServer {
   }
 
   private async doStart(): Promise<void> {
+    const log = this.log
     const { sslCertFile, sslKeyFile } = this.init
     const tls =
       sslCertFile !== undefined && sslCertFile !== '' && sslKeyFile !== undefined && sslKeyFile !== ''
@@ -151,6 +165,7 @@ class RestApiServerImpl implements RestApiServer {
       f.on('error', (err) => log.error(`http_log_file: ${err.message}`))
       this.logFile = f
     }
+    const accessLog = getLogger(this.names.accessLogger)
     const onRequestDone = (r: RequestRecord): void => {
       const line = commonLogLine(r)
       if (this.logFile !== undefined && !this.logFile.writableEnded) this.logFile.write(`${line}\n`)
@@ -171,7 +186,7 @@ class RestApiServerImpl implements RestApiServer {
       })
       const bound = multiaddrOf(ma, l.address)
       this.listeners.push({ ma: bound, l })
-      log.info(`RESTAPI (HTTP${tls !== undefined ? 'S' : ''}${authInfo}): ${bound}`)
+      log.info(`${this.names.label} (HTTP${tls !== undefined ? 'S' : ''}${authInfo}): ${bound}`)
     }
   }
 
@@ -189,7 +204,7 @@ class RestApiServerImpl implements RestApiServer {
     const starting = this.starting
     this.stopping = (async () => {
       if (starting === undefined) return
-      log.info('stopping Cluster API')
+      this.log.info('stopping Cluster API')
       await starting.catch(() => {})
       await this.closeAll()
       this.starting = undefined
@@ -203,5 +218,14 @@ class RestApiServerImpl implements RestApiServer {
  * @throws InvalidArgumentError when a listen multiaddr is unsupported.
  */
 export function createRestApiServer(init: RestApiServerInit, components: RestApiComponents): RestApiServer {
-  return new RestApiServerImpl(init, components)
+  return new HttpApiServerImpl(init, createRestApp(init, components), REST_NAMES)
+}
+
+/**
+ * Serves another API's Hono app with the REST API's server (listeners,
+ * TLS, timeouts, access logs), e.g. the Pinning Service API.
+ * @throws InvalidArgumentError when a listen multiaddr is unsupported.
+ */
+export function createHttpApiServer(init: RestApiServerInit, app: Hono, names: HttpApiNames): RestApiServer {
+  return new HttpApiServerImpl(init, app, names)
 }

@@ -1,0 +1,103 @@
+/**
+ * Benchmark of `GET /pins` of the Pinning Service API at BENCH_PINSVC pins
+ * (default 100,000): the compiled binary against a real (offline) kubo.
+ * Prints figures; asserts nothing.
+ *   BENCH_PINSVC=1000000 bun bench/pinsvc.ts
+ *
+ * Pins are imported with `service state import`, allocated to another
+ * peer (so the tracker reports them `remote` and kubo fetches nothing);
+ * the API then looks each one up in the state and reports it `queued`,
+ * its slowest path. Figures: time of one listing (`limit=1000`, and
+ * kubo's `limit=10&status=queued`), and the daemon's RSS before and at its
+ * highest while listing (sampled every 50 ms from /proc).
+ */
+import { randomBytes } from 'node:crypto'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { generateIdentity } from '../src/config/identity.ts'
+import { type ClusterPeer, initPeer, runBinary, startKubo, stopAllKubos } from '../scripts/launcher/index.ts'
+
+const N = Number(process.env.BENCH_PINSVC ?? 100_000)
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m !== null ? Number(m[1]) / 1024 : Number.NaN
+}
+
+/** One GET, with the highest RSS seen while it ran. */
+async function measure(pid: number, url: string): Promise<{ ms: number; peakMb: number; count: number; results: number }> {
+  let peak = rssMb(pid)
+  const timer = setInterval(() => {
+    peak = Math.max(peak, rssMb(pid))
+  }, 50)
+  const t0 = performance.now()
+  try {
+    const res = await fetch(url)
+    const body = (await res.json()) as { count: number; results: unknown[] }
+    if (!res.ok) throw new Error(`${url}: ${res.status} ${JSON.stringify(body)}`)
+    return { ms: performance.now() - t0, peakMb: Math.max(peak, rssMb(pid)), count: body.count, results: body.results.length }
+  } finally {
+    clearInterval(timer)
+  }
+}
+
+async function main(): Promise<void> {
+  const kubo = await startKubo({ offline: true })
+  const other = (await generateIdentity()).id
+  let peer: ClusterPeer | undefined
+  try {
+    peer = await initPeer({ ipfsApi: kubo.apiMultiaddr })
+    const cfg = JSON.parse(readFileSync(join(peer.folder, 'service.json'), 'utf8')) as {
+      api: { pinsvcapi: { http_listen_multiaddress: string | string[] } }
+    }
+    const ma = cfg.api.pinsvcapi.http_listen_multiaddress
+    const m = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(Array.isArray(ma) ? ma[0]! : ma)
+    if (m === null) throw new Error('no pinsvcapi address')
+    const url = `http://${m[1]}:${m[2]}`
+
+    const file = join(peer.folder, 'bench-import.ndjson')
+    const lines: string[] = []
+    const t = Date.now()
+    for (let i = 0; i < N; i++) {
+      const cid = CID.createV1(raw.code, await sha256.digest(randomBytes(32))).toString()
+      // 1,000 pins a second: many share a second, as after a bulk import
+      const timestamp = new Date(t - Math.floor(i / 1000) * 1000).toISOString()
+      lines.push(
+        JSON.stringify({ cid, type: 'pin', allocations: [other], max_depth: -1, replication_factor_min: 1, replication_factor_max: 1, name: `p${i}`, mode: 'recursive', timestamp })
+      )
+    }
+    writeFileSync(file, lines.join('\n'))
+    lines.length = 0
+    const imp = await runBinary(['service', '-c', peer.folder, 'state', 'import', '-f', file], { env: peer.env, timeoutMs: 1_800_000 })
+    if (imp.code !== 0) throw new Error(`state import failed: ${imp.stderr}`)
+    await peer.start([], 600_000)
+    const pid = peer.proc?.pid
+    if (pid === undefined) throw new Error('no daemon pid')
+    console.log(`# Pinning Service API, GET /pins at ${N} pins`)
+    console.log(`  daemon RSS after start: ${rssMb(pid).toFixed(0)} MB`)
+    for (const q of ['?limit=1000', '?limit=10&status=queued', '?limit=10&name=p1&match=exact']) {
+      const r = await measure(pid, `${url}/pins${q}`)
+      console.log(
+        `  GET /pins${q}: count ${r.count}, ${r.results} results, ${(r.ms / 1000).toFixed(2)} s (${((N / r.ms) * 1000).toFixed(0)} pins/s), peak RSS ${r.peakMb.toFixed(0)} MB`
+      )
+    }
+    {
+      // baseline: the REST API's status stream over the same pins
+      const t0 = performance.now()
+      const res = await fetch(`${peer.apiUrl}/pins`)
+      let n = 0
+      const dec = new TextDecoder()
+      for await (const chunk of res.body!) n += (dec.decode(chunk, { stream: true }).match(/\n/g) ?? []).length
+      const ms = performance.now() - t0
+      console.log(`  baseline REST GET /pins (status stream): ${n} pins, ${(ms / 1000).toFixed(2)} s (${((n / ms) * 1000).toFixed(0)} pins/s)`)
+    }
+  } finally {
+    await peer?.destroy()
+    await stopAllKubos()
+  }
+}
+
+await main()
