@@ -25,6 +25,7 @@
 import { CID } from 'multiformats/cid'
 import { allocate } from './allocator/allocate.ts'
 import { DistanceChecker } from './allocator/util.ts'
+import { peersetFromMetric } from './monitor/peerset.ts'
 import { errorMessage, errorName, FollowerModeError, InvalidArgumentError, IPFSError, NotFoundError } from './errors.ts'
 import type {
   AbortOptions,
@@ -176,26 +177,13 @@ function pingValue(m: Metric | undefined): PingValue {
   }
 }
 
-/**
- * The crdt peerset (upstream: peers with a valid `ping` metric, plus this
- * peer): a function the daemon can hand to the consensus as its `peers()`.
- * `exclude` drops peers (e.g. `cluster.isRemovedPeer`). Sorted.
- * Do not also pass it to the monitor as its `peers` component: the monitor
- * would then filter the very metrics this is computed from.
- */
+/** The crdt peerset from `ping` metrics (see `peersetFromMetric`, src/monitor/peerset.ts). */
 export function peersFromPing(
   monitor: Pick<PeerMonitor, 'latestMetrics'>,
   self: PeerId,
   exclude?: (peer: PeerId) => boolean
 ): (options?: AbortOptions) => Promise<PeerId[]> {
-  return async (options) => {
-    const set = new Set<PeerId>([self])
-    const nowNs = Date.now() * 1e6
-    for (const m of await monitor.latestMetrics('ping', options)) {
-      if (m.valid && (m.expire === 0 || m.expire > nowNs)) set.add(m.peer)
-    }
-    return [...set].filter((p) => p === self || exclude === undefined || !exclude(p)).sort()
-  }
+  return peersetFromMetric(monitor, self, 'ping', exclude)
 }
 
 /** Upstream cluster.go `Cluster`. */

@@ -11,7 +11,7 @@ import { createIpfsProxyServer } from './api/ipfsproxy/index.ts'
 import { createBalancedAllocator } from './allocator/balanced/index.ts'
 import { createPinSvcApiServer } from './api/pinsvcapi/index.ts'
 import { createRestApiServer, type RestApiServer } from './api/rest/index.ts'
-import { Cluster, peersFromPing } from './cluster.ts'
+import { Cluster } from './cluster.ts'
 import type { Identity, ServiceConfig } from './config/index.ts'
 import { DISK } from './config/sections.ts'
 import { fieldDefaults } from './config/typed.ts'
@@ -22,7 +22,7 @@ import { openDatastore, type OpenedDatastore } from './datastore/index.ts'
 import { createDiskInformer } from './informer/disk/index.ts'
 import { createPinQueueInformer } from './informer/pinqueue/index.ts'
 import { createTagsInformer } from './informer/tags/index.ts'
-import type { Informer, Startable } from './interfaces.ts'
+import type { AbortOptions, Informer, Startable } from './interfaces.ts'
 import { IpfsHttpConnector } from './ipfsconn/ipfshttp/index.ts'
 import { createPubsubMonitor } from './monitor/pubsubmon/index.ts'
 import { clusterRpcClient, createRpc, DEFAULT_RPC_POLICY, peerStoreAddresses, registerClusterRpc } from './rpc/index.ts'
@@ -101,7 +101,8 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     const pubsub = createPubsubAdapter(host)
     log.info(`cluster swarm listening on ${host.addresses().join(', ')}`)
 
-    const peerConsensus = createConsensus(config.consensus.crdt, { peerId, datastore: ds.datastore, libp2p: host.libp2p, pubsub })
+    const monitor = createPubsubMonitor({ checkIntervalMs: config.monitor.pubsubmon.checkIntervalMs, peerId }, { pubsub })
+    const peerConsensus = createConsensus(config.consensus.crdt, { peerId, datastore: ds.datastore, libp2p: host.libp2p, pubsub, monitor })
     const consensus = peerConsensus.consensus
     // followers close Cluster.RepoGCLocal: nobody else may gc their kubo (upstream ipfs-cluster-follow)
     const policy = followerMode ? { ...DEFAULT_RPC_POLICY, 'Cluster.RepoGCLocal': 'closed' as const } : DEFAULT_RPC_POLICY
@@ -129,10 +130,9 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     if (config.informer.tags !== null) informers.push(createTagsInformer(config.informer.tags, { peerId }))
     if (config.informer.pinqueue !== null) informers.push(createPinQueueInformer(config.informer.pinqueue, { tracker, peerId }))
     const allocator = createBalancedAllocator(config.allocator.balanced)
-    const monitor = createPubsubMonitor({ checkIntervalMs: config.monitor.pubsubmon.checkIntervalMs, peerId }, { pubsub })
 
-    // the crdt peerset: peers with a valid ping metric (the Cluster drops removed peers)
-    const peerset = peersFromPing(monitor, peerId)
+    // the crdt peerset: peers with a valid `peerset_metric` metric (the Cluster drops removed peers)
+    const peerset = (o?: AbortOptions): Promise<string[]> => consensus.peers(o)
     const cluster = new Cluster(
       {
         peerId,

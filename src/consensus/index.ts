@@ -13,7 +13,8 @@
 import type { Datastore } from 'interface-datastore'
 import type { CrdtConfig } from '../config/types.ts'
 import type { PubsubAdapter } from '../host/index.ts'
-import type { Startable } from '../interfaces.ts'
+import type { PeerMonitor, Startable } from '../interfaces.ts'
+import { peersetFromMetric } from '../monitor/peerset.ts'
 import { CRDT_DEFAULTS, type CrdtConsensus, createCrdtConsensus } from './crdt/index.ts'
 import { createCrdtNetwork } from './crdt/libp2p.ts'
 
@@ -27,6 +28,8 @@ export interface ConsensusComponents {
   libp2p: CrdtNetworkComponents['libp2p']
   /** gossipsub on the cluster host (`createPubsubAdapter(host)`) */
   pubsub: PubsubAdapter
+  /** the peer monitor: the peerset is the peers with a valid `peerset_metric` metric */
+  monitor: Pick<PeerMonitor, 'latestMetrics'>
 }
 
 /** A running peer's consensus: `start()` starts its network, then the consensus; `stop()` the reverse. */
@@ -61,7 +64,12 @@ export function createConsensus(cfg: CrdtConfig, components: ConsensusComponents
       repairIntervalMs: cfg.repairIntervalMs,
       namespace: cfg.datastoreNamespace
     },
-    { datastore: components.datastore, broadcaster: net.broadcaster, dagSyncer: net.dagSyncer }
+    {
+      datastore: components.datastore,
+      broadcaster: net.broadcaster,
+      dagSyncer: net.dagSyncer,
+      peerset: peersetFromMetric(components.monitor, components.peerId, cfg.peersetMetric)
+    }
   )
   const c = consensus
   let started = false

@@ -62,6 +62,12 @@ export interface CrdtComponents {
   broadcaster?: Broadcaster
   /** remote block fetching; omitted = local blocks only. */
   dagSyncer?: DagSyncer
+  /**
+   * The peerset (upstream: peers with a valid `peerset_metric` metric, plus
+   * this peer; see `peersetFromMetric` in src/monitor/peerset.ts);
+   * omitted = this peer only (an offline consensus).
+   */
+  peerset?: (options?: AbortOptions) => Promise<PeerId[]>
 }
 
 const QUEUE_PIN = 1
@@ -97,8 +103,10 @@ export class CrdtConsensus implements Consensus {
   private groupQueue: Array<{ op: CrdtOp; resolve: () => void; reject: (err: unknown) => void }> = []
   private groupDraining = false
   private readonly stateView: ReadOnlyState
+  private readonly peerset: ((options?: AbortOptions) => Promise<PeerId[]>) | undefined
 
   constructor(init: CrdtInit, components: CrdtComponents) {
+    this.peerset = components.peerset
     this.init = { ...init, namespace: (init.namespace ?? CRDT_DEFAULTS.namespace).replace(/\/+$/, '') || CRDT_DEFAULTS.namespace }
     this.ds = components.datastore
     this.onChange = components.onChange
@@ -576,8 +584,11 @@ export class CrdtConsensus implements Consensus {
   }
 
   /** Peers of the cluster: this peer only for now (later: peers with a valid ping metric). */
-  async peers(_options?: AbortOptions): Promise<PeerId[]> {
-    return [this.init.peerId]
+  /** Upstream `Peers`: the peerset component's answer, always with this peer; this peer alone without one. */
+  async peers(options?: AbortOptions): Promise<PeerId[]> {
+    if (this.peerset === undefined) return [this.init.peerId]
+    const peers = await this.peerset(options)
+    return peers.includes(this.init.peerId) ? peers : [this.init.peerId, ...peers].sort()
   }
 
   async state(options?: AbortOptions): Promise<ReadOnlyState> {

@@ -204,7 +204,7 @@ describe('crdt replication fast paths', () => {
             }
           }
         : adapter
-      const pc = createConsensus(crdtCfg, { peerId: host.peerId, datastore: new MemoryDatastore(), libp2p: host.libp2p, pubsub })
+      const pc = createConsensus(crdtCfg, { peerId: host.peerId, datastore: new MemoryDatastore(), libp2p: host.libp2p, pubsub, monitor: { latestMetrics: async () => [] } })
       await pc.start()
       cleanups.push(() => pc.stop())
       return { host, adapter, consensus: pc.consensus }
