@@ -547,6 +547,12 @@ export class Cluster implements ClusterAPI, Startable {
     await this.c.monitor.publishMetric(m)
   }
 
+  /** Upstream `SendInformersMetrics`: publishes every informer's metrics now (the kubo connector asks every `informer_trigger_interval` pins). */
+  async sendInformersMetrics(options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    for (const inf of this.c.informers) await this.pushInformer(inf)
+  }
+
   private async pushInformer(inf: Informer): Promise<void> {
     const metrics = await inf.getMetrics({ signal: this.controller?.signal })
     for (const m of metrics) await this.c.monitor.publishMetric(m)

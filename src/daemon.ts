@@ -110,7 +110,14 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     const rpcClient = clusterRpcClient(rpc)
     // connect_swarms: this peer's kubo connects to the other peers' kubos,
     // found through Cluster.Peers on this peer (as upstream, over RPC)
-    const ipfs = new IpfsHttpConnector({ ...config.ipfsConnector.ipfshttp }, { clusterPeers: (o) => rpcClient.peers(peerId, o) })
+    // and, every informer_trigger_interval pins, asks this peer to publish its metrics
+    const ipfs = new IpfsHttpConnector(
+      { ...config.ipfsConnector.ipfshttp },
+      {
+        clusterPeers: (o) => rpcClient.peers(peerId, o),
+        sendInformersMetrics: (o) => rpcClient.sendInformersMetrics(peerId, { signal: o?.signal })
+      }
+    )
     const trackerCfg = config.pinTracker.stateless
     const tracker = createStatelessPinTracker(
       {

@@ -71,8 +71,13 @@ export interface PeerRemovalHandler {
   forgetPeer(peer: PeerId, options?: AbortOptions): Promise<void>
 }
 
+/** Upstream `Cluster.SendInformersMetrics`: publish every informer's metrics now. */
+export interface InformerTrigger {
+  sendInformersMetrics(options?: AbortOptions): Promise<void>
+}
+
 export interface ClusterRpcServices {
-  cluster: ClusterAPI & Partial<PeerRemovalHandler>
+  cluster: ClusterAPI & Partial<PeerRemovalHandler> & Partial<InformerTrigger>
   tracker: PinTracker
   ipfs: IPFSConnector
   monitor: PeerMonitor
@@ -121,6 +126,10 @@ export function registerClusterRpc(rpc: Pick<Rpc, 'register'>, s: ClusterRpcServ
     return null
   })
   rpc.register('Cluster', 'Version', () => ({ version: cluster.version() }))
+  rpc.register('Cluster', 'SendInformersMetrics', async (_a, ctx) => {
+    await cluster.sendInformersMetrics?.({ signal: ctx.signal })
+    return null
+  })
   rpc.register('Cluster', 'RepoGCLocal', async (_a, ctx) => repoGCToJSON(await cluster.repoGCLocal({ signal: ctx.signal })))
   rpc.register('Cluster', 'RecoverAllLocal', async function* (_a, ctx) {
     for await (const pi of tracker.recoverAll({ signal: ctx.signal })) yield pinInfoToJSON(pi)
@@ -177,6 +186,8 @@ export interface ClusterRpcClient {
   peerRemove(peer: PeerId, removed: PeerId, notifyOnly: boolean, options?: RpcCallOptions): Promise<void>
   version(peer: PeerId, options?: RpcCallOptions): Promise<string>
   repoGCLocal(peer: PeerId, options?: RpcCallOptions): Promise<RepoGC>
+  /** `Cluster.SendInformersMetrics` (closed: this peer only). */
+  sendInformersMetrics(peer: PeerId, options?: RpcCallOptions): Promise<void>
   recoverAllLocal(peer: PeerId, options?: RpcCallOptions): AsyncGenerator<PinInfo>
   ipfsId(peer: PeerId, options?: RpcCallOptions): Promise<IPFSID>
   trackerStatus(peer: PeerId, cid: CID, options?: RpcCallOptions): Promise<PinInfo>
@@ -211,6 +222,9 @@ export function clusterRpcClient(rpc: RpcClient): ClusterRpcClient {
     },
     async repoGCLocal(peer, o) {
       return repoGCFromJSON((await rpc.call(peer, 'Cluster', 'RepoGCLocal', null, o)) as RepoGCJSON)
+    },
+    async sendInformersMetrics(peer, o) {
+      await rpc.call(peer, 'Cluster', 'SendInformersMetrics', null, o)
     },
     async *recoverAllLocal(peer, o) {
       for await (const x of rpc.callStream(peer, 'Cluster', 'RecoverAllLocal', null, o)) yield pinInfoFromJSON(x as PinInfoJSON)
