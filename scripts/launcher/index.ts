@@ -9,5 +9,5 @@
  * - poll.ts: `waitFor(fn, what, timeoutMs, everyMs)`, `WaitTimeoutError`
  */
 export { freePort, type Kubo, type KuboCommandResult, kuboBinary, type StartKuboOptions, startKubo, stopAllKubos } from './kubo.ts'
-export { ClusterPeer, clusterBinary, DAEMON_LOG, initPeer, LOG_TAIL_CHARS, type RunResult, runBinary } from './peer.ts'
+export { ClusterPeer, clusterBinary, DAEMON_LOG, FAST_TIMINGS, initPeer, LOG_TAIL_CHARS, type RunResult, runBinary } from './peer.ts'
 export { type Truthy, WaitTimeoutError, waitFor } from './poll.ts'

@@ -173,6 +173,24 @@ export class ClusterPeer {
   }
 }
 
+/**
+ * Environment overrides for test and demo clusters that must notice a peer
+ * going away within seconds: ping every 2 s (TTL 4 s, room for a loaded
+ * machine), metrics TTL 2 s, monitor check and peer watch every 1 s, kubo
+ * swarms connected after 1 s, crdt rebroadcast every 2 s, no mDNS.
+ */
+export const FAST_TIMINGS: Record<string, string> = {
+  CLUSTER_MONITORPINGINTERVAL: '2s',
+  CLUSTER_PEERWATCHINTERVAL: '1s',
+  CLUSTER_DISK_METRICTTL: '2s',
+  CLUSTER_TAGS_METRICTTL: '2s',
+  CLUSTER_PINQUEUE_METRICTTL: '2s',
+  CLUSTER_PUBSUBMON_CHECKINTERVAL: '1s',
+  CLUSTER_IPFSHTTP_CONNECTSWARMSDELAY: '1s',
+  CLUSTER_CRDT_REBROADCASTINTERVAL: '2s',
+  CLUSTER_MDNSINTERVAL: '0s'
+}
+
 /** `service init --randomports` in a temp folder, pointed at the kubo API multiaddr. */
 export async function initPeer(opts: {
   ipfsApi: string

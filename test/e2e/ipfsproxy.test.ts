@@ -16,18 +16,11 @@ import { createWriteStream, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type ClusterPeer, initPeer, type Kubo, kuboBinary, startKubo, stopAllKubos, waitFor } from '../../scripts/launcher/index.ts'
+import { type ClusterPeer, initPeer, type Kubo, kuboBinary, startKubo, stopAllKubos, waitFor, FAST_TIMINGS } from '../../scripts/launcher/index.ts'
 
 const SECRET = randomBytes(32).toString('hex')
 const FAST = {
-  CLUSTER_MONITORPINGINTERVAL: '2s',
-  CLUSTER_PEERWATCHINTERVAL: '1s',
-  CLUSTER_DISK_METRICTTL: '2s',
-  CLUSTER_TAGS_METRICTTL: '2s',
-  CLUSTER_PINQUEUE_METRICTTL: '2s',
-  CLUSTER_PUBSUBMON_CHECKINTERVAL: '1s',
-  CLUSTER_IPFSHTTP_CONNECTSWARMSDELAY: '1s',
-  CLUSTER_MDNSINTERVAL: '0s',
+  ...FAST_TIMINGS,
   CLUSTER_REPLICATIONFACTORMIN: '1',
   CLUSTER_REPLICATIONFACTORMAX: '1'
 }

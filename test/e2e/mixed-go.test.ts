@@ -16,19 +16,12 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
-import { type ClusterPeer, initPeer, type Kubo, startKubo, stopAllKubos, waitFor } from '../../scripts/launcher/index.ts'
+import { type ClusterPeer, initPeer, type Kubo, startKubo, stopAllKubos, waitFor, FAST_TIMINGS } from '../../scripts/launcher/index.ts'
 import { type GoClusterPeer, initGoPeer, parseJsonValues } from '../helpers/upstream.ts'
 
 const SECRET = randomBytes(32).toString('hex')
 const OURS_FAST = {
-  CLUSTER_MONITORPINGINTERVAL: '2s',
-  CLUSTER_PEERWATCHINTERVAL: '1s',
-  CLUSTER_DISK_METRICTTL: '2s',
-  CLUSTER_TAGS_METRICTTL: '2s',
-  CLUSTER_PINQUEUE_METRICTTL: '2s',
-  CLUSTER_PUBSUBMON_CHECKINTERVAL: '1s',
-  CLUSTER_IPFSHTTP_CONNECTSWARMSDELAY: '1s',
-  CLUSTER_CRDT_REBROADCASTINTERVAL: '2s',
+  ...FAST_TIMINGS,
   // a new gossipsub mesh forms at a heartbeat (upstream's default is 10 s)
   CLUSTER_PUBSUB_HEARTBEATINTERVAL: '1s'
 }

@@ -7,21 +7,10 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type ClusterPeer, initPeer, type Kubo, startKubo, stopAllKubos, waitFor } from '../../scripts/launcher/index.ts'
+import { type ClusterPeer, initPeer, type Kubo, startKubo, stopAllKubos, waitFor, FAST_TIMINGS } from '../../scripts/launcher/index.ts'
 
 const SECRET = randomBytes(32).toString('hex')
-const FAST = {
-  // ping TTL is twice this: 4 s leaves room for a loaded CI machine
-  CLUSTER_MONITORPINGINTERVAL: '2s',
-  CLUSTER_PEERWATCHINTERVAL: '1s',
-  CLUSTER_DISK_METRICTTL: '2s',
-  CLUSTER_TAGS_METRICTTL: '2s',
-  CLUSTER_PINQUEUE_METRICTTL: '2s',
-  CLUSTER_PUBSUBMON_CHECKINTERVAL: '1s',
-  CLUSTER_IPFSHTTP_CONNECTSWARMSDELAY: '1s',
-  CLUSTER_CRDT_REBROADCASTINTERVAL: '2s',
-  CLUSTER_MDNSINTERVAL: '0s'
-}
+const FAST = FAST_TIMINGS
 
 const kubos: Kubo[] = []
 const peers: ClusterPeer[] = []

@@ -16,23 +16,15 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type ClusterPeer, initPeer, type Kubo, startKubo, stopAllKubos, waitFor } from '../../scripts/launcher/index.ts'
+import { type ClusterPeer, initPeer, type Kubo, startKubo, stopAllKubos, waitFor, FAST_TIMINGS } from '../../scripts/launcher/index.ts'
 import { createNetwork, type NetnsNetwork, netnsAvailable } from '../helpers/netns.ts'
 
 const SECRET = randomBytes(32).toString('hex')
 const FAST = {
-  CLUSTER_MONITORPINGINTERVAL: '2s',
-  CLUSTER_PEERWATCHINTERVAL: '1s',
-  CLUSTER_DISK_METRICTTL: '2s',
-  CLUSTER_TAGS_METRICTTL: '2s',
-  CLUSTER_PINQUEUE_METRICTTL: '2s',
-  CLUSTER_PUBSUBMON_CHECKINTERVAL: '1s',
-  CLUSTER_IPFSHTTP_CONNECTSWARMSDELAY: '1s',
-  CLUSTER_CRDT_REBROADCASTINTERVAL: '2s',
+  ...FAST_TIMINGS,
   CLUSTER_PINRECOVERINTERVAL: '5s',
   CLUSTER_IPFSHTTP_PINTIMEOUT: '10s',
-  CLUSTER_DISABLEREPINNING: 'false',
-  CLUSTER_MDNSINTERVAL: '0s'
+  CLUSTER_DISABLEREPINNING: 'false'
 }
 /** Longer than dial_peer_timeout (3 s), the ping TTL (4 s) and the RPC timeout (15 s). */
 const CUT_MS = 30_000
