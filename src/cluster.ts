@@ -104,6 +104,13 @@ export interface ClusterInit {
    * interval (at least 1 s).
    */
   repinRetryIntervalMs?: number
+  /**
+   * `leave_on_shutdown` / `daemon --leave`: on stop, try to leave the
+   * peerset. Upstream's crdt consensus cannot remove peers: it logs the
+   * attempt and the refusal, and so does this (use `peers rm` from another
+   * peer to remove one).
+   */
+  leaveOnShutdown?: boolean
   /** ms a peer has to answer a cluster-wide unary call (`status`, `recover`, `peers`, …); upstream 15 s */
   rpcTimeoutMs?: number
   /**
@@ -325,6 +332,10 @@ export class Cluster implements ClusterAPI, Startable {
   async stop(): Promise<void> {
     if (!this.started) return
     this.started = false
+    if (this.init.leaveOnShutdown === true && !this.init.followerMode) {
+      log.warn('attempting to leave the cluster. This may take some seconds')
+      log.error('leaving cluster: crdt consensus component cannot remove peers')
+    }
     this.unsubscribeAlerts?.()
     this.unsubscribeAlerts = undefined
     this.controller?.abort()

@@ -149,6 +149,7 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
         stateSyncIntervalMs: cl.stateSyncIntervalMs,
         monitorPingIntervalMs: cl.monitorPingIntervalMs,
         peerWatchIntervalMs: cl.peerWatchIntervalMs,
+        leaveOnShutdown: cl.leaveOnShutdown,
         followerMode,
         disableRepinning: cl.disableRepinning,
         pinOnlyOnTrustedPeers: cl.pinOnlyOnTrustedPeers,

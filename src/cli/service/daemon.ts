@@ -33,7 +33,7 @@ configuration folder (see "init").`,
     { name: 'stats', kind: 'bool', usage: 'serve Prometheus metrics (/metrics)' },
     { name: 'tracing', kind: 'bool', usage: 'tracing is not implemented; the flag is ignored' },
     { name: 'upgrade', aliases: ['u'], kind: 'bool', usage: 'accepted for compatibility; there are no migrations to run' },
-    { name: 'leave', aliases: ['x'], kind: 'bool', usage: 'accepted for compatibility; ignored' }
+    { name: 'leave', aliases: ['x'], kind: 'bool', usage: 'leave the cluster when shutting down (sets leave_on_shutdown; with crdt, as upstream, only logs that peers cannot be removed this way)' }
   ],
   async run({ flags }) {
     const log = getLogger('service')
@@ -46,6 +46,7 @@ configuration folder (see "init").`,
     log.info(`Initializing. For verbose output run with "-l debug". Please wait...`)
     const config = await loadServiceConfig(folder, { env })
     if (flags.bool('stats')) config.observations.metrics.enableStats = true
+    if (flags.bool('leave')) config.cluster.leaveOnShutdown = true
     const identity = await loadIdentity(folder, env)
     const bootstrap = flags
       .string('bootstrap')
