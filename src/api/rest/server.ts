@@ -12,8 +12,7 @@
  * The config section (`RestApiConfig` of `src/config/types.ts`) can be
  * passed as is: it is a `RestApiServerInit`. Access logs (Common Log
  * Format) go to `http_log_file`, or to the `restapilog` logger at info as
- * upstream does. Not implemented: `write_timeout` and the libp2p-http
- * endpoint.
+ * upstream does. Not implemented: the libp2p-http endpoint.
  */
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -23,6 +22,7 @@ import type { Startable } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { type HttpListener, type ListenAddress, listenHttp, type RequestRecord } from '../../runtime/http.ts'
 import { createRestApp, type RestApiComponents, type RestApiInit } from './app.ts'
+import type { BasicAuthCredentials } from './auth.ts'
 
 /** How a server built on this one names itself: startup line label and logger facilities. */
 export interface HttpApiNames {
@@ -32,9 +32,15 @@ export interface HttpApiNames {
   logger: string
   /** access log facility when `http_log_file` is empty, e.g. `restapilog`. */
   accessLogger: string
+  /** the config key of the access log file, for its error messages (default `http_log_file`). */
+  logFileKey?: string
+  /** where requests go, appended to the startup line as ` -> <target>` (the IPFS proxy's kubo). */
+  target?: string
+  /** logged when stopping (default `stopping <label>`). */
+  stopMessage?: string
 }
 
-const REST_NAMES: HttpApiNames = { label: 'RESTAPI', logger: 'restapi', accessLogger: 'restapilog' }
+const REST_NAMES: HttpApiNames = { label: 'RESTAPI', logger: 'restapi', accessLogger: 'restapilog', stopMessage: 'stopping Cluster API' }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 
@@ -51,8 +57,14 @@ export function commonLogLine(r: RequestRecord): string {
   return `${host} - - [${ts}] "${r.method} ${r.url} ${r.proto}" ${r.status} ${r.bytes}`
 }
 
-/** Server settings (the rest of the `api.restapi` section). */
-export interface RestApiServerInit extends RestApiInit {
+/** What the server of an HTTP API needs: listeners, TLS, timeouts, access log (upstream `api/common` `Config`). */
+export interface HttpServerInit {
+  /** null: no auth (only shown in the startup line: the app does the checking). */
+  basicAuthCredentials: BasicAuthCredentials
+  /** Go's `MaxHeaderBytes` (default 4096). */
+  maxHeaderBytes?: number
+  /** ms (`write_timeout`, 0 = none): time to write a whole response; past it the connection is closed. */
+  writeTimeoutMs?: number
   /** `http_listen_multiaddress`: one or more multiaddrs. */
   httpListenMultiaddress: string[]
   /** PEM certificate file (`ssl_cert_file`); TLS when both files are set. */
@@ -70,6 +82,9 @@ export interface RestApiServerInit extends RestApiInit {
   /** `http_log_file`: append access logs there; "" or unset = `restapilog` logger at info. */
   httpLogFile?: string
 }
+
+/** Server settings (the rest of the `api.restapi` section). */
+export interface RestApiServerInit extends RestApiInit, HttpServerInit {}
 
 export interface RestApiServer extends Startable {
   /** The multiaddrs actually listened on (port 0 resolved); [] when stopped. */
@@ -115,7 +130,7 @@ function multiaddrOf(listen: string, bound: ListenAddress): string {
 
 class HttpApiServerImpl implements RestApiServer {
   readonly app: Hono
-  private readonly init: RestApiServerInit
+  private readonly init: HttpServerInit
   private readonly names: HttpApiNames
   private readonly log: ReturnType<typeof getLogger>
   private listeners: { ma: string; l: HttpListener }[] = []
@@ -123,7 +138,7 @@ class HttpApiServerImpl implements RestApiServer {
   private starting: Promise<void> | undefined
   private stopping: Promise<void> | undefined
 
-  constructor(init: RestApiServerInit, app: Hono, names: HttpApiNames) {
+  constructor(init: HttpServerInit, app: Hono, names: HttpApiNames) {
     this.init = init
     this.app = app
     this.names = names
@@ -162,7 +177,7 @@ class HttpApiServerImpl implements RestApiServer {
         f.once('open', () => resolve())
         f.once('error', reject)
       })
-      f.on('error', (err) => log.error(`http_log_file: ${err.message}`))
+      f.on('error', (err) => log.error(`${this.names.logFileKey ?? 'http_log_file'}: ${err.message}`))
       this.logFile = f
     }
     const accessLog = getLogger(this.names.accessLogger)
@@ -179,6 +194,7 @@ class HttpApiServerImpl implements RestApiServer {
         idleTimeoutMs: this.init.idleTimeoutMs ?? 120_000,
         readHeaderTimeoutMs: this.init.readHeaderTimeoutMs ?? 5000,
         readTimeoutMs: this.init.readTimeoutMs ?? 0,
+        writeTimeoutMs: this.init.writeTimeoutMs ?? 0,
         // Go's http.Server reads MaxHeaderBytes plus 4096 bytes of slack
         maxHeaderBytes: (this.init.maxHeaderBytes ?? 4096) + 4096,
         onError: (err) => log.error(`http server: ${errorMessage(err)}`),
@@ -186,7 +202,8 @@ class HttpApiServerImpl implements RestApiServer {
       })
       const bound = multiaddrOf(ma, l.address)
       this.listeners.push({ ma: bound, l })
-      log.info(`${this.names.label} (HTTP${tls !== undefined ? 'S' : ''}${authInfo}): ${bound}`)
+      const target = this.names.target !== undefined ? ` -> ${this.names.target}` : ''
+      log.info(`${this.names.label} (HTTP${tls !== undefined ? 'S' : ''}${authInfo}): ${bound}${target}`)
     }
   }
 
@@ -204,7 +221,7 @@ class HttpApiServerImpl implements RestApiServer {
     const starting = this.starting
     this.stopping = (async () => {
       if (starting === undefined) return
-      this.log.info('stopping Cluster API')
+      this.log.info(this.names.stopMessage ?? `stopping ${this.names.label}`)
       await starting.catch(() => {})
       await this.closeAll()
       this.starting = undefined
@@ -223,9 +240,10 @@ export function createRestApiServer(init: RestApiServerInit, components: RestApi
 
 /**
  * Serves another API's Hono app with the REST API's server (listeners,
- * TLS, timeouts, access logs), e.g. the Pinning Service API.
+ * TLS, timeouts, access logs), e.g. the Pinning Service API and the IPFS
+ * proxy.
  * @throws InvalidArgumentError when a listen multiaddr is unsupported.
  */
-export function createHttpApiServer(init: RestApiServerInit, app: Hono, names: HttpApiNames): RestApiServer {
+export function createHttpApiServer(init: HttpServerInit, app: Hono, names: HttpApiNames): RestApiServer {
   return new HttpApiServerImpl(init, app, names)
 }
