@@ -143,9 +143,9 @@ export interface ClusterComponents {
   /** peer-to-peer RPC (src/rpc/); without it the cluster calls answer for this peer only */
   rpc?: RpcClient
   /**
-   * The peerset, when the consensus cannot tell it (crdt: pass
-   * `peersFromPing(monitor, peerId, (p) => cluster.isRemovedPeer(p))`).
-   * Default: `consensus.peers()`.
+   * The peerset, when the consensus given cannot tell it (test stubs).
+   * Default: `consensus.peers()` (crdt: the peers of `peerset_metric`).
+   * Removed peers are dropped by the Cluster either way.
    */
   peerset?: (options?: AbortOptions) => Promise<PeerId[]>
   /**

@@ -22,7 +22,7 @@ import { openDatastore, type OpenedDatastore } from './datastore/index.ts'
 import { createDiskInformer } from './informer/disk/index.ts'
 import { createPinQueueInformer } from './informer/pinqueue/index.ts'
 import { createTagsInformer } from './informer/tags/index.ts'
-import type { AbortOptions, Informer, Startable } from './interfaces.ts'
+import type { Informer, Startable } from './interfaces.ts'
 import { IpfsHttpConnector } from './ipfsconn/ipfshttp/index.ts'
 import { createPubsubMonitor } from './monitor/pubsubmon/index.ts'
 import { clusterRpcClient, createRpc, DEFAULT_RPC_POLICY, peerStoreAddresses, registerClusterRpc } from './rpc/index.ts'
@@ -138,8 +138,6 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     if (config.informer.pinqueue !== null) informers.push(createPinQueueInformer(config.informer.pinqueue, { tracker, peerId }))
     const allocator = createBalancedAllocator(config.allocator.balanced)
 
-    // the crdt peerset: peers with a valid `peerset_metric` metric (the Cluster drops removed peers)
-    const peerset = (o?: AbortOptions): Promise<string[]> => consensus.peers(o)
     const cluster = new Cluster(
       {
         peerId,
@@ -170,7 +168,6 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
         informers,
         monitor,
         rpc,
-        peerset,
         removedPeers: datastoreRemovedPeers(ds.datastore)
       }
     )
@@ -227,7 +224,8 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
           adder,
           localPeer: peerId,
           resolve: (path, o) => ipfs.resolve(path, o),
-          peers: peerset,
+          // the crdt peerset (peers with a valid `peerset_metric` metric)
+          peers: (o) => consensus.peers(o),
           repoStat: (peer, { sizeOnly }, o) => rpcClient.repoStat(peer, { signal: o?.signal }, sizeOnly)
         }
       )

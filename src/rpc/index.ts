@@ -7,10 +7,9 @@
  * Wiring in the daemon (after the host, before `cluster.start()`):
  * ```ts
  * const rpc = createRpc({ peerId }, { libp2p: host.libp2p, isTrusted: (p) => consensus.isTrustedPeer(p) })
- * let cluster: Cluster | undefined
- * cluster = new Cluster(
+ * const cluster = new Cluster(
  *   { ...init, addresses: () => host.addresses(), peerAddresses: peerStoreAddresses(host.libp2p) },
- *   { ...components, rpc, peerset: peersFromPing(monitor, peerId, (p) => cluster?.isRemovedPeer(p) ?? false) }
+ *   { ...components, rpc }
  * )
  * registerClusterRpc(rpc, { cluster, tracker, ipfs, monitor, consensus })
  * await rpc.start() // stop it before the host
