@@ -25,7 +25,6 @@
 import { CID } from 'multiformats/cid'
 import { allocate } from './allocator/allocate.ts'
 import { DistanceChecker } from './allocator/util.ts'
-import { peersetFromMetric } from './monitor/peerset.ts'
 import { errorMessage, errorName, FollowerModeError, InvalidArgumentError, IPFSError, NotFoundError } from './errors.ts'
 import type {
   AbortOptions,
@@ -182,15 +181,6 @@ function pingValue(m: Metric | undefined): PingValue {
   } catch {
     return { peerName: '', ipfsId: '', ipfsAddresses: [] }
   }
-}
-
-/** The crdt peerset from `ping` metrics (see `peersetFromMetric`, src/monitor/peerset.ts). */
-export function peersFromPing(
-  monitor: Pick<PeerMonitor, 'latestMetrics'>,
-  self: PeerId,
-  exclude?: (peer: PeerId) => boolean
-): (options?: AbortOptions) => Promise<PeerId[]> {
-  return peersetFromMetric(monitor, self, 'ping', exclude)
 }
 
 /** Upstream cluster.go `Cluster`. */

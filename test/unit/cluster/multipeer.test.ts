@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { closestPeer } from '../../../src/allocator/util.ts'
-import { peersFromPing } from '../../../src/cluster.ts'
+import { peersetFromMetric } from '../../../src/monitor/peerset.ts'
 import { setLogLevels } from '../../../src/observability/logging.ts'
 import { clusterRpcClient } from '../../../src/rpc/services.ts'
 import type { Alert, ID, PeerId } from '../../../src/types/index.ts'
@@ -355,14 +355,14 @@ describe('peerRemove', () => {
   })
 })
 
-describe('peersFromPing', () => {
+describe('peersetFromMetric (ping)', () => {
   test('peers with a valid ping plus self, minus excluded, sorted', async () => {
     const m = new StubMonitor()
     await m.logMetric(metric('ping', C, '{}'))
     await m.logMetric(metric('ping', B, '{}'))
     await m.logMetric({ ...metric('ping', D, '{}'), expire: (Date.now() - 1000) * 1e6 })
-    expect(await peersFromPing(m, A)()).toEqual([A, B, C])
-    expect(await peersFromPing(m, A, (p) => p === B)()).toEqual([A, C])
+    expect(await peersetFromMetric(m, A)()).toEqual([A, B, C])
+    expect(await peersetFromMetric(m, A, 'ping', (p) => p === B)()).toEqual([A, C])
   })
 })
 
