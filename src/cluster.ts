@@ -183,6 +183,11 @@ function pingValue(m: Metric | undefined): PingValue {
   }
 }
 
+/** `signal` (when given) or `ms` elapsed, whichever aborts first. */
+function withTimeout(signal: AbortSignal | undefined, ms: number): AbortSignal {
+  return signal !== undefined ? AbortSignal.any([signal, AbortSignal.timeout(ms)]) : AbortSignal.timeout(ms)
+}
+
 /** Upstream cluster.go `Cluster`. */
 export class Cluster implements ClusterAPI, Startable {
   private readonly init: ClusterInit
@@ -275,8 +280,7 @@ export class Cluster implements ClusterAPI, Startable {
     const connected = new Set(swarm.connectedPeers())
     for (const p of await this.members({ signal })) {
       if (p === this.init.peerId || connected.has(p) || signal?.aborted === true) continue
-      const s = signal !== undefined ? AbortSignal.any([signal, AbortSignal.timeout(5_000)]) : AbortSignal.timeout(5_000)
-      await swarm.connect(p, { signal: s }).catch((err: unknown) => log.debug(`peer watch: reconnecting to ${p}: ${errorMessage(err)}`))
+      await swarm.connect(p, { signal: withTimeout(signal, 5_000) }).catch((err: unknown) => log.debug(`peer watch: reconnecting to ${p}: ${errorMessage(err)}`))
     }
   }
 
@@ -301,10 +305,9 @@ export class Cluster implements ClusterAPI, Startable {
       const theirs = await this.client?.id(joined, { signal: opts.signal, timeoutMs: 10_000 }).catch(() => undefined)
       const others = (theirs?.clusterPeersAddresses ?? []).filter((a) => !a.endsWith(`/p2p/${this.init.peerId}`))
       await Promise.all(
-        others.map((a) => {
-          const s = opts.signal !== undefined ? AbortSignal.any([opts.signal, AbortSignal.timeout(10_000)]) : AbortSignal.timeout(10_000)
-          return swarm.connect(a, { signal: s }).catch((err: unknown) => log.debug(`connecting to ${a}: ${errorMessage(err)}`))
-        })
+        others.map((a) =>
+          swarm.connect(a, { signal: withTimeout(opts.signal, 10_000) }).catch((err: unknown) => log.debug(`connecting to ${a}: ${errorMessage(err)}`))
+        )
       )
       if (others.length > 0) log.info(`connected to ${swarm.connectedPeers().length} cluster peers`)
     } catch (err) {
