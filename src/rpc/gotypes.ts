@@ -266,6 +266,7 @@ export function timeFromGo(v: unknown): Date | null {
 
 function num(v: unknown): number {
   if (typeof v === 'number') return v
+  if (v instanceof GoInt) return v.value
   if (typeof v === 'bigint') return Number(v)
   return 0
 }

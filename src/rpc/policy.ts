@@ -22,6 +22,8 @@ export const DEFAULT_RPC_POLICY: RpcPolicy = {
   'Cluster.BandwidthByProtocol': 'closed',
   'Cluster.BlockAllocate': 'closed',
   'Cluster.ConnectGraph': 'closed',
+  // ours only (a removal made on another trusted peer; no re-allocation here)
+  'Cluster.ForgetPeer': 'trusted',
   'Cluster.ID': 'open',
   'Cluster.IDStream': 'open',
   'Cluster.IPFSID': 'closed',

@@ -1,20 +1,28 @@
 /**
- * Typed peer-to-peer RPC over libp2p streams, the role of upstream's
- * go-libp2p-gorpc (`rpc_api.go`, `rpcutil/`), with upstream's
- * open/trusted/closed policy (`rpc_policy.go`).
+ * Peer-to-peer RPC over libp2p streams, speaking go-libp2p-gorpc v0.6.0's
+ * wire format as upstream ipfs-cluster v1.1.6 uses it (`rpc_api.go`,
+ * gorpc `server.go`/`client.go`), with upstream's open/trusted/closed
+ * policy (`rpc_policy.go`). Go peers and ours speak this one protocol.
  *
- * Wire format (protocol `RPC_PROTOCOL`, `/ipfscluster/1.0/rpc`): one stream
- * per call; every frame is a varint length prefix followed by a msgpack map.
- * - caller -> callee, one frame: `{ s: service, m: method, a: arg }`
- * - callee -> caller, for a unary method: `{ t: 'r', v: value }`;
- *   for a streaming method: any number of `{ t: 'b', v: [item, …] }` (items
- *   the handler had ready, up to 128 a frame; `{ t: 'i', v: item }` is also
- *   accepted) then `{ t: 'end' }`; on failure, at any point: `{ t: 'e', n: name, e: message }`.
- * Values are whatever msgpack carries (maps, arrays, strings, numbers,
- * booleans, null, Uint8Array); `services.ts` converts the cluster types to
- * upstream's JSON shapes before they travel. This is not byte-compatible
- * with gorpc (Go peers cannot call us): the cluster types keep upstream's
- * field names, the framing is this project's.
+ * Wire format (protocol `RPC_PROTOCOL`, `/ipfscluster/1.0/rpc`), one stream
+ * per call, msgpack values back to back with no length prefix (ugorji's
+ * old spec, `msgpack.ts`):
+ * - caller: `ServiceID` `{Name, Method}`, then for a unary method one
+ *   argument value, keeping its write side open (a Go server cancels the
+ *   call when the caller half-closes); for a streaming method
+ *   (`methods.ts`) any number of argument values, then a half-close (a Go
+ *   server waits for it before ending the stream);
+ * - callee, unary: `Response` `{Service, Error?, ErrType?}` then the reply
+ *   value (nil after an error), then it closes the stream; streaming: a
+ *   `Response{Service}` and the value for each item, then it closes; a
+ *   failure ends the stream with a `Response` carrying the error and nil.
+ * - `ErrType`: 0 the method's own error, 1 server error (`rpc: can't find
+ *   method X`, bad request), 3 authorization refused. Our peers also put
+ *   the error's class in `ErrName` (Go ignores unknown keys) so that a
+ *   `NotFoundError` stays one between our peers.
+ * Values are msgpack values (`gotypes.ts` converts the cluster's types to
+ * Go's `codec` maps); a streaming handler receives its arguments as an
+ * `AsyncIterable` and returns one.
  *
  * A call whose destination is this peer runs the local handler directly,
  * without a stream, encoding or policy check (local calls are allowed
@@ -23,8 +31,7 @@
 import { setImmediate } from 'node:timers'
 import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { lpStream } from '@libp2p/utils'
-import { decode, encode } from '@msgpack/msgpack'
+import { byteStream } from '@libp2p/utils'
 import {
   AbortError,
   FollowerModeError,
@@ -46,14 +53,17 @@ import {
   RpcTransportError,
   RpcUnauthorizedError
 } from './errors.ts'
+import { isStreamingMethod } from './methods.ts'
+import { goDecoder, goEncode, MAX_VALUE_BYTES } from './msgpack.ts'
 import { DEFAULT_RPC_POLICY, endpointType, type RpcPolicy } from './policy.ts'
 
 const log = getLogger('rpc')
 
-/** Largest frame accepted (bytes). */
-const MAX_FRAME_BYTES = 64 * 1024 * 1024
-/** ms a callee waits for the request frame once a stream is open. */
+/** ms a callee waits for the request once a stream is open. */
 const REQUEST_READ_TIMEOUT_MS = 30_000
+
+/** gorpc `ErrorType` (errors.go). */
+export const ErrType = { NonRPC: 0, Server: 1, Client: 2, Authorization: 3 } as const
 
 /** What a handler learns about the call. */
 export interface RpcContext {
@@ -66,9 +76,11 @@ export interface RpcContext {
 }
 
 /**
- * A method implementation. Return a value (or a Promise of one) for a
- * unary method, an `AsyncIterable` (e.g. an async generator) for a
- * streaming one. `arg` and the results must be msgpack-encodable.
+ * A method implementation. A unary method gets its argument value and
+ * returns its reply (or a Promise of it); a streaming method
+ * (`methods.ts`) gets an `AsyncIterable` of its argument values and
+ * returns an `AsyncIterable` of replies (e.g. an async generator). Values
+ * are msgpack values (see `gotypes.ts`).
  */
 export type RpcHandler = (arg: unknown, ctx: RpcContext) => unknown
 
@@ -112,25 +124,35 @@ export interface RpcComponents {
   isTrusted: (peer: PeerId) => boolean
 }
 
+/** Streaming arguments: values sent one by one before the half-close. */
+export type RpcArgs = Iterable<unknown> | AsyncIterable<unknown>
+
 /** The calling side of the RPC, what components that call other peers need. */
 export interface RpcClient {
   readonly peerId: PeerId
   /**
-   * Calls a unary method on `peer`.
-   * @throws RpcUnauthorizedError, RpcMethodNotFoundError, RpcTimeoutError,
-   * RpcTransportError, RpcKindError, AbortError, or the remote error
-   * (NotFoundError, InvalidArgumentError, IPFSError, … by name; else RpcRemoteError).
+   * Calls a unary method on `peer` with one argument value.
+   * @throws RpcUnauthorizedError (ErrType 3), RpcMethodNotFoundError,
+   * RpcTimeoutError, RpcTransportError, RpcKindError (a streaming method),
+   * AbortError, or the remote error (our peers' classes by `ErrName`:
+   * NotFoundError, InvalidArgumentError, IPFSError…; else RpcRemoteError).
    */
   call(peer: PeerId, service: string, method: string, arg: unknown, options?: RpcCallOptions): Promise<unknown>
-  /** Calls a streaming method; same errors as `call`, thrown from the iteration. */
-  callStream(peer: PeerId, service: string, method: string, arg: unknown, options?: RpcCallOptions): AsyncGenerator<unknown>
+  /** Calls a streaming method with its argument values (none: `[]`); same errors as `call`, thrown from the iteration. */
+  callStream(peer: PeerId, service: string, method: string, args: RpcArgs, options?: RpcCallOptions): AsyncGenerator<unknown>
   /** `call` on every peer concurrently, each with its own timeout; never throws for a peer's failure. Results in `peers` order. */
   multiCall(peers: PeerId[], service: string, method: string, arg: unknown, options?: RpcCallOptions): Promise<RpcMultiResult[]>
 }
 
-type Frame = { t: 'r'; v: unknown } | { t: 'i'; v: unknown } | { t: 'b'; v: unknown[] } | { t: 'end' } | { t: 'e'; n: string; e: string }
+/** gorpc's `Response` header as it travels. */
+interface WireResponse {
+  Service?: unknown
+  Error?: unknown
+  ErrType?: unknown
+  ErrName?: unknown
+}
 
-/** Items per `b` frame at most. */
+/** Items gathered into one write at most. */
 const BATCH_MAX_ITEMS = 128
 const PENDING = Symbol('pending')
 
@@ -140,8 +162,8 @@ function settledSoon<T>(p: Promise<T>): Promise<T | typeof PENDING> {
 }
 
 /**
- * Sends the items of a handler's stream in `b` frames: items already
- * available are grouped (up to BATCH_MAX_ITEMS); as soon as the source
+ * Sends the items of a handler's stream, grouping the items already
+ * available (up to BATCH_MAX_ITEMS) into one write; as soon as the source
  * makes us wait, what is gathered is sent, so a slow source still streams
  * item by item.
  */
@@ -175,6 +197,7 @@ async function sendStream(source: AsyncIterable<unknown>, sendBatch: (items: unk
   }
 }
 
+/** Our error classes that keep their class between our peers (`ErrName`). */
 const KNOWN_ERRORS: Record<string, (msg: string) => Error> = {
   NotFoundError: (m) => new NotFoundError(m),
   InvalidArgumentError: (m) => new InvalidArgumentError(m),
@@ -188,13 +211,31 @@ const KNOWN_ERRORS: Record<string, (msg: string) => Error> = {
   RpcKindError: (m) => new RpcKindError(m)
 }
 
-function errorFromFrame(name: string, message: string): Error {
-  const make = KNOWN_ERRORS[name]
-  return make !== undefined ? make(message) : new RpcRemoteError(name, message)
+const fromUtf8 = new TextDecoder()
+
+function text(v: unknown): string {
+  if (v instanceof Uint8Array) return fromUtf8.decode(v)
+  return typeof v === 'string' ? v : ''
+}
+
+/** The error a `Response` header carries, or undefined when it carries none. */
+function responseError(r: WireResponse): Error | undefined {
+  const msg = text(r.Error)
+  if (msg === '') return undefined
+  const type = typeof r.ErrType === 'number' ? r.ErrType : Number(r.ErrType ?? 0)
+  if (type === ErrType.Authorization) return new RpcUnauthorizedError(msg)
+  if (type === ErrType.Server && msg.startsWith("rpc: can't find")) return new RpcMethodNotFoundError(msg)
+  if (type === ErrType.Server || type === ErrType.Client) return new RpcTransportError(msg)
+  const make = KNOWN_ERRORS[text(r.ErrName)]
+  return make !== undefined ? make(msg) : new RpcRemoteError(text(r.ErrName) || 'Error', msg)
 }
 
 function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function'
+}
+
+async function* toAsync(args: RpcArgs): AsyncGenerator<unknown> {
+  yield* args
 }
 
 /** Libp2p may reject with an Event (e.g. a stream's `close`, carrying `error`): make it an Error. */
@@ -209,12 +250,51 @@ function toError(err: unknown): Error {
   return new Error(String(err))
 }
 
-function decodeFrame(bytes: Uint8Array): Frame {
-  const f = decode(bytes) as Frame
-  if (typeof f !== 'object' || f === null || typeof (f as { t?: unknown }).t !== 'string') {
-    throw new RpcTransportError('malformed RPC frame')
+/**
+ * The two directions of one gorpc stream: `next()` gives the next msgpack
+ * value the peer sent (undefined at its half-close), `send()` writes values
+ * back to back in one write, with backpressure.
+ */
+class GorpcStream {
+  readonly stream: Stream
+  private readonly bytes: ReturnType<typeof byteStream<Stream>>
+  private readonly values: AsyncGenerator<unknown, void, unknown>
+  private readonly signal: AbortSignal
+
+  constructor(stream: Stream, signal: AbortSignal) {
+    this.stream = stream
+    this.signal = signal
+    this.bytes = byteStream(stream, { maxBufferSize: MAX_VALUE_BYTES + 1024 })
+    const bytes = this.bytes
+    this.values = goDecoder().decodeStream(
+      (async function* () {
+        for (;;) {
+          const chunk = await bytes.read({ signal })
+          if (chunk === null) return
+          yield chunk.subarray()
+        }
+      })()
+    )
   }
-  return f
+
+  /** The next value, or undefined when the peer half-closed. @throws on a broken stream or malformed msgpack */
+  async next(): Promise<{ value: unknown } | undefined> {
+    const r = await this.values.next()
+    return r.done === true ? undefined : { value: r.value }
+  }
+
+  async send(...values: unknown[]): Promise<void> {
+    const parts = values.map((v) => goEncode(v))
+    let len = 0
+    for (const p of parts) len += p.byteLength
+    const buf = new Uint8Array(len)
+    let off = 0
+    for (const p of parts) {
+      buf.set(p, off)
+      off += p.byteLength
+    }
+    await this.bytes.write(buf, { signal: this.signal })
+  }
 }
 
 /** An abort controller combining a caller's signal, the RPC's run and a (resettable) timeout. */
@@ -280,7 +360,7 @@ class CallDeadline {
 
 /**
  * The RPC endpoint of one peer: serves registered methods to remote peers
- * (under the policy) and calls other peers.
+ * (under the policy) and calls other peers, both in gorpc's wire format.
  */
 export class Rpc implements RpcClient {
   readonly peerId: PeerId
@@ -327,25 +407,26 @@ export class Rpc implements RpcClient {
   }
 
   /**
-   * Serves `service.method` with `handler` (replacing a previous one).
-   * Remote access follows the policy; local calls always reach it.
+   * Serves `service.method` with `handler` (replacing a previous one); the
+   * method is streaming when `methods.ts` says so. Remote access follows
+   * the policy; local calls always reach it.
    */
   register(service: string, method: string, handler: RpcHandler): void {
     this.handlers.set(`${service}.${method}`, handler)
   }
 
-  /** The policy's verdict for a remote caller; undefined when allowed. */
-  private authorize(peer: PeerId, service: string, method: string): Error | undefined {
+  /** The policy's verdict for a remote caller: true when allowed. */
+  private authorized(peer: PeerId, service: string, method: string): boolean {
     const kind = endpointType(this.policy, service, method)
-    if (kind === 'open') return undefined
-    if (kind === 'trusted' && this.components.isTrusted(peer)) return undefined
-    return new RpcUnauthorizedError(
-      kind === 'closed'
-        ? `unauthorized: ${service}.${method} is closed to remote peers`
-        : `unauthorized: ${service}.${method} is only for trusted peers and ${peer} is not trusted`
-    )
+    return kind === 'open' || (kind === 'trusted' && this.components.isTrusted(peer))
   }
 
+  /**
+   * Serves one inbound stream as gorpc's `Server.handle` does: the
+   * ServiceID, lookup (ErrType 1), authorization (ErrType 3), then the
+   * method. A malformed request resets the stream and is logged with the
+   * peer ID; it never reaches a handler.
+   */
   private async serve(stream: Stream, peer: PeerId): Promise<void> {
     const run = this.controller
     if (run === undefined) {
@@ -357,58 +438,39 @@ export class Rpc implements RpcClient {
     run.signal.addEventListener('abort', onRunAbort, { once: true })
     const onClose = (): void => handlerCtl.abort(new AbortError('the caller went away'))
     stream.addEventListener('close', onClose, { once: true })
-    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
-    const send = async (f: Frame): Promise<void> => {
-      await lp.write(encode(f), { signal: handlerCtl.signal })
-    }
+    const io = new GorpcStream(stream, handlerCtl.signal)
+    let service = ''
+    let method = ''
     try {
-      let req: { s?: unknown; m?: unknown; a?: unknown }
+      const readDeadline = new CallDeadline(REQUEST_READ_TIMEOUT_MS, [handlerCtl.signal])
+      let svcId: WireResponse['Service']
       try {
-        const readDeadline = new CallDeadline(REQUEST_READ_TIMEOUT_MS, [handlerCtl.signal])
-        try {
-          req = decode((await lp.read({ signal: readDeadline.signal })).subarray()) as typeof req
-        } finally {
-          readDeadline.dispose()
-        }
-      } catch (err) {
-        stream.abort(toError(err))
-        return
+        svcId = (await io.next())?.value
+      } finally {
+        readDeadline.dispose()
       }
-      if (typeof req !== 'object' || req === null || typeof req.s !== 'string' || typeof req.m !== 'string') {
-        await send({ t: 'e', n: 'RpcTransportError', e: 'malformed RPC request' })
-        await stream.close()
-        return
-      }
-      const { s: service, m: method } = req
-      const denied = this.authorize(peer, service, method)
-      if (denied !== undefined) {
-        log.debug(`${peer} denied ${service}.${method}: ${denied.message}`)
-        await send({ t: 'e', n: denied.name, e: denied.message })
-        await stream.close()
-        return
+      if (typeof svcId !== 'object' || svcId === null) throw new RpcTransportError('malformed RPC request: no ServiceID')
+      service = text((svcId as { Name?: unknown }).Name)
+      method = text((svcId as { Method?: unknown }).Method)
+      const header = { Name: service, Method: method }
+      const fail = async (error: string, type: number, name?: string): Promise<void> => {
+        const r: Record<string, unknown> = { Service: header, Error: error }
+        if (type !== ErrType.NonRPC) r.ErrType = type
+        if (name !== undefined && name in KNOWN_ERRORS) r.ErrName = name
+        await io.send(r, null)
       }
       const handler = this.handlers.get(`${service}.${method}`)
-      if (handler === undefined) {
-        await send({ t: 'e', n: 'RpcMethodNotFoundError', e: `rpc: can't find method ${service}.${method}` })
-        await stream.close()
-        return
-      }
-      try {
-        const result = await handler(req.a, { peer, local: false, signal: handlerCtl.signal })
-        if (isAsyncIterable(result)) {
-          await sendStream(result, async (items) => send({ t: 'b', v: items }))
-          await send({ t: 'end' })
-        } else {
-          await send({ t: 'r', v: result ?? null })
-        }
-      } catch (err) {
-        if (handlerCtl.signal.aborted) {
-          log.debug(`RPC ${service}.${method} from ${peer} stopped: ${toError(err).message}`)
-          stream.abort(toError(err))
-          return
-        }
-        const name = err instanceof Error ? err.name : 'Error'
-        await send({ t: 'e', n: name, e: toError(err).message })
+      // upstream registers every method of its policy table: those refuse before they are looked up
+      const known = handler !== undefined || `${service}.${method}` in this.policy
+      if (!known || (handler === undefined && this.authorized(peer, service, method))) {
+        await fail(`rpc: can't find method ${method}`, ErrType.Server)
+      } else if (!this.authorized(peer, service, method) || handler === undefined) {
+        log.debug(`${peer} refused ${service}.${method} (policy)`)
+        await fail(`client does not have permissions to call ${service}.${method}`, ErrType.Authorization)
+      } else if (isStreamingMethod(service, method)) {
+        await this.serveStream(io, handler, header, peer, handlerCtl, fail)
+      } else {
+        await this.serveUnary(io, handler, header, peer, handlerCtl, fail)
       }
       const closeDeadline = new CallDeadline(5_000, [run.signal])
       try {
@@ -417,11 +479,69 @@ export class Rpc implements RpcClient {
         closeDeadline.dispose()
       }
     } catch (err) {
-      log.debug(`RPC stream from ${peer}: ${toError(err).message}`)
+      if (!handlerCtl.signal.aborted) log.info(`RPC stream from ${peer} (${service}.${method}) reset: ${toError(err).message}`)
       stream.abort(toError(err))
     } finally {
       run.signal.removeEventListener('abort', onRunAbort)
       stream.removeEventListener('close', onClose)
+    }
+  }
+
+  private async serveUnary(
+    io: GorpcStream,
+    handler: RpcHandler,
+    header: { Name: string; Method: string },
+    peer: PeerId,
+    handlerCtl: AbortController,
+    fail: (error: string, type: number, name?: string) => Promise<void>
+  ): Promise<void> {
+    const arg = await io.next()
+    if (arg === undefined) throw new RpcTransportError('malformed RPC request: no argument')
+    // as gorpc: the caller's half-close (or reset) cancels the call
+    io.next().then(
+      (r) => {
+        if (r === undefined) handlerCtl.abort(new AbortError('context canceled'))
+      },
+      () => handlerCtl.abort(new AbortError('the caller went away'))
+    )
+    let result: unknown
+    try {
+      result = await handler(arg.value, { peer, local: false, signal: handlerCtl.signal })
+      if (isAsyncIterable(result)) throw new RpcKindError(`${header.Name}.${header.Method} answered a stream to a unary call`)
+    } catch (err) {
+      if (handlerCtl.signal.aborted) throw err
+      await fail(toError(err).message, ErrType.NonRPC, toError(err).name)
+      return
+    }
+    await io.send({ Service: header }, result ?? null)
+  }
+
+  private async serveStream(
+    io: GorpcStream,
+    handler: RpcHandler,
+    header: { Name: string; Method: string },
+    peer: PeerId,
+    handlerCtl: AbortController,
+    fail: (error: string, type: number, name?: string) => Promise<void>
+  ): Promise<void> {
+    const args = (async function* () {
+      for (;;) {
+        const v = await io.next()
+        if (v === undefined) return
+        yield v.value
+      }
+    })()
+    try {
+      const result = await handler(args, { peer, local: false, signal: handlerCtl.signal })
+      if (!isAsyncIterable(result)) throw new RpcKindError(`${header.Name}.${header.Method} did not answer a stream`)
+      await sendStream(result, async (items) => io.send(...items.flatMap((item) => [{ Service: header }, item ?? null])))
+      // the caller's arguments end with its half-close; read to it as gorpc's server does
+      for await (const _ of args) {
+        // arguments the method did not read
+      }
+    } catch (err) {
+      if (handlerCtl.signal.aborted) throw err
+      await fail(toError(err).message, ErrType.NonRPC, toError(err).name)
     }
   }
 
@@ -441,21 +561,36 @@ export class Rpc implements RpcClient {
     return libp2p.dialProtocol(pid, this.protocol, { signal: d.signal })
   }
 
+  /** Reads one `Response` header; undefined at the stream's end. @throws RpcTransportError when it is not one */
+  private static async readResponse(io: GorpcStream): Promise<WireResponse | undefined> {
+    const r = await io.next()
+    if (r === undefined) return undefined
+    if (typeof r.value !== 'object' || r.value === null || Array.isArray(r.value) || r.value instanceof Uint8Array) {
+      throw new RpcTransportError('malformed RPC response header')
+    }
+    return r.value as WireResponse
+  }
+
   async call(peer: PeerId, service: string, method: string, arg: unknown, options?: RpcCallOptions): Promise<unknown> {
     const what = `${service}.${method} on ${peer}`
     const d = this.deadline(options)
     try {
       if (d.signal.aborted) throw d.signal.reason
+      if (isStreamingMethod(service, method)) throw new RpcKindError(`${what} is a streaming method: use callStream`)
       if (peer === this.peerId) return await this.callLocal(service, method, arg, d)
       const stream = await this.open(peer, what, d)
       try {
-        const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
-        await lp.write(encode({ s: service, m: method, a: arg ?? null }), { signal: d.signal })
-        const f = decodeFrame((await lp.read({ signal: d.signal })).subarray())
+        const io = new GorpcStream(stream, d.signal)
+        // no half-close: a Go server cancels a unary call at the caller's EOF
+        await io.send({ Name: service, Method: method }, arg ?? {})
+        const header = await Rpc.readResponse(io)
+        if (header === undefined) throw new RpcTransportError(`${what}: the stream ended before the response`)
+        const value = await io.next()
         stream.close().catch(() => {})
-        if (f.t === 'r') return f.v
-        if (f.t === 'e') throw errorFromFrame(f.n, f.e)
-        throw new RpcKindError(`${what} is a streaming method: use callStream`)
+        const err = responseError(header)
+        if (err !== undefined) throw err
+        if (value === undefined) throw new RpcTransportError(`${what}: the stream ended before the reply`)
+        return value.value
       } catch (err) {
         stream.abort(toError(err))
         throw err
@@ -469,7 +604,7 @@ export class Rpc implements RpcClient {
 
   private async callLocal(service: string, method: string, arg: unknown, d: CallDeadline): Promise<unknown> {
     const handler = this.handlers.get(`${service}.${method}`)
-    if (handler === undefined) throw new RpcMethodNotFoundError(`rpc: can't find method ${service}.${method}`)
+    if (handler === undefined) throw new RpcMethodNotFoundError(`rpc: can't find method ${method}`)
     const aborted = new Promise<never>((_, reject) => {
       d.signal.addEventListener('abort', () => reject(d.signal.reason), { once: true })
     })
@@ -479,39 +614,41 @@ export class Rpc implements RpcClient {
     return result
   }
 
-  async *callStream(peer: PeerId, service: string, method: string, arg: unknown, options?: RpcCallOptions): AsyncGenerator<unknown> {
+  async *callStream(peer: PeerId, service: string, method: string, args: RpcArgs, options?: RpcCallOptions): AsyncGenerator<unknown> {
     const what = `${service}.${method} on ${peer}`
     const d = this.deadline(options)
     try {
       if (d.signal.aborted) throw d.signal.reason
+      if (!isStreamingMethod(service, method)) throw new RpcKindError(`${what} is a unary method: use call`)
       if (peer === this.peerId) {
-        yield* this.callStreamLocal(service, method, arg, d)
+        yield* this.callStreamLocal(service, method, args, d)
         return
       }
       const stream = await this.open(peer, what, d)
       let ended = false
       try {
-        const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
-        await lp.write(encode({ s: service, m: method, a: arg ?? null }), { signal: d.signal })
+        const io = new GorpcStream(stream, d.signal)
+        await io.send({ Name: service, Method: method })
+        for await (const a of toAsync(args)) await io.send(a)
+        // a Go server ends the stream only after the caller's half-close
+        await stream.close({ signal: d.signal })
         for (;;) {
           d.reset()
-          const f = decodeFrame((await lp.read({ signal: d.signal })).subarray())
-          if (f.t === 'b' && Array.isArray(f.v)) {
-            d.pause()
-            for (const item of f.v) yield item
-            continue
+          const header = await Rpc.readResponse(io)
+          if (header === undefined) {
+            ended = true
+            break
           }
-          if (f.t === 'i') {
-            d.pause()
-            yield f.v
-            continue
+          const value = await io.next()
+          const err = responseError(header)
+          if (err !== undefined) {
+            ended = true
+            throw err
           }
-          ended = true
-          if (f.t === 'end') break
-          if (f.t === 'e') throw errorFromFrame(f.n, f.e)
-          throw new RpcKindError(`${what} is a unary method: use call`)
+          if (value === undefined) throw new RpcTransportError(`${what}: the stream ended inside an item`)
+          d.pause()
+          yield value.value
         }
-        stream.close().catch(() => {})
       } finally {
         // also reached when the consumer stops early: tell the callee to stop
         if (!ended) stream.abort(new AbortError('the caller stopped reading'))
@@ -523,14 +660,14 @@ export class Rpc implements RpcClient {
     }
   }
 
-  private async *callStreamLocal(service: string, method: string, arg: unknown, d: CallDeadline): AsyncGenerator<unknown> {
+  private async *callStreamLocal(service: string, method: string, args: RpcArgs, d: CallDeadline): AsyncGenerator<unknown> {
     const handler = this.handlers.get(`${service}.${method}`)
-    if (handler === undefined) throw new RpcMethodNotFoundError(`rpc: can't find method ${service}.${method}`)
+    if (handler === undefined) throw new RpcMethodNotFoundError(`rpc: can't find method ${method}`)
     const aborted = new Promise<never>((_, reject) => {
       d.signal.addEventListener('abort', () => reject(d.signal.reason), { once: true })
     })
     aborted.catch(() => {})
-    const result = await Promise.race([Promise.resolve(handler(arg, { peer: this.peerId, local: true, signal: d.signal })), aborted])
+    const result = await Promise.race([Promise.resolve(handler(toAsync(args), { peer: this.peerId, local: true, signal: d.signal })), aborted])
     if (!isAsyncIterable(result)) throw new RpcKindError(`${service}.${method} is a unary method: use call`)
     const it = result[Symbol.asyncIterator]()
     let done = false

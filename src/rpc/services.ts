@@ -1,69 +1,69 @@
 /**
  * The cluster's RPC services (upstream `rpc_api.go`: ClusterRPCAPI,
  * PinTrackerRPCAPI, IPFSConnectorRPCAPI, ConsensusRPCAPI,
- * PeerMonitorRPCAPI): `registerClusterRpc` serves them, and
- * `clusterRpcClient` calls them on any peer with typed values.
+ * PeerMonitorRPCAPI) with upstream's argument and reply types:
+ * `registerClusterRpc` serves them, and `clusterRpcClient` calls them on
+ * any peer, Go or ours, with typed values.
  *
- * Values travel in upstream's JSON shapes (`src/types/json.ts`: snake_case
- * keys, CIDs and times as strings) inside msgpack frames.
+ * Values travel as Go's structs do through go-libp2p-gorpc (`gotypes.ts`:
+ * `codec` tag keys, binary CIDs, peer IDs and multiaddrs, integer enums).
  */
 import type { CID } from 'multiformats/cid'
 import type { AbortOptions, ClusterAPI, Consensus, IPFSConnector, PeerMonitor, PinTracker } from '../interfaces.ts'
 import type { ID, IPFSID, IPFSRepoStat, Metric, PeerId, PinInfo, RepoGC, TrackerStatus } from '../types/index.ts'
+import { InvalidArgumentError } from '../errors.ts'
 import {
-  type IDJSON,
-  idFromJSON,
-  idToJSON,
-  type MetricJSON,
-  metricFromJSON,
-  metricToJSON,
-  type PinInfoJSON,
-  parseCid,
-  pinInfoShortFromJSON,
-  pinInfoToJSON,
-  type RepoGCJSON,
-  repoGCToJSON,
-  timeFromJSON
-} from '../types/json.ts'
-import { VERSION } from '../version.ts'
+  cidFromGo,
+  fromGo,
+  GO_ID,
+  GO_IPFS_REPO_STAT,
+  GO_IPFSID,
+  GO_METRIC,
+  GO_NODE_WITH_META,
+  GO_PININFO,
+  GO_REPO_GC,
+  GO_VERSION,
+  peerFromGo,
+  peerToGo,
+  statusFilterFromGo,
+  statusFilterToGo,
+  toGo,
+  valueFromGo,
+  valueToGo
+} from './gotypes.ts'
 import type { Rpc, RpcCallOptions, RpcClient } from './rpc.ts'
 
-/** `PinInfoJSON` -> `PinInfo` (the inverse of `pinInfoToJSON`). */
-export function pinInfoFromJSON(o: PinInfoJSON): PinInfo {
-  return {
-    cid: parseCid(o.cid),
-    name: o.name ?? '',
-    peer: o.peer ?? '',
-    allocations: o.allocations ?? [],
-    origins: o.origins ?? [],
-    created: timeFromJSON(o.created, 'created') ?? new Date(0),
-    metadata: o.metadata ?? {},
-    pinInfo: pinInfoShortFromJSON(o)
-  }
-}
-
-/** `RepoGCJSON` -> `RepoGC`. */
-export function repoGCFromJSON(o: RepoGCJSON): RepoGC {
-  return {
-    peer: o.peer ?? '',
-    peername: o.peername ?? '',
-    keys: (o.keys ?? []).map((k) => ({ key: k.key === null || k.key === '' ? null : parseCid(k.key, 'key'), error: k.error ?? '' })),
-    error: o.error ?? ''
-  }
-}
-
-function statusFilterToWire(filter: Set<TrackerStatus>): string {
-  return [...filter].join(',')
-}
-
-function statusFilterFromWire(arg: unknown): Set<TrackerStatus> {
-  if (typeof arg !== 'string' || arg === '') return new Set()
-  return new Set(arg.split(',') as TrackerStatus[])
-}
+/** Go's `struct{}`: the argument of methods that take none, the reply of those that give none. */
+const EMPTY = {}
 
 function cidArg(arg: unknown): CID {
-  return parseCid(arg, 'cid')
+  const c = cidFromGo(arg)
+  if (c === null) throw new InvalidArgumentError('a CID argument is required')
+  return c
 }
+
+function peerArg(arg: unknown): PeerId {
+  const p = peerFromGo(arg)
+  if (p === '') throw new InvalidArgumentError('a peer ID argument is required')
+  return p
+}
+
+/** The first streamed argument (undefined when the caller sent none). */
+async function firstArg(args: unknown): Promise<unknown> {
+  for await (const a of args as AsyncIterable<unknown>) return a
+  return undefined
+}
+
+async function* blocksFrom(args: unknown): AsyncGenerator<RpcBlock> {
+  for await (const a of args as AsyncIterable<unknown>) {
+    const n = fromGo<{ bytes: Uint8Array; cid: CID | null }>(GO_NODE_WITH_META, a)
+    if (n.cid === null) throw new InvalidArgumentError('BlockStream: a block without a CID')
+    yield { cid: n.cid, bytes: n.bytes }
+  }
+}
+
+const pinInfoFromGo = (v: unknown): PinInfo => fromGo<PinInfo>(GO_PININFO, v)
+const idFromGo = (v: unknown): ID => fromGo<ID>(GO_ID, v)
 
 /** What `Cluster.PeerRemove` may call besides `ClusterAPI.peerRemove`. */
 export interface PeerRemovalHandler {
@@ -84,7 +84,7 @@ export interface ClusterRpcServices {
   consensus: Consensus
 }
 
-/** A block sent with `IPFSConnector.BlockStream` (a batch per call). */
+/** A block sent with `IPFSConnector.BlockStream`. */
 export interface RpcBlock {
   cid: CID
   bytes: Uint8Array
@@ -93,96 +93,102 @@ export interface RpcBlock {
 /**
  * Registers the handlers of the Cluster, PinTracker, IPFSConnector,
  * Consensus and PeerMonitor services on `rpc` (access as in
- * `DEFAULT_RPC_POLICY`). Methods (argument -> answer, `*` = streamed):
- * - Cluster.ID, null -> IDJSON; Cluster.IDStream, null -> *IDJSON (one);
- *   Cluster.Peers, null -> *IDJSON; Cluster.PeerAdd, peer -> IDJSON;
- *   Cluster.PeerRemove, {peer, notify_only} -> null; Cluster.Version -> {version};
- *   Cluster.RepoGCLocal -> RepoGCJSON; Cluster.RecoverAllLocal -> *PinInfoJSON;
- *   Cluster.RecoverLocal, cid -> PinInfoJSON; Cluster.IPFSID -> {id,addresses,error}
- * - PinTracker.Status / Recover, cid -> PinInfoJSON; PinTracker.StatusAll,
- *   "status,status" -> *PinInfoJSON; PinTracker.RecoverAll -> *PinInfoJSON;
- *   PinTracker.PinQueueSize -> number
- * - IPFSConnector.BlockStream, {blocks: [{cid, data}]} -> null (a batch into `ipfs.blockStream`);
- *   IPFSConnector.RepoStat, null | {size_only: false} -> {repo_size, storage_max[, num_objects, repo_path, version]}; IPFSConnector.SwarmPeers -> [peer]
- * - Consensus.Peers -> [peer]
- * - PeerMonitor.LatestMetrics, name -> [MetricJSON]; PeerMonitor.MetricNames -> [name]
+ * `DEFAULT_RPC_POLICY`), with upstream's signatures (argument -> reply,
+ * `*` = streamed, `{}` = Go's struct{}):
+ * - Cluster.ID {} -> api.ID; Cluster.IDStream * -> *api.ID (one);
+ *   Cluster.Peers * -> *api.ID; Cluster.PeerAdd peer.ID -> api.ID;
+ *   Cluster.PeerRemove peer.ID -> {} (the full removal, as upstream);
+ *   Cluster.Version {} -> api.Version; Cluster.SendInformersMetrics {} -> {};
+ *   Cluster.RepoGCLocal {} -> api.RepoGC; Cluster.RecoverAllLocal * -> *api.PinInfo;
+ *   Cluster.RecoverLocal api.Cid -> api.PinInfo; Cluster.IPFSID peer.ID -> api.IPFSID
+ * - Cluster.ForgetPeer peer.ID -> {}: ours only (Go peers answer "can't find
+ *   method"): record a removal another peer made, without re-allocating
+ * - PinTracker.Status / Recover api.Cid -> api.PinInfo; PinTracker.StatusAll
+ *   *TrackerStatus (a bit mask, 0 = all) -> *api.PinInfo; PinTracker.RecoverAll
+ *   * -> *api.PinInfo; PinTracker.PinQueueSize {} -> int64
+ * - IPFSConnector.BlockStream *api.NodeWithMeta -> nothing (stored as they come);
+ *   IPFSConnector.RepoStat {} -> api.IPFSRepoStat (our peers may send
+ *   `{full: true}` for NumObjects/RepoPath/Version under extra keys `n`,
+ *   `p`, `ver`, which Go ignores); IPFSConnector.SwarmPeers {} -> []peer.ID
+ * - Consensus.Peers {} -> []peer.ID
+ * - PeerMonitor.LatestMetrics string -> []api.Metric; PeerMonitor.MetricNames {} -> []string
  */
 export function registerClusterRpc(rpc: Pick<Rpc, 'register'>, s: ClusterRpcServices): void {
   const { cluster, tracker, ipfs, monitor, consensus } = s
+  const idToGo = (id: ID): unknown => toGo(GO_ID, id)
+  const pinInfoToGo = (pi: PinInfo): unknown => toGo(GO_PININFO, pi)
 
-  rpc.register('Cluster', 'ID', async (_a, ctx) => idToJSON(await cluster.id({ signal: ctx.signal })))
+  rpc.register('Cluster', 'ID', async (_a, ctx) => idToGo(await cluster.id({ signal: ctx.signal })))
   rpc.register('Cluster', 'IDStream', async function* (_a, ctx) {
-    yield idToJSON(await cluster.id({ signal: ctx.signal }))
+    yield idToGo(await cluster.id({ signal: ctx.signal }))
   })
   rpc.register('Cluster', 'Peers', async function* (_a, ctx) {
-    for await (const id of cluster.peers({ signal: ctx.signal })) yield idToJSON(id)
+    for await (const id of cluster.peers({ signal: ctx.signal })) yield idToGo(id)
   })
-  rpc.register('Cluster', 'PeerAdd', async (a, ctx) => idToJSON(await cluster.peerAdd(String(a), { signal: ctx.signal })))
+  rpc.register('Cluster', 'PeerAdd', async (a, ctx) => idToGo(await cluster.peerAdd(peerArg(a), { signal: ctx.signal })))
   rpc.register('Cluster', 'PeerRemove', async (a, ctx) => {
-    const arg = (typeof a === 'object' && a !== null ? a : { peer: a }) as { peer?: unknown; notify_only?: unknown }
-    const peer = String(arg.peer)
-    if (arg.notify_only === true && cluster.forgetPeer !== undefined) await cluster.forgetPeer(peer, { signal: ctx.signal })
-    else await cluster.peerRemove(peer, { signal: ctx.signal })
-    return null
+    await cluster.peerRemove(peerArg(a), { signal: ctx.signal })
+    return EMPTY
   })
-  rpc.register('Cluster', 'Version', () => ({ version: cluster.version() }))
+  rpc.register('Cluster', 'ForgetPeer', async (a, ctx) => {
+    const peer = peerArg(a)
+    if (cluster.forgetPeer !== undefined) await cluster.forgetPeer(peer, { signal: ctx.signal })
+    return EMPTY
+  })
+  rpc.register('Cluster', 'Version', () => toGo(GO_VERSION, { version: cluster.version() }))
   rpc.register('Cluster', 'SendInformersMetrics', async (_a, ctx) => {
     await cluster.sendInformersMetrics?.({ signal: ctx.signal })
-    return null
+    return EMPTY
   })
-  rpc.register('Cluster', 'RepoGCLocal', async (_a, ctx) => repoGCToJSON(await cluster.repoGCLocal({ signal: ctx.signal })))
+  rpc.register('Cluster', 'RepoGCLocal', async (_a, ctx) => toGo(GO_REPO_GC, await cluster.repoGCLocal({ signal: ctx.signal })))
   rpc.register('Cluster', 'RecoverAllLocal', async function* (_a, ctx) {
-    for await (const pi of tracker.recoverAll({ signal: ctx.signal })) yield pinInfoToJSON(pi)
+    for await (const pi of tracker.recoverAll({ signal: ctx.signal })) yield pinInfoToGo(pi)
   })
-  rpc.register('Cluster', 'RecoverLocal', async (a, ctx) => pinInfoToJSON(await tracker.recover(cidArg(a), { signal: ctx.signal })))
-  rpc.register('Cluster', 'IPFSID', async (_a, ctx) => {
-    const id = await ipfs.id({ signal: ctx.signal })
-    return { id: id.id, addresses: id.addresses, error: id.error }
-  })
+  rpc.register('Cluster', 'RecoverLocal', async (a, ctx) => pinInfoToGo(await tracker.recover(cidArg(a), { signal: ctx.signal })))
+  rpc.register('Cluster', 'IPFSID', async (_a, ctx) => toGo(GO_IPFSID, await ipfs.id({ signal: ctx.signal })))
 
-  rpc.register('PinTracker', 'Status', async (a, ctx) => pinInfoToJSON(await tracker.status(cidArg(a), { signal: ctx.signal })))
-  rpc.register('PinTracker', 'StatusAll', async function* (a, ctx) {
-    for await (const pi of tracker.statusAll(statusFilterFromWire(a), { signal: ctx.signal })) yield pinInfoToJSON(pi)
+  rpc.register('PinTracker', 'Status', async (a, ctx) => pinInfoToGo(await tracker.status(cidArg(a), { signal: ctx.signal })))
+  rpc.register('PinTracker', 'StatusAll', async function* (args, ctx) {
+    const mask = Number(valueFromGo('int', await firstArg(args)))
+    for await (const pi of tracker.statusAll(statusFilterFromGo(mask), { signal: ctx.signal })) yield pinInfoToGo(pi)
   })
-  rpc.register('PinTracker', 'Recover', async (a, ctx) => pinInfoToJSON(await tracker.recover(cidArg(a), { signal: ctx.signal })))
+  rpc.register('PinTracker', 'Recover', async (a, ctx) => pinInfoToGo(await tracker.recover(cidArg(a), { signal: ctx.signal })))
   rpc.register('PinTracker', 'RecoverAll', async function* (_a, ctx) {
-    for await (const pi of tracker.recoverAll({ signal: ctx.signal })) yield pinInfoToJSON(pi)
+    for await (const pi of tracker.recoverAll({ signal: ctx.signal })) yield pinInfoToGo(pi)
   })
-  rpc.register('PinTracker', 'PinQueueSize', () => tracker.pinQueueSize())
+  rpc.register('PinTracker', 'PinQueueSize', () => valueToGo('int', tracker.pinQueueSize()))
 
-  rpc.register('IPFSConnector', 'BlockStream', async (a, ctx) => {
-    const blocks = ((a as { blocks?: unknown } | null)?.blocks ?? []) as { cid: unknown; data: Uint8Array }[]
-    const parsed = blocks.map((b) => ({ cid: parseCid(b.cid, 'cid'), bytes: b.data }))
-    await ipfs.blockStream(
-      (async function* () {
-        yield* parsed
-      })(),
-      { signal: ctx.signal }
-    )
-    return null
+  rpc.register('IPFSConnector', 'BlockStream', async function* (args, ctx) {
+    await ipfs.blockStream(blocksFrom(args), { signal: ctx.signal })
   })
   rpc.register('IPFSConnector', 'RepoStat', async (a, ctx) => {
-    // arg {size_only: false}: the full stat (the IPFS proxy's repo/stat)
-    const sizeOnly = (a as { size_only?: unknown } | null)?.size_only !== false
-    const st = await ipfs.repoStat({ signal: ctx.signal, sizeOnly })
-    if (sizeOnly) return { repo_size: st.repoSize, storage_max: st.storageMax }
-    return { repo_size: st.repoSize, storage_max: st.storageMax, num_objects: st.numObjects ?? 0, repo_path: st.repoPath ?? '', version: st.version ?? '' }
+    const full = (a as { full?: unknown } | null)?.full === true
+    const st = await ipfs.repoStat({ signal: ctx.signal, sizeOnly: !full })
+    const out: Record<string, unknown> = toGo(GO_IPFS_REPO_STAT, st)
+    if (full) Object.assign(out, { n: st.numObjects ?? 0, p: st.repoPath ?? '', ver: st.version ?? '' })
+    return out
   })
-  rpc.register('IPFSConnector', 'SwarmPeers', async (_a, ctx) => ipfs.swarmPeers({ signal: ctx.signal }))
+  rpc.register('IPFSConnector', 'SwarmPeers', async (_a, ctx) => valueToGo({ array: 'peer' }, await ipfs.swarmPeers({ signal: ctx.signal })))
 
-  rpc.register('Consensus', 'Peers', async (_a, ctx) => consensus.peers({ signal: ctx.signal }))
+  rpc.register('Consensus', 'Peers', async (_a, ctx) => valueToGo({ array: 'peer' }, await consensus.peers({ signal: ctx.signal })))
 
-  rpc.register('PeerMonitor', 'LatestMetrics', async (a, ctx) => (await monitor.latestMetrics(String(a), { signal: ctx.signal })).map(metricToJSON))
+  rpc.register('PeerMonitor', 'LatestMetrics', async (a, ctx) =>
+    valueToGo({ array: { struct: GO_METRIC } }, await monitor.latestMetrics(String(valueFromGo('string', a)), { signal: ctx.signal }))
+  )
   rpc.register('PeerMonitor', 'MetricNames', () => monitor.metricNames())
 }
 
-/** Typed calls to the services of `registerClusterRpc` on any peer (this one included). */
+/** Typed calls to the services of `registerClusterRpc` on any peer (this one included; Go peers too). */
 export interface ClusterRpcClient {
   id(peer: PeerId, options?: RpcCallOptions): Promise<ID>
   /** The peer's view of the cluster's peers (`Cluster.Peers`). */
   peers(peer: PeerId, options?: RpcCallOptions): AsyncGenerator<ID>
   peerAdd(peer: PeerId, added: PeerId, options?: RpcCallOptions): Promise<ID>
-  /** `notifyOnly`: the peer only records the removal (no re-allocation). */
+  /**
+   * `notifyOnly`: the peer only records the removal (`Cluster.ForgetPeer`,
+   * ours only: a Go peer answers RpcMethodNotFoundError); else upstream's
+   * `Cluster.PeerRemove`, the full removal on that peer.
+   */
   peerRemove(peer: PeerId, removed: PeerId, notifyOnly: boolean, options?: RpcCallOptions): Promise<void>
   version(peer: PeerId, options?: RpcCallOptions): Promise<string>
   repoGCLocal(peer: PeerId, options?: RpcCallOptions): Promise<RepoGC>
@@ -193,9 +199,9 @@ export interface ClusterRpcClient {
   trackerStatus(peer: PeerId, cid: CID, options?: RpcCallOptions): Promise<PinInfo>
   trackerStatusAll(peer: PeerId, filter: Set<TrackerStatus>, options?: RpcCallOptions): AsyncGenerator<PinInfo>
   trackerRecover(peer: PeerId, cid: CID, options?: RpcCallOptions): Promise<PinInfo>
-  /** Stores a batch of blocks in the peer's IPFS (`IPFSConnector.BlockStream`). */
-  blockStream(peer: PeerId, blocks: RpcBlock[], options?: RpcCallOptions): Promise<void>
-  /** `sizeOnly` false: the full stat (NumObjects, RepoPath, Version too). */
+  /** Stores blocks in the peer's IPFS: one `IPFSConnector.BlockStream` stream for all of them. */
+  blockStream(peer: PeerId, blocks: RpcBlock[] | AsyncIterable<RpcBlock>, options?: RpcCallOptions): Promise<void>
+  /** `sizeOnly` false: the full stat (NumObjects, RepoPath, Version too; our peers only). */
   repoStat(peer: PeerId, options?: RpcCallOptions, sizeOnly?: boolean): Promise<IPFSRepoStat>
   swarmPeers(peer: PeerId, options?: RpcCallOptions): Promise<string[]>
   consensusPeers(peer: PeerId, options?: RpcCallOptions): Promise<PeerId[]>
@@ -204,69 +210,73 @@ export interface ClusterRpcClient {
 
 /** Wraps an `RpcClient` with the typed calls of the cluster's services. */
 export function clusterRpcClient(rpc: RpcClient): ClusterRpcClient {
+  const peers = (v: unknown): string[] => valueFromGo({ array: 'peer' }, v) as string[]
   return {
     async id(peer, o) {
-      return idFromJSON((await rpc.call(peer, 'Cluster', 'ID', null, o)) as IDJSON)
+      return idFromGo(await rpc.call(peer, 'Cluster', 'ID', EMPTY, o))
     },
     async *peers(peer, o) {
-      for await (const x of rpc.callStream(peer, 'Cluster', 'Peers', null, o)) yield idFromJSON(x as IDJSON)
+      for await (const x of rpc.callStream(peer, 'Cluster', 'Peers', [], o)) yield idFromGo(x)
     },
     async peerAdd(peer, added, o) {
-      return idFromJSON((await rpc.call(peer, 'Cluster', 'PeerAdd', added, o)) as IDJSON)
+      return idFromGo(await rpc.call(peer, 'Cluster', 'PeerAdd', peerToGo(added), o))
     },
     async peerRemove(peer, removed, notifyOnly, o) {
-      await rpc.call(peer, 'Cluster', 'PeerRemove', { peer: removed, notify_only: notifyOnly }, o)
+      await rpc.call(peer, 'Cluster', notifyOnly ? 'ForgetPeer' : 'PeerRemove', peerToGo(removed), o)
     },
     async version(peer, o) {
-      return String(((await rpc.call(peer, 'Cluster', 'Version', null, o)) as { version?: unknown } | null)?.version ?? VERSION)
+      return fromGo<{ version: string }>(GO_VERSION, await rpc.call(peer, 'Cluster', 'Version', EMPTY, o)).version
     },
     async repoGCLocal(peer, o) {
-      return repoGCFromJSON((await rpc.call(peer, 'Cluster', 'RepoGCLocal', null, o)) as RepoGCJSON)
+      return fromGo<RepoGC>(GO_REPO_GC, await rpc.call(peer, 'Cluster', 'RepoGCLocal', EMPTY, o))
     },
     async sendInformersMetrics(peer, o) {
-      await rpc.call(peer, 'Cluster', 'SendInformersMetrics', null, o)
+      await rpc.call(peer, 'Cluster', 'SendInformersMetrics', EMPTY, o)
     },
     async *recoverAllLocal(peer, o) {
-      for await (const x of rpc.callStream(peer, 'Cluster', 'RecoverAllLocal', null, o)) yield pinInfoFromJSON(x as PinInfoJSON)
+      for await (const x of rpc.callStream(peer, 'Cluster', 'RecoverAllLocal', [], o)) yield pinInfoFromGo(x)
     },
     async ipfsId(peer, o) {
-      const r = (await rpc.call(peer, 'Cluster', 'IPFSID', null, o)) as Partial<IPFSID> | null
-      return { id: r?.id ?? '', addresses: r?.addresses ?? [], error: r?.error ?? '' }
+      return fromGo<IPFSID>(GO_IPFSID, await rpc.call(peer, 'Cluster', 'IPFSID', peerToGo(peer), o))
     },
     async trackerStatus(peer, cid, o) {
-      return pinInfoFromJSON((await rpc.call(peer, 'PinTracker', 'Status', cid.toString(), o)) as PinInfoJSON)
+      return pinInfoFromGo(await rpc.call(peer, 'PinTracker', 'Status', cid.bytes, o))
     },
     async *trackerStatusAll(peer, filter, o) {
-      for await (const x of rpc.callStream(peer, 'PinTracker', 'StatusAll', statusFilterToWire(filter), o)) {
-        yield pinInfoFromJSON(x as PinInfoJSON)
+      for await (const x of rpc.callStream(peer, 'PinTracker', 'StatusAll', [valueToGo('int', statusFilterToGo(filter))], o)) {
+        yield pinInfoFromGo(x)
       }
     },
     async trackerRecover(peer, cid, o) {
-      return pinInfoFromJSON((await rpc.call(peer, 'PinTracker', 'Recover', cid.toString(), o)) as PinInfoJSON)
+      return pinInfoFromGo(await rpc.call(peer, 'PinTracker', 'Recover', cid.bytes, o))
     },
     async blockStream(peer, blocks, o) {
-      const arg = { blocks: blocks.map((b) => ({ cid: b.cid.toString(), data: b.bytes })) }
-      await rpc.call(peer, 'IPFSConnector', 'BlockStream', arg, o)
+      const args = (async function* () {
+        for await (const b of blocks) yield toGo(GO_NODE_WITH_META, { bytes: b.bytes, cid: b.cid, cumSize: 0 })
+      })()
+      for await (const _ of rpc.callStream(peer, 'IPFSConnector', 'BlockStream', args, o)) {
+        // BlockStream gives no replies: the stream's end is the answer
+      }
     },
     async repoStat(peer, o, sizeOnly = true) {
-      type Stat = { repo_size?: number; storage_max?: number; num_objects?: number; repo_path?: string; version?: string }
-      const r = (await rpc.call(peer, 'IPFSConnector', 'RepoStat', sizeOnly ? null : { size_only: false }, o)) as Stat | null
-      const st: IPFSRepoStat = { repoSize: r?.repo_size ?? 0, storageMax: r?.storage_max ?? 0 }
+      const r = await rpc.call(peer, 'IPFSConnector', 'RepoStat', sizeOnly ? EMPTY : { full: true }, o)
+      const st = fromGo<IPFSRepoStat>(GO_IPFS_REPO_STAT, r)
       if (!sizeOnly) {
-        st.numObjects = r?.num_objects ?? 0
-        st.repoPath = r?.repo_path ?? ''
-        st.version = r?.version ?? ''
+        const x = r as { n?: unknown; p?: unknown; ver?: unknown }
+        st.numObjects = Number(valueFromGo('uint', x.n))
+        st.repoPath = String(valueFromGo('string', x.p))
+        st.version = String(valueFromGo('string', x.ver))
       }
       return st
     },
     async swarmPeers(peer, o) {
-      return (await rpc.call(peer, 'IPFSConnector', 'SwarmPeers', null, o)) as string[]
+      return peers(await rpc.call(peer, 'IPFSConnector', 'SwarmPeers', EMPTY, o))
     },
     async consensusPeers(peer, o) {
-      return (await rpc.call(peer, 'Consensus', 'Peers', null, o)) as PeerId[]
+      return peers(await rpc.call(peer, 'Consensus', 'Peers', EMPTY, o))
     },
     async latestMetrics(peer, name, o) {
-      return ((await rpc.call(peer, 'PeerMonitor', 'LatestMetrics', name, o)) as MetricJSON[]).map(metricFromJSON)
+      return valueFromGo({ array: { struct: GO_METRIC } }, await rpc.call(peer, 'PeerMonitor', 'LatestMetrics', name, o)) as Metric[]
     }
   }
 }

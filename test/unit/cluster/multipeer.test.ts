@@ -5,13 +5,13 @@ import { setLogLevels } from '../../../src/observability/logging.ts'
 import { clusterRpcClient } from '../../../src/rpc/services.ts'
 import type { Alert, ID, PeerId } from '../../../src/types/index.ts'
 import { defaultPinOptions } from '../../../src/types/index.ts'
-import { makeCid, makePin, metric, Net, Router, StubMonitor, StubState } from './stubs.ts'
+import { makeCid, makePin, metric, Net, Router, StubMonitor, StubState, ipfsOf, testPeer } from './stubs.ts'
 import { waitFor } from '../../../scripts/launcher/poll.ts'
 
-const A = 'peerA'
-const B = 'peerB'
-const C = 'peerC'
-const D = 'peerD'
+const A = testPeer('peerA')
+const B = testPeer('peerB')
+const C = testPeer('peerC')
+const D = testPeer('peerD')
 
 beforeAll(() => setLogLevels('cluster:error'))
 afterAll(() => setLogLevels('cluster:info'))
@@ -34,7 +34,7 @@ describe('peers and id', () => {
     expect(byId.get(A)?.error).toBe('')
     expect(byId.get(B)?.error).toBe('')
     expect(byId.get(B)?.peername).toBe(`name-${B}`)
-    expect(byId.get(B)?.ipfs.id).toBe(`ipfs-${B}`)
+    expect(byId.get(B)?.ipfs.id).toBe(ipfsOf(B))
     expect(byId.get(C)?.error).toContain('no answer')
     expect(byId.get(C)?.error).toContain('within 200 ms') // the stubs' rpc timeout bounded the call
     expect(byId.get(C)?.peername).toBe(`name-${C}`) // from its last ping
@@ -182,16 +182,16 @@ describe('repoGC and connectGraph', () => {
 
   test('connectGraph records cluster links, trust and IPFS links', async () => {
     const net = new Net()
-    const [a] = net.add([A, B, C], new StubState(), { swarm: { [A]: [`ipfs-${B}`], [B]: [`ipfs-${A}`, `ipfs-${C}`] } })
+    const [a] = net.add([A, B, C], new StubState(), { swarm: { [A]: [ipfsOf(B)], [B]: [ipfsOf(A), ipfsOf(C)] } })
     net.faults.set(C, 'down')
     const g = await a!.cluster.connectGraph()
     expect(g.clusterId).toBe(A)
     expect(g.clusterTrustLinks).toEqual({ [A]: true, [B]: true, [C]: true })
     expect(g.clusterLinks[A]?.sort()).toEqual([B]) // C errored in A's view
     expect(g.clusterLinks[C]).toEqual([])
-    expect(g.clusterToIpfs).toEqual({ [A]: `ipfs-${A}`, [B]: `ipfs-${B}` })
-    expect(g.ipfsLinks[`ipfs-${A}`]).toEqual([`ipfs-${B}`])
-    expect(g.ipfsLinks[`ipfs-${B}`]).toEqual([`ipfs-${A}`, `ipfs-${C}`])
+    expect(g.clusterToIpfs).toEqual({ [A]: ipfsOf(A), [B]: ipfsOf(B) })
+    expect(g.ipfsLinks[ipfsOf(A)]).toEqual([ipfsOf(B)])
+    expect(g.ipfsLinks[ipfsOf(B)]).toEqual([ipfsOf(A), ipfsOf(C)])
     expect(g.idToPeername[B]).toBe(`name-${B}`)
   })
 })
@@ -347,9 +347,9 @@ describe('peerRemove', () => {
   test('unknown peer: NotFoundError; this peer: InvalidArgumentError', async () => {
     const net = new Net()
     const [a] = net.add([A, B], new StubState())
-    const e1 = await a!.cluster.peerRemove('peerZ').catch((e: unknown) => e as Error)
+    const e1 = await a!.cluster.peerRemove(testPeer('peerZ')).catch((e: unknown) => e as Error)
     expect((e1 as Error).name).toBe('NotFoundError')
-    expect(a!.cluster.isRemovedPeer('peerZ')).toBe(false)
+    expect(a!.cluster.isRemovedPeer(testPeer('peerZ'))).toBe(false)
     const e2 = await a!.cluster.peerRemove(A).catch((e: unknown) => e as Error)
     expect((e2 as Error).name).toBe('InvalidArgumentError')
   })
@@ -413,9 +413,9 @@ describe('join and peerset', () => {
     const st = new StubState()
     const net = new Net()
     const [a] = net.add([A, B, C], st)
-    const withPeerset = net.add(['peerE'], st, {})[0]!
-    ;(withPeerset.cluster as unknown as { c: { peerset: () => Promise<PeerId[]> } }).c.peerset = async () => ['peerE', A]
-    expect((await withPeerset.cluster.id()).clusterPeers).toEqual(['peerE', A])
+    const withPeerset = net.add([testPeer('peerE')], st, {})[0]!
+    ;(withPeerset.cluster as unknown as { c: { peerset: () => Promise<PeerId[]> } }).c.peerset = async () => [testPeer('peerE'), A]
+    expect((await withPeerset.cluster.id()).clusterPeers).toEqual([testPeer('peerE'), A])
     await a!.cluster.forgetPeer(C)
     expect((await a!.cluster.id()).clusterPeers).toEqual([A, B])
   })

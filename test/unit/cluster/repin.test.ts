@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { waitFor } from '../../../scripts/launcher/poll.ts'
 import { setLogLevels, setLogReporters } from '../../../src/observability/logging.ts'
 import type { Alert } from '../../../src/types/index.ts'
-import { makeCid, makePin, metric, Net, StubState } from './stubs.ts'
+import { makeCid, makePin, metric, Net, StubState, ipfsOf, testPeer } from './stubs.ts'
 
-const [A, B, C, D] = ['peerA', 'peerB', 'peerC', 'peerD']
+const [A, B, C, D] = ['peerA', 'peerB', 'peerC', 'peerD'].map(testPeer) as [string, string, string, string]
 
 /** the cluster's log lines, captured: the positive markers the negative checks wait for */
 const lines: string[] = []
@@ -50,13 +50,13 @@ describe('re-pinning retries while the peer stays down', () => {
       for (const p of peers) p.monitor.fire(pingAlert())
       // the first rounds fail: each peer sees no other candidate than itself;
       // wait for several failed rounds (alert, then retries): nothing moved
-      await waitFor(() => count(/could not re-allocate \d+ pins of peerD: retrying/) >= 4, 'failed rounds and their retries', 5_000, 5)
+      await waitFor(() => count(new RegExp(`could not re-allocate \\d+ pins of ${D}: retrying`)) >= 4, 'failed rounds and their retries', 5_000, 5)
       expect(net.log.length).toBe(0)
       // the metrics of the others arrive
       for (const p of peers) {
         for (const [i, id] of [A, B, C].entries()) {
           await p.monitor.logMetric(metric('freespace', id, String(100 - i)))
-          await p.monitor.logMetric(metric('ping', id, JSON.stringify({ peer_name: id, ipfs_id: `ipfs-${id}`, ipfs_addresses: [] })))
+          await p.monitor.logMetric(metric('ping', id, JSON.stringify({ peer_name: id, ipfs_id: ipfsOf(id), ipfs_addresses: [] })))
         }
       }
       await waitFor(() => new Set(net.log.map((e) => e.pin.cid.toString())).size === 12, 'all 12 pins to be re-allocated', 5_000, 5)
@@ -73,13 +73,13 @@ describe('re-pinning retries while the peer stays down', () => {
     try {
       lines.length = 0
       for (const p of peers) p.monitor.fire(pingAlert())
-      await waitFor(() => count(/could not re-allocate \d+ pins of peerD/) >= 1, 'a failed round', 5_000, 5)
+      await waitFor(() => count(new RegExp(`could not re-allocate \\d+ pins of ${D}`)) >= 1, 'a failed round', 5_000, 5)
       // D comes back into every peerset, then the others' metrics arrive: nothing moves
       for (const p of peers) {
         ;(p.consensus as unknown as { peerList: string[] }).peerList = [A, B, C, D]
         for (const id of [A, B, C]) await p.monitor.logMetric(metric('freespace', id, '50'))
       }
-      await waitFor(() => count(/peerD is back: no more re-pinning/) >= 1, 'a peer to see peerD back', 5_000, 5)
+      await waitFor(() => count(new RegExp(`${D} is back: no more re-pinning`)) >= 1, 'a peer to see peerD back', 5_000, 5)
       expect(net.log.length).toBe(0)
     } finally {
       for (const p of peers) await p.cluster.stop()

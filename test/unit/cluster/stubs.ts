@@ -7,8 +7,10 @@
  * `down` (transport error), `hang` (never answers: the caller's timeout
  * fires) or `deny` (policy refusal).
  */
-import { decode, encode } from '@msgpack/msgpack'
+import { createHash } from 'node:crypto'
+import { peerIdFromMultihash } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { Cluster, type ClusterComponents, type ClusterInit } from '../../../src/cluster.ts'
@@ -24,10 +26,30 @@ import type {
   StateChangeHandler
 } from '../../../src/interfaces.ts'
 import { RpcTimeoutError, RpcTransportError, RpcUnauthorizedError } from '../../../src/rpc/errors.ts'
-import { createRpc, type Rpc, type RpcCallOptions, type RpcClient, type RpcMultiResult } from '../../../src/rpc/rpc.ts'
+import { createRpc, type Rpc, type RpcArgs, type RpcCallOptions, type RpcClient, type RpcMultiResult } from '../../../src/rpc/rpc.ts'
+import { goDecode, goEncode } from '../../../src/rpc/msgpack.ts'
 import { registerClusterRpc } from '../../../src/rpc/services.ts'
 import type { Alert, IPFSID, Metric, PeerId, Pin, PinInfo, TrackerStatus } from '../../../src/types/index.ts'
 import { defaultPinOptions, pinWithOpts } from '../../../src/types/index.ts'
+
+
+/**
+ * A valid peer ID (a sha2-256 multihash, like RSA peers' `Qm…`) standing
+ * for `name` (at most 32 bytes): values cross the RPC as binary peer IDs,
+ * so names will not do. The digest is the name zero-padded, so the IDs of
+ * names of one length sort as the names do (base58's alphabet is in ASCII order).
+ */
+export function testPeer(name: string): PeerId {
+  const bytes = new TextEncoder().encode(name)
+  const digest = bytes.length <= 32 ? new Uint8Array(32) : createHash('sha256').update(bytes).digest()
+  if (bytes.length <= 32) digest.set(bytes)
+  return peerIdFromMultihash(Digest.create(0x12, digest)).toString()
+}
+
+/** The IPFS daemon's peer ID of the stub peer `peer`. */
+export function ipfsOf(peer: PeerId): PeerId {
+  return testPeer(`ipfs-${peer}`)
+}
 
 export async function makeCid(s: string): Promise<CID> {
   return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(s)))
@@ -149,7 +171,7 @@ export class StubTracker implements PinTracker {
       metadata: {},
       pinInfo: {
         peerName: `name-${this.self}`,
-        ipfsPeerId: `ipfs-${this.self}`,
+        ipfsPeerId: ipfsOf(this.self),
         ipfsPeerAddresses: [],
         status: st,
         timestamp: new Date(),
@@ -239,7 +261,7 @@ export class StubAllocator implements PinAllocator {
 }
 
 export function stubIpfs(self: PeerId, swarm: string[] = []): IPFSConnector & { stored: string[] } {
-  const id: IPFSID = { id: `ipfs-${self}`, addresses: [`/ip4/127.0.0.1/tcp/4001/p2p/ipfs-${self}`], error: '' }
+  const id: IPFSID = { id: ipfsOf(self), addresses: [`/ip4/127.0.0.1/tcp/4001/p2p/${ipfsOf(self)}`], error: '' }
   const stored: string[] = []
   const notUsed = async (): Promise<never> => {
     throw new Error('not used')
@@ -272,8 +294,13 @@ export function stubIpfs(self: PeerId, swarm: string[] = []): IPFSConnector & { 
 
 export type Fault = 'down' | 'hang' | 'deny'
 
+/** A value as the other peer reads it (gorpc's msgpack). */
 function wire(v: unknown): unknown {
-  return decode(encode(v ?? null))
+  return goDecode(goEncode(v ?? null))
+}
+
+async function* wireAll(args: RpcArgs): AsyncGenerator<unknown> {
+  for await (const a of args) yield wire(a)
 }
 
 async function hang(o?: RpcCallOptions): Promise<never> {
@@ -309,11 +336,11 @@ export class Router implements RpcClient {
     const t = this.target(peer)
     return wire(await t.call(peer, service, method, wire(arg), { signal: o?.signal, timeoutMs: 0 }))
   }
-  async *callStream(peer: PeerId, service: string, method: string, arg: unknown, o?: RpcCallOptions): AsyncGenerator<unknown> {
+  async *callStream(peer: PeerId, service: string, method: string, args: RpcArgs, o?: RpcCallOptions): AsyncGenerator<unknown> {
     this.net.calls.push(`${this.peerId}->${peer} ${service}.${method}`)
     if (this.net.faults.get(peer) === 'hang') await hang(o)
     const t = this.target(peer)
-    for await (const x of t.callStream(peer, service, method, wire(arg), { signal: o?.signal, timeoutMs: 0 })) yield wire(x)
+    for await (const x of t.callStream(peer, service, method, wireAll(args), { signal: o?.signal, timeoutMs: 0 })) yield wire(x)
   }
   async multiCall(peers: PeerId[], service: string, method: string, arg: unknown, o?: RpcCallOptions): Promise<RpcMultiResult[]> {
     return Promise.all(
@@ -367,7 +394,7 @@ export class Net {
       const monitor = new StubMonitor()
       ;(opts.metricsOf ?? ids).forEach((p, i) => {
         void monitor.logMetric(metric('freespace', p, String(100 - i)))
-        void monitor.logMetric(metric('ping', p, JSON.stringify({ peer_name: `name-${p}`, ipfs_id: `ipfs-${p}`, ipfs_addresses: [] })))
+        void monitor.logMetric(metric('ping', p, JSON.stringify({ peer_name: `name-${p}`, ipfs_id: ipfsOf(p), ipfs_addresses: [] })))
       })
       const ipfs = stubIpfs(id, opts.swarm?.[id] ?? [])
       const rpc = createRpc({ peerId: id }, { isTrusted: (p) => consensus.isTrustedPeer(p) })

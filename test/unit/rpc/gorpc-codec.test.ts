@@ -126,7 +126,7 @@ describe('cluster structs: the bytes Go writes', () => {
     const golden =
       '86a16ea470696e67a170da00260024080112202ffa35a99d3a3cfbb17bb7c1dc5561b18a8dcca4df38dc613ea859c37eb1336ba176b17b22706565725f6e616d65223a2270227da165d317979d05324dac00a164c3a174d317979cfe362a0000'
     expect(hex(goEncode(toGo(GO_METRIC, m)))).toBe(golden)
-    expect(fromGo(GO_METRIC, goDecode(Buffer.from(golden, 'hex')))).toEqual(m)
+    expect(fromGo<Metric>(GO_METRIC, goDecode(Buffer.from(golden, "hex")))).toEqual(m)
   })
 
   test('api.RepoGC', () => {
@@ -134,7 +134,7 @@ describe('cluster structs: the bytes Go writes', () => {
     const golden =
       '83a170da00260024080112202ffa35a99d3a3cfbb17bb7c1dc5561b18a8dcca4df38dc613ea859c37eb1336ba2706ea170a16b9181a16bda002401701220c3c4733ec8affd06cf9e9ff50ffc6bcd2ec85a6170004bb709669c31de94391a'
     expect(hex(goEncode(toGo(GO_REPO_GC, r)))).toBe(golden)
-    expect(fromGo(GO_REPO_GC, goDecode(Buffer.from(golden, 'hex')))).toEqual(r)
+    expect(fromGo<RepoGC>(GO_REPO_GC, goDecode(Buffer.from(golden, "hex")))).toEqual(r)
   })
 
   test('api.ID: Go wrote present-but-empty c and e (a0); we read them as empty', () => {
