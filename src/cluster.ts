@@ -729,7 +729,11 @@ export class Cluster implements ClusterAPI, Startable {
         others.map((p) =>
           client
             .peerRemove(p, peer, true, { signal: options?.signal, timeoutMs: this.rpcTimeoutMs })
-            .catch((err: unknown) => log.warn(`telling ${p} that ${peer} was removed: ${errorMessage(err)}`))
+            .catch((err: unknown) => {
+              // a Go peer has no Cluster.ForgetPeer: it learns of the removal as upstream peers do (ping metrics)
+              if (errorName(err) === 'RpcMethodNotFoundError') log.debug(`${p} does not take removal notices (upstream peer)`)
+              else log.warn(`telling ${p} that ${peer} was removed: ${errorMessage(err)}`)
+            })
         )
       )
     }

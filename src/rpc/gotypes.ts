@@ -28,7 +28,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { InvalidArgumentError } from '../errors.ts'
-import { TRACKER_STATUSES, type PinMode, type PinType, type TrackerStatus } from '../types/index.ts'
+import { TRACKER_STATUSES, type PinType, type TrackerStatus } from '../types/index.ts'
 import { GoInt } from './msgpack.ts'
 
 export type GoKind =

@@ -171,9 +171,15 @@ async function sendStream(source: AsyncIterable<unknown>, sendBatch: (items: unk
   const it = source[Symbol.asyncIterator]()
   let batch: unknown[] = []
   let next = it.next()
+  const sourceFailed = async (err: unknown): Promise<never> => {
+    // the items gathered before the failure still go out, then the error
+    if (batch.length > 0) await sendBatch(batch)
+    batch = []
+    throw err
+  }
   try {
     for (;;) {
-      const r = batch.length === 0 ? await next : await settledSoon(next)
+      const r = batch.length === 0 ? await next.catch(sourceFailed) : await settledSoon(next).catch(sourceFailed)
       if (r === PENDING) {
         await sendBatch(batch)
         batch = []
@@ -259,11 +265,12 @@ class GorpcStream {
   readonly stream: Stream
   private readonly bytes: ReturnType<typeof byteStream<Stream>>
   private readonly values: AsyncGenerator<unknown, void, unknown>
-  private readonly signal: AbortSignal
+  private readonly writeSignal: AbortSignal
 
-  constructor(stream: Stream, signal: AbortSignal) {
+  /** `signal` aborts reads; `writeSignal` (default `signal`) aborts writes. */
+  constructor(stream: Stream, signal: AbortSignal, writeSignal: AbortSignal = signal) {
     this.stream = stream
-    this.signal = signal
+    this.writeSignal = writeSignal
     this.bytes = byteStream(stream, { maxBufferSize: MAX_VALUE_BYTES + 1024 })
     const bytes = this.bytes
     this.values = goDecoder().decodeStream(
@@ -293,7 +300,7 @@ class GorpcStream {
       buf.set(p, off)
       off += p.byteLength
     }
-    await this.bytes.write(buf, { signal: this.signal })
+    await this.bytes.write(buf, { signal: this.writeSignal })
   }
 }
 
@@ -438,15 +445,18 @@ export class Rpc implements RpcClient {
     run.signal.addEventListener('abort', onRunAbort, { once: true })
     const onClose = (): void => handlerCtl.abort(new AbortError('the caller went away'))
     stream.addEventListener('close', onClose, { once: true })
-    const io = new GorpcStream(stream, handlerCtl.signal)
+    const io = new GorpcStream(stream, handlerCtl.signal, run.signal)
     let service = ''
     let method = ''
     try {
       const readDeadline = new CallDeadline(REQUEST_READ_TIMEOUT_MS, [handlerCtl.signal])
+      const onTimeout = (): void => handlerCtl.abort(readDeadline.signal.reason)
+      readDeadline.signal.addEventListener('abort', onTimeout, { once: true })
       let svcId: WireResponse['Service']
       try {
         svcId = (await io.next())?.value
       } finally {
+        readDeadline.signal.removeEventListener('abort', onTimeout)
         readDeadline.dispose()
       }
       if (typeof svcId !== 'object' || svcId === null) throw new RpcTransportError('malformed RPC request: no ServiceID')
@@ -497,10 +507,13 @@ export class Rpc implements RpcClient {
   ): Promise<void> {
     const arg = await io.next()
     if (arg === undefined) throw new RpcTransportError('malformed RPC request: no argument')
-    // as gorpc: the caller's half-close (or reset) cancels the call
+    // as gorpc: the caller's half-close cancels the call, which then answers `context canceled`
+    let halfClosed = false
     io.next().then(
       (r) => {
-        if (r === undefined) handlerCtl.abort(new AbortError('context canceled'))
+        if (r !== undefined) return
+        halfClosed = true
+        handlerCtl.abort(new AbortError('context canceled'))
       },
       () => handlerCtl.abort(new AbortError('the caller went away'))
     )
@@ -509,6 +522,10 @@ export class Rpc implements RpcClient {
       result = await handler(arg.value, { peer, local: false, signal: handlerCtl.signal })
       if (isAsyncIterable(result)) throw new RpcKindError(`${header.Name}.${header.Method} answered a stream to a unary call`)
     } catch (err) {
+      if (halfClosed) {
+        await fail('context canceled', ErrType.NonRPC)
+        return
+      }
       if (handlerCtl.signal.aborted) throw err
       await fail(toError(err).message, ErrType.NonRPC, toError(err).name)
       return

@@ -62,6 +62,12 @@ async function* blocksFrom(args: unknown): AsyncGenerator<RpcBlock> {
   }
 }
 
+/** A reply stream that ends when `work` does, giving nothing. */
+async function* noReplies(work: Promise<void>): AsyncGenerator<never> {
+  await work
+  yield* []
+}
+
 const pinInfoFromGo = (v: unknown): PinInfo => fromGo<PinInfo>(GO_PININFO, v)
 const idFromGo = (v: unknown): ID => fromGo<ID>(GO_ID, v)
 
@@ -158,9 +164,8 @@ export function registerClusterRpc(rpc: Pick<Rpc, 'register'>, s: ClusterRpcServ
   })
   rpc.register('PinTracker', 'PinQueueSize', () => valueToGo('int', tracker.pinQueueSize()))
 
-  rpc.register('IPFSConnector', 'BlockStream', async function* (args, ctx) {
-    await ipfs.blockStream(blocksFrom(args), { signal: ctx.signal })
-  })
+  // a stream with no replies: its end (or its error) is the answer
+  rpc.register('IPFSConnector', 'BlockStream', (args, ctx) => noReplies(ipfs.blockStream(blocksFrom(args), { signal: ctx.signal })))
   rpc.register('IPFSConnector', 'RepoStat', async (a, ctx) => {
     const full = (a as { full?: unknown } | null)?.full === true
     const st = await ipfs.repoStat({ signal: ctx.signal, sizeOnly: !full })
