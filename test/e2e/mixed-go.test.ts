@@ -8,14 +8,17 @@
  * and our peer B with `--bootstrap A`. The three share ONE pinset: pins and
  * unpins made through either implementation's API reach the other's pinset
  * and kubo. What crosses: crdt head broadcasts on gossipsub, crdt blocks over
- * bitswap, ping/informer metrics on gossipsub. What does not yet: the
- * peer-to-peer RPC (upstream's go-libp2p-gorpc wire), so `peers ls` lists
- * the other side's peers with an error instead of their details, and the
- * cluster does not connect the kubos across (upstream does it with RPC
- * `Cluster.Peers`): this test connects the kubos itself.
+ * bitswap, ping/informer metrics on gossipsub, and the peer-to-peer RPC
+ * (go-libp2p-gorpc's wire): `peers ls` details, `status`/`recover` through
+ * any peer, `ctl add` blocks streamed to the allocations (BlockStream),
+ * `ipfs gc`, and the connectors' swarm connects (from each peer's IPFS
+ * addresses, as upstream's `Cluster.Peers`).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { type ClusterPeer, initPeer, type Kubo, startKubo, stopAllKubos, waitFor, FAST_TIMINGS } from '../../scripts/launcher/index.ts'
 import { type GoClusterPeer, initGoPeer, parseJsonValues } from '../helpers/upstream.ts'
 
@@ -50,6 +53,25 @@ interface PeerJSON {
   id: string
   peername?: string
   error?: string
+  version?: string
+  addresses?: string[]
+  cluster_peers?: string[]
+  ipfs?: { id?: string; addresses?: string[]; error?: string }
+}
+
+interface PeerInfoJSON {
+  peername?: string
+  status: string
+  error?: string
+}
+
+interface GlobalPinInfoJSON {
+  cid: string
+  peer_map: Record<string, PeerInfoJSON>
+}
+
+interface RepoGCJSON {
+  peer_map: Record<string, { peer: string; peername?: string; error?: string; keys?: unknown[] }>
 }
 
 function logsTail(): string {
@@ -115,16 +137,14 @@ beforeAll(async () => {
       cfg.consensus.crdt.rebroadcast_interval = '2s'
       cfg.monitor.pubsubmon.check_interval = '1s'
       for (const inf of Object.values(cfg.informer)) inf.metric_ttl = '2s'
-      cfg.ipfs_connector.ipfshttp.connect_swarms_delay = '1s'
+      // once, after the delay (as upstream): late enough for our peers' metrics to have arrived
+      cfg.ipfs_connector.ipfshttp.connect_swarms_delay = '6s'
     }
   })
   await go.start(['--bootstrap', bootstrap])
   b = await initPeer({ ipfsApi: kB.apiMultiaddr, env: { CLUSTER_SECRET: SECRET, CLUSTER_PEERNAME: 'ts-b', ...OURS_FAST } })
   await b.start(['--bootstrap', bootstrap])
   idB = (await ourId(b)).id
-  // the cluster connects kubos through RPC `Cluster.Peers`, which does not
-  // cross yet: connect the Go peer's kubo to ours here
-  for (const k of [kA, kB]) await kG.ipfsOk(['swarm', 'connect', k.swarmAddrs[0]!])
 }, 120_000)
 
 afterAll(async () => {
@@ -187,23 +207,97 @@ describe('a mixed cluster: an upstream Go v1.1.6 peer and two of our peers share
     for (const k of [kA, kB]) await converge(async () => !(await kuboPins(k, fromGo)), 'our kubos to unpin')
   })
 
-  test('peers ls on each side lists the other side by its peer ID (the details need the RPC, not yet compatible)', async () => {
-    // membership comes from ping metrics on gossipsub, which cross; the
-    // rest of each entry is asked over RPC, which does not cross yet
+  test('peers ls on each side gives the other side\'s details (RPC Cluster.IDStream both ways)', async () => {
     const goSide = await converge(async () => {
       const ls = await go.ctlJson<PeerJSON>(['peers', 'ls'])
-      return [idA, idB].every((id) => ls.some((p) => p.id === id)) ? ls : undefined
-    }, 'the Go peer to list both our peers')
-    const ourSide = await converge(async () => {
-      const r = await a.ctl(['--enc', 'json', 'peers', 'ls'])
-      const ls = parseJsonValues<PeerJSON>(r.stdout)
-      return ls.some((p) => p.id === go.id) ? ls : undefined
-    }, 'our peer to list the Go peer')
-    const errs = [
-      ...goSide.filter((p) => p.id !== go.id).map((p) => `Go lists ${p.id}: ${p.error ?? ''}`),
-      ...ourSide.filter((p) => p.id === go.id).map((p) => `A lists the Go peer: ${p.error ?? ''}`)
-    ]
-    console.log(`[mixed-go] peers ls across:\n  ${errs.join('\n  ')}`)
+      return [idA, idB].every((id) => ls.some((p) => p.id === id && (p.error ?? '') === '')) ? ls : undefined
+    }, 'the Go peer to list both our peers without error')
+    for (const id of [idA, idB]) {
+      const p = goSide.find((x) => x.id === id)!
+      expect(p.peername).toBe(id === idA ? 'ts-a' : 'ts-b')
+      expect(p.addresses?.some((x) => x.endsWith(`/p2p/${id}`))).toBe(true)
+      expect(p.ipfs?.id).toBe(id === idA ? kA.peerId : kB.peerId)
+      expect(p.ipfs?.addresses?.length ?? 0).toBeGreaterThan(0)
+    }
+    for (const p of [a, b]) {
+      const ls = await converge(async () => {
+        const r = await p.ctl(['--enc', 'json', 'peers', 'ls'])
+        const ls = parseJsonValues<PeerJSON>(r.stdout)
+        return ls.some((x) => x.id === go.id && (x.error ?? '') === '') ? ls : undefined
+      }, 'our peer to list the Go peer without error')
+      const g = ls.find((x) => x.id === go.id)!
+      expect(g.peername).toBe('go-g')
+      expect(g.version).toContain('1.1.6')
+      expect(g.ipfs?.id).toBe(kG.peerId)
+      expect(g.cluster_peers).toContain(idA)
+    }
+  })
+
+  test("the connectors connect the kubos across from the peers' IPFS addresses (no manual swarm connect)", async () => {
+    await converge(async () => {
+      const r = await kG.ipfs(['swarm', 'peers'], { timeoutMs: 10_000 })
+      return r.stdout.includes(kA.peerId) && r.stdout.includes(kB.peerId)
+    }, "the Go peer's kubo to be connected to both of ours", 60_000)
+  })
+
+  test('status and recover through any peer show every peer\'s tracker status (PinTracker.Status/StatusAll/Recover both ways)', async () => {
+    const cid = await addData(kA)
+    expect((await a.ctl(['pin', 'add', '--no-status', cid])).code).toBe(0)
+    const everyPeer = [idA, idB, go.id].sort()
+    const allPinned = (g: GlobalPinInfoJSON | undefined): boolean =>
+      g !== undefined && Object.keys(g.peer_map).sort().join() === everyPeer.join() && Object.values(g.peer_map).every((x) => x.status === 'pinned')
+    await converge(async () => {
+      const r = await a.ctl(['--enc', 'json', 'status', cid])
+      return allPinned(parseJsonValues<GlobalPinInfoJSON>(r.stdout)[0])
+    }, `status of ${cid} through our peer to be pinned on all three`)
+    await converge(async () => allPinned((await go.ctlJson<GlobalPinInfoJSON>(['status', cid]))[0]), `status of ${cid} through the Go peer to be pinned on all three`)
+    // the whole pinset (streams)
+    const ours = parseJsonValues<GlobalPinInfoJSON>((await b.ctl(['--enc', 'json', 'status'])).stdout)
+    expect(allPinned(ours.find((g) => g.cid === cid))).toBe(true)
+    const theirs = await go.ctlJson<GlobalPinInfoJSON>(['status'])
+    expect(allPinned(theirs.find((g) => g.cid === cid))).toBe(true)
+    // recover: each side asks every peer
+    const rOurs = await a.ctl(['--enc', 'json', 'recover', cid])
+    expect(rOurs.code).toBe(0)
+    expect(allPinned(parseJsonValues<GlobalPinInfoJSON>(rOurs.stdout)[0])).toBe(true)
+    expect(allPinned((await go.ctlJson<GlobalPinInfoJSON>(['recover', cid]))[0])).toBe(true)
+    const rAll = await go.ctlJson<GlobalPinInfoJSON>(['recover'])
+    for (const g of rAll) for (const [peer, pi] of Object.entries(g.peer_map)) expect(`${peer} ${pi.status} ${pi.error ?? ''}`).not.toContain('cluster_error')
+  })
+
+  test('ctl add with replication 2 streams the blocks to the allocations across implementations, both ways', async () => {
+    // ours adds, allocated to the Go peer and B: the blocks travel by BlockStream to the Go peer
+    const dir = await mkdtemp(join(tmpdir(), 'mixed-add-'))
+    const fileUs = join(dir, 'add-ts.bin')
+    const fileGo = join(dir, 'add-go.bin')
+    await writeFile(fileUs, randomBytes(300 * 1024))
+    await writeFile(fileGo, randomBytes(300 * 1024))
+    let r = await a.ctl(['add', '-Q', '--rmin', '2', '--rmax', '2', '--allocations', `${go.id},${idB}`, '--name', 'add-ts', fileUs], { timeoutMs: 60_000 })
+    expect(`${r.code} ${r.stderr}`).toBe('0 ')
+    const fromUs = r.stdout.trim().split('\n').pop()!
+    let pin = await converge(async () => (await goPins()).find((p) => p.cid === fromUs), 'the Go pinset to hold the added CID')
+    expect(pin.allocations.sort()).toEqual([go.id, idB].sort())
+    await converge(async () => (await kuboPins(kG, fromUs)) && (await kuboPins(kB, fromUs)), 'the allocated kubos (Go and B) to pin it')
+    // the Go peer adds, allocated to our two peers: its adder streams to our BlockStream
+    r = await go.ctl(['add', '-Q', '--rmin', '2', '--rmax', '2', '--allocations', `${idA},${idB}`, '--name', 'add-go', fileGo], 60_000)
+    await rm(dir, { recursive: true, force: true })
+    expect(`${r.code} ${r.stderr}`).toBe('0 ')
+    const fromGo = r.stdout.trim().split('\n').pop()!
+    pin = await converge(async () => (await ourPins(a)).find((p) => p.cid === fromGo), 'our pinset to hold the CID the Go peer added')
+    expect(pin.allocations.sort()).toEqual([idA, idB].sort())
+    await converge(async () => (await kuboPins(kA, fromGo)) && (await kuboPins(kB, fromGo)), 'our kubos to pin it')
+  })
+
+  test('ctl ipfs gc through any peer runs on every peer (Cluster.RepoGCLocal both ways)', async () => {
+    const everyPeer = [idA, idB, go.id].sort()
+    const r = await a.ctl(['--enc', 'json', 'ipfs', 'gc'], { timeoutMs: 120_000 })
+    expect(`${r.code} ${r.stderr}`).toBe('0 ')
+    const ours = parseJsonValues<RepoGCJSON>(r.stdout)[0]!
+    expect(Object.keys(ours.peer_map).sort()).toEqual(everyPeer)
+    for (const [peer, gc] of Object.entries(ours.peer_map)) expect(`${peer}: ${gc.error ?? ''}`).toBe(`${peer}: `)
+    const theirs = (await go.ctlJson<RepoGCJSON>(['ipfs', 'gc'], 120_000))[0]!
+    expect(Object.keys(theirs.peer_map).sort()).toEqual(everyPeer)
+    for (const [peer, gc] of Object.entries(theirs.peer_map)) expect(`${peer}: ${gc.error ?? ''}`).toBe(`${peer}: `)
   })
 
   test("the Go peer's crdt decoded every head broadcast it received", () => {
