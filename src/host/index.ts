@@ -14,8 +14,12 @@
  *   `grace_period` have no equivalent and are ignored.
  * - `no_announce_multiaddress` filters exact addresses; `/ipcidr` masks are
  *   not supported (a warning is logged).
- * - The DHT is one (not dual) Kademlia DHT in server mode on its own
- *   protocol (`/ipfs-cluster/kad/1.0.0` by default), kept in memory.
+ * - The DHT is one Kademlia DHT in server mode on upstream's LAN protocol
+ *   (`/ipfs/lan/kad/1.0.0`: upstream's host runs kad-dht's dual DHT, whose
+ *   LAN half is always a server), kept in memory; the WAN half
+ *   (`/ipfs/kad/1.0.0`, public addresses only) is not run.
+ * - Gossipsub message IDs are upstream's `hashMsgID` (`msgid.ts`), so
+ *   IHAVE/IWANT gossip and duplicate suppression agree with Go peers.
  *
  * The peerstore file (`cluster.peerstore_file`) is read at `start()` (with
  * `peer_addresses`) and those peers are dialed in the background; it is
@@ -48,10 +52,12 @@ import { getLogger } from '../observability/logging.ts'
 import { noiseCrypto } from '../runtime/noise-crypto.ts'
 import { errorMessage } from '../errors.ts'
 import { BootstrapError, InvalidMultiaddrError } from './errors.ts'
+import { clusterMsgId } from './msgid.ts'
 import { clusterProtector, PnetFailures, transportKey } from './pnet.ts'
 import { clusterTcp } from './tcp.ts'
 
 export { BootstrapError, InvalidMultiaddrError, PrivateNetworkHandshakeError } from './errors.ts'
+export { clusterMsgId } from './msgid.ts'
 export { pskFromSecret } from './pnet.ts'
 export { createPubsubAdapter, type PubsubAdapter } from './pubsub.ts'
 
@@ -60,8 +66,12 @@ const p2pLog = getLogger('p2p')
 
 /** Upstream's mDNS service tag. */
 export const MDNS_SERVICE_TAG = '_ipfs-cluster-discovery._udp'
-/** The DHT protocol of the cluster swarm (never the public IPFS DHT's). */
-export const CLUSTER_DHT_PROTOCOL = '/ipfs-cluster/kad/1.0.0'
+/**
+ * The DHT protocol of the cluster swarm: upstream's LAN DHT (kad-dht
+ * v0.39 `dual`, `/ipfs` prefix + `/lan`); under the cluster's private
+ * network only cluster peers can speak it.
+ */
+export const CLUSTER_DHT_PROTOCOL = '/ipfs/lan/kad/1.0.0'
 
 /** The services every cluster host runs, as `host.libp2p.services`. */
 export type ClusterServices = {
@@ -229,6 +239,7 @@ export async function createClusterHost(init: ClusterHostInit): Promise<ClusterH
       }),
       pubsub: gossipsub({
         globalSignaturePolicy: 'StrictSign',
+        msgIdFn: clusterMsgId,
         emitSelf: false,
         allowPublishToZeroTopicPeers: true,
         floodPublish: init.pubsub.floodPublish,

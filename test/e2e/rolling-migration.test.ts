@@ -9,7 +9,7 @@
  * peer's status), and pins added during the migration are pinned everywhere.
  * At the end three of ours hold the whole pinset.
  *
- * `MIGRATION_PINS` sets the size of the initial pinset (default 300).
+ * `MIGRATION_PINS` sets the size of the initial pinset (default 1000, as issue 9 asks).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
@@ -17,7 +17,7 @@ import { ClusterPeer, type Kubo, startKubo, stopAllKubos, waitFor } from '../../
 import { type GoClusterPeer, initGoPeer, parseJsonValues } from '../helpers/upstream.ts'
 
 const SECRET = randomBytes(32).toString('hex')
-const PINS = Number(process.env.MIGRATION_PINS ?? 300)
+const PINS = Number(process.env.MIGRATION_PINS ?? 1000)
 /** Pins with replication 2 among the initial ones (their allocations must not change). */
 const REPLICATED = 20
 const STEP_MS = 120_000

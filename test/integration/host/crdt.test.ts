@@ -217,9 +217,9 @@ describe('crdt over libp2p', () => {
     const x = await full('rx', new MemoryDatastore())
     const yStore = new WatchedDatastore()
     const y = await full('ry', yStore)
-    // Z speaks another DHT protocol (as Go's dual DHT does), so it never
+    // Z speaks another DHT protocol than the cluster's, so it never
     // finds X by itself: the block can reach it only through Y
-    const z = await makeHost(dir.path, 'rz', { dhtProtocol: '/ipfs/lan/kad/1.0.0' })
+    const z = await makeHost(dir.path, 'rz', { dhtProtocol: '/ipfs-cluster-test/other/kad/1.0.0' })
     cleanups.push(() => z.stop())
     const zPeers = new Set<string>()
     z.libp2p.addEventListener('peer:connect', (evt) => zPeers.add(evt.detail.toString()))
