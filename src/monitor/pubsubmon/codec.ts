@@ -1,62 +1,19 @@
 /**
  * msgpack encoding of `api.Metric` as upstream sends it on the
- * `monitor.metrics` topic (ugorji `MsgpackHandle{}` with the struct's
- * `codec` tags, `omitempty`): a map with keys
- * `n` name, `p` peer, `v` value, `e` expire (ns), `d` valid, `w` weight,
- * `o` partitionable, `t` received_at (ns); zero values are left out.
- *
- * The peer is its binary multihash (Go `peer.ID` marshals as binary);
- * ugorji's default msgpack writes such bytes and all strings with the
- * "raw" (str) family, so decoding reads every string as bytes and accepts
- * bin or str for each field. 64-bit times are written as int64.
+ * `monitor.metrics` topic: ugorji `MsgpackHandle{}` (the same handle as
+ * its RPC) with the struct's `codec` tags and `omitempty` (keys `n` name,
+ * `p` peer, `v` value, `e` expire (ns), `d` valid, `w` weight, `o`
+ * partitionable, `t` received_at (ns)). The mapping is the RPC's
+ * (`rpc/gotypes.ts` GO_METRIC) and so are the bytes (`rpc/msgpack.ts`:
+ * old-spec str for strings and the binary peer ID, int64 times).
  */
-import { decode, encode } from '@msgpack/msgpack'
-import { peerIdFromMultihash } from '@libp2p/peer-id'
-import * as Digest from 'multiformats/hashes/digest'
-import { peerIdBytes } from '../../allocator/util.ts'
-import type { Metric, PeerId } from '../../types/index.ts'
+import { fromGo, GO_METRIC, toGo } from '../../rpc/gotypes.ts'
+import { goDecode, goEncode } from '../../rpc/msgpack.ts'
+import type { Metric } from '../../types/index.ts'
 
-const fromUtf8 = new TextDecoder()
-
-function int64(n: number): number | bigint {
-  const t = Math.trunc(n)
-  return Number.isSafeInteger(t) ? t : BigInt(t)
-}
-
-/** Encodes a metric as upstream does (`codec` tags, omitempty). */
+/** Encodes a metric as upstream does (`codec` tags, omitempty). @throws InvalidArgumentError for a metric whose peer is not a peer ID */
 export function encodeMetric(m: Metric): Uint8Array {
-  const o: Record<string, unknown> = {}
-  if (m.name !== '') o.n = m.name
-  if (m.peer !== '') o.p = peerIdBytes(m.peer)
-  if (m.value !== '') o.v = m.value
-  if (m.expire !== 0) o.e = int64(m.expire)
-  if (m.valid) o.d = true
-  if (m.weight !== 0) o.w = int64(m.weight)
-  if (m.partitionable) o.o = true
-  if (m.receivedAt !== 0) o.t = int64(m.receivedAt)
-  return encode(o, { useBigInt64: true })
-}
-
-function text(v: unknown): string {
-  if (v instanceof Uint8Array) return fromUtf8.decode(v)
-  if (typeof v === 'string') return v
-  return ''
-}
-
-function num(v: unknown): number {
-  if (typeof v === 'number') return v
-  if (typeof v === 'bigint') return Number(v)
-  return 0
-}
-
-function peer(v: unknown): PeerId {
-  if (typeof v === 'string') return v
-  if (!(v instanceof Uint8Array) || v.length === 0) return ''
-  try {
-    return peerIdFromMultihash(Digest.decode(v)).toString()
-  } catch {
-    return fromUtf8.decode(v)
-  }
+  return goEncode(toGo(GO_METRIC, m))
 }
 
 /** The multicodec header of peers <= v0.13.3 (`\x09/msgpack\n`), which upstream still strips. */
@@ -69,24 +26,14 @@ function stripMulticodec(data: Uint8Array): Uint8Array {
 }
 
 /**
- * Decodes a metric sent by upstream or by `encodeMetric`.
- * @throws Error when the data is not a msgpack map
+ * Decodes a metric sent by upstream or by `encodeMetric` (bin or str
+ * values, the old multicodec header accepted).
+ * @throws Error when the data is not a msgpack map or a field is malformed
  */
 export function decodeMetric(data: Uint8Array): Metric {
-  const o = decode(stripMulticodec(data), { useBigInt64: true, rawStrings: true })
+  const o = goDecode(stripMulticodec(data))
   if (o === null || typeof o !== 'object' || Array.isArray(o) || o instanceof Uint8Array) {
     throw new Error('metric: not a msgpack map')
   }
-  const r = o as Record<string, unknown>
-  return {
-    name: text(r.n),
-    peer: peer(r.p),
-    value: text(r.v),
-    expire: num(r.e),
-    valid: r.d === true,
-    weight: num(r.w),
-    partitionable: r.o === true,
-    receivedAt: num(r.t)
-  }
+  return fromGo<Metric>(GO_METRIC, o)
 }
-

@@ -55,7 +55,7 @@ describe('metric msgpack codec', () => {
       receivedAt: 0
     })
     const bytes = encodeMetric(m)
-    const raw = decode(bytes, { useBigInt64: true }) as Record<string, unknown>
+    const raw = decode(bytes, { useBigInt64: true, rawStrings: true }) as Record<string, unknown>
     expect(Object.keys(raw).sort()).toEqual(['d', 'e', 'n', 'p', 'v', 'w'])
     expect(typeof raw.e).toBe('bigint')
     expect(raw.p).toBeInstanceOf(Uint8Array)
