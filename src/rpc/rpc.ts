@@ -365,6 +365,19 @@ class CallDeadline {
   }
 }
 
+/** An inbound call past lookup and authorization. */
+interface ServedCall {
+  io: GorpcStream
+  handler: RpcHandler
+  /** the ServiceID, echoed in every Response. */
+  header: { Name: string; Method: string }
+  peer: PeerId
+  /** aborts the handler (caller gone, half-close of a unary call, RPC stopped). */
+  handlerCtl: AbortController
+  /** sends an error Response and nil. */
+  fail: (error: string, type: number, name?: string) => Promise<void>
+}
+
 /**
  * The RPC endpoint of one peer: serves registered methods to remote peers
  * (under the policy) and calls other peers, both in gorpc's wire format.
@@ -477,10 +490,9 @@ export class Rpc implements RpcClient {
       } else if (!this.authorized(peer, service, method) || handler === undefined) {
         log.debug(`${peer} refused ${service}.${method} (policy)`)
         await fail(`client does not have permissions to call ${service}.${method}`, ErrType.Authorization)
-      } else if (isStreamingMethod(service, method)) {
-        await this.serveStream(io, handler, header, peer, handlerCtl, fail)
       } else {
-        await this.serveUnary(io, handler, header, peer, handlerCtl, fail)
+        const call: ServedCall = { io, handler, header, peer, handlerCtl, fail }
+        await (isStreamingMethod(service, method) ? this.serveStream(call) : this.serveUnary(call))
       }
       const closeDeadline = new CallDeadline(5_000, [run.signal])
       try {
@@ -497,14 +509,7 @@ export class Rpc implements RpcClient {
     }
   }
 
-  private async serveUnary(
-    io: GorpcStream,
-    handler: RpcHandler,
-    header: { Name: string; Method: string },
-    peer: PeerId,
-    handlerCtl: AbortController,
-    fail: (error: string, type: number, name?: string) => Promise<void>
-  ): Promise<void> {
+  private async serveUnary({ io, handler, header, peer, handlerCtl, fail }: ServedCall): Promise<void> {
     const arg = await io.next()
     if (arg === undefined) throw new RpcTransportError('malformed RPC request: no argument')
     // as gorpc: the caller's half-close cancels the call, which then answers `context canceled`
@@ -533,14 +538,7 @@ export class Rpc implements RpcClient {
     await io.send({ Service: header }, result ?? null)
   }
 
-  private async serveStream(
-    io: GorpcStream,
-    handler: RpcHandler,
-    header: { Name: string; Method: string },
-    peer: PeerId,
-    handlerCtl: AbortController,
-    fail: (error: string, type: number, name?: string) => Promise<void>
-  ): Promise<void> {
+  private async serveStream({ io, handler, header, peer, handlerCtl, fail }: ServedCall): Promise<void> {
     const args = (async function* () {
       for (;;) {
         const v = await io.next()

@@ -20,7 +20,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type ClusterPeer, initPeer, type Kubo, startKubo, stopAllKubos, waitFor, FAST_TIMINGS } from '../../scripts/launcher/index.ts'
-import { type GoClusterPeer, initGoPeer, parseJsonValues } from '../helpers/upstream.ts'
+import { type GoClusterPeer, goFastTimings, initGoPeer, parseJsonValues } from '../helpers/upstream.ts'
 
 const SECRET = randomBytes(32).toString('hex')
 const OURS_FAST = {
@@ -130,16 +130,8 @@ beforeAll(async () => {
     ipfsApi: kG.apiMultiaddr,
     secret: SECRET,
     peername: 'go-g',
-    edit: (cfg) => {
-      cfg.cluster.monitor_ping_interval = '2s'
-      cfg.cluster.pubsub.heartbeat_interval = '1s'
-      cfg.cluster.peer_watch_interval = '1s'
-      cfg.consensus.crdt.rebroadcast_interval = '2s'
-      cfg.monitor.pubsubmon.check_interval = '1s'
-      for (const inf of Object.values(cfg.informer)) inf.metric_ttl = '2s'
-      // once, after the delay (as upstream): late enough for our peers' metrics to have arrived
-      cfg.ipfs_connector.ipfshttp.connect_swarms_delay = '6s'
-    }
+    // kubo swarms connected once, after the delay (as upstream): late enough for our peers' metrics to have arrived
+    edit: (cfg) => goFastTimings(cfg, '6s')
   })
   await go.start(['--bootstrap', bootstrap])
   b = await initPeer({ ipfsApi: kB.apiMultiaddr, env: { CLUSTER_SECRET: SECRET, CLUSTER_PEERNAME: 'ts-b', ...OURS_FAST } })

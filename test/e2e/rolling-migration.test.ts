@@ -14,7 +14,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
 import { ClusterPeer, type Kubo, startKubo, stopAllKubos, waitFor } from '../../scripts/launcher/index.ts'
-import { type GoClusterPeer, initGoPeer, parseJsonValues } from '../helpers/upstream.ts'
+import { type GoClusterPeer, type GoServiceJson, goFastTimings, initGoPeer, parseJsonValues } from '../helpers/upstream.ts'
 
 const SECRET = randomBytes(32).toString('hex')
 const PINS = Number(process.env.MIGRATION_PINS ?? 1000)
@@ -124,15 +124,7 @@ async function checkCluster(step: string): Promise<void> {
 
 beforeAll(async () => {
   kubos = await Promise.all([startKubo(), startKubo(), startKubo()])
-  const edit = (cfg: Parameters<NonNullable<Parameters<typeof initGoPeer>[0]['edit']>>[0]): void => {
-    cfg.cluster.monitor_ping_interval = '2s'
-    cfg.cluster.pubsub.heartbeat_interval = '1s'
-    cfg.cluster.peer_watch_interval = '1s'
-    cfg.consensus.crdt.rebroadcast_interval = '2s'
-    cfg.monitor.pubsubmon.check_interval = '1s'
-    for (const inf of Object.values(cfg.informer)) inf.metric_ttl = '2s'
-    cfg.ipfs_connector.ipfshttp.connect_swarms_delay = '3s'
-  }
+  const edit = (cfg: GoServiceJson): void => goFastTimings(cfg, '3s')
   goPeers = []
   for (let i = 0; i < 3; i++) goPeers.push(await initGoPeer({ ipfsApi: kubos[i]!.apiMultiaddr, secret: SECRET, peername: `go-${i}`, edit }))
   // each bootstraps to all the previous ones: on loopback the LAN DHT (which drops loopback

@@ -253,6 +253,23 @@ export async function initGoPeer(opts: {
   return new GoClusterPeer({ folder, tools, id, apiMultiaddr: Array.isArray(api) ? api[0]! : api, swarmAddr: `${swarm}/p2p/${id}` })
 }
 
+/**
+ * Edits a Go peer's `service.json` for tests that must notice peers within
+ * seconds (the Go side of the launcher's FAST_TIMINGS): ping every 2 s,
+ * metrics TTL 2 s, gossipsub heartbeat, peer watch and monitor check every
+ * 1 s, crdt rebroadcast every 2 s, kubo swarms connected once after
+ * `connectSwarmsDelay`.
+ */
+export function goFastTimings(cfg: GoServiceJson, connectSwarmsDelay: string): void {
+  cfg.cluster.monitor_ping_interval = '2s'
+  cfg.cluster.pubsub.heartbeat_interval = '1s'
+  cfg.cluster.peer_watch_interval = '1s'
+  cfg.consensus.crdt.rebroadcast_interval = '2s'
+  cfg.monitor.pubsubmon.check_interval = '1s'
+  for (const inf of Object.values(cfg.informer)) inf.metric_ttl = '2s'
+  cfg.ipfs_connector.ipfshttp.connect_swarms_delay = connectSwarmsDelay
+}
+
 /** The parts of upstream's `service.json` the harness reads or edits (the rest is kept as is). */
 export interface GoServiceJson {
   cluster: {
