@@ -5,7 +5,7 @@
  * (`trusted_peers: ["*"]`), all on 127.0.0.1.
  *
  * Topology: our peer A starts alone; the Go peer starts with `--bootstrap A`
- * and our peer B with `--bootstrap A`. The three share ONE pinset: pins and
+ * and our peer B with `--bootstrap <the Go peer>`. The three share ONE pinset: pins and
  * unpins made through either implementation's API reach the other's pinset
  * and kubo. What crosses: crdt head broadcasts on gossipsub, crdt blocks over
  * bitswap, ping/informer metrics on gossipsub, and the peer-to-peer RPC
@@ -135,7 +135,8 @@ beforeAll(async () => {
   })
   await go.start(['--bootstrap', bootstrap])
   b = await initPeer({ ipfsApi: kB.apiMultiaddr, env: { CLUSTER_SECRET: SECRET, CLUSTER_PEERNAME: 'ts-b', ...OURS_FAST } })
-  await b.start(['--bootstrap', bootstrap])
+  // B joins through the Go peer: Cluster.PeerAdd ours -> Go, then Cluster.ID Go -> ours
+  await b.start(['--bootstrap', go.swarmAddr])
   idB = (await ourId(b)).id
 }, 120_000)
 
@@ -278,6 +279,27 @@ describe('a mixed cluster: an upstream Go v1.1.6 peer and two of our peers share
     pin = await converge(async () => (await ourPins(a)).find((p) => p.cid === fromGo), 'our pinset to hold the CID the Go peer added')
     expect(pin.allocations.sort()).toEqual([idA, idB].sort())
     await converge(async () => (await kuboPins(kA, fromGo)) && (await kuboPins(kB, fromGo)), 'our kubos to pin it')
+  })
+
+  test('health graph through any peer has every peer and its IPFS links (Cluster.Peers, IPFSConnector.SwarmPeers both ways)', async () => {
+    interface GraphJSON {
+      cluster_links: Record<string, string[]>
+      cluster_to_ipfs: Record<string, string>
+      ipfs_links: Record<string, string[]>
+    }
+    const everyPeer = [idA, idB, go.id].sort()
+    const r = await a.ctl(['--enc', 'json', 'health', 'graph'])
+    expect(`${r.code} ${r.stderr}`).toBe('0 ')
+    const ours = parseJsonValues<GraphJSON>(r.stdout)[0]!
+    const theirs = (await go.ctlJson<GraphJSON>(['health', 'graph']))[0]!
+    for (const g of [ours, theirs]) {
+      expect(Object.keys(g.cluster_links).sort()).toEqual(everyPeer)
+      expect(Object.keys(g.cluster_to_ipfs).sort()).toEqual(everyPeer)
+      expect(g.cluster_to_ipfs[go.id]).toBe(kG.peerId)
+      expect(g.cluster_to_ipfs[idA]).toBe(kA.peerId)
+      // the Go kubo's swarm peers, as our peers and the Go peer ask them
+      expect(g.ipfs_links[kG.peerId]).toContain(kA.peerId)
+    }
   })
 
   test('ctl ipfs gc through any peer runs on every peer (Cluster.RepoGCLocal both ways)', async () => {
