@@ -19,6 +19,7 @@
  *   the epoch stands for zero / Date | null);
  * - `int` (Go signed: `GoInt`), `uint`, `string`, `bytes`, `bool`;
  * - `trackerStatus`, `pinType`, `pinMode`: Go's integer enums (bit flags).
+ * Address lists (`[]Multiaddr`) drop the entries that do not parse.
  * `omitempty` leaves out zero values as ugorji does for zero memory; on
  * reading, a missing, nil or present-but-empty value is the zero value
  * (ugorji may write `a0`, `90` or `80` for empty values).
@@ -264,6 +265,16 @@ export function timeFromGo(v: unknown): Date | null {
   return new Date(sec * 1000 + Math.floor(nsec / 1_000_000))
 }
 
+/** `[f()]`, or `[]` when f throws InvalidArgumentError. */
+function skipInvalid(f: () => unknown): unknown[] {
+  try {
+    return [f()]
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) return []
+    throw err
+  }
+}
+
 function num(v: unknown): number {
   if (typeof v === 'number') return v
   if (v instanceof GoInt) return v.value
@@ -310,7 +321,12 @@ function setPath(o: Record<string, unknown>, path: string, v: unknown): void {
 /** One value of ours -> its msgpack value for `kind`. @throws InvalidArgumentError for a bad peer ID or multiaddr */
 export function valueToGo(kind: GoKind, v: unknown): unknown {
   if (typeof kind === 'object') {
-    if ('array' in kind) return ((v as unknown[] | null | undefined) ?? []).map((x) => valueToGo(kind.array, x))
+    if ('array' in kind) {
+      const items = (v as unknown[] | null | undefined) ?? []
+      // an address list keeps the addresses it can encode (kubo may report protocols the multiaddr library lacks)
+      if (kind.array === 'multiaddr') return items.flatMap((x) => skipInvalid(() => valueToGo('multiaddr', x)))
+      return items.map((x) => valueToGo(kind.array, x))
+    }
     if ('map' in kind) {
       const out: Record<string, unknown> = {}
       for (const [k, x] of Object.entries((v as Record<string, unknown> | null | undefined) ?? {})) out[k] = valueToGo(kind.map, x)
@@ -357,6 +373,7 @@ export function valueFromGo(kind: GoKind, v: unknown): unknown {
     if ('array' in kind) {
       if (v === null || v === undefined) return []
       if (!Array.isArray(v)) throw new InvalidArgumentError('expected an array')
+      if (kind.array === 'multiaddr') return v.flatMap((x) => skipInvalid(() => valueFromGo('multiaddr', x)))
       return v.map((x) => valueFromGo(kind.array, x))
     }
     if ('map' in kind) {

@@ -201,5 +201,8 @@ describe('round trips and bad input', () => {
     expect(() => fromGo(GO_PIN, { c: new Uint8Array([1, 2, 3]) })).toThrow(/field c/)
     expect(() => fromGo(GO_ID, { i: new Uint8Array([0x12]) })).toThrow(/field i/)
     expect(() => fromGo(GO_ID, 'text')).toThrow(/map/)
+    // address lists keep what parses, both ways
+    expect(fromGo<ID>(GO_ID, { a: [new Uint8Array([0xff, 0xff]), valueToGo('multiaddr', MA)] }).addresses).toEqual([MA])
+    expect((toGo(GO_ID, { addresses: ['not an address', MA] }) as { a: unknown[] }).a).toHaveLength(1)
   })
 })
