@@ -205,4 +205,51 @@ describe('round trips and bad input', () => {
     expect(fromGo<ID>(GO_ID, { a: [new Uint8Array([0xff, 0xff]), valueToGo('multiaddr', MA)] }).addresses).toEqual([MA])
     expect((toGo(GO_ID, { addresses: ['not an address', MA] }) as { a: unknown[] }).a).toHaveLength(1)
   })
+
+  test('fuzz: random bytes and random values never fail other than by a clear error', () => {
+    let seed = 42
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      return seed % n
+    }
+    const pick = (): unknown => {
+      switch (rnd(8)) {
+        case 0:
+          return null
+        case 1:
+          return rnd(1000) - 500
+        case 2:
+          return new Uint8Array(rnd(40)).map(() => rnd(256))
+        case 3:
+          return [new Uint8Array(rnd(10)).map(() => rnd(256))]
+        case 4:
+          return { k: 'v' }
+        case 5:
+          return true
+        case 6:
+          return 'text'
+        default:
+          return [rnd(3)]
+      }
+    }
+    const structs = [GO_PIN, GO_PININFO, GO_ID, GO_METRIC, GO_REPO_GC, GO_NODE_WITH_META, GO_IPFS_REPO_STAT, GO_VERSION]
+    const keys = ['c', 'a', 'i', 'p', 't', 'e', 'o', 'm', 'md', 'ip', 'k', 'st', 'ts', 'd', 'r', 's', 'n', 'v', 'cp', 'pn', 'g', 'pu', 'ua']
+    for (let i = 0; i < 2000; i++) {
+      const m: Record<string, unknown> = {}
+      for (let j = 0; j < 4; j++) m[keys[rnd(keys.length)] as string] = pick()
+      for (const st of structs) {
+        try {
+          fromGo(st, m)
+        } catch (err) {
+          expect((err as Error).name).toBe('InvalidArgumentError')
+        }
+      }
+      const junk = new Uint8Array(1 + rnd(30)).map(() => rnd(256))
+      try {
+        goDecode(junk)
+      } catch (err) {
+        expect(err).toBeInstanceOf(Error)
+      }
+    }
+  })
 })
