@@ -303,7 +303,10 @@ describe('peerRemove', () => {
     expect(a!.consensus.isTrustedPeer(D)).toBe(false)
     expect(a!.monitor.removed).toContain(D)
     expect(a!.cluster.isRemovedPeer(D)).toBe(true)
-    expect(b!.cluster.isRemovedPeer(D)).toBe(true) // told through Cluster.PeerRemove
+    // told through our Cluster.ForgetPeer (upstream's Cluster.PeerRemove would run a full removal on B)
+    expect(b!.cluster.isRemovedPeer(D)).toBe(true)
+    expect(net.calls).toContain(`${A}->${B} Cluster.ForgetPeer`)
+    expect(net.calls.filter((c) => c.endsWith('Cluster.PeerRemove'))).toEqual([])
     expect(b!.consensus.isTrustedPeer(D)).toBe(false)
     expect((await a!.cluster.id()).clusterPeers).not.toContain(D)
 
