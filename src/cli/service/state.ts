@@ -1,5 +1,5 @@
 /**
- * `service state export|import|cleanup` on a stopped peer
+ * `service state export|import|cleanup|crdt` on a stopped peer
  * (upstream cmd/ipfs-cluster-service/state.go). They take `cluster.lock`,
  * so they refuse to run while the daemon is running. The consensus,
  * datastore and state modules load only when a command runs.
@@ -130,10 +130,86 @@ const cleanupCmd: ServiceCommand = {
   }
 }
 
+/** Go's `%s` of a `[]cid.Cid`: `[c1 c2]`. */
+function goCidList(cids: Array<{ toString(): string }>): string {
+  return `[${cids.map((c) => c.toString()).join(' ')}]`
+}
+
+const crdtInfo: ServiceCommand = {
+  name: 'info',
+  usage: 'Print information about the CRDT store',
+  description: `
+Prints the current heads, the max height and whether the store is marked dirty.`,
+  async run() {
+    const line = await withConsensus(async (c) => {
+      const { heads, height } = c.heads()
+      const dirty = await c.isDirty()
+      // upstream's exact text (fmt.Printf, no final newline)
+      return `Number of heads: ${heads.length}. Current max-height: ${height}. Dirty: ${dirty}\nHeads: ${goCidList(heads)}`
+    })
+    process.stdout.write(line)
+  }
+}
+
+const crdtDot: ServiceCommand = {
+  name: 'dot',
+  usage: 'Write the CRDT-DAG as DOT file',
+  description: `
+Writes a DOT (Graphviz) file of this peer's CRDT-DAG, to inspect its branching.
+Large DAGs give large files.`,
+  flags: [{ name: 'file', aliases: ['f'], kind: 'string', usage: 'writes to file instead of stdout' }],
+  async run({ flags }) {
+    const { writeDotDag } = await import('../../consensus/crdt/dot.ts')
+    const file = flags.string('file')
+    await withConsensus(async (c) => {
+      const out = file !== '' ? createWriteStream(file) : undefined
+      const write = (line: string): Promise<void> | void => {
+        if (out === undefined) {
+          process.stdout.write(line)
+          return
+        }
+        if (!out.write(line)) return new Promise((r) => out.once('drain', () => r()))
+      }
+      process.stderr.write('initiating CRDT-DAG DOT file export. Export might take a long time on large graphs\n')
+      await writeDotDag(c.heads().heads, (cid, o) => c.blockstore.get(cid, o), write)
+      if (out !== undefined) await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())))
+    })
+  }
+}
+
+const crdtMarkDirty: ServiceCommand = {
+  name: 'mark-dirty',
+  usage: 'Marks the CRDT-store as dirty',
+  description: `
+A store marked dirty is repaired (the DAG re-walked from the heads, unprocessed
+branches applied) the next time the peer starts.`,
+  async run() {
+    await withConsensus((c) => c.markDirty())
+    process.stdout.write("Datastore marked 'dirty'\n")
+  }
+}
+
+const crdtMarkClean: ServiceCommand = {
+  name: 'mark-clean',
+  usage: 'Marks the CRDT-store as clean',
+  description: `
+Removes the dirty mark: no DAG repair runs at the next start.`,
+  async run() {
+    await withConsensus((c) => c.markClean())
+    process.stdout.write("Datastore marked 'clean'\n")
+  }
+}
+
+const crdtCmd: ServiceCommand = {
+  name: 'crdt',
+  usage: 'CRDT-state commands',
+  subcommands: [crdtInfo, crdtDot, crdtMarkDirty, crdtMarkClean]
+}
+
 const state: ServiceCommand = {
   name: 'state',
   usage: 'Export, import or wipe the pinset stored by this peer',
-  subcommands: [exportCmd, importCmd, cleanupCmd]
+  subcommands: [exportCmd, importCmd, cleanupCmd, crdtCmd]
 }
 
 export default state
