@@ -53,6 +53,23 @@ async function confirm(question: string): Promise<boolean> {
   return false
 }
 
+/** Writes lines to `file` (honouring back-pressure), or to stdout when `file` is ''. */
+function lineWriter(file: string): { write: (line: string) => Promise<void> | void; end: () => Promise<void> } {
+  const out = file !== '' ? createWriteStream(file) : undefined
+  return {
+    write: (line) => {
+      if (out === undefined) {
+        process.stdout.write(line)
+        return
+      }
+      if (!out.write(line)) return new Promise((r) => out.once('drain', () => r()))
+    },
+    end: async () => {
+      if (out !== undefined) await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())))
+    }
+  }
+}
+
 const exportCmd: ServiceCommand = {
   name: 'export',
   usage: 'Export the pinset to a file (newline-delimited JSON of pins)',
@@ -61,16 +78,9 @@ const exportCmd: ServiceCommand = {
     const { exportState } = await import('../../state/index.ts')
     const file = flags.string('file')
     await withConsensus(async (c) => {
-      const out = file !== '' ? createWriteStream(file) : undefined
-      const write = (line: string): Promise<void> | void => {
-        if (out === undefined) {
-          process.stdout.write(line)
-          return
-        }
-        if (!out.write(line)) return new Promise((r) => out.once('drain', () => r()))
-      }
-      await exportState(await c.state(), write)
-      if (out !== undefined) await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())))
+      const out = lineWriter(file)
+      await exportState(await c.state(), out.write)
+      await out.end()
     })
   }
 }
@@ -162,17 +172,10 @@ Large DAGs give large files.`,
     const { writeDotDag } = await import('../../consensus/crdt/dot.ts')
     const file = flags.string('file')
     await withConsensus(async (c) => {
-      const out = file !== '' ? createWriteStream(file) : undefined
-      const write = (line: string): Promise<void> | void => {
-        if (out === undefined) {
-          process.stdout.write(line)
-          return
-        }
-        if (!out.write(line)) return new Promise((r) => out.once('drain', () => r()))
-      }
+      const out = lineWriter(file)
       process.stderr.write('initiating CRDT-DAG DOT file export. Export might take a long time on large graphs\n')
-      await writeDotDag(c.heads().heads, (cid, o) => c.blockstore.get(cid, o), write)
-      if (out !== undefined) await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())))
+      await writeDotDag(c.heads().heads, (cid, o) => c.blockstore.get(cid, o), out.write)
+      await out.end()
     })
   }
 }

@@ -9,26 +9,17 @@ import all from 'it-all'
 import type { ConsolaReporter, LogObject } from 'consola'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { type CrdtConsensus, type CrdtInit, createCrdtConsensus, memoryDagSyncer } from '../../../src/consensus/crdt/index.ts'
+import { type CrdtConsensus, createCrdtConsensus, memoryDagSyncer } from '../../../src/consensus/crdt/index.ts'
 import { writeDotDag } from '../../../src/consensus/crdt/dot.ts'
 import { MemoryDatastore } from '../../../src/datastore/memory.ts'
 import { defaultPinOptions, type Pin, pinWithOpts } from '../../../src/types/index.ts'
+import { crdtInit } from './helpers.ts'
 import { setLogLevels, setLogReporters } from '../../../src/observability/logging.ts'
 import { waitFor } from '../../../scripts/launcher/poll.ts'
 
 setLogLevels('error')
 
-function init(over: Partial<CrdtInit> = {}): CrdtInit {
-  return {
-    peerId: '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA',
-    clusterName: 'test',
-    trustedPeers: ['*'],
-    batching: { maxBatchSize: 0, maxBatchAgeMs: 0, maxQueueSize: 50000 },
-    rebroadcastIntervalMs: 0,
-    repairIntervalMs: 0,
-    ...over
-  }
-}
+const init = crdtInit
 
 async function pinOf(i: number): Promise<Pin> {
   const cid = CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(`pin-${i}`)))
