@@ -2,7 +2,8 @@
  * e2e, a hostile cluster member: a libp2p host holding the cluster secret
  * (and trusted, so its messages reach the decoders) joins a peer of the
  * compiled binary and publishes malformed CRDT broadcasts and metrics. The
- * peer drops and logs each, keeps running and keeps pinning (issue 11).
+ * peer drops and logs each, keeps running and keeps pinning, and its
+ * `/health/bandwidth` shows the bytes received. `--tracing` is refused (issue 11).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
@@ -11,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { type ClusterPeer, initPeer, type Kubo, startKubo, stopAllKubos, waitFor } from '../../scripts/launcher/index.ts'
+import { type ClusterPeer, initPeer, type Kubo, runBinary, startKubo, stopAllKubos, waitFor } from '../../scripts/launcher/index.ts'
 import { type ClusterHost, createPubsubAdapter } from '../../src/host/index.ts'
 import { crdtTopic, encodeBroadcast } from '../../src/consensus/crdt/index.ts'
 import { encodeMetric, PUBSUB_TOPIC } from '../../src/monitor/pubsubmon/index.ts'
@@ -85,5 +86,20 @@ describe('malformed messages from a live peer', () => {
     await waitFor(async () => (await peer.ctl(['--enc', 'json', 'status', cid])).stdout.includes('"pinned"'), 'the pin', 60_000, 250)
     const ls = await peer.ctl(['--enc', 'json', 'pin', 'ls'])
     expect(ls.stdout).toContain(cid)
+    // /health/bandwidth counted what this host sent, per protocol (upstream's JSON)
+    const bw = (await (await fetch(`${peer.apiUrl}/health/bandwidth`)).json()) as Record<string, { total_in: number; total_out: number; rate_in: number; rate_out: number }>
+    const meshsub = Object.entries(bw).find(([proto]) => proto.startsWith('/meshsub/'))
+    expect(meshsub).toBeDefined()
+    expect(meshsub![1].total_in).toBeGreaterThan(1000)
+    expect(Object.keys(meshsub![1]).sort()).toEqual(['rate_in', 'rate_out', 'total_in', 'total_out'])
   }, 180_000)
+
+  test('daemon --tracing and enable_tracing=true are refused at start, naming the key', async () => {
+    const r = await runBinary(['service', '-c', peer.folder, 'daemon', '--tracing'], { env: peer.env, timeoutMs: 30_000 })
+    expect(r.code).not.toBe(0)
+    expect(r.stderr + r.stdout).toContain('observations.tracing.enable_tracing')
+    const env = await runBinary(['service', '-c', peer.folder, 'daemon'], { env: { ...peer.env, CLUSTER_TRACING_ENABLETRACING: 'true' }, timeoutMs: 30_000 })
+    expect(env.code).not.toBe(0)
+    expect(env.stderr + env.stdout).toContain('tracing is not supported')
+  }, 60_000)
 })
