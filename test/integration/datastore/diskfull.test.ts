@@ -15,16 +15,19 @@ import { mountTmpfs, type Tmpfs } from '../../helpers/tmpfs.ts'
 let dir: string
 let fs: Tmpfs
 let ds: OpenedDatastore
+let lfs: Tmpfs
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'diskfull-'))
   fs = await mountTmpfs(join(dir, 'mnt'), 2 * 1024 * 1024)
+  lfs = await mountTmpfs(join(dir, 'lmnt'), 2 * 1024 * 1024)
   ds = await openDatastore({ backend: 'sqlite', folder: join(fs.path, 'sqlite') })
 })
 
 afterAll(async () => {
   await ds?.close().catch(() => {})
   await fs?.unmount()
+  await lfs?.unmount()
   await rm(dir, { recursive: true, force: true })
 })
 
@@ -69,5 +72,33 @@ describe('sqlite datastore, disk full', () => {
     db.close()
     ds = await openDatastore({ backend: 'sqlite', folder: join(fs.path, 'sqlite') })
     expect([...(await ds.datastore.get(new Key('/after')))]).toEqual([1, 2, 3])
+  })
+})
+
+describe('leveldb datastore, disk full', () => {
+  test('a write that cannot be made throws DiskFullError; reads work; writes work once space is freed', async () => {
+    const l = await openDatastore({ backend: 'leveldb', folder: join(lfs.path, 'leveldb') })
+    try {
+      const d = l.datastore
+      for (let i = 0; i < 20; i++) await d.put(new Key(`/before/${i}`), new Uint8Array(1000).fill(i))
+      await lfs.fill()
+      let err: unknown
+      for (let i = 0; i < 2000 && err === undefined; i++) {
+        try {
+          const b = d.batch()
+          for (let j = 0; j < 10; j++) b.put(new Key(`/during/${i}/${j}`), new Uint8Array(4000).fill(j))
+          await b.commit()
+        } catch (e) {
+          err = e
+        }
+      }
+      expect(err).toMatchObject({ name: 'DiskFullError' })
+      expect((await d.get(new Key('/before/3')))[0]).toBe(3)
+      await lfs.free()
+      await d.put(new Key('/after'), new Uint8Array([9]))
+      expect([...(await d.get(new Key('/after')))]).toEqual([9])
+    } finally {
+      await l.close()
+    }
   })
 })
