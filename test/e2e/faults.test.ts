@@ -8,12 +8,14 @@
  *   again once space is freed; the database passes `PRAGMA integrity_check`
  *   and a restart shows every acknowledged pin.
  * - `kill -9` of the daemon during `ctl add`, and of `state import`: after a
- *   restart every acknowledged write is there and nothing half-written is.
+ *   restart every acknowledged write is there and nothing half-written is
+ *   (an interrupted import keeps the daemon from starting until it is redone).
  * - `service state crdt info|dot|mark-dirty|mark-clean`, and the repair a
  *   dirty store gets at the next start.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -223,10 +225,19 @@ describe('kill -9 mid-operation', () => {
       expect(pin.allocations).toEqual([other])
     }
     figures.push(`  after the kill: ${got.length} pins exported (of ${N}); every one complete`)
+    // the partial pinset is not served: the daemon refuses to start until the import is redone
+    const pending = join(p.folder, 'state-import.pending')
+    if (!stderr.includes('imported')) {
+      expect(existsSync(pending)).toBe(true)
+      const refused = await runBinary(['service', '-c', p.folder, 'daemon'], { env: p.env, timeoutMs: 30_000 })
+      expect(refused.code).not.toBe(0)
+      expect(refused.stderr + refused.stdout).toContain('a "state import" was interrupted')
+    }
     const again = await runBinary(['service', '-c', p.folder, 'state', 'import', '-f', file], { env: p.env, timeoutMs: 300_000 })
     expect(`${again.code} ${again.stderr}`).toContain(`imported ${N} pins`)
     const full = await runBinary(['service', '-c', p.folder, 'state', 'export'], { env: p.env, timeoutMs: 120_000 })
     expect(full.stdout.trim().split('\n').length).toBe(N)
+    expect(existsSync(pending)).toBe(false)
   }, 300_000)
 })
 

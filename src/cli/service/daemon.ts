@@ -43,6 +43,8 @@ configuration folder (see "init").`,
     if (flags.isSet('consensus') && consensus !== 'crdt') {
       throw new UsageError(`consensus "${consensus}" is not supported yet; use crdt`)
     }
+    const { refuseInterruptedImport } = await import('./state.ts')
+    refuseInterruptedImport(folder)
     log.info(`Initializing. For verbose output run with "-l debug". Please wait...`)
     const config = await loadServiceConfig(folder, { env })
     if (flags.bool('stats')) config.observations.metrics.enableStats = true

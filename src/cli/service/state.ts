@@ -4,13 +4,32 @@
  * so they refuse to run while the daemon is running. The consensus,
  * datastore and state modules load only when a command runs.
  */
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createReadStream, createWriteStream, existsSync } from 'node:fs'
+import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadIdentity, loadServiceConfig, processEnv, resolveConfigFolder } from '../../config/index.ts'
 import type { CrdtConsensus } from '../../consensus/crdt/index.ts'
 import { acquireLock } from '../../runtime/lock.ts'
 import { UsageError } from '../errors.ts'
 import { globals, type ServiceCommand } from './context.ts'
+
+/**
+ * `<config>/state-import.pending`: written before `state import` wipes the
+ * pinset and removed once the new one is committed. While it exists the
+ * daemon refuses to start (a crash mid-import left a partial pinset);
+ * `state import` again or `state cleanup` clear it.
+ */
+export const IMPORT_PENDING_FILE = 'state-import.pending'
+
+/** @throws UsageError when an interrupted `state import` left `folder` with a partial pinset. */
+export function refuseInterruptedImport(folder: string): void {
+  if (existsSync(join(folder, IMPORT_PENDING_FILE))) {
+    throw new UsageError(
+      `a "state import" was interrupted (${join(folder, IMPORT_PENDING_FILE)} exists): the pinset is partial; ` +
+        'run "state import" again, or "state cleanup", before starting the daemon'
+    )
+  }
+}
 
 async function withConsensus<T>(fn: (c: CrdtConsensus) => Promise<T>): Promise<T> {
   const { createOfflineConsensus } = await import('../../consensus/index.ts')
@@ -109,7 +128,10 @@ The current pinset is removed first.`,
     const allocs = allocsFlag !== '' ? allocsFlag.split(',').map((s) => s.trim()) : undefined
     const file = positionals[0] ?? ''
     const input = file !== '' ? createReadStream(file) : process.stdin
+    const folder = resolveConfigFolder(globals.config, processEnv())
+    const pending = join(folder, IMPORT_PENDING_FILE)
     const n = await withConsensus(async (c) => {
+      await writeFile(pending, `${file !== '' ? file : 'stdin'}\n`)
       await c.clean()
       await c.ready()
       // upstream: an offline batching state; deltas of up to 1 MB, committed at the end
@@ -120,6 +142,7 @@ The current pinset is removed first.`,
         userAllocations: allocs
       })
       await offline.commit()
+      await rm(pending, { force: true })
       return count
     })
     process.stderr.write(`imported ${n} pins\n`)
@@ -136,6 +159,7 @@ const cleanupCmd: ServiceCommand = {
       throw new UsageError('aborted: use -f to clean up without confirmation')
     }
     await withConsensus((c) => c.clean())
+    await rm(join(resolveConfigFolder(globals.config, processEnv()), IMPORT_PENDING_FILE), { force: true })
     process.stderr.write('state cleaned up\n')
   }
 }
