@@ -128,6 +128,8 @@ export interface ClusterSwarm {
   connect(addr: string, options?: AbortOptions): Promise<PeerId>
   /** Peer IDs with an open connection. */
   connectedPeers(): PeerId[]
+  /** libp2p bytes in/out per protocol (host/bandwidth.ts); absent = `{}`. */
+  bandwidthByProtocol?(): Record<string, { total_in: number; total_out: number; rate_in: number; rate_out: number }>
 }
 
 export interface ClusterComponents {
@@ -1306,8 +1308,9 @@ export class Cluster implements ClusterAPI, Startable {
     }
   }
 
+  /** Upstream `Cluster.BandwidthByProtocol`: the host's counters per libp2p protocol (bytes, bytes/s). */
   bandwidthByProtocol(): Record<string, { total_in: number; total_out: number; rate_in: number; rate_out: number }> {
-    return {}
+    return this.c.swarm?.bandwidthByProtocol?.() ?? {}
   }
 }
 

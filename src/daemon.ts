@@ -15,7 +15,7 @@ import { Cluster } from './cluster.ts'
 import type { Identity, ServiceConfig } from './config/index.ts'
 import { DISK } from './config/sections.ts'
 import { fieldDefaults } from './config/typed.ts'
-import { errorMessage } from './errors.ts'
+import { errorMessage, UnsupportedError } from './errors.ts'
 import { createConsensus } from './consensus/index.ts'
 import { type ClusterHost, createClusterHost, createPubsubAdapter } from './host/index.ts'
 import { openDatastore, type OpenedDatastore } from './datastore/index.ts'
@@ -53,6 +53,15 @@ export interface StartPeerOptions {
   noTrust?: boolean
 }
 
+/** Refused at start: OpenTelemetry tracing (upstream `observations/setup.go` SetupTracing) is not implemented. */
+export const TRACING_UNSUPPORTED =
+  'observations.tracing.enable_tracing: tracing is not supported by this implementation; set it to false (and do not pass --tracing)'
+
+/** Config values this implementation cannot honour. @throws UnsupportedError naming the key. */
+export function refuseUnsupported(config: ServiceConfig): void {
+  if (config.observations.tracing.enableTracing) throw new UnsupportedError(TRACING_UNSUPPORTED)
+}
+
 /**
  * Builds and starts a peer.
  * @throws LockHeldError when another daemon holds `cluster.lock`.
@@ -60,6 +69,7 @@ export interface StartPeerOptions {
  */
 export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
   const { config, identity } = opts
+  refuseUnsupported(config)
   const peerId = identity.id
   const peerName = config.cluster.peername
   const followerMode = opts.followerMode ?? config.cluster.followerMode
@@ -89,6 +99,8 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
       announceMultiaddress: cl.announceMultiaddress,
       noAnnounceMultiaddress: cl.noAnnounceMultiaddress,
       connectionManager: cl.connectionManager,
+      resourceManager: cl.resourceManager,
+      enableRelayHop: cl.enableRelayHop,
       mdnsIntervalMs: cl.mdnsIntervalMs,
       dialPeerTimeoutMs: cl.dialPeerTimeoutMs,
       pubsub: cl.pubsub,

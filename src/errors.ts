@@ -71,6 +71,15 @@ export class IPFSError extends ClusterError {
   static override name = 'IPFSError'
 }
 
+/**
+ * The disk holding the datastore is full: the write was not made (a SQLite
+ * transaction rolls back whole), reads go on working, and writes succeed again
+ * once space is freed. The REST API answers it with 507 Insufficient Storage.
+ */
+export class DiskFullError extends ClusterError {
+  static override name = 'DiskFullError'
+}
+
 /** Feature not available in this build (e.g. raft consensus). */
 export class UnsupportedError extends ClusterError {
   static override name = 'UnsupportedError'

@@ -8,9 +8,11 @@
  * `node-gyp-build` falls back to the embedded one when it finds none on
  * disk. Where that is impossible (a platform without an embedded addon),
  * `openLevelDatastore` throws `UnsupportedError` with a clear message.
+ * A write on a full disk throws `DiskFullError`.
  */
 import type { LevelDatastore } from 'datastore-level'
 import { UnsupportedError } from '../errors.ts'
+import { writeError } from './sqlite.ts'
 import { useEmbeddedLevelAddon } from '../runtime/level-addon.ts'
 
 export type { LevelDatastore }
@@ -39,6 +41,18 @@ export async function openLevelDatastore(folder: string): Promise<LevelDatastore
     ds = new mod.LevelDatastore(folder)
   } catch (err) {
     throw unavailable(err)
+  }
+  // a full disk becomes DiskFullError, as with sqlite (LevelDB's batch is atomic too)
+  const put = ds.put.bind(ds)
+  const del = ds.delete.bind(ds)
+  const batch = ds.batch.bind(ds)
+  ds.put = async (key, value, options) => await put(key, value, options).catch((err: unknown) => Promise.reject(writeError(err)))
+  ds.delete = async (key, options) => await del(key, options).catch((err: unknown) => Promise.reject(writeError(err)))
+  ds.batch = () => {
+    const b = batch()
+    const commit = b.commit.bind(b)
+    b.commit = async (options) => await Promise.resolve(commit(options)).catch((err: unknown) => Promise.reject(writeError(err)))
+    return b
   }
   try {
     await ds.open()

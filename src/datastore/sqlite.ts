@@ -8,6 +8,10 @@
  * (`key >= prefix AND key < next(prefix)`), ordered by key, read in pages
  * so a query over millions of keys never sits in memory.
  *
+ * A write on a full disk throws `DiskFullError` (src/errors.ts) and changes
+ * nothing: the transaction rolls back, reads go on, writes work again once
+ * space is freed.
+ *
  * Mirrors the role of upstream's `datastore/pebble` (the default there).
  */
 import { BaseDatastore } from 'datastore-core'
@@ -15,7 +19,30 @@ import { Key } from 'interface-datastore'
 import type { Batch, KeyQuery, Pair, Query } from 'interface-datastore'
 import { NotFoundError } from 'interface-store'
 import type { AbortOptions } from '../interfaces.ts'
+import { DiskFullError, errorMessage } from '../errors.ts'
 import { openSqlite, type SqliteDatabase, type SqliteStatement } from '../runtime/sqlite.ts'
+
+/**
+ * A write error as thrown to callers: SQLite's "database or disk is full"
+ * (`SQLITE_FULL`) and the OS's ENOSPC become `DiskFullError`; others pass as they are.
+ */
+export function writeError(err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code
+  const msg = errorMessage(err)
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || /database or disk is full|no space left on device|ENOSPC/i.test(msg)) {
+    return new DiskFullError(`datastore: the disk is full, nothing was written (${msg}); free some space and retry`, { cause: err })
+  }
+  return err
+}
+
+/** Runs one write, turning a full disk into `DiskFullError`. */
+function writing<T>(fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    throw writeError(err)
+  }
+}
 
 export interface SqliteDatastoreInit {
   /** database file path, or `:memory:`. */
@@ -108,7 +135,7 @@ export class SqliteDatastore extends BaseDatastore {
 
   put(key: Key, val: Uint8Array, options?: AbortOptions): Key {
     options?.signal?.throwIfAborted()
-    this.s().put.run(key.toString(), val)
+    writing(() => this.s().put.run(key.toString(), val))
     return key
   }
 
@@ -126,7 +153,7 @@ export class SqliteDatastore extends BaseDatastore {
 
   delete(key: Key, options?: AbortOptions): void {
     options?.signal?.throwIfAborted()
-    this.s().del.run(key.toString())
+    writing(() => this.s().del.run(key.toString()))
   }
 
   async *putMany(source: Iterable<Pair> | AsyncIterable<Pair>, options?: AbortOptions): AsyncGenerator<Key> {
@@ -156,12 +183,14 @@ export class SqliteDatastore extends BaseDatastore {
         options?.signal?.throwIfAborted()
         const st = this.s()
         const db = this.db!
-        db.transaction(() => {
-          for (const op of ops) {
-            if (op.value === null) st.del.run(op.key)
-            else st.put.run(op.key, op.value)
-          }
-        })
+        writing(() =>
+          db.transaction(() => {
+            for (const op of ops) {
+              if (op.value === null) st.del.run(op.key)
+              else st.put.run(op.key, op.value)
+            }
+          })
+        )
         ops.length = 0
       }
     }
@@ -170,7 +199,7 @@ export class SqliteDatastore extends BaseDatastore {
   /** Runs `fn` with every write in one transaction (used by callers needing atomic multi-key writes). */
   transaction<T>(fn: () => T): T {
     this.s()
-    return this.db!.transaction(fn)
+    return writing(() => this.db!.transaction(fn))
   }
 
   private *pages(prefix: string | undefined, withValues: boolean, options?: AbortOptions): Generator<{ key: string; value?: Uint8Array }> {

@@ -7,11 +7,14 @@
  *
  * Differences from upstream, on purpose or for lack of a js equivalent:
  * - QUIC listen addresses are dropped (upstream does the same: "quic does not
- *   support private networks"); websocket, relay, hole punching and NAT port
- *   mapping are not set up.
- * - The connection manager has one limit in js-libp2p v3:
- *   `maxConnections` = `connection_manager.high_water`; `low_water` and
- *   `grace_period` have no equivalent and are ignored.
+ *   support private networks"); websocket, auto-relay, hole punching and NAT
+ *   port mapping are not set up. The circuit relay v2 client transport is
+ *   always on and the hop service runs with `enable_relay_hop`, as upstream.
+ * - The connection manager has one limit in js-libp2p v3: `maxConnections`
+ *   (`connection_manager.high_water`, capped by `resource_manager`'s file
+ *   descriptor limit, see resources.ts); `low_water` and `grace_period` have
+ *   no equivalent and are ignored.
+ * - `/health/bandwidth` counts stream payload bytes per protocol (bandwidth.ts).
  * - `no_announce_multiaddress` filters exact addresses; `/ipcidr` masks are
  *   not supported (a warning is logged).
  * - The DHT is one Kademlia DHT in server mode on upstream's LAN protocol
@@ -44,6 +47,7 @@ import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Ping, ping } from '@libp2p/ping'
+import { type CircuitRelayService, circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { readPeerstore, writePeerstore } from '../config/peerstore.ts'
@@ -51,6 +55,8 @@ import type { AbortOptions } from '../interfaces.ts'
 import { getLogger } from '../observability/logging.ts'
 import { noiseCrypto } from '../runtime/noise-crypto.ts'
 import { errorMessage } from '../errors.ts'
+import { BandwidthCounter, type BandwidthStats } from './bandwidth.ts'
+import { type ResourceManagerInit, resourceLimits } from './resources.ts'
 import { BootstrapError, InvalidMultiaddrError } from './errors.ts'
 import { clusterMsgId } from './msgid.ts'
 import { clusterProtector, PnetFailures, transportKey } from './pnet.ts'
@@ -59,6 +65,8 @@ import { clusterTcp } from './tcp.ts'
 export { BootstrapError, InvalidMultiaddrError, PrivateNetworkHandshakeError } from './errors.ts'
 export { clusterMsgId } from './msgid.ts'
 export { pskFromSecret } from './pnet.ts'
+export { BandwidthCounter, type BandwidthStats } from './bandwidth.ts'
+export { type ResourceLimits, type ResourceManagerInit, resourceLimits } from './resources.ts'
 export { createPubsubAdapter, type PubsubAdapter } from './pubsub.ts'
 
 const log = getLogger('host')
@@ -79,6 +87,8 @@ export type ClusterServices = {
   ping: Ping
   dht: KadDHT
   pubsub: GossipSub
+  /** circuit relay v2 hop service, only with `enable_relay_hop` */
+  relay?: CircuitRelayService
 }
 
 /** `cluster.pubsub` (upstream `PubSubConfig`), durations in ms. */
@@ -102,6 +112,10 @@ export interface ClusterHostInit {
   announceMultiaddress: string[]
   noAnnounceMultiaddress: string[]
   connectionManager: { highWater: number; lowWater: number; gracePeriodMs: number }
+  /** `resource_manager` (upstream `ResourceMgr`); default: enabled, limits auto-scaled. */
+  resourceManager?: ResourceManagerInit
+  /** `enable_relay_hop`: serve as a circuit relay v2 hop for other peers (default false here, true in service.json). */
+  enableRelayHop?: boolean
   /** `mdns_interval` in ms; 0 = mDNS off. */
   mdnsIntervalMs: number
   /** `dial_peer_timeout` in ms (per dial). */
@@ -145,6 +159,8 @@ export interface ClusterHost {
   connect(addr: string, options?: AbortOptions): Promise<string>
   /** Peer IDs with an open connection. */
   connectedPeers(): string[]
+  /** Bytes in/out per libp2p protocol since start (upstream `BandwidthByProtocol`). */
+  bandwidthByProtocol(): Record<string, BandwidthStats>
   /** The cluster peers this host knows (connected this run or loaded from the peerstore), without itself. */
   knownPeers(): string[]
   /**
@@ -204,6 +220,10 @@ export async function createClusterHost(init: ClusterHostInit): Promise<ClusterH
   }
   for (const a of init.announceMultiaddress) parseMultiaddr(a, 'announce_multiaddress')
   const d = Math.max(1, init.pubsub.dFactor)
+  const limits = resourceLimits(init.resourceManager ?? { enabled: true, memoryLimitBytes: 0, fileDescriptorsLimit: 0 }, init.connectionManager.highWater)
+  log.info(limits.summary)
+  const bandwidth = new BandwidthCounter()
+  const inbound = new Set<string>()
   const libp2p = await createLibp2p<ClusterServices>({
     start: false,
     privateKey: init.privateKey,
@@ -213,13 +233,20 @@ export async function createClusterHost(init: ClusterHostInit): Promise<ClusterH
       announceFilter: (addrs) => addrs.filter((ma) => !noAnnounce.has(transportKey(ma)))
     },
     // clusterTcp: aborted dials to silent peers must not crash the process (tcp.ts)
-    transports: [clusterTcp()],
+    // upstream enables the relay client (libp2p.EnableRelay) always, the hop service with enable_relay_hop
+    transports: [clusterTcp(), circuitRelayTransport()],
+    metrics: bandwidth.metrics(),
+    connectionGater: {
+      // resource_manager: the system's inbound connection limit (see resources.ts)
+      denyInboundConnection: () => inbound.size >= limits.maxInboundConnections
+    },
     // the runtime's noise crypto (Bun lacks node:crypto chacha20-poly1305)
     connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     ...(init.secret !== null ? { connectionProtector: clusterProtector(init.secret, failures) } : {}),
     connectionManager: {
-      maxConnections: Math.max(1, init.connectionManager.highWater),
+      maxConnections: limits.maxConnections,
+      maxIncomingPendingConnections: limits.maxIncomingPendingConnections,
       // js-libp2p limits inbound connections to 5/s per remote IP by default:
       // too low for several peers on one machine (loopback clusters, restarts)
       inboundConnectionThreshold: 50,
@@ -229,6 +256,7 @@ export async function createClusterHost(init: ClusterHostInit): Promise<ClusterH
     services: {
       identify: identify(),
       ping: ping(),
+      ...(init.enableRelayHop === true ? { relay: circuitRelayServer() } : {}),
       dht: kadDHT({
         protocol: init.dhtProtocol ?? CLUSTER_DHT_PROTOCOL,
         clientMode: false,
@@ -257,7 +285,11 @@ export async function createClusterHost(init: ClusterHostInit): Promise<ClusterH
       })
     }
   })
-  return new ClusterHostImpl(init, libp2p, failures)
+  libp2p.addEventListener('connection:open', (evt) => {
+    if (evt.detail.direction === 'inbound') inbound.add(evt.detail.id)
+  })
+  libp2p.addEventListener('connection:close', (evt) => inbound.delete(evt.detail.id))
+  return new ClusterHostImpl(init, libp2p, failures, bandwidth)
 }
 
 class ClusterHostImpl implements ClusterHost {
@@ -265,6 +297,7 @@ class ClusterHostImpl implements ClusterHost {
   readonly peerId: string
   private readonly init: ClusterHostInit
   private readonly failures: PnetFailures
+  private readonly bandwidth: BandwidthCounter
   private readonly known = new Set<string>()
   /** addresses read from the peerstore file, per peer (kept when the peer was not seen this run). */
   private readonly loaded = new Map<string, string[]>()
@@ -289,8 +322,9 @@ class ClusterHostImpl implements ClusterHost {
     )
   }
 
-  constructor(init: ClusterHostInit, libp2p: ClusterLibp2p, failures: PnetFailures) {
+  constructor(init: ClusterHostInit, libp2p: ClusterLibp2p, failures: PnetFailures, bandwidth: BandwidthCounter) {
     this.init = init
+    this.bandwidth = bandwidth
     this.libp2p = libp2p
     this.failures = failures
     this.peerId = libp2p.peerId.toString()
@@ -302,6 +336,10 @@ class ClusterHostImpl implements ClusterHost {
 
   connectedPeers(): string[] {
     return this.libp2p.getPeers().map((p) => p.toString())
+  }
+
+  bandwidthByProtocol(): Record<string, BandwidthStats> {
+    return this.bandwidth.byProtocol()
   }
 
   knownPeers(): string[] {

@@ -12,7 +12,7 @@
  *
  * This file is the only one that knows which runtime server is used.
  */
-import { rmSync, statSync } from 'node:fs'
+import { chmodSync, rmSync, statSync } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
@@ -210,7 +210,8 @@ async function raceTimeout(p: Promise<unknown>, ms: number): Promise<void> {
 }
 
 /**
- * Listens on one address. A unix socket path that already exists as a
+ * Listens on one address. A unix socket is made mode 0600 (only its owner
+ * may connect). A unix socket path that already exists as a
  * socket is removed first (a stale socket from a previous run).
  * @throws Error when the address cannot be bound.
  */
@@ -309,6 +310,8 @@ export async function listenHttp(opts: HttpListenOptions): Promise<HttpListener>
     if (addr.kind === 'unix') server.listen(addr.path, ready)
     else server.listen(addr.port, addr.host, ready)
   })
+  // a unix socket is for this user only (the follower's API socket, issue 11)
+  if (addr.kind === 'unix') chmodSync(addr.path, 0o600)
   if (opts.onError !== undefined) server.on('error', opts.onError)
 
   let bound: ListenAddress = addr

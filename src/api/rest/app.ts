@@ -79,7 +79,8 @@ export const DEFAULT_CORS = Object.freeze({
 /**
  * The HTTP status for an error thrown by a handler or by the cluster:
  * `NotFoundError` (or upstream's bare "not found") → 404,
- * `InvalidArgumentError` → 400, `UnauthorizedError` → 401, anything else
+ * `InvalidArgumentError` → 400, `UnauthorizedError` → 401, `DiskFullError`
+ * → 507 (Insufficient Storage; upstream answers 500), anything else
  * (incl. `FollowerModeError`, as upstream sends it through RPC) → 500.
  */
 export function statusOf(err: unknown): number {
@@ -89,6 +90,7 @@ export function statusOf(err: unknown): number {
   if (name === 'InvalidArgumentError') return 400
   if (name === 'UnauthorizedError') return 401
   if (name === 'NotImplementedError') return 501
+  if (name === 'DiskFullError') return 507
   return 500
 }
 

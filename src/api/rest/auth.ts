@@ -11,6 +11,7 @@
  *   message (`unauthorized: access denied`, `unauthorized: invalid token`,
  *   `unauthorized: no auth provided`).
  */
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { MiddlewareHandler } from 'hono'
 import { decodeJwt, jwtVerify, SignJWT } from 'jose'
 import { ClusterError, errorMessage } from '../../errors.ts'
@@ -69,10 +70,25 @@ export function parseBearerToken(header: string | undefined | null): string | nu
   return header.slice(prefix.length)
 }
 
-/** Whether `user`/`password` match the credentials (both non-empty). */
+/** Compares two strings in time independent of where they differ (SHA-256 digests, `timingSafeEqual`). */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const da = createHash('sha256').update(a, 'utf8').digest()
+  const db = createHash('sha256').update(b, 'utf8').digest()
+  return timingSafeEqual(da, db)
+}
+
+/**
+ * Whether `user`/`password` match the credentials (both non-empty). The
+ * password is compared in constant time, and an unknown user costs the same
+ * comparison, so timing tells neither how much of a password was right nor
+ * whether the user exists.
+ */
 export function verifyBasicAuth(credentials: Record<string, string>, user: string, password: string): boolean {
   if (user === '' || password === '') return false
-  return Object.hasOwn(credentials, user) && credentials[user] === password
+  const known = Object.hasOwn(credentials, user)
+  const expected = known ? (credentials[user] ?? '') : ''
+  const same = constantTimeEqual(expected, password)
+  return known && same
 }
 
 /**

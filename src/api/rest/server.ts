@@ -15,6 +15,7 @@
  * upstream does. Not implemented: the libp2p-http endpoint.
  */
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs'
+import { createSecureContext } from 'node:tls'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Hono } from 'hono'
 import { errorMessage, InvalidArgumentError } from '../../errors.ts'
@@ -55,6 +56,31 @@ export function commonLogLine(r: RequestRecord): string {
   const ts = `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`
   const host = r.remoteAddress === '' ? '-' : r.remoteAddress
   return `${host} - - [${ts}] "${r.method} ${r.url} ${r.proto}" ${r.status} ${r.bytes}`
+}
+
+/** A file's contents, or an InvalidArgumentError naming the config key and the path. */
+function readPem(path: string, key: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (err) {
+    throw new InvalidArgumentError(`${key}: cannot read "${path}": ${errorMessage(err)}`)
+  }
+}
+
+/**
+ * Reads and checks the TLS certificate and key (`ssl_cert_file`, `ssl_key_file`).
+ * @throws InvalidArgumentError naming the key when a file cannot be read or the
+ *   pair is not a valid PEM certificate with its private key (the API refuses to start).
+ */
+export function loadTls(certFile: string, keyFile: string): { cert: Buffer; key: Buffer } {
+  const cert = readPem(certFile, 'ssl_cert_file')
+  const key = readPem(keyFile, 'ssl_key_file')
+  try {
+    createSecureContext({ cert, key })
+  } catch (err) {
+    throw new InvalidArgumentError(`ssl_cert_file/ssl_key_file: "${certFile}" and "${keyFile}" are not a valid certificate and private key: ${errorMessage(err)}`)
+  }
+  return { cert, key }
 }
 
 /** What the server of an HTTP API needs: listeners, TLS, timeouts, access log (upstream `api/common` `Config`). */
@@ -167,7 +193,7 @@ class HttpApiServerImpl implements RestApiServer {
     const { sslCertFile, sslKeyFile } = this.init
     const tls =
       sslCertFile !== undefined && sslCertFile !== '' && sslKeyFile !== undefined && sslKeyFile !== ''
-        ? { cert: readFileSync(sslCertFile), key: readFileSync(sslKeyFile) }
+        ? loadTls(sslCertFile, sslKeyFile)
         : undefined
     const authInfo = this.init.basicAuthCredentials !== null ? ' - authenticated' : ''
     const logPath = this.init.httpLogFile ?? ''

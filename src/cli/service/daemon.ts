@@ -31,7 +31,7 @@ configuration folder (see "init").`,
       usage: 'consensus to use instead of the configured one (only crdt exists here)'
     },
     { name: 'stats', kind: 'bool', usage: 'serve Prometheus metrics (/metrics)' },
-    { name: 'tracing', kind: 'bool', usage: 'tracing is not implemented; the flag is ignored' },
+    { name: 'tracing', kind: 'bool', usage: 'enable tracing (refused: OpenTelemetry tracing is not implemented)' },
     { name: 'upgrade', aliases: ['u'], kind: 'bool', usage: 'accepted for compatibility; there are no migrations to run' },
     { name: 'leave', aliases: ['x'], kind: 'bool', usage: 'leave the cluster when shutting down (sets leave_on_shutdown; with crdt, as upstream, only logs that peers cannot be removed this way)' }
   ],
@@ -43,10 +43,13 @@ configuration folder (see "init").`,
     if (flags.isSet('consensus') && consensus !== 'crdt') {
       throw new UsageError(`consensus "${consensus}" is not supported yet; use crdt`)
     }
+    const { refuseInterruptedImport } = await import('./state.ts')
+    refuseInterruptedImport(folder)
     log.info(`Initializing. For verbose output run with "-l debug". Please wait...`)
     const config = await loadServiceConfig(folder, { env })
     if (flags.bool('stats')) config.observations.metrics.enableStats = true
     if (flags.bool('leave')) config.cluster.leaveOnShutdown = true
+    if (flags.bool('tracing')) config.observations.tracing.enableTracing = true
     const identity = await loadIdentity(folder, env)
     const bootstrap = flags
       .string('bootstrap')

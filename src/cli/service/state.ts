@@ -1,16 +1,35 @@
 /**
- * `service state export|import|cleanup` on a stopped peer
+ * `service state export|import|cleanup|crdt` on a stopped peer
  * (upstream cmd/ipfs-cluster-service/state.go). They take `cluster.lock`,
  * so they refuse to run while the daemon is running. The consensus,
  * datastore and state modules load only when a command runs.
  */
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createReadStream, createWriteStream, existsSync } from 'node:fs'
+import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadIdentity, loadServiceConfig, processEnv, resolveConfigFolder } from '../../config/index.ts'
 import type { CrdtConsensus } from '../../consensus/crdt/index.ts'
 import { acquireLock } from '../../runtime/lock.ts'
 import { UsageError } from '../errors.ts'
 import { globals, type ServiceCommand } from './context.ts'
+
+/**
+ * `<config>/state-import.pending`: written before `state import` wipes the
+ * pinset and removed once the new one is committed. While it exists the
+ * daemon refuses to start (a crash mid-import left a partial pinset);
+ * `state import` again or `state cleanup` clear it.
+ */
+export const IMPORT_PENDING_FILE = 'state-import.pending'
+
+/** @throws UsageError when an interrupted `state import` left `folder` with a partial pinset. */
+export function refuseInterruptedImport(folder: string): void {
+  if (existsSync(join(folder, IMPORT_PENDING_FILE))) {
+    throw new UsageError(
+      `a "state import" was interrupted (${join(folder, IMPORT_PENDING_FILE)} exists): the pinset is partial; ` +
+        'run "state import" again, or "state cleanup", before starting the daemon'
+    )
+  }
+}
 
 async function withConsensus<T>(fn: (c: CrdtConsensus) => Promise<T>): Promise<T> {
   const { createOfflineConsensus } = await import('../../consensus/index.ts')
@@ -53,6 +72,23 @@ async function confirm(question: string): Promise<boolean> {
   return false
 }
 
+/** Writes lines to `file` (honouring back-pressure), or to stdout when `file` is ''. */
+function lineWriter(file: string): { write: (line: string) => Promise<void> | void; end: () => Promise<void> } {
+  const out = file !== '' ? createWriteStream(file) : undefined
+  return {
+    write: (line) => {
+      if (out === undefined) {
+        process.stdout.write(line)
+        return
+      }
+      if (!out.write(line)) return new Promise((r) => out.once('drain', () => r()))
+    },
+    end: async () => {
+      if (out !== undefined) await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())))
+    }
+  }
+}
+
 const exportCmd: ServiceCommand = {
   name: 'export',
   usage: 'Export the pinset to a file (newline-delimited JSON of pins)',
@@ -61,16 +97,9 @@ const exportCmd: ServiceCommand = {
     const { exportState } = await import('../../state/index.ts')
     const file = flags.string('file')
     await withConsensus(async (c) => {
-      const out = file !== '' ? createWriteStream(file) : undefined
-      const write = (line: string): Promise<void> | void => {
-        if (out === undefined) {
-          process.stdout.write(line)
-          return
-        }
-        if (!out.write(line)) return new Promise((r) => out.once('drain', () => r()))
-      }
-      await exportState(await c.state(), write)
-      if (out !== undefined) await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())))
+      const out = lineWriter(file)
+      await exportState(await c.state(), out.write)
+      await out.end()
     })
   }
 }
@@ -99,7 +128,10 @@ The current pinset is removed first.`,
     const allocs = allocsFlag !== '' ? allocsFlag.split(',').map((s) => s.trim()) : undefined
     const file = positionals[0] ?? ''
     const input = file !== '' ? createReadStream(file) : process.stdin
+    const folder = resolveConfigFolder(globals.config, processEnv())
+    const pending = join(folder, IMPORT_PENDING_FILE)
     const n = await withConsensus(async (c) => {
+      await writeFile(pending, `${file !== '' ? file : 'stdin'}\n`)
       await c.clean()
       await c.ready()
       // upstream: an offline batching state; deltas of up to 1 MB, committed at the end
@@ -110,6 +142,7 @@ The current pinset is removed first.`,
         userAllocations: allocs
       })
       await offline.commit()
+      await rm(pending, { force: true })
       return count
     })
     process.stderr.write(`imported ${n} pins\n`)
@@ -126,14 +159,84 @@ const cleanupCmd: ServiceCommand = {
       throw new UsageError('aborted: use -f to clean up without confirmation')
     }
     await withConsensus((c) => c.clean())
+    await rm(join(resolveConfigFolder(globals.config, processEnv()), IMPORT_PENDING_FILE), { force: true })
     process.stderr.write('state cleaned up\n')
   }
+}
+
+/** Go's `%s` of a `[]cid.Cid`: `[c1 c2]`. */
+function goCidList(cids: Array<{ toString(): string }>): string {
+  return `[${cids.map((c) => c.toString()).join(' ')}]`
+}
+
+const crdtInfo: ServiceCommand = {
+  name: 'info',
+  usage: 'Print information about the CRDT store',
+  description: `
+Prints the current heads, the max height and whether the store is marked dirty.`,
+  async run() {
+    const line = await withConsensus(async (c) => {
+      const { heads, height } = c.heads()
+      const dirty = await c.isDirty()
+      // upstream's exact text (fmt.Printf, no final newline)
+      return `Number of heads: ${heads.length}. Current max-height: ${height}. Dirty: ${dirty}\nHeads: ${goCidList(heads)}`
+    })
+    process.stdout.write(line)
+  }
+}
+
+const crdtDot: ServiceCommand = {
+  name: 'dot',
+  usage: 'Write the CRDT-DAG as DOT file',
+  description: `
+Writes a DOT (Graphviz) file of this peer's CRDT-DAG, to inspect its branching.
+Large DAGs give large files.`,
+  flags: [{ name: 'file', aliases: ['f'], kind: 'string', usage: 'writes to file instead of stdout' }],
+  async run({ flags }) {
+    const { writeDotDag } = await import('../../consensus/crdt/dot.ts')
+    const file = flags.string('file')
+    await withConsensus(async (c) => {
+      const out = lineWriter(file)
+      process.stderr.write('initiating CRDT-DAG DOT file export. Export might take a long time on large graphs\n')
+      await writeDotDag(c.heads().heads, (cid, o) => c.blockstore.get(cid, o), out.write)
+      await out.end()
+    })
+  }
+}
+
+const crdtMarkDirty: ServiceCommand = {
+  name: 'mark-dirty',
+  usage: 'Marks the CRDT-store as dirty',
+  description: `
+A store marked dirty is repaired (the DAG re-walked from the heads, unprocessed
+branches applied) the next time the peer starts.`,
+  async run() {
+    await withConsensus((c) => c.markDirty())
+    process.stdout.write("Datastore marked 'dirty'\n")
+  }
+}
+
+const crdtMarkClean: ServiceCommand = {
+  name: 'mark-clean',
+  usage: 'Marks the CRDT-store as clean',
+  description: `
+Removes the dirty mark: no DAG repair runs at the next start.`,
+  async run() {
+    await withConsensus((c) => c.markClean())
+    process.stdout.write("Datastore marked 'clean'\n")
+  }
+}
+
+const crdtCmd: ServiceCommand = {
+  name: 'crdt',
+  usage: 'CRDT-state commands',
+  subcommands: [crdtInfo, crdtDot, crdtMarkDirty, crdtMarkClean]
 }
 
 const state: ServiceCommand = {
   name: 'state',
   usage: 'Export, import or wipe the pinset stored by this peer',
-  subcommands: [exportCmd, importCmd, cleanupCmd]
+  subcommands: [exportCmd, importCmd, cleanupCmd, crdtCmd]
 }
 
 export default state

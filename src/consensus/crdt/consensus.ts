@@ -49,7 +49,7 @@ export interface CrdtInit {
   batching: CrdtBatchingConfig
   /** ms between rebroadcasts of the current heads (upstream default 1 min); 0 disables. */
   rebroadcastIntervalMs: number
-  /** ms between DAG repairs (upstream default 1 h). Kept for config compatibility: this implementation never leaves half-processed branches, so there is nothing to repair. */
+  /** ms between DAG repairs (upstream default 1 h); the first runs at start. A repair runs only when the store is marked dirty (a branch left half-applied by a crash or an error). */
   repairIntervalMs: number
   /** `datastore_namespace`, default `CRDT_DEFAULTS.namespace`. */
   namespace?: string

@@ -15,6 +15,10 @@
  *   per batch, and the heads move only once the branch's root is applied: a
  *   crash mid-branch leaves nothing half-processed to repair (the next
  *   broadcast of that head resumes the walk).
+ * - a branch of several nodes marks the store dirty and records its head
+ *   (`<namespace>/p/<BASE32(mh)>`) in its first batch, and clears both with
+ *   its root: after a crash mid-branch, `repair()` (run at start when dirty)
+ *   applies the rest of the branch from the stored blocks.
  * - received heads are processed concurrently (bounded, one walk per head
  *   at a time); a walk reaching a head another walk is applying waits for
  *   it rather than applying its nodes twice; at the root, every current
@@ -100,6 +104,10 @@ export class CrdtStore {
   private readonly processing = new Map<string, Promise<void>>()
   /** remote heads processed concurrently by `receiveLoop` */
   private readonly maxConcurrentHeads: number
+  /** heads whose branch is being applied (more than one node): the store is dirty until each root is applied */
+  private readonly applying = new Set<string>()
+  /** a branch failed half-applied this run: the dirty bit stays until a repair */
+  private halfApplied = false
 
   constructor(init: { namespace: string; maxConcurrentHeads?: number }, components: CrdtStoreComponents) {
     this.namespace = init.namespace
@@ -122,6 +130,11 @@ export class CrdtStore {
 
   private processedKey(cid: CID): string {
     return `${this.namespace}/b` + blockId(cid)
+  }
+
+  /** `<namespace>/p/<BASE32(mh)>`: a head whose branch was being applied (ours; go-ds-crdt has none). */
+  private pendingKey(cid: CID): string {
+    return `${this.namespace}/p` + blockId(cid)
   }
 
   /** Serializes every state-changing operation. */
@@ -365,7 +378,26 @@ export class CrdtStore {
       order.push(top.cid)
     }
     if (deps.length > 0) return deps
-    // 2. apply oldest first, one node per batch; heads move with the root
+    // 2. apply oldest first, one node per batch; heads move with the root.
+    // A branch of several nodes marks the store dirty (and records its head) in its
+    // first batch and clears both in its root's: a crash in between leaves the
+    // dirty bit, and the next start's repair resumes the branch.
+    const headId = blockId(head)
+    const multi = order.length > 1
+    try {
+      await this.applyBranch(head, order, visited, rootPrio, multi, options)
+    } catch (err) {
+      if (multi && this.applying.has(headId)) this.halfApplied = true
+      throw err
+    } finally {
+      this.applying.delete(headId)
+    }
+    log.debug(`merged branch ${head.toString()} (${order.length} nodes, priority ${rootPrio})`)
+    return []
+  }
+
+  private async applyBranch(head: CID, order: CID[], visited: Set<string>, rootPrio: bigint, multi: boolean, options?: AbortOptions): Promise<void> {
+    const headId = blockId(head)
     for (const cid of order) {
       options?.signal?.throwIfAborted()
       await this.lock(async () => {
@@ -373,10 +405,19 @@ export class CrdtStore {
         const bytes = await this.blocks.get(cid, options)
         const { delta } = decodeNode(bytes)
         const txn = new Txn(this.ds)
+        const isRoot = cid.equals(head)
+        if (multi && !isRoot && !this.applying.has(headId)) {
+          txn.put(this.dirtyKey.toString(), new Uint8Array(0))
+          txn.put(this.pendingKey(head), new Uint8Array(0))
+          this.applying.add(headId)
+        }
+        if (isRoot && this.applying.delete(headId)) {
+          txn.delete(this.pendingKey(head))
+          if (this.applying.size === 0 && !this.halfApplied) txn.delete(this.dirtyKey.toString())
+        }
         const changes = new Map<string, SetChange>()
         await this.set.merge(txn, delta, blockId(cid), this.blockGetter(txn), changes, options)
         txn.put(this.processedKey(cid), new Uint8Array(0))
-        const isRoot = cid.equals(head)
         // heads below the root (also those other branches made heads meanwhile) give way to it
         const replaced = isRoot ? [...this.heads.keys()].filter((id) => visited.has(id)) : []
         if (isRoot) {
@@ -394,8 +435,6 @@ export class CrdtStore {
         this.emit(changes)
       })
     }
-    log.debug(`merged branch ${head.toString()} (${order.length} nodes, priority ${rootPrio})`)
-    return []
   }
 
   /**
@@ -475,6 +514,21 @@ export class CrdtStore {
    */
   async repair(options?: AbortOptions): Promise<number> {
     const started = Date.now()
+    // branches a crash interrupted: apply the rest of each (blocks are local, or fetched)
+    const pending: CID[] = []
+    for await (const k of this.ds.queryKeys({ prefix: `${this.namespace}/p/` }, options)) {
+      try {
+        pending.push(CIDClass.createV1(dagPB.code, Digest.decode(keyStringToBinary(k.toString()))))
+      } catch (err) {
+        log.warn(`ignoring bad pending-branch key ${k.toString()}: ${errorMessage(err)}`)
+      }
+    }
+    for (const head of pending) {
+      await this.handleHead(head, options)
+      await this.ds.delete(new Key(this.pendingKey(head), false), options)
+      log.info(`DAG repair: resumed the half-applied branch of head ${head.toString()}`)
+    }
+    this.halfApplied = false
     const queue = [...this.headList().heads]
     const seen = new Set<string>(queue.map((c) => blockId(c)))
     let reprocessed = 0
@@ -503,8 +557,10 @@ export class CrdtStore {
       }
       queue[i] = undefined as unknown as CID // let visited nodes be collected
     }
-    await this.markClean(options)
-    log.info(`DAG repair finished: ${seen.size} nodes visited, ${reprocessed} reprocessed, ${Date.now() - started}ms`)
+    if (this.applying.size === 0) await this.markClean(options)
+    log.info(
+      `DAG repair finished: ${pending.length} interrupted branches resumed, ${seen.size} nodes visited, ${reprocessed} reprocessed, ${Date.now() - started}ms`
+    )
     return reprocessed
   }
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
@@ -99,6 +99,8 @@ describe('server', () => {
     expect(addrs[0]).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/)
     expect(addrs[0]).not.toBe('/ip4/127.0.0.1/tcp/0')
     expect(addrs[1]).toBe(`/unix${sock}`)
+    // only its owner may connect (the follower's api-socket is one of these)
+    expect(statSync(sock).mode & 0o777).toBe(0o600)
     const port = Number(addrs[0]!.split('/')[4])
     const r1 = await get({ port }, '/id')
     expect(r1.status).toBe(200)
@@ -282,6 +284,24 @@ describe('server', () => {
     const r = await get({ port, tls: true }, '/version')
     expect(r.status).toBe(200)
     expect(JSON.parse(r.body)).toEqual({ version: '1.1.6' })
+  })
+
+  test('TLS without a valid key refuses to start, naming the key', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'restapi-badtls-'))
+    const cert = join(dir, 'cert.pem')
+    const key = join(dir, 'key.pem')
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' })
+    const missing = createRestApiServer({ ...baseInit(['/ip4/127.0.0.1/tcp/0']), sslCertFile: cert, sslKeyFile: join(dir, 'nope.pem') }, { cluster: stubCluster() })
+    await expect(missing.start()).rejects.toThrow(/^ssl_key_file: cannot read ".*nope\.pem"/)
+    const garbage = join(dir, 'garbage.pem')
+    writeFileSync(garbage, '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n')
+    const bad = createRestApiServer({ ...baseInit(['/ip4/127.0.0.1/tcp/0']), sslCertFile: cert, sslKeyFile: garbage }, { cluster: stubCluster() })
+    await expect(bad.start()).rejects.toThrow('are not a valid certificate and private key')
+    // a key that is not the certificate's
+    const other = join(dir, 'other.pem')
+    execFileSync('openssl', ['genpkey', '-algorithm', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', other], { stdio: 'ignore' })
+    const mismatch = createRestApiServer({ ...baseInit(['/ip4/127.0.0.1/tcp/0']), sslCertFile: cert, sslKeyFile: other }, { cluster: stubCluster() })
+    await expect(mismatch.start()).rejects.toThrow('ssl_cert_file/ssl_key_file')
   })
 
   test('headers larger than max_header_bytes (+4096 like Go) are refused', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose'
 import { createRestApp, DEFAULT_CORS, type RestApiInit } from '../../../src/api/rest/app.ts'
-import { generateToken, parseBasicAuth, parseBearerToken, verifyToken } from '../../../src/api/rest/auth.ts'
+import { constantTimeEqual, generateToken, parseBasicAuth, parseBearerToken, verifyBasicAuth, verifyToken } from '../../../src/api/rest/auth.ts'
 import { stubCluster } from './stub.ts'
 
 const creds = { alice: 'secret', bob: 'hunter2' }
@@ -98,6 +98,37 @@ describe('JWT', () => {
     await expect(verifyToken(creds, expired)).rejects.toThrow()
     const hs512 = await new SignJWT({}).setProtectedHeader({ alg: 'HS512' }).setIssuer('alice').sign(key)
     expect(await verifyToken(creds, hs512)).toBe('alice')
+  })
+
+  test('alg "none", a re-signed payload and a past exp are refused (401)', async () => {
+    const a = app()
+    const b64 = (o: unknown): string => btoa(JSON.stringify(o)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_')
+    const none = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ iss: 'alice' })}.`
+    await expect(verifyToken(creds, none)).rejects.toThrow()
+    expect((await a.request('/id', { headers: { Authorization: `Bearer ${none}` } })).status).toBe(401)
+    // a valid token whose payload is swapped for another user's keeps alice's signature
+    const good = await generateToken('alice', 'secret')
+    const [h, , sig] = good.split('.')
+    const forged = `${h}.${b64({ iss: 'bob' })}.${sig}`
+    expect((await a.request('/id', { headers: { Authorization: `Bearer ${forged}` } })).status).toBe(401)
+    const key = new TextEncoder().encode('secret')
+    const past = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer('alice').setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(key)
+    expect((await a.request('/id', { headers: { Authorization: `Bearer ${past}` } })).status).toBe(401)
+    expect((await a.request('/id', { headers: { Authorization: `Bearer ${good}` } })).status).toBe(200)
+  })
+
+  test('credentials compare in constant time (SHA-256 digests, timingSafeEqual) and still match exactly', () => {
+    expect(constantTimeEqual('secret', 'secret')).toBe(true)
+    expect(constantTimeEqual('secret', 'secreT')).toBe(false)
+    expect(constantTimeEqual('secret', 'secret ')).toBe(false)
+    expect(constantTimeEqual('', '')).toBe(true)
+    expect(verifyBasicAuth(creds, 'alice', 'secret')).toBe(true)
+    expect(verifyBasicAuth(creds, 'alice', 'secre')).toBe(false)
+    expect(verifyBasicAuth(creds, 'alice', 'hunter2')).toBe(false)
+    expect(verifyBasicAuth(creds, 'mallory', '')).toBe(false)
+    expect(verifyBasicAuth(creds, 'mallory', 'secret')).toBe(false)
+    expect(verifyBasicAuth(creds, 'toString', 'x')).toBe(false)
+    expect(verifyBasicAuth({ '': '' }, '', '')).toBe(false)
   })
 
   test('a token made like upstream (golang-jwt, HS256, {iss}) verifies', async () => {

@@ -8,7 +8,6 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import {
   type CrdtConsensus,
-  type CrdtInit,
   createCrdtConsensus,
   decodeNode,
   MemoryBroadcastNetwork,
@@ -20,6 +19,7 @@ import { DsState } from '../../../src/state/dsstate.ts'
 import { exportState, importState } from '../../../src/state/export.ts'
 import { defaultPinOptions, type Pin, pinWithOpts } from '../../../src/types/index.ts'
 import type { StateChangeHandler } from '../../../src/interfaces.ts'
+import { crdtInit } from './helpers.ts'
 import { setLogLevels } from '../../../src/observability/logging.ts'
 import { waitFor } from '../../../scripts/launcher/poll.ts'
 
@@ -38,17 +38,7 @@ async function pinOf(i: number, name = `p${i}`): Promise<Pin> {
   return { ...pinWithOpts(await cidOf(i), { ...defaultPinOptions(), name }), timestamp: new Date(1700000000000) }
 }
 
-function init(over: Partial<CrdtInit> = {}): CrdtInit {
-  return {
-    peerId: '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA',
-    clusterName: 'test',
-    trustedPeers: ['*'],
-    batching: { maxBatchSize: 0, maxBatchAgeMs: 0, maxQueueSize: 50000 },
-    rebroadcastIntervalMs: 0,
-    repairIntervalMs: 0,
-    ...over
-  }
-}
+const init = crdtInit
 
 async function names(c: CrdtConsensus): Promise<string[]> {
   return (await all((await c.state()).list())).map((p) => p.name).sort()
