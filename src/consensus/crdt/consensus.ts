@@ -53,6 +53,13 @@ export interface CrdtInit {
   repairIntervalMs: number
   /** `datastore_namespace`, default `CRDT_DEFAULTS.namespace`. */
   namespace?: string
+  /**
+   * Whether merged changes are logged ("new pin added: …") and handed to
+   * `onChange` (default true). An offline consensus passes false, as
+   * upstream's `crdt.OfflineState` builds its go-ds-crdt store without the
+   * put/delete hooks: a `state import` of 1M pins logs nothing per pin.
+   */
+  changeHooks?: boolean
 }
 
 export interface CrdtComponents {
@@ -107,7 +114,7 @@ export class CrdtConsensus implements Consensus {
 
   constructor(init: CrdtInit, components: CrdtComponents) {
     this.peerset = components.peerset
-    this.init = { ...init, namespace: (init.namespace ?? CRDT_DEFAULTS.namespace).replace(/\/+$/, '') || CRDT_DEFAULTS.namespace }
+    this.init = { changeHooks: true, ...init, namespace: (init.namespace ?? CRDT_DEFAULTS.namespace).replace(/\/+$/, '') || CRDT_DEFAULTS.namespace }
     this.ds = components.datastore
     this.onChange = components.onChange
     this.blockstore = new CrdtBlockstore(this.ds, this.init.namespace)
@@ -118,7 +125,7 @@ export class CrdtConsensus implements Consensus {
         blockstore: this.blockstore,
         dagSyncer: components.dagSyncer,
         broadcaster: components.broadcaster,
-        onChanges: (c) => this.handleChanges(c)
+        onChanges: this.init.changeHooks ? (c) => this.handleChanges(c) : undefined
       }
     )
     for (const p of init.trustedPeers) {

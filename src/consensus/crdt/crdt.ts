@@ -230,18 +230,17 @@ export class CrdtStore {
     const res = await this.lock(async () => {
       options?.signal?.throwIfAborted()
       const txn = new Txn(this.ds)
-      let elements: Element[] = []
+      // key -> its element; a Map keeps insertion order, and delete + set
+      // moves a re-written key to the end (O(1) per op, not a scan of the delta)
+      const byKey = new Map<string, Element>()
       const tombstones: Element[] = []
       for (const op of ops) {
-        if (op.value !== null) {
-          // a later write of the same key in one delta replaces the earlier one
-          elements = elements.filter((e) => e.key !== op.key)
-          elements.push({ key: op.key, id: '', value: op.value as Uint8Array<ArrayBuffer> })
-        } else {
-          elements = elements.filter((e) => e.key !== op.key)
-          tombstones.push(...(await this.set.rmv(txn, op.key, options)))
-        }
+        // a later write of the same key in one delta replaces the earlier one
+        byKey.delete(op.key)
+        if (op.value !== null) byKey.set(op.key, { key: op.key, id: '', value: op.value as Uint8Array<ArrayBuffer> })
+        else tombstones.push(...(await this.set.rmv(txn, op.key, options)))
       }
+      const elements = [...byKey.values()]
       for (const [k, v] of extra ?? []) {
         if (v === null) txn.delete(k)
         else txn.put(k, v)

@@ -288,6 +288,47 @@ describe('crdt tools', () => {
     await c.stop()
   })
 
+  test('a key written twice in one offline delta keeps its last value, in the order of its last write', async () => {
+    const datastore = new MemoryDatastore()
+    const c = createCrdtConsensus(init(), { datastore })
+    const off = await c.offlineState()
+    for (let i = 0; i < 3; i++) await off.add(await pinOf(i))
+    await off.add(await pinOf(0, 'again'))
+    await off.commit()
+    const { heads } = c.heads()
+    expect(heads.length).toBe(1)
+    const { CrdtBlockstore } = await import('../../../src/consensus/crdt/dag.ts')
+    const { delta } = decodeNode(await new CrdtBlockstore(datastore, '/c').get(heads[0]!))
+    const { cidToKeyString } = await import('../../../src/state/keys.ts')
+    const keys = await Promise.all([1, 2, 0].map(async (i) => cidToKeyString((await pinOf(i)).cid)))
+    expect(delta.elements.map((e) => e.key)).toEqual(keys)
+    expect(delta.tombstones.length).toBe(0)
+    expect((await all(off.list())).map((p) => p.name).sort()).toEqual(['again', 'p1', 'p2'])
+  })
+
+  test('the offline consensus has no change hooks (upstream OfflineState): onChange is never called', async () => {
+    const { createOfflineConsensus } = await import('../../../src/consensus/index.ts')
+    const datastore = new MemoryDatastore()
+    const c = createOfflineConsensus({ peerId: init().peerId, clusterName: 'test', namespace: '/c' }, { datastore })
+    const seen: string[] = []
+    c.setOnChange((ch) => void seen.push(ch.op))
+    await c.start()
+    const off = await c.offlineState()
+    for (let i = 0; i < 3; i++) await off.add(await pinOf(i))
+    await off.commit()
+    await c.logPin(await pinOf(9))
+    expect((await all((await c.state()).list())).length).toBe(4)
+    expect(seen).toEqual([])
+    await c.stop()
+    // the same datastore under a peer's consensus: its changes are handed on
+    const peer = createCrdtConsensus(init(), { datastore })
+    peer.setOnChange((ch) => void seen.push(ch.op))
+    await peer.start()
+    await peer.logUnpin(await pinOf(9))
+    expect(seen).toEqual(['unpin'])
+    await peer.stop()
+  })
+
   test('repair reprocesses nodes not marked processed, and clears the dirty bit', async () => {
     const datastore = new MemoryDatastore()
     const c = createCrdtConsensus(init(), { datastore })
