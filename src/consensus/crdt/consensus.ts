@@ -422,9 +422,10 @@ export class CrdtConsensus implements Consensus {
    * is being committed waits for it and then goes, with every other
    * operation that arrived meanwhile, into the next delta (at most
    * MAX_DELTA_BYTES of values). Each caller still resolves only once its
-   * own delta is durably committed, and an operation alone is committed at
-   * once, so this adds no latency; under concurrent load it turns one
-   * fsync per pin into one per group.
+   * own delta is durably committed, and an operation alone is committed
+   * after one event-loop turn (what arrived meanwhile joins it), so this
+   * adds no measurable latency; under concurrent load it turns one fsync,
+   * one DAG node and one broadcast per pin into one per group.
    */
   private groupPublish(op: CrdtOp, options?: AbortOptions): Promise<void> {
     options?.signal?.throwIfAborted()
@@ -442,6 +443,12 @@ export class CrdtConsensus implements Consensus {
 
   private async drainGroups(): Promise<void> {
     while (this.groupQueue.length > 0) {
+      // one turn of the event loop first: requests already received (parsed
+      // in I/O callbacks, which microtasks never let run) join this delta.
+      // A datastore commit blocks the thread, so without this each delta
+      // held the one operation that started it (measured: ~1 commit per pin
+      // under 16 concurrent clients, 28% of the CPU in commits).
+      await new Promise<void>((r) => setImmediate(r))
       const take: typeof this.groupQueue = []
       let bytes = 0
       while (this.groupQueue.length > 0) {
