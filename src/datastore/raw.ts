@@ -12,10 +12,12 @@ export interface RawKeyValue {
   hasRaw(key: string): boolean
   /** Applies every write (null = delete) in one transaction, in order: all or nothing. */
   writeRaw(writes: Iterable<readonly [string, Uint8Array | null]>): void
+  /** Every pair whose key starts with `prefix`, in key order, read in pages (never the whole range in memory). */
+  entriesRaw(prefix: string, options?: { signal?: AbortSignal }): Iterable<{ key: string; value: Uint8Array }>
 }
 
 /** Whether `ds` offers `RawKeyValue`. */
 export function hasRawKeyValue(ds: unknown): ds is RawKeyValue {
   const d = ds as Partial<RawKeyValue> | null
-  return typeof d?.getRaw === 'function' && typeof d.hasRaw === 'function' && typeof d.writeRaw === 'function'
+  return typeof d?.getRaw === 'function' && typeof d.hasRaw === 'function' && typeof d.writeRaw === 'function' && typeof d.entriesRaw === 'function'
 }

@@ -164,6 +164,11 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
     })
   }
 
+  /** RawKeyValue: pairs under `prefix` in key order, paged, as plain strings (no Key objects). */
+  *entriesRaw(prefix: string, options?: AbortOptions): Generator<{ key: string; value: Uint8Array }> {
+    for (const r of this.pages(prefix, true, options)) yield { key: r.key, value: r.value! }
+  }
+
   /** A batch applied in one SQLite transaction on `commit()` (in call order). */
   batch(): Batch {
     const ops: Array<{ key: string; value: Uint8Array | null }> = []

@@ -27,6 +27,7 @@ import { CID as CIDClass } from 'multiformats/cid'
 import type { AbortOptions } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { keyStringToBinary } from '../../state/keys.ts'
+import { hasRawKeyValue } from '../../datastore/raw.ts'
 import { blockId, blockIdToCid, type CrdtBlockstore, decodeNode, makeNode, sortCids } from './dag.ts'
 import { CRDTBroadcast, type Delta, type Element } from './pb/delta.pb.ts'
 import { CrdtSet, type SetChange } from './set.ts'
@@ -179,6 +180,14 @@ export class CrdtStore {
   /** Streams live `[key, value]` pairs (reads the live index, never the tombstones). */
   async *entries(options?: AbortOptions): AsyncGenerator<{ key: string; value: Uint8Array }> {
     const prefix = this.set.keysPrefix
+    if (hasRawKeyValue(this.ds)) {
+      // string keys straight from the table: no Key object per row
+      for (const { key: k, value } of this.ds.entriesRaw(prefix, options)) {
+        if (!k.endsWith('/v')) continue
+        yield { key: k.slice(prefix.length - 1, -2), value }
+      }
+      return
+    }
     for await (const { key, value } of this.ds.query({ prefix }, options)) {
       const k = key.toString()
       if (!k.endsWith('/v')) continue

@@ -173,6 +173,13 @@ describe('sqlite specifics', () => {
     }
     expect(() => ds.writeRaw(failing())).toThrow('disk on fire')
     expect(ds.hasRaw('/a/4')).toBe(false)
+    // entriesRaw: the same pairs, in the same order, as a prefix query
+    const viaQuery = (await all(ds.query({ prefix: '/a/' }))).map((p) => [p.key.toString(), dec(p.value)])
+    expect([...ds.entriesRaw('/a/')].map((p) => [p.key, dec(p.value)])).toEqual(viaQuery)
+    expect(viaQuery).toEqual([
+      ['/a/2', 'two'],
+      ['/a/3', 'three']
+    ])
     await ds.close()
   })
 })

@@ -109,6 +109,26 @@ describe('protobuf codec', () => {
     ]
     expect([...pinToProtobuf(p)]).toEqual(expected)
   })
+
+  test('peer IDs repeated across many pins decode and encode the same every time; bad ones keep failing', async () => {
+    const peers = [await peerId(), await peerId(), await peerId()]
+    for (let i = 0; i < 5000; i++) {
+      const allocs = [peers[i % 3]!, peers[(i + 1) % 3]!]
+      const bytes = pinToProtobuf({ ...fullPin(allocs), name: `p${i}` })
+      const back = pinFromProtobuf(bytes)
+      expect(back.allocations).toEqual(allocs)
+    }
+    // the encoded allocation is the multihash of the peer ID, cached or not
+    const { peerIdFromString } = await import('@libp2p/peer-id')
+    const once = pinToProtobuf(fullPin([peers[0]!]))
+    const mh = peerIdFromString(peers[0]!).toMultihash().bytes
+    expect(Buffer.from(once).includes(Buffer.from(mh))).toBe(true)
+    for (let i = 0; i < 2; i++) {
+      expect(() => pinToProtobuf(fullPin(['not-a-peer-id']))).toThrow('invalid peer ID')
+      const bad = new Uint8Array([...field(0x0a, CID0.bytes), ...[0x10, 1], ...field(0x1a, [0x12, 0x02, 0x01])])
+      expect(() => pinFromProtobuf(bad)).toThrow('invalid peer ID bytes')
+    }
+  })
 })
 
 test('state keys as upstream dshelp', () => {
