@@ -52,7 +52,10 @@ export class CrdtSet {
 
   /** ids of blocks that added `key` (top-level only). */
   private async elemIds(txn: Txn, key: string, options?: AbortOptions): Promise<string[]> {
-    const prefix = this.elemsPrefix(key)
+    return await this.idsUnder(txn, this.elemsPrefix(key), options)
+  }
+
+  private async idsUnder(txn: Txn, prefix: string, options?: AbortOptions): Promise<string[]> {
     const out: string[] = []
     for (const k of await txn.keysWithPrefix(prefix, options)) {
       const rest = k.slice(prefix.length)
@@ -62,17 +65,26 @@ export class CrdtSet {
     return out
   }
 
+  /**
+   * ids of blocks that added `key` and are not tombstoned: two range reads
+   * (its elements, its tombstones) instead of one lookup per element. A key
+   * pinned and unpinned n times has n of each, so this is what keeps churn
+   * on the same CIDs cheap.
+   */
+  private async liveElemIds(txn: Txn, key: string, options?: AbortOptions): Promise<string[]> {
+    const elems = await this.elemIds(txn, key, options)
+    if (elems.length === 0) return elems
+    const tombs = new Set(await this.idsUnder(txn, `${this.ns}/t${key}/`, options))
+    return tombs.size === 0 ? elems : elems.filter((id) => !tombs.has(id))
+  }
+
   async inTombs(txn: Txn, key: string, id: string, options?: AbortOptions): Promise<boolean> {
     return await txn.has(this.tombKey(key, id), options)
   }
 
   /** The tombstones a removal of `key` needs: every element not yet tombstoned (set.go Rmv). */
   async rmv(txn: Txn, key: string, options?: AbortOptions): Promise<Element[]> {
-    const out: Element[] = []
-    for (const id of await this.elemIds(txn, key, options)) {
-      if (!(await this.inTombs(txn, key, id, options))) out.push({ key, id, value: new Uint8Array(0) })
-    }
-    return out
+    return (await this.liveElemIds(txn, key, options)).map((id) => ({ key, id, value: new Uint8Array(0) }))
   }
 
   private async getPriority(txn: Txn, key: string, options?: AbortOptions): Promise<bigint> {
@@ -115,9 +127,8 @@ export class CrdtSet {
   ): Promise<{ value: Uint8Array | undefined; prio: bigint }> {
     let best: Uint8Array | undefined
     let bestPrio = 0n
-    for (const id of await this.elemIds(txn, key, options)) {
+    for (const id of await this.liveElemIds(txn, key, options)) {
       if (pending.includes(id)) continue
-      if (await this.inTombs(txn, key, id, options)) continue
       const { delta } = decodeNode(await getBlock(id, options))
       if (delta.priority < bestPrio) continue
       let greatest: Uint8Array | undefined

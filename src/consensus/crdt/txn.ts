@@ -59,9 +59,13 @@ export class Txn {
   /** Keys starting with `prefix`, as stored plus pending writes (unordered). */
   async keysWithPrefix(prefix: string, options?: AbortOptions): Promise<string[]> {
     const out = new Set<string>()
-    for await (const k of this.ds.queryKeys({ prefix }, options)) {
-      const s = k.toString()
-      if (s.startsWith(prefix)) out.add(s)
+    if (this.raw !== undefined) {
+      for (const { key } of this.raw.entriesRaw(prefix, options)) out.add(key)
+    } else {
+      for await (const k of this.ds.queryKeys({ prefix }, options)) {
+        const s = k.toString()
+        if (s.startsWith(prefix)) out.add(s)
+      }
     }
     for (const [k, v] of this.writes) {
       if (!k.startsWith(prefix)) continue

@@ -109,6 +109,41 @@ for (const backend of ['sqlite', 'memory'] as DatastoreBackend[]) {
       await close()
     })
 
+    test('the same CID pinned and unpinned over and over: each unpin tombstones only the live element', async () => {
+      const { datastore, close } = await ds()
+      const changes: string[] = []
+      const c = createCrdtConsensus(init())({ datastore, onChange: (ch) => void changes.push(`${ch.op}:${ch.pin.name}`) })
+      await c.start()
+      const other = await pinOf(7)
+      await c.logPin(other)
+      const p = await pinOf(1)
+      for (let i = 0; i < 30; i++) {
+        await c.logPin(await pinOf(1, `round-${i}`))
+        expect((await (await c.state()).get(p.cid)).name).toBe(`round-${i}`)
+        await c.logUnpin(p)
+        expect(await (await c.state()).has(p.cid)).toBe(false)
+      }
+      await c.logPin(await pinOf(1, 'last'))
+      expect(await names(c)).toEqual(['last', 'p7'])
+      expect(changes.length).toBe(1 + 30 * 2 + 1)
+      expect(changes.at(-2)).toBe('unpin:round-29')
+      // every delta after the first pin of the CID removed exactly one element: the one live then
+      const { CrdtBlockstore } = await import('../../../src/consensus/crdt/dag.ts')
+      const blocks = new CrdtBlockstore(datastore, '/c')
+      let cid = c.heads().heads[0]!
+      let tombstoneCounts: number[] = []
+      for (let depth = 0; depth < 100; depth++) {
+        const { delta, links } = decodeNode(await blocks.get(cid))
+        if (delta.tombstones.length > 0) tombstoneCounts.push(delta.tombstones.length)
+        if (links.length === 0) break
+        cid = links[0]!
+      }
+      tombstoneCounts = [...new Set(tombstoneCounts)]
+      expect(tombstoneCounts).toEqual([1])
+      await c.stop()
+      await close()
+    })
+
     test('delta nodes follow go-ds-crdt layout', async () => {
       const { datastore, close } = await ds()
       const c = createCrdtConsensus(init(), { datastore })
