@@ -80,7 +80,10 @@ export class Txn {
     if (this.writes.size === 0) return
     if (this.raw !== undefined) {
       options?.signal?.throwIfAborted()
-      this.raw.writeRaw(this.writes)
+      // in key order: each key appears once (a Map), so order changes nothing
+      // but where the B-tree is touched; sorted, a delta of 10,000 pins walks
+      // the table's pages once instead of hopping to random ones per row
+      this.raw.writeRaw([...this.writes].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)))
       this.writes.clear()
       return
     }
