@@ -264,7 +264,7 @@ export class CrdtStore {
       const { cid, bytes } = await makeNode(delta, heads)
       txn.put(this.blocks.keyOf(cid), bytes)
       const changes = new Map<string, SetChange>()
-      await this.set.merge(txn, delta, blockId(cid), this.blockGetter(txn), changes, options)
+      await this.set.merge(txn, delta, blockId(cid), this.blockGetter(txn), changes, options, true)
       txn.put(this.processedKey(cid), new Uint8Array(0))
       for (const h of heads) txn.delete(this.headKey(h))
       txn.put(this.headKey(cid), putUvarint(priority))

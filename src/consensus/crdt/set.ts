@@ -103,9 +103,10 @@ export class CrdtSet {
     id: string,
     value: Uint8Array,
     prio: bigint,
+    fresh: boolean,
     options?: AbortOptions
   ): Promise<void> {
-    if (await this.inTombs(txn, key, id, options)) return
+    if (!fresh && (await this.inTombs(txn, key, id, options))) return
     const cur = await this.getPriority(txn, key, options)
     if (prio < cur) return
     const vk = this.valueKey(key)
@@ -150,6 +151,9 @@ export class CrdtSet {
   /**
    * Merges a delta produced by block `id` into the set (tombstones first,
    * then elements), writing into `txn` and recording per-key changes.
+   * `fresh`: the block was made by this very call's transaction (a local
+   * publish), so no tombstone can name it yet (a tombstone names a block id,
+   * the hash of a block nobody else has seen) and that lookup is skipped.
    */
   async merge(
     txn: Txn,
@@ -157,7 +161,8 @@ export class CrdtSet {
     id: string,
     getBlock: BlockGetter,
     changes: Map<string, SetChange>,
-    options?: AbortOptions
+    options?: AbortOptions,
+    fresh = false
   ): Promise<void> {
     const before = new Map<string, Uint8Array | undefined>()
     const touch = async (key: string): Promise<void> => {
@@ -185,7 +190,7 @@ export class CrdtSet {
       const key = e.key
       await touch(key)
       txn.put(this.elemsPrefix(key) + id.slice(1), new Uint8Array(0))
-      await this.setValue(txn, key, id, e.value, delta.priority, options)
+      await this.setValue(txn, key, id, e.value, delta.priority, fresh, options)
     }
     // report the net effect on each key touched
     for (const [key, old] of before) {

@@ -83,7 +83,9 @@ export class Txn {
       // in key order: each key appears once (a Map), so order changes nothing
       // but where the B-tree is touched; sorted, a delta of 10,000 pins walks
       // the table's pages once instead of hopping to random ones per row
-      this.raw.writeRaw([...this.writes].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)))
+      // (the native default sort: code-unit order, which is sqlite's for these ASCII keys)
+      const keys = [...this.writes.keys()].sort()
+      this.raw.writeRaw(keys.map((k) => [k, this.writes.get(k) ?? null] as const))
       this.writes.clear()
       return
     }

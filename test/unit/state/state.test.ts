@@ -231,6 +231,33 @@ describe('state import stream', () => {
     expect(err).toBe('InvalidArgumentError')
   })
 
+  test('parsedJsonValues: NDJSON line by line, any other layout from the first line that is not one value', async () => {
+    const { parsedJsonValues } = await import('../../../src/state/export.ts')
+    async function* chunked(text: string, size: number): AsyncGenerator<Uint8Array> {
+      const bytes = new TextEncoder().encode(text)
+      for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size)
+    }
+    const lines = ['{"cid":"a","name":"ünï ☃"}', '', '{"cid":"b"}', '  [1,2]  ', '"s"', '7']
+    const ndjson = lines.join('\n')
+    const expected = [{ cid: 'a', name: 'ünï ☃' }, { cid: 'b' }, [1, 2], 's', 7]
+    const mixed = `${ndjson}\n${upstreamImportState}{"x":1} {"y":2}\n{"z":3}\n`
+    const mixedExpected = [...expected, JSON.parse(upstreamImportState), { x: 1 }, { y: 2 }, { z: 3 }]
+    for (const size of [1, 3, 5, 64, 100_000]) {
+      expect(await all(parsedJsonValues(chunked(ndjson, size)))).toEqual(expected)
+      expect(await all(parsedJsonValues(chunked(`${ndjson}\n`, size)))).toEqual(expected)
+      expect(await all(parsedJsonValues(chunked(mixed, size)))).toEqual(mixedExpected)
+    }
+    for (const bad of ['{"a":1}\n{"b":', '{"a":1}\n{"b" 2}\n']) {
+      let err = ''
+      try {
+        await all(parsedJsonValues(chunked(bad, 4)))
+      } catch (e) {
+        err = (e as Error).name
+      }
+      expect(err).toBe('InvalidArgumentError')
+    }
+  })
+
   test('imports upstream test_data/importState with overrides', async () => {
     const st = new DsState({}, { datastore: new (await import('../../../src/datastore/memory.ts')).MemoryDatastore() })
     const peer = await peerId()
