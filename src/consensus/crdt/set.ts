@@ -104,14 +104,17 @@ export class CrdtSet {
     value: Uint8Array,
     prio: bigint,
     fresh: boolean,
+    current: Uint8Array | undefined,
     options?: AbortOptions
   ): Promise<void> {
     if (!fresh && (await this.inTombs(txn, key, id, options))) return
-    const cur = await this.getPriority(txn, key, options)
+    // a key without a value has no priority row either (both are written and
+    // deleted together, here and in merge), so its priority is 0: not read
+    const cur = current === undefined ? 0n : await this.getPriority(txn, key, options)
     if (prio < cur) return
     const vk = this.valueKey(key)
     if (prio === cur) {
-      const curValue = (await txn.get(vk, options)) ?? new Uint8Array(0)
+      const curValue = current ?? new Uint8Array(0)
       if (compare(curValue, value) >= 0) return
     }
     txn.put(vk, value)
@@ -190,7 +193,10 @@ export class CrdtSet {
       const key = e.key
       await touch(key)
       txn.put(this.elemsPrefix(key) + id.slice(1), new Uint8Array(0))
-      await this.setValue(txn, key, id, e.value, delta.priority, fresh, options)
+      const vk = this.valueKey(key)
+      // the current value: this transaction's write, else what `touch` read
+      const current = txn.writes.has(vk) ? (txn.writes.get(vk) ?? undefined) : before.get(key)
+      await this.setValue(txn, key, id, e.value, delta.priority, fresh, current, options)
     }
     // report the net effect on each key touched
     for (const [key, old] of before) {
