@@ -60,6 +60,8 @@ export interface CrdtInit {
    * put/delete hooks: a `state import` of 1M pins logs nothing per pin.
    */
   changeHooks?: boolean
+  /** ms during which local deltas share one head broadcast (default 20). */
+  broadcastCoalesceMs?: number
 }
 
 export interface CrdtComponents {
@@ -83,7 +85,7 @@ const QUEUE_UNPIN = 0
 const MAX_DELTA_BYTES = 1024 * 1024
 
 export class CrdtConsensus implements Consensus {
-  private readonly init: Required<CrdtInit>
+  private readonly init: Required<Omit<CrdtInit, "broadcastCoalesceMs">> & Pick<CrdtInit, "broadcastCoalesceMs">
   private readonly ds: Datastore
   private readonly store: CrdtStore
   readonly blockstore: CrdtBlockstore
@@ -119,7 +121,7 @@ export class CrdtConsensus implements Consensus {
     this.onChange = components.onChange
     this.blockstore = new CrdtBlockstore(this.ds, this.init.namespace)
     this.store = new CrdtStore(
-      { namespace: this.init.namespace },
+      { namespace: this.init.namespace, broadcastCoalesceMs: init.broadcastCoalesceMs },
       {
         datastore: this.ds,
         blockstore: this.blockstore,

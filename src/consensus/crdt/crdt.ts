@@ -38,6 +38,9 @@ import { errorMessage, errorName } from '../../errors.ts'
 
 const log = getLogger('crdt')
 
+/** Local deltas committed within this many ms share one head broadcast (default). */
+const BROADCAST_COALESCE_MS = 20
+
 /** The CRDT format version go-ds-crdt writes (`crdt_version`, stored +1). */
 const CRDT_VERSION = 1n
 
@@ -101,9 +104,15 @@ export class CrdtStore {
   private readonly processing = new Map<string, Promise<void>>()
   /** remote heads processed concurrently by `receiveLoop` */
   private readonly maxConcurrentHeads: number
+  /** armed by a local delta: the heads broadcast that delta will go out with */
+  private broadcastTimer: ReturnType<typeof setTimeout> | undefined
 
-  constructor(init: { namespace: string; maxConcurrentHeads?: number }, components: CrdtStoreComponents) {
+  /** ms during which local deltas share one head broadcast */
+  private readonly broadcastCoalesceMs: number
+
+  constructor(init: { namespace: string; maxConcurrentHeads?: number; broadcastCoalesceMs?: number }, components: CrdtStoreComponents) {
     this.namespace = init.namespace
+    this.broadcastCoalesceMs = init.broadcastCoalesceMs ?? BROADCAST_COALESCE_MS
     this.maxConcurrentHeads = Math.max(1, init.maxConcurrentHeads ?? 16)
     this.set = new CrdtSet(init.namespace)
     this.ds = components.datastore
@@ -276,8 +285,26 @@ export class CrdtStore {
     })
     if (res === undefined) return undefined
     await this.announce(res.cid, res.bytes, options)
-    await this.broadcast([res.cid], options)
+    this.scheduleHeadsBroadcast()
     return res.cid
+  }
+
+  /**
+   * New local heads go out at most once per BROADCAST_COALESCE_MS: the first
+   * delta arms a timer and the broadcast then carries the heads of that
+   * moment, so deltas committed meanwhile share it (go-ds-crdt sends one
+   * message per delta; under pin/unpin churn that was hundreds of gossipsub
+   * messages a second, each signed and kept in the seen-messages cache for
+   * `seen_messages_ttl`). The newest head descends from the ones it
+   * replaces, so a peer receiving it walks to all of them. The wire message
+   * is go-ds-crdt's `CRDTBroadcast`, unchanged.
+   */
+  private scheduleHeadsBroadcast(): void {
+    if (this.broadcaster === undefined || this.broadcastTimer !== undefined) return
+    this.broadcastTimer = setTimeout(() => {
+      this.broadcastTimer = undefined
+      this.broadcast(this.headList().heads).catch((err: unknown) => log.warn(`broadcast failed: ${errorMessage(err)}`))
+    }, this.broadcastCoalesceMs)
   }
 
   private emit(changes: Map<string, SetChange>): void {
@@ -535,8 +562,13 @@ export class CrdtStore {
     })
   }
 
-  /** Waits for in-flight operations to finish. */
+  /** Waits for in-flight operations to finish; a head broadcast still waiting for its timer is sent now. */
   async drain(): Promise<void> {
     await this.lock(async () => {})
+    if (this.broadcastTimer !== undefined) {
+      clearTimeout(this.broadcastTimer)
+      this.broadcastTimer = undefined
+      await this.broadcast(this.headList().heads)
+    }
   }
 }

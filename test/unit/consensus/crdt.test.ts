@@ -307,6 +307,32 @@ test('state export from crdt, import into a DsState', async () => {
   await c.stop()
 })
 
+test('local deltas committed close together share one head broadcast, carrying the newest head', async () => {
+  const { decodeBroadcast } = await import('../../../src/consensus/crdt/index.ts')
+  const sent: Uint8Array[] = []
+  const broadcaster = {
+    broadcast: async (data: Uint8Array) => void sent.push(data),
+    next: (signal: AbortSignal) => new Promise<Uint8Array>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))
+  }
+  // a window longer than the test: every delta falls in the first one
+  const c = createCrdtConsensus(init({ broadcastCoalesceMs: 600_000 }), { datastore: new MemoryDatastore(), broadcaster })
+  await c.start()
+  for (let i = 0; i < 20; i++) await c.logPin(await pinOf(i)) // 20 deltas, one after the other
+  expect(c.heads().height).toBe(20n)
+  expect(sent.length).toBe(0)
+  await c.stop() // sends what is still waiting
+  expect(sent.length).toBe(1)
+  expect(decodeBroadcast(sent[0]!).map((h) => h.toString())).toEqual(c.heads().heads.map((h) => h.toString()))
+  // the default window: the broadcast follows on its own
+  const d = createCrdtConsensus(init(), { datastore: new MemoryDatastore(), broadcaster })
+  await d.start()
+  await d.logPin(await pinOf(1))
+  await waitFor(() => sent.length === 2, 'the second peer head broadcast', 10_000, 5)
+  expect(decodeBroadcast(sent[1]!).map((h) => h.toString())).toEqual(d.heads().heads.map((h) => h.toString()))
+  await d.stop()
+  expect(sent.length).toBe(2)
+})
+
 describe('crdt tools', () => {
   test('offline state writes deltas readable by the consensus', async () => {
     const datastore = new MemoryDatastore()
