@@ -85,7 +85,7 @@ const QUEUE_UNPIN = 0
 const MAX_DELTA_BYTES = 1024 * 1024
 
 export class CrdtConsensus implements Consensus {
-  private readonly init: Required<Omit<CrdtInit, "broadcastCoalesceMs">> & Pick<CrdtInit, "broadcastCoalesceMs">
+  private readonly init: Required<Omit<CrdtInit, 'broadcastCoalesceMs'>> & Pick<CrdtInit, 'broadcastCoalesceMs'>
   private readonly ds: Datastore
   private readonly store: CrdtStore
   readonly blockstore: CrdtBlockstore
