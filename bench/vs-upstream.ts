@@ -38,7 +38,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { generateIdentity } from '../src/config/identity.ts'
-import { clusterBinary, type Kubo, runBinary, startKubo, stopAllKubos } from '../scripts/launcher/index.ts'
+import { clusterBinary, type Kubo, startKubo, stopAllKubos } from '../scripts/launcher/index.ts'
 import { upstreamTools } from '../test/helpers/upstream.ts'
 
 // ---------- options ----------
@@ -195,37 +195,37 @@ async function newPeer(side: SideName, kubo: Kubo, batching: boolean): Promise<P
     if (cfg.api?.ipfsproxy !== undefined) cfg.api.ipfsproxy.node_multiaddress = kubo.apiMultiaddr
     if (batching) cfg.consensus.crdt.batching = { ...cfg.consensus.crdt.batching, ...BATCHING }
   }
+  // how each side's programs are called: service argv prefix, daemon log flags, ctl argv prefix, env
+  let service: string[]
+  let ctl: string[]
+  let daemonFlags: string[] = []
+  let env: Record<string, string>
+  let init: string[]
   if (side === 'ours') {
     const bin = clusterBinary()
-    const env = { CLUSTER_MDNSINTERVAL: '0s' }
-    const r = await runBinary(['service', '-c', folder, 'init', '--randomports'], { env: { ...env, CLUSTER_IPFSHTTP_NODEMULTIADDRESS: kubo.apiMultiaddr } })
-    if (r.code !== 0) throw new Error(`ours: init failed: ${r.stderr}`)
-    const { apiMultiaddr, apiUrl } = apiOf(await editConfig(folder, edit))
-    return {
-      side,
-      folder,
-      apiUrl,
-      apiMultiaddr,
-      daemon: new Daemon([bin, 'service', '-c', folder, 'daemon'], env, join(folder, 'daemon.log')),
-      importState: (file) => exec([bin, 'service', '-c', folder, 'state', 'import', '-f', file], env, 3_600_000),
-      ctl: (args, t = 600_000) => exec([bin, 'ctl', '--host', apiMultiaddr, ...args], {}, t),
-      destroy: async () => rm(folder, { recursive: true, force: true })
-    }
+    service = [bin, 'service']
+    ctl = [bin, 'ctl']
+    env = { CLUSTER_MDNSINTERVAL: '0s' }
+    init = ['init', '--randomports']
+  } else {
+    const tools = await upstreamTools()
+    service = [join(tools, 'ipfs-cluster-service')]
+    ctl = [join(tools, 'ipfs-cluster-ctl')]
+    daemonFlags = ['--loglevel', 'info,restapilog:error']
+    env = { GOLOG_LOG_FMT: 'nocolor' }
+    init = ['init', '--randomports', '--consensus', 'crdt']
   }
-  const tools = await upstreamTools()
-  const svc = join(tools, 'ipfs-cluster-service')
-  const env = { CLUSTER_SECRET: randomBytes(32).toString('hex'), GOLOG_LOG_FMT: 'nocolor' }
-  const r = await exec([svc, '-c', folder, 'init', '--randomports', '--consensus', 'crdt'], env, 60_000)
-  if (r.code !== 0) throw new Error(`upstream: init failed: ${r.stderr}`)
+  const r = await exec([...service, '-c', folder, ...init], { ...env, CLUSTER_SECRET: randomBytes(32).toString('hex') }, 60_000)
+  if (r.code !== 0) throw new Error(`${side}: init failed: ${r.stderr}`)
   const { apiMultiaddr, apiUrl } = apiOf(await editConfig(folder, edit))
   return {
     side,
     folder,
     apiUrl,
     apiMultiaddr,
-    daemon: new Daemon([svc, '--loglevel', 'info,restapilog:error', '-c', folder, 'daemon'], { GOLOG_LOG_FMT: 'nocolor' }, join(folder, 'daemon.log')),
-    importState: (file) => exec([svc, '-c', folder, 'state', 'import', '-f', file], {}, 3_600_000),
-    ctl: (args, t = 600_000) => exec([join(tools, 'ipfs-cluster-ctl'), '--host', apiMultiaddr, ...args], {}, t),
+    daemon: new Daemon([...service, ...daemonFlags, '-c', folder, 'daemon'], env, join(folder, 'daemon.log')),
+    importState: (file) => exec([...service, '-c', folder, 'state', 'import', '-f', file], env, 3_600_000),
+    ctl: (args, t = 600_000) => exec([...ctl, '--host', apiMultiaddr, ...args], {}, t),
     destroy: async () => rm(folder, { recursive: true, force: true })
   }
 }
