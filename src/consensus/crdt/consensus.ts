@@ -25,6 +25,7 @@ import { defaultPinOptions, pinWithOpts } from '../../types/index.ts'
 import { type Broadcaster, type CrdtOp, CrdtStore, type DagSyncer } from './crdt.ts'
 import { CrdtBlockstore } from './dag.ts'
 import { CRDT_DEFAULTS } from './defaults.ts'
+import { hasRawKeyValue } from '../../datastore/raw.ts'
 import type { SetChange } from './set.ts'
 
 const log = getLogger('crdt')
@@ -522,9 +523,12 @@ export class CrdtConsensus implements Consensus {
       await new Promise<void>((r) => setImmediate(r)) // let concurrent callers join this batch
       const items = this.pendingWrites.splice(0)
       try {
-        const b = this.ds.batch()
-        for (const it of items) b.put(new Key(it.key, false), it.value)
-        await b.commit()
+        if (hasRawKeyValue(this.ds)) this.ds.writeRaw(items.map((it) => [it.key, it.value] as const))
+        else {
+          const b = this.ds.batch()
+          for (const it of items) b.put(new Key(it.key, false), it.value)
+          await b.commit()
+        }
         for (const it of items) it.resolve()
       } catch (err) {
         for (const it of items) it.reject(err)
@@ -572,13 +576,8 @@ export class CrdtConsensus implements Consensus {
       let bytes = 0
       for (let seq = this.headSeq; seq < end; seq++) {
         const k = this.queueKey(seq)
-        let value: Uint8Array
-        try {
-          value = await this.ds.get(new Key(k, false))
-        } catch (err) {
-          if (errorName(err) === 'NotFoundError') continue // a failed enqueue
-          throw err
-        }
+        const value = await this.queuedEntry(k)
+        if (value === undefined) continue // a failed enqueue
         extra.set(k, null)
         try {
           const pin = pinFromProtobuf(value.subarray(1))
@@ -596,6 +595,17 @@ export class CrdtConsensus implements Consensus {
       this.queueSize = Math.max(0, this.queueSize - extra.size)
       this.headSeq = end
       if (extra.size > 0) log.info(`batch commit: ${extra.size} items`)
+    }
+  }
+
+  /** A batching queue entry, undefined when absent. */
+  private async queuedEntry(k: string): Promise<Uint8Array | undefined> {
+    if (hasRawKeyValue(this.ds)) return this.ds.getRaw(k)
+    try {
+      return await this.ds.get(new Key(k, false))
+    } catch (err) {
+      if (errorName(err) === 'NotFoundError') return undefined
+      throw err
     }
   }
 
