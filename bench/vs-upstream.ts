@@ -55,6 +55,8 @@ const CHURN_SECONDS = Number(opt('churn-seconds', '30'))
 const ONLY = new Set(opt('only', 'ingest,churn,scale,version').split(','))
 const SIDES = opt('sides', 'ours,upstream').split(',') as SideName[]
 const CLIENTS = 16
+/** bound on one pin/unpin request of the bench, ms */
+const REQUEST_TIMEOUT_MS = 60_000
 const CHURN_CIDS = 400
 const CHURN_CLIENTS = 8
 const BATCHING = { max_batch_size: 500, max_batch_age: '1s', max_queue_size: 50000 }
@@ -236,7 +238,11 @@ async function kuboBlocks(kubo: Kubo, n: number): Promise<string[]> {
   for (let i = 0; i < n; i += 500) {
     const form = new FormData()
     for (let j = i; j < Math.min(n, i + 500); j++) form.append('file', new Blob([randomBytes(64)]), `b${j}`)
-    const res = await fetch(`${kubo.apiUrl}/api/v0/block/put?cid-codec=raw&mhtype=sha2-256`, { method: 'POST', body: form })
+    const res = await fetch(`${kubo.apiUrl}/api/v0/block/put?cid-codec=raw&mhtype=sha2-256`, {
+      method: 'POST',
+      body: form,
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+    })
     if (!res.ok) throw new Error(`block/put: ${res.status} ${await res.text()}`)
     for (const line of (await res.text()).split('\n')) if (line.trim() !== '') out.push((JSON.parse(line) as { Key: string }).Key)
   }
@@ -246,7 +252,7 @@ async function kuboBlocks(kubo: Kubo, n: number): Promise<string[]> {
 
 async function streamCount(url: string): Promise<{ n: number; rate: number }> {
   const t0 = performance.now()
-  const res = await fetch(url)
+  const res = await fetch(url, { signal: AbortSignal.timeout(1_800_000) })
   if (!res.ok || res.body === null) throw new Error(`${url}: ${res.status}`)
   let n = 0
   for await (const chunk of res.body) for (const b of chunk) if (b === 10) n++
@@ -261,7 +267,7 @@ async function ingest(peer: Peer, cids: string[]): Promise<{ rate: number; faile
     Array.from({ length: CLIENTS }, async () => {
       while (next < cids.length) {
         const cid = cids[next++]!
-        const res = await fetch(`${peer.apiUrl}/pins/${cid}`, { method: 'POST' })
+        const res = await fetch(`${peer.apiUrl}/pins/${cid}`, { method: 'POST', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
         if (!res.ok) failed++
         await res.arrayBuffer()
       }
@@ -345,7 +351,7 @@ async function benchChurn(kubo: Kubo): Promise<void> {
           for (let i = 0; Date.now() < deadline && i < 100_000_000; i++) {
             const cid = cids[c * per + (i % per)]!
             for (const method of ['POST', 'DELETE']) {
-              const res = await fetch(`${p.apiUrl}/pins/${cid}`, { method })
+              const res = await fetch(`${p.apiUrl}/pins/${cid}`, { method, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
               await res.arrayBuffer()
               if (res.ok) ops++
               else failed++
