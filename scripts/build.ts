@@ -40,6 +40,10 @@ function build(target: string | undefined): string {
     process.execPath,
     'build',
     '--compile',
+    // bytecode: the binary starts without parsing its 1,100 bundled modules
+    // (`ctl version` 0.19 s -> 0.07 s, and the daemon's start to READY).
+    // Only for this machine's build so far: cross-target bytecode is untested.
+    ...(target === undefined ? ['--bytecode', '--format=esm'] : []),
     '--minify-syntax',
     '--sourcemap=none',
     `--define`,

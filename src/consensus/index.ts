@@ -100,7 +100,8 @@ export function createConsensus(cfg: CrdtConfig, components: ConsensusComponents
 
 /**
  * The consensus state of a stopped peer: no network, batching off (every
- * operation is committed before it returns). The caller starts and stops it.
+ * operation is committed before it returns), no change hooks (nothing is
+ * logged per pin, as upstream's `OfflineState`). The caller starts and stops it.
  */
 export function createOfflineConsensus(
   init: { peerId: string; clusterName: string; namespace: string; trustedPeers?: string[] },
@@ -114,7 +115,8 @@ export function createOfflineConsensus(
       batching: { ...CRDT_DEFAULTS.batching, maxBatchSize: 0, maxBatchAgeMs: 0 },
       rebroadcastIntervalMs: 0,
       repairIntervalMs: 0,
-      namespace: init.namespace
+      namespace: init.namespace,
+      changeHooks: false
     },
     { datastore: components.datastore }
   )

@@ -11,6 +11,7 @@ import { SqliteDatastore } from './sqlite.ts'
 
 export { openLevelDatastore } from './level.ts'
 export { MemoryDatastore } from './memory.ts'
+export { hasRawKeyValue, type RawKeyValue } from './raw.ts'
 export { prefixUpperBound, SqliteDatastore, type SqliteDatastoreInit } from './sqlite.ts'
 
 export type DatastoreBackend = 'sqlite' | 'leveldb' | 'memory'

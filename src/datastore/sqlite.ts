@@ -21,6 +21,7 @@ import { NotFoundError } from 'interface-store'
 import type { AbortOptions } from '../interfaces.ts'
 import { DiskFullError, errorMessage } from '../errors.ts'
 import { openSqlite, type SqliteDatabase, type SqliteStatement } from '../runtime/sqlite.ts'
+import type { RawKeyValue } from './raw.ts'
 
 /**
  * A write error as thrown to callers: SQLite's "database or disk is full"
@@ -69,7 +70,7 @@ function toBytes(v: unknown): Uint8Array {
   throw new Error('unexpected sqlite value type')
 }
 
-export class SqliteDatastore extends BaseDatastore {
+export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
   private readonly init: SqliteDatastoreInit
   private db: SqliteDatabase | undefined
   private st:
@@ -167,6 +168,32 @@ export class SqliteDatastore extends BaseDatastore {
       this.delete(key, options)
       yield key
     }
+  }
+
+  /** RawKeyValue: the value at `key`, or undefined (no Key object, no throw). */
+  getRaw(key: string): Uint8Array | undefined {
+    const row = this.s().get.get(key)
+    return row === undefined ? undefined : toBytes(row.value)
+  }
+
+  hasRaw(key: string): boolean {
+    return this.s().has.get(key) !== undefined
+  }
+
+  /** RawKeyValue: every write in one transaction (null = delete). */
+  writeRaw(writes: Iterable<readonly [string, Uint8Array | null]>): void {
+    const st = this.s()
+    this.db!.transaction(() => {
+      for (const [k, v] of writes) {
+        if (v === null) st.del.run(k)
+        else st.put.run(k, v)
+      }
+    })
+  }
+
+  /** RawKeyValue: pairs under `prefix` in key order, paged, as plain strings (no Key objects). */
+  *entriesRaw(prefix: string, options?: AbortOptions): Generator<{ key: string; value: Uint8Array }> {
+    for (const r of this.pages(prefix, true, options)) yield { key: r.key, value: r.value! }
   }
 
   /** A batch applied in one SQLite transaction on `commit()` (in call order). */

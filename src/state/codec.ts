@@ -42,12 +42,45 @@ function seconds(d: Date | null): bigint {
   return BigInt(Math.floor(ms / 1000))
 }
 
+/**
+ * Peer IDs repeat across a pinset (a cluster has few peers, every pin names
+ * some of them), and their base58 <-> multihash conversions were the
+ * largest cost of listing and importing (base58 is quadratic in the
+ * length). Both directions are memoized, bounded: a cache reaching
+ * PEER_CACHE_MAX entries starts over. Only valid IDs are cached, so an
+ * invalid one still throws every time.
+ */
+const PEER_CACHE_MAX = 4096
+const peerBytesByString = new Map<string, Uint8Array<ArrayBuffer>>()
+const peerStringByBytes = new Map<string, string>()
+
 function peerIdBytes(p: string): Uint8Array<ArrayBuffer> {
+  const hit = peerBytesByString.get(p)
+  if (hit !== undefined) return hit
+  let bytes: Uint8Array<ArrayBuffer>
   try {
-    return new Uint8Array(peerIdFromString(p).toMultihash().bytes)
+    bytes = new Uint8Array(peerIdFromString(p).toMultihash().bytes)
   } catch (err) {
     throw new InvalidArgumentError(`invalid peer ID in allocations: ${p}: ${errorMessage(err)}`)
   }
+  if (peerBytesByString.size >= PEER_CACHE_MAX) peerBytesByString.clear()
+  peerBytesByString.set(p, bytes)
+  return bytes
+}
+
+function peerIdString(b: Uint8Array): string {
+  const k = String.fromCharCode.apply(null, b as unknown as number[])
+  const hit = peerStringByBytes.get(k)
+  if (hit !== undefined) return hit
+  let s: string
+  try {
+    s = peerIdFromMultihash(Digest.decode(b)).toString()
+  } catch (err) {
+    throw new InvalidArgumentError(`invalid peer ID bytes in allocations: ${errorMessage(err)}`)
+  }
+  if (peerStringByBytes.size >= PEER_CACHE_MAX) peerStringByBytes.clear()
+  peerStringByBytes.set(k, s)
+  return s
 }
 
 /**
@@ -112,13 +145,7 @@ export function pinFromProtobuf(bytes: Uint8Array, cid?: CID): Pin {
     for (const [k, v] of opts.Metadata) metadata[k] = v
     for (const m of opts.SortedMetadata) metadata[m.Key] = m.Value
   }
-  const allocations = pb.Allocations.map((b) => {
-    try {
-      return peerIdFromMultihash(Digest.decode(b)).toString()
-    } catch (err) {
-      throw new InvalidArgumentError(`invalid peer ID bytes in allocations: ${errorMessage(err)}`)
-    }
-  })
+  const allocations = pb.Allocations.map(peerIdString)
   const origins = (opts?.Origins ?? []).map((b) => {
     try {
       return multiaddr(b).toString()

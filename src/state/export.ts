@@ -115,6 +115,72 @@ export async function* jsonValues(chunks: AsyncIterable<string | Uint8Array> | I
 }
 
 /**
+ * The parsed top-level JSON values of a text stream. While every line holds
+ * one whole value (NDJSON, what `exportState` writes) lines are parsed as
+ * they come, with no character-by-character scan; from the first line that
+ * is not (pretty-printed or several values on a line), `jsonValues` takes
+ * over from that line on.
+ * @throws InvalidArgumentError on malformed JSON.
+ */
+export async function* parsedJsonValues(chunks: AsyncIterable<string | Uint8Array>): AsyncGenerator<unknown> {
+  const dec = new TextDecoder()
+  const it = chunks[Symbol.asyncIterator]()
+  let buf = ''
+  for (let done = false; !done; ) {
+    const r = await it.next()
+    if (r.done === true) {
+      done = true
+      buf += dec.decode()
+    } else buf += typeof r.value === 'string' ? r.value : dec.decode(r.value, { stream: true })
+    let start = 0
+    for (;;) {
+      const nl = buf.indexOf('\n', start)
+      if (nl === -1 && !done) break
+      const end = nl === -1 ? buf.length : nl
+      const line = buf.slice(start, end)
+      if (line.trim() !== '') {
+        let value: unknown
+        let whole = true
+        try {
+          value = JSON.parse(line)
+        } catch {
+          whole = false
+        }
+        if (!whole) {
+          // not one value per line: the general scanner reads the rest, from this line
+          const rest = buf.slice(start)
+          async function* remaining(): AsyncGenerator<string> {
+            yield rest
+            if (done) return
+            for (let n = await it.next(); n.done !== true; n = await it.next()) {
+              yield typeof n.value === 'string' ? n.value : dec.decode(n.value, { stream: true })
+            }
+            yield dec.decode()
+          }
+          for await (const text of jsonValues(remaining())) yield parseValue(text)
+          return
+        }
+        yield value
+      }
+      if (nl === -1) {
+        start = buf.length
+        break
+      }
+      start = nl + 1
+    }
+    buf = buf.slice(start)
+  }
+}
+
+function parseValue(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new InvalidArgumentError(`state import: invalid JSON: ${errorMessage(err)}`)
+  }
+}
+
+/**
  * Adds every pin to `state` (upstream `importState`). `pins` yields Pin
  * objects, or text/bytes chunks of a JSON value stream.
  * @returns the number of pins imported.
@@ -140,14 +206,6 @@ export async function importState(
       else await add(item)
     }
   }
-  for await (const value of jsonValues(textChunks())) {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(value)
-    } catch (err) {
-      throw new InvalidArgumentError(`state import: invalid JSON: ${errorMessage(err)}`)
-    }
-    await add(pinFromJSON(parsed))
-  }
+  for await (const parsed of parsedJsonValues(textChunks())) await add(pinFromJSON(parsed))
   return n
 }

@@ -68,13 +68,38 @@ export function printList(items: Printable[]): void {
   else for (const p of items) c.io.stdout(format('text', p))
 }
 
-/** Prints a stream item by item as it arrives, then fails on its error. */
+/** printStream writes what it holds once it reaches this many characters… */
+const STREAM_FLUSH_CHARS = 64 * 1024
+/** …or at most this long (ms) after an item came, so a slow stream still prints each item as it comes. */
+const STREAM_FLUSH_MS = 50
+
+/**
+ * Prints a stream as it arrives, then fails on its error. Items that come
+ * in quick succession are written together (one write per 64 KiB instead of
+ * one per item: writes were half of `ctl pin ls` of 100,000 pins); an item
+ * is never held more than 50 ms.
+ */
 export async function printStream<T>(items: AsyncIterable<T>, toPrintable: (x: T) => Printable): Promise<void> {
+  const c = ctl()
+  let held = ''
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const flush = (): void => {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
+    if (held !== '') c.io.stdout(held)
+    held = ''
+  }
   try {
-    for await (const x of items) print(toPrintable(x))
+    for await (const x of items) {
+      held += format(c.enc, toPrintable(x))
+      if (held.length >= STREAM_FLUSH_CHARS) flush()
+      else timer ??= setTimeout(flush, STREAM_FLUSH_MS)
+    }
   } catch (err) {
+    flush()
     fail(err)
   }
+  flush()
 }
 
 /** upstream `checkErr(doing, err)`: message on stderr, exit 1 (62 on timeout). */

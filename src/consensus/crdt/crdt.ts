@@ -31,6 +31,7 @@ import { CID as CIDClass } from 'multiformats/cid'
 import type { AbortOptions } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { keyStringToBinary } from '../../state/keys.ts'
+import { hasRawKeyValue } from '../../datastore/raw.ts'
 import { blockId, blockIdToCid, type CrdtBlockstore, decodeNode, makeNode, sortCids } from './dag.ts'
 import { CRDTBroadcast, type Delta, type Element } from './pb/delta.pb.ts'
 import { CrdtSet, type SetChange } from './set.ts'
@@ -40,6 +41,9 @@ import * as dagPB from '@ipld/dag-pb'
 import { errorMessage, errorName } from '../../errors.ts'
 
 const log = getLogger('crdt')
+
+/** Local deltas committed within this many ms share one head broadcast (default). */
+const BROADCAST_COALESCE_MS = 20
 
 /** The CRDT format version go-ds-crdt writes (`crdt_version`, stored +1). */
 const CRDT_VERSION = 1n
@@ -108,9 +112,15 @@ export class CrdtStore {
   private readonly applying = new Set<string>()
   /** a branch failed half-applied this run: the dirty bit stays until a repair */
   private halfApplied = false
+  /** armed by a local delta: the heads broadcast that delta will go out with */
+  private broadcastTimer: ReturnType<typeof setTimeout> | undefined
 
-  constructor(init: { namespace: string; maxConcurrentHeads?: number }, components: CrdtStoreComponents) {
+  /** ms during which local deltas share one head broadcast */
+  private readonly broadcastCoalesceMs: number
+
+  constructor(init: { namespace: string; maxConcurrentHeads?: number; broadcastCoalesceMs?: number }, components: CrdtStoreComponents) {
     this.namespace = init.namespace
+    this.broadcastCoalesceMs = init.broadcastCoalesceMs ?? BROADCAST_COALESCE_MS
     this.maxConcurrentHeads = Math.max(1, init.maxConcurrentHeads ?? 16)
     this.set = new CrdtSet(init.namespace)
     this.ds = components.datastore
@@ -192,6 +202,14 @@ export class CrdtStore {
   /** Streams live `[key, value]` pairs (reads the live index, never the tombstones). */
   async *entries(options?: AbortOptions): AsyncGenerator<{ key: string; value: Uint8Array }> {
     const prefix = this.set.keysPrefix
+    if (hasRawKeyValue(this.ds)) {
+      // string keys straight from the table: no Key object per row
+      for (const { key: k, value } of this.ds.entriesRaw(prefix, options)) {
+        if (!k.endsWith('/v')) continue
+        yield { key: k.slice(prefix.length - 1, -2), value }
+      }
+      return
+    }
     for await (const { key, value } of this.ds.query({ prefix }, options)) {
       const k = key.toString()
       if (!k.endsWith('/v')) continue
@@ -243,18 +261,17 @@ export class CrdtStore {
     const res = await this.lock(async () => {
       options?.signal?.throwIfAborted()
       const txn = new Txn(this.ds)
-      let elements: Element[] = []
+      // key -> its element; a Map keeps insertion order, and delete + set
+      // moves a re-written key to the end (O(1) per op, not a scan of the delta)
+      const byKey = new Map<string, Element>()
       const tombstones: Element[] = []
       for (const op of ops) {
-        if (op.value !== null) {
-          // a later write of the same key in one delta replaces the earlier one
-          elements = elements.filter((e) => e.key !== op.key)
-          elements.push({ key: op.key, id: '', value: op.value as Uint8Array<ArrayBuffer> })
-        } else {
-          elements = elements.filter((e) => e.key !== op.key)
-          tombstones.push(...(await this.set.rmv(txn, op.key, options)))
-        }
+        // a later write of the same key in one delta replaces the earlier one
+        byKey.delete(op.key)
+        if (op.value !== null) byKey.set(op.key, { key: op.key, id: '', value: op.value as Uint8Array<ArrayBuffer> })
+        else tombstones.push(...(await this.set.rmv(txn, op.key, options)))
       }
+      const elements = [...byKey.values()]
       for (const [k, v] of extra ?? []) {
         if (v === null) txn.delete(k)
         else txn.put(k, v)
@@ -269,7 +286,7 @@ export class CrdtStore {
       const { cid, bytes } = await makeNode(delta, heads)
       txn.put(this.blocks.keyOf(cid), bytes)
       const changes = new Map<string, SetChange>()
-      await this.set.merge(txn, delta, blockId(cid), this.blockGetter(txn), changes, options)
+      await this.set.merge(txn, delta, blockId(cid), this.blockGetter(txn), changes, options, true)
       txn.put(this.processedKey(cid), new Uint8Array(0))
       for (const h of heads) txn.delete(this.headKey(h))
       txn.put(this.headKey(cid), putUvarint(priority))
@@ -281,8 +298,26 @@ export class CrdtStore {
     })
     if (res === undefined) return undefined
     await this.announce(res.cid, res.bytes, options)
-    await this.broadcast([res.cid], options)
+    this.scheduleHeadsBroadcast()
     return res.cid
+  }
+
+  /**
+   * New local heads go out at most once per BROADCAST_COALESCE_MS: the first
+   * delta arms a timer and the broadcast then carries the heads of that
+   * moment, so deltas committed meanwhile share it (go-ds-crdt sends one
+   * message per delta; under pin/unpin churn that was hundreds of gossipsub
+   * messages a second, each signed and kept in the seen-messages cache for
+   * `seen_messages_ttl`). The newest head descends from the ones it
+   * replaces, so a peer receiving it walks to all of them. The wire message
+   * is go-ds-crdt's `CRDTBroadcast`, unchanged.
+   */
+  private scheduleHeadsBroadcast(): void {
+    if (this.broadcaster === undefined || this.broadcastTimer !== undefined) return
+    this.broadcastTimer = setTimeout(() => {
+      this.broadcastTimer = undefined
+      this.broadcast(this.headList().heads).catch((err: unknown) => log.warn(`broadcast failed: ${errorMessage(err)}`))
+    }, this.broadcastCoalesceMs)
   }
 
   private emit(changes: Map<string, SetChange>): void {
@@ -583,8 +618,13 @@ export class CrdtStore {
     })
   }
 
-  /** Waits for in-flight operations to finish. */
+  /** Waits for in-flight operations to finish; a head broadcast still waiting for its timer is sent now. */
   async drain(): Promise<void> {
     await this.lock(async () => {})
+    if (this.broadcastTimer !== undefined) {
+      clearTimeout(this.broadcastTimer)
+      this.broadcastTimer = undefined
+      await this.broadcast(this.headList().heads)
+    }
   }
 }

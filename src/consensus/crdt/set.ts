@@ -52,7 +52,10 @@ export class CrdtSet {
 
   /** ids of blocks that added `key` (top-level only). */
   private async elemIds(txn: Txn, key: string, options?: AbortOptions): Promise<string[]> {
-    const prefix = this.elemsPrefix(key)
+    return await this.idsUnder(txn, this.elemsPrefix(key), options)
+  }
+
+  private async idsUnder(txn: Txn, prefix: string, options?: AbortOptions): Promise<string[]> {
     const out: string[] = []
     for (const k of await txn.keysWithPrefix(prefix, options)) {
       const rest = k.slice(prefix.length)
@@ -62,17 +65,26 @@ export class CrdtSet {
     return out
   }
 
+  /**
+   * ids of blocks that added `key` and are not tombstoned: two range reads
+   * (its elements, its tombstones) instead of one lookup per element. A key
+   * pinned and unpinned n times has n of each, so this is what keeps churn
+   * on the same CIDs cheap.
+   */
+  private async liveElemIds(txn: Txn, key: string, options?: AbortOptions): Promise<string[]> {
+    const elems = await this.elemIds(txn, key, options)
+    if (elems.length === 0) return elems
+    const tombs = new Set(await this.idsUnder(txn, `${this.ns}/t${key}/`, options))
+    return tombs.size === 0 ? elems : elems.filter((id) => !tombs.has(id))
+  }
+
   async inTombs(txn: Txn, key: string, id: string, options?: AbortOptions): Promise<boolean> {
     return await txn.has(this.tombKey(key, id), options)
   }
 
   /** The tombstones a removal of `key` needs: every element not yet tombstoned (set.go Rmv). */
   async rmv(txn: Txn, key: string, options?: AbortOptions): Promise<Element[]> {
-    const out: Element[] = []
-    for (const id of await this.elemIds(txn, key, options)) {
-      if (!(await this.inTombs(txn, key, id, options))) out.push({ key, id, value: new Uint8Array(0) })
-    }
-    return out
+    return (await this.liveElemIds(txn, key, options)).map((id) => ({ key, id, value: new Uint8Array(0) }))
   }
 
   private async getPriority(txn: Txn, key: string, options?: AbortOptions): Promise<bigint> {
@@ -91,14 +103,18 @@ export class CrdtSet {
     id: string,
     value: Uint8Array,
     prio: bigint,
+    fresh: boolean,
+    current: Uint8Array | undefined,
     options?: AbortOptions
   ): Promise<void> {
-    if (await this.inTombs(txn, key, id, options)) return
-    const cur = await this.getPriority(txn, key, options)
+    if (!fresh && (await this.inTombs(txn, key, id, options))) return
+    // a key without a value has no priority row either (both are written and
+    // deleted together, here and in merge), so its priority is 0: not read
+    const cur = current === undefined ? 0n : await this.getPriority(txn, key, options)
     if (prio < cur) return
     const vk = this.valueKey(key)
     if (prio === cur) {
-      const curValue = (await txn.get(vk, options)) ?? new Uint8Array(0)
+      const curValue = current ?? new Uint8Array(0)
       if (compare(curValue, value) >= 0) return
     }
     txn.put(vk, value)
@@ -115,9 +131,8 @@ export class CrdtSet {
   ): Promise<{ value: Uint8Array | undefined; prio: bigint }> {
     let best: Uint8Array | undefined
     let bestPrio = 0n
-    for (const id of await this.elemIds(txn, key, options)) {
+    for (const id of await this.liveElemIds(txn, key, options)) {
       if (pending.includes(id)) continue
-      if (await this.inTombs(txn, key, id, options)) continue
       const { delta } = decodeNode(await getBlock(id, options))
       if (delta.priority < bestPrio) continue
       let greatest: Uint8Array | undefined
@@ -139,6 +154,9 @@ export class CrdtSet {
   /**
    * Merges a delta produced by block `id` into the set (tombstones first,
    * then elements), writing into `txn` and recording per-key changes.
+   * `fresh`: the block was made by this very call's transaction (a local
+   * publish), so no tombstone can name it yet (a tombstone names a block id,
+   * the hash of a block nobody else has seen) and that lookup is skipped.
    */
   async merge(
     txn: Txn,
@@ -146,7 +164,8 @@ export class CrdtSet {
     id: string,
     getBlock: BlockGetter,
     changes: Map<string, SetChange>,
-    options?: AbortOptions
+    options?: AbortOptions,
+    fresh = false
   ): Promise<void> {
     const before = new Map<string, Uint8Array | undefined>()
     const touch = async (key: string): Promise<void> => {
@@ -174,7 +193,10 @@ export class CrdtSet {
       const key = e.key
       await touch(key)
       txn.put(this.elemsPrefix(key) + id.slice(1), new Uint8Array(0))
-      await this.setValue(txn, key, id, e.value, delta.priority, options)
+      const vk = this.valueKey(key)
+      // the current value: this transaction's write, else what `touch` read
+      const current = txn.writes.has(vk) ? (txn.writes.get(vk) ?? undefined) : before.get(key)
+      await this.setValue(txn, key, id, e.value, delta.priority, fresh, current, options)
     }
     // report the net effect on each key touched
     for (const [key, old] of before) {

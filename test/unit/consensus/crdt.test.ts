@@ -99,6 +99,41 @@ for (const backend of ['sqlite', 'memory'] as DatastoreBackend[]) {
       await close()
     })
 
+    test('the same CID pinned and unpinned over and over: each unpin tombstones only the live element', async () => {
+      const { datastore, close } = await ds()
+      const changes: string[] = []
+      const c = createCrdtConsensus(init())({ datastore, onChange: (ch) => void changes.push(`${ch.op}:${ch.pin.name}`) })
+      await c.start()
+      const other = await pinOf(7)
+      await c.logPin(other)
+      const p = await pinOf(1)
+      for (let i = 0; i < 30; i++) {
+        await c.logPin(await pinOf(1, `round-${i}`))
+        expect((await (await c.state()).get(p.cid)).name).toBe(`round-${i}`)
+        await c.logUnpin(p)
+        expect(await (await c.state()).has(p.cid)).toBe(false)
+      }
+      await c.logPin(await pinOf(1, 'last'))
+      expect(await names(c)).toEqual(['last', 'p7'])
+      expect(changes.length).toBe(1 + 30 * 2 + 1)
+      expect(changes.at(-2)).toBe('unpin:round-29')
+      // every delta after the first pin of the CID removed exactly one element: the one live then
+      const { CrdtBlockstore } = await import('../../../src/consensus/crdt/dag.ts')
+      const blocks = new CrdtBlockstore(datastore, '/c')
+      let cid = c.heads().heads[0]!
+      let tombstoneCounts: number[] = []
+      for (let depth = 0; depth < 100; depth++) {
+        const { delta, links } = decodeNode(await blocks.get(cid))
+        if (delta.tombstones.length > 0) tombstoneCounts.push(delta.tombstones.length)
+        if (links.length === 0) break
+        cid = links[0]!
+      }
+      tombstoneCounts = [...new Set(tombstoneCounts)]
+      expect(tombstoneCounts).toEqual([1])
+      await c.stop()
+      await close()
+    })
+
     test('delta nodes follow go-ds-crdt layout', async () => {
       const { datastore, close } = await ds()
       const c = createCrdtConsensus(init(), { datastore })
@@ -262,6 +297,32 @@ test('state export from crdt, import into a DsState', async () => {
   await c.stop()
 })
 
+test('local deltas committed close together share one head broadcast, carrying the newest head', async () => {
+  const { decodeBroadcast } = await import('../../../src/consensus/crdt/index.ts')
+  const sent: Uint8Array[] = []
+  const broadcaster = {
+    broadcast: async (data: Uint8Array) => void sent.push(data),
+    next: (signal: AbortSignal) => new Promise<Uint8Array>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))
+  }
+  // a window longer than the test: every delta falls in the first one
+  const c = createCrdtConsensus(init({ broadcastCoalesceMs: 600_000 }), { datastore: new MemoryDatastore(), broadcaster })
+  await c.start()
+  for (let i = 0; i < 20; i++) await c.logPin(await pinOf(i)) // 20 deltas, one after the other
+  expect(c.heads().height).toBe(20n)
+  expect(sent.length).toBe(0)
+  await c.stop() // sends what is still waiting
+  expect(sent.length).toBe(1)
+  expect(decodeBroadcast(sent[0]!).map((h) => h.toString())).toEqual(c.heads().heads.map((h) => h.toString()))
+  // the default window: the broadcast follows on its own
+  const d = createCrdtConsensus(init(), { datastore: new MemoryDatastore(), broadcaster })
+  await d.start()
+  await d.logPin(await pinOf(1))
+  await waitFor(() => sent.length === 2, 'the second peer head broadcast', 10_000, 5)
+  expect(decodeBroadcast(sent[1]!).map((h) => h.toString())).toEqual(d.heads().heads.map((h) => h.toString()))
+  await d.stop()
+  expect(sent.length).toBe(2)
+})
+
 describe('crdt tools', () => {
   test('offline state writes deltas readable by the consensus', async () => {
     const datastore = new MemoryDatastore()
@@ -276,6 +337,47 @@ describe('crdt tools', () => {
     expect(await names(c)).toEqual(['p1', 'p2', 'p3', 'p4'])
     expect(c.heads().height).toBe(1n)
     await c.stop()
+  })
+
+  test('a key written twice in one offline delta keeps its last value, in the order of its last write', async () => {
+    const datastore = new MemoryDatastore()
+    const c = createCrdtConsensus(init(), { datastore })
+    const off = await c.offlineState()
+    for (let i = 0; i < 3; i++) await off.add(await pinOf(i))
+    await off.add(await pinOf(0, 'again'))
+    await off.commit()
+    const { heads } = c.heads()
+    expect(heads.length).toBe(1)
+    const { CrdtBlockstore } = await import('../../../src/consensus/crdt/dag.ts')
+    const { delta } = decodeNode(await new CrdtBlockstore(datastore, '/c').get(heads[0]!))
+    const { cidToKeyString } = await import('../../../src/state/keys.ts')
+    const keys = await Promise.all([1, 2, 0].map(async (i) => cidToKeyString((await pinOf(i)).cid)))
+    expect(delta.elements.map((e) => e.key)).toEqual(keys)
+    expect(delta.tombstones.length).toBe(0)
+    expect((await all(off.list())).map((p) => p.name).sort()).toEqual(['again', 'p1', 'p2'])
+  })
+
+  test('the offline consensus has no change hooks (upstream OfflineState): onChange is never called', async () => {
+    const { createOfflineConsensus } = await import('../../../src/consensus/index.ts')
+    const datastore = new MemoryDatastore()
+    const c = createOfflineConsensus({ peerId: init().peerId, clusterName: 'test', namespace: '/c' }, { datastore })
+    const seen: string[] = []
+    c.setOnChange((ch) => void seen.push(ch.op))
+    await c.start()
+    const off = await c.offlineState()
+    for (let i = 0; i < 3; i++) await off.add(await pinOf(i))
+    await off.commit()
+    await c.logPin(await pinOf(9))
+    expect((await all((await c.state()).list())).length).toBe(4)
+    expect(seen).toEqual([])
+    await c.stop()
+    // the same datastore under a peer's consensus: its changes are handed on
+    const peer = createCrdtConsensus(init(), { datastore })
+    peer.setOnChange((ch) => void seen.push(ch.op))
+    await peer.start()
+    await peer.logUnpin(await pinOf(9))
+    expect(seen).toEqual(['unpin'])
+    await peer.stop()
   })
 
   test('repair reprocesses nodes not marked processed, and clears the dirty bit', async () => {

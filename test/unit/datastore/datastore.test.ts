@@ -143,4 +143,43 @@ describe('sqlite specifics', () => {
     expect(n).toBe(101)
     await ds.close()
   })
+
+  test('raw string-keyed access reads and writes the same rows as the Datastore interface', async () => {
+    const folder = await tempDir()
+    const { SqliteDatastore } = await import('../../../src/datastore/sqlite.ts')
+    const { hasRawKeyValue } = await import('../../../src/datastore/index.ts')
+    const ds = new SqliteDatastore({ path: join(folder, 'x.sqlite') })
+    await ds.open()
+    expect(hasRawKeyValue(ds)).toBe(true)
+    expect(hasRawKeyValue(new (await import('../../../src/datastore/memory.ts')).MemoryDatastore())).toBe(false)
+    await ds.put(new Key('/a/1', false), enc('one'))
+    expect(dec(ds.getRaw('/a/1')!)).toBe('one')
+    expect(ds.getRaw('/a/none')).toBeUndefined()
+    expect(ds.hasRaw('/a/1')).toBe(true)
+    expect(ds.hasRaw('/a/none')).toBe(false)
+    ds.writeRaw([
+      ['/a/2', enc('two')],
+      ['/a/1', null],
+      ['/a/3', enc('x')],
+      ['/a/3', enc('three')]
+    ])
+    expect(await ds.has(new Key('/a/1', false))).toBe(false)
+    expect(dec(await ds.get(new Key('/a/2', false)))).toBe('two')
+    expect(dec(await ds.get(new Key('/a/3', false)))).toBe('three') // in order: the last write wins
+    // all or nothing: a failing write rolls the whole set back
+    function* failing(): Generator<readonly [string, Uint8Array | null]> {
+      yield ['/a/4', enc('four')]
+      throw new Error('disk on fire')
+    }
+    expect(() => ds.writeRaw(failing())).toThrow('disk on fire')
+    expect(ds.hasRaw('/a/4')).toBe(false)
+    // entriesRaw: the same pairs, in the same order, as a prefix query
+    const viaQuery = (await all(ds.query({ prefix: '/a/' }))).map((p) => [p.key.toString(), dec(p.value)])
+    expect([...ds.entriesRaw('/a/')].map((p) => [p.key, dec(p.value)])).toEqual(viaQuery)
+    expect(viaQuery).toEqual([
+      ['/a/2', 'two'],
+      ['/a/3', 'three']
+    ])
+    await ds.close()
+  })
 })

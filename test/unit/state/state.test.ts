@@ -109,6 +109,26 @@ describe('protobuf codec', () => {
     ]
     expect([...pinToProtobuf(p)]).toEqual(expected)
   })
+
+  test('peer IDs repeated across many pins decode and encode the same every time; bad ones keep failing', async () => {
+    const peers = [await peerId(), await peerId(), await peerId()]
+    for (let i = 0; i < 5000; i++) {
+      const allocs = [peers[i % 3]!, peers[(i + 1) % 3]!]
+      const bytes = pinToProtobuf({ ...fullPin(allocs), name: `p${i}` })
+      const back = pinFromProtobuf(bytes)
+      expect(back.allocations).toEqual(allocs)
+    }
+    // the encoded allocation is the multihash of the peer ID, cached or not
+    const { peerIdFromString } = await import('@libp2p/peer-id')
+    const once = pinToProtobuf(fullPin([peers[0]!]))
+    const mh = peerIdFromString(peers[0]!).toMultihash().bytes
+    expect(Buffer.from(once).includes(Buffer.from(mh))).toBe(true)
+    for (let i = 0; i < 2; i++) {
+      expect(() => pinToProtobuf(fullPin(['not-a-peer-id']))).toThrow('invalid peer ID')
+      const bad = new Uint8Array([...field(0x0a, CID0.bytes), ...[0x10, 1], ...field(0x1a, [0x12, 0x02, 0x01])])
+      expect(() => pinFromProtobuf(bad)).toThrow('invalid peer ID bytes')
+    }
+  })
 })
 
 test('state keys as upstream dshelp', () => {
@@ -209,6 +229,33 @@ describe('state import stream', () => {
       err = (e as Error).name
     }
     expect(err).toBe('InvalidArgumentError')
+  })
+
+  test('parsedJsonValues: NDJSON line by line, any other layout from the first line that is not one value', async () => {
+    const { parsedJsonValues } = await import('../../../src/state/export.ts')
+    async function* chunked(text: string, size: number): AsyncGenerator<Uint8Array> {
+      const bytes = new TextEncoder().encode(text)
+      for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size)
+    }
+    const lines = ['{"cid":"a","name":"ünï ☃"}', '', '{"cid":"b"}', '  [1,2]  ', '"s"', '7']
+    const ndjson = lines.join('\n')
+    const expected = [{ cid: 'a', name: 'ünï ☃' }, { cid: 'b' }, [1, 2], 's', 7]
+    const mixed = `${ndjson}\n${upstreamImportState}{"x":1} {"y":2}\n{"z":3}\n`
+    const mixedExpected = [...expected, JSON.parse(upstreamImportState), { x: 1 }, { y: 2 }, { z: 3 }]
+    for (const size of [1, 3, 5, 64, 100_000]) {
+      expect(await all(parsedJsonValues(chunked(ndjson, size)))).toEqual(expected)
+      expect(await all(parsedJsonValues(chunked(`${ndjson}\n`, size)))).toEqual(expected)
+      expect(await all(parsedJsonValues(chunked(mixed, size)))).toEqual(mixedExpected)
+    }
+    for (const bad of ['{"a":1}\n{"b":', '{"a":1}\n{"b" 2}\n']) {
+      let err = ''
+      try {
+        await all(parsedJsonValues(chunked(bad, 4)))
+      } catch (e) {
+        err = (e as Error).name
+      }
+      expect(err).toBe('InvalidArgumentError')
+    }
   })
 
   test('imports upstream test_data/importState with overrides', async () => {
