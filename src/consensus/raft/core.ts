@@ -233,7 +233,9 @@ export class RaftCore {
         // a pre-vote never changes terms
       } else {
         const fromLeader = m.type === 'append' || m.type === 'snapshot' || m.type === 'timeout_now'
-        this.#becomeFollower(m.term, fromLeader ? m.from : null)
+        // only a leader (or a granted vote, below) restarts the election timer: a
+        // candidate with a stale log must not keep the others from campaigning
+        this.#becomeFollower(m.term, fromLeader ? m.from : null, fromLeader)
       }
     } else if (m.term < this.#term) {
       if (m.type === 'append' || m.type === 'snapshot') {
@@ -414,14 +416,15 @@ export class RaftCore {
     this.#votedFor = votedFor
   }
 
-  #becomeFollower(term: number, leader: RaftPeerId | null): void {
+  #becomeFollower(term: number, leader: RaftPeerId | null, resetTimer = true): void {
+    const wasLeader = this.#role === 'leader'
     if (term !== this.#term) this.#setTerm(term, null)
     this.#role = 'follower'
     this.#leader = leader
     this.#progress.clear()
     this.#votes.clear()
     this.#transferTarget = null
-    this.#resetTimers()
+    if (resetTimer || wasLeader) this.#resetTimers()
   }
 
   #acceptLeader(from: RaftPeerId): void {

@@ -11,12 +11,14 @@ import { type RunStats, runSimulation, type Scenario } from './sim.ts'
 const scenarios: Scenario[] = [
   { name: '3 voters', servers: 3, initialVoters: 3, membership: false, faultMs: 1500, healMs: 1200 },
   { name: '5 voters', servers: 5, initialVoters: 5, membership: false, faultMs: 1500, healMs: 1200 },
-  { name: '3 to 5 voters with membership changes', servers: 5, initialVoters: 3, membership: true, faultMs: 1500, healMs: 1200 }
+  { name: '3 to 5 voters with membership changes', servers: 5, initialVoters: 3, membership: true, faultMs: 1500, healMs: 1200 },
+  { name: '3 voters, chaos (fast crash/reboot cycles, no pre-vote)', servers: 3, initialVoters: 3, membership: false, faultMs: 1500, healMs: 1200, chaos: true },
+  { name: '5 voters, chaos with membership changes', servers: 5, initialVoters: 5, membership: true, faultMs: 1500, healMs: 1200, chaos: true }
 ]
 
 // eslint-disable-next-line -- read once: the seed to replay and the run count
 const replay = process.env.RAFT_SEED === undefined ? undefined : Number(process.env.RAFT_SEED)
-const runs = Number(process.env.RAFT_RUNS ?? 400)
+const runs = Number(process.env.RAFT_RUNS ?? 1000)
 
 /** Seeds are global: scenario i runs seeds i*1_000_000 + n, so a seed alone says which scenario it belongs to. */
 function scenarioOf(seed: number): Scenario {

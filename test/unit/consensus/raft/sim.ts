@@ -41,6 +41,8 @@ export interface Scenario {
   /** virtual ms with faults, then virtual ms healed */
   faultMs: number
   healMs: number
+  /** quick crash/reboot cycles and no pre-vote: many competing candidates in one term */
+  chaos?: boolean
 }
 
 export class SimFailure extends Error {
@@ -116,14 +118,17 @@ export function runSimulation(seed: number, sc: Scenario): RunStats {
   const bootVoters = ids.slice(0, sc.initialVoters)
   const electionTicks = 10
   const heartbeatTicks = 2
-  const coreConfig = (id: string) => ({ id, electionTicks, heartbeatTicks, maxAppendEntries: 1 + Math.floor(rnd() * 8), trailingLogs: Math.floor(rnd() * 4), random: rnd })
+  const preVote = sc.chaos ? false : chance(0.5)
+  const coreConfig = (id: string) => ({ id, electionTicks, heartbeatTicks, maxAppendEntries: 1 + Math.floor(rnd() * 8), trailingLogs: Math.floor(rnd() * 4), preVote, random: rnd })
 
   // faults of this run
   const dropP = rnd() * 0.2
   const dupP = rnd() * 0.1
   const maxDelay = 1 + Math.floor(rnd() * 15)
-  const crashP = rnd() * 0.003
-  const partitionP = rnd() * 0.004
+  const crashP = sc.chaos ? 0.005 + rnd() * 0.02 : rnd() * 0.008
+  const restartP = sc.chaos ? 0.1 + rnd() * 0.4 : 0.005 + rnd() * 0.03
+  const partitionP = sc.chaos ? rnd() * 0.05 : rnd() * 0.015
+  const opP = 0.02 + rnd() * 0.2
 
   const stats: RunStats = { ops: 0, acked: 0, elections: 0, snapshotsInstalled: 0, crashes: 0, configChanges: 0 }
   const servers = new Map<string, Server>()
@@ -250,6 +255,11 @@ export function runSimulation(seed: number, sc: Scenario): RunStats {
         return
       }
       for (const m of r.messages) send(m)
+      if (!healed && chance(crashP * 5) && r.messages.length > 0) {
+        // crash right after sending (a vote or an acknowledgement is out)
+        crash(s)
+        return
+      }
       if (r.restore) {
         s.fsm = new Map(JSON.parse(dec.decode(r.restore.data)) as [string, string][])
         s.applied = r.restore.meta.index
@@ -364,7 +374,7 @@ export function runSimulation(seed: number, sc: Scenario): RunStats {
       }
       for (const s of servers.values()) {
         if (s.core && chance(crashP)) crash(s)
-        else if (!s.core && chance(0.01)) start(s)
+        else if (!s.core && chance(restartP)) start(s)
       }
       if (sc.membership && chance(0.004)) changeMembership()
     }
@@ -402,7 +412,7 @@ export function runSimulation(seed: number, sc: Scenario): RunStats {
         }
         continue
       }
-      if (faults && chance(0.05)) invoke(c, randomOp(c))
+      if (faults && chance(opP)) invoke(c, randomOp(c))
     }
     // after healing, for a while: a final round of one write and one read per key
     if (healed && now >= sc.faultMs + sc.healMs / 2 && clientBusy.every((p) => p === undefined)) {
