@@ -662,7 +662,8 @@ export class RaftCore {
     const idx = matches[quorum(matches.length) - 1]!
     if (idx <= this.#commit || this.#log.term(idx) !== this.#term) return
     this.#commit = idx
-    this.#broadcastAppend(false)
+    // followers learn the new commit index at once (empty appends where nothing is left to send)
+    this.#broadcastAppend(true)
     this.#pruneProgress()
     // a leader removed by a configuration now committed hands over
     if (!this.#voters.includes(this.id) && this.#configIndex <= this.#commit) this.#becomeFollower(this.#term, null)

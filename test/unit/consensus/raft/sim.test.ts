@@ -18,7 +18,7 @@ const scenarios: Scenario[] = [
 
 // eslint-disable-next-line -- read once: the seed to replay and the run count
 const replay = process.env.RAFT_SEED === undefined ? undefined : Number(process.env.RAFT_SEED)
-const runs = Number(process.env.RAFT_RUNS ?? 1000)
+const runs = Number(process.env.RAFT_RUNS ?? 1500)
 
 /** Seeds are global: scenario i runs seeds i*1_000_000 + n, so a seed alone says which scenario it belongs to. */
 function scenarioOf(seed: number): Scenario {
