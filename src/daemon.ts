@@ -15,7 +15,7 @@ import { Cluster } from './cluster.ts'
 import type { Identity, ServiceConfig } from './config/index.ts'
 import { DISK } from './config/sections.ts'
 import { fieldDefaults } from './config/typed.ts'
-import { errorMessage } from './errors.ts'
+import { errorMessage, UnsupportedError } from './errors.ts'
 import { createConsensus } from './consensus/index.ts'
 import { type ClusterHost, createClusterHost, createPubsubAdapter } from './host/index.ts'
 import { openDatastore, type OpenedDatastore } from './datastore/index.ts'
@@ -78,6 +78,7 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
   }
 
   try {
+    if (config.consensus.raft !== null) throw new UnsupportedError('consensus.raft: the raft consensus does not run in the daemon yet; use crdt')
     ds = await openDatastore({ backend: config.datastore.backend, folder: config.datastore.folder })
     log.info(`datastore: ${config.datastore.backend} at ${config.datastore.folder}`)
 

@@ -16,7 +16,6 @@ const scenarios: Scenario[] = [
   { name: '5 voters, chaos with membership changes', servers: 5, initialVoters: 5, membership: true, faultMs: 1500, healMs: 1200, chaos: true }
 ]
 
-// eslint-disable-next-line -- read once: the seed to replay and the run count
 const replay = process.env.RAFT_SEED === undefined ? undefined : Number(process.env.RAFT_SEED)
 const runs = Number(process.env.RAFT_RUNS ?? 1500)
 
