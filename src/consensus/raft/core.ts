@@ -34,8 +34,12 @@ export type RaftRole = 'follower' | 'precandidate' | 'candidate' | 'leader'
 /** Settings of the core, in ticks (the driver decides how long a tick is). */
 export interface RaftCoreConfig {
   id: RaftPeerId
-  /** base election timeout T, in ticks (> heartbeatTicks) */
+  /** base election timeout T of a follower, in ticks (> heartbeatTicks; hashicorp `HeartbeatTimeout`); also the leader lease of followers */
   electionTicks: number
+  /** base timeout of a candidate before it campaigns again (hashicorp `ElectionTimeout`); default electionTicks */
+  candidateTicks?: number
+  /** a leader steps down without contact with a quorum for this many ticks (hashicorp `LeaderLeaseTimeout`); default electionTicks */
+  checkQuorumTicks?: number
   /** how often a leader sends heartbeats, in ticks */
   heartbeatTicks: number
   /** most entries in one AppendEntries (hashicorp `MaxAppendEntries`, 1..1024) */
@@ -103,7 +107,7 @@ export class RaftCore {
     if (!(cfg.electionTicks > cfg.heartbeatTicks && cfg.heartbeatTicks > 0)) throw new Error('raft core: need electionTicks > heartbeatTicks > 0')
     if (!(cfg.maxAppendEntries > 0)) throw new Error('raft core: maxAppendEntries must be > 0')
     this.id = cfg.id
-    this.#cfg = { preVote: true, ...cfg }
+    this.#cfg = { preVote: true, candidateTicks: cfg.electionTicks, checkQuorumTicks: cfg.electionTicks, ...cfg }
     this.#term = persisted.hardState.term
     this.#votedFor = persisted.hardState.votedFor
     const snap = persisted.snapshot
@@ -198,7 +202,7 @@ export class RaftCore {
     this.#electionElapsed++
     if (this.#role === 'leader') {
       this.#heartbeatElapsed++
-      if (this.#electionElapsed >= this.#cfg.electionTicks) {
+      if (this.#electionElapsed >= this.#cfg.checkQuorumTicks) {
         this.#electionElapsed = 0
         this.#transferTarget = null
         if (!this.#quorumActive()) {
@@ -400,7 +404,7 @@ export class RaftCore {
   }
 
   #randomTimeout(): number {
-    const t = this.#cfg.electionTicks
+    const t = this.#role === 'precandidate' || this.#role === 'candidate' ? this.#cfg.candidateTicks : this.#cfg.electionTicks
     return t + Math.min(t - 1, Math.floor(this.#cfg.random() * t))
   }
 
@@ -436,13 +440,13 @@ export class RaftCore {
   #campaign(preVote: boolean, transfer = false): void {
     this.#votes.clear()
     this.#leader = null
-    this.#resetTimers()
     if (preVote) {
       this.#role = 'precandidate'
     } else {
       this.#role = 'candidate'
       this.#setTerm(this.#term + 1, this.id)
     }
+    this.#resetTimers()
     this.#votes.set(this.id, true)
     if (this.#checkVotes()) return
     const term = preVote ? this.#term + 1 : this.#term

@@ -17,7 +17,7 @@ const scenarios: Scenario[] = [
 ]
 
 const replay = process.env.RAFT_SEED === undefined ? undefined : Number(process.env.RAFT_SEED)
-const runs = Number(process.env.RAFT_RUNS ?? 1500)
+const runs = Number(process.env.RAFT_RUNS ?? 1200)
 
 /** Seeds are global: scenario i runs seeds i*1_000_000 + n, so a seed alone says which scenario it belongs to. */
 function scenarioOf(seed: number): Scenario {
