@@ -1,0 +1,199 @@
+/**
+ * The Raft consensus component (src/consensus/raft/consensus.ts) with real
+ * timers, in-memory datastores and the in-process transport (messages go
+ * through the wire codec): writes from any peer reach every state, a leader
+ * stop elects a new one without losing acknowledged pins, membership changes,
+ * a restart from the datastore, snapshots with InstallSnapshot.
+ */
+import { afterEach, describe, expect, test } from 'bun:test'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { RaftConsensus, type RaftConsensusInit, type RaftForwardedOp } from '../../../../src/consensus/raft/consensus.ts'
+import { memoryRaftNetwork } from '../../../../src/consensus/raft/transport.ts'
+import { MemoryDatastore } from '../../../../src/datastore/memory.ts'
+import { setLogReporters } from '../../../../src/observability/logging.ts'
+import { defaultPinOptions, type Pin, pinWithOpts } from '../../../../src/types/index.ts'
+
+const logs: string[] = []
+setLogReporters([{ log: (o: { args?: unknown[] }) => logs.push((o.args ?? []).map(String).join(' ')) }])
+
+async function pinOf(i: number): Promise<Pin> {
+  const cid = CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(`raft-pin-${i}`)))
+  return { ...pinWithOpts(cid, { ...defaultPinOptions(), name: `p${i}` }), timestamp: new Date(1700000000000) }
+}
+
+/** Polls `fn` until it is true (bounded; no fixed sleeps). */
+async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+const fast: Omit<RaftConsensusInit, 'peerId' | 'initPeerset' | 'namespace'> = {
+  waitForLeaderTimeoutMs: 5_000,
+  commitRetries: 3,
+  commitRetryDelayMs: 50,
+  heartbeatTimeoutMs: 100,
+  electionTimeoutMs: 100,
+  leaderLeaseTimeoutMs: 50,
+  maxAppendEntries: 64,
+  trailingLogs: 5,
+  snapshotIntervalMs: 50,
+  snapshotThreshold: 1_000_000
+}
+
+class TestCluster {
+  net = memoryRaftNetwork()
+  peers = new Map<string, RaftConsensus>()
+  stores = new Map<string, MemoryDatastore>()
+  changes = new Map<string, string[]>()
+
+  make(id: string, initPeerset: string[], over: Partial<RaftConsensusInit> = {}): RaftConsensus {
+    const ds = this.stores.get(id) ?? new MemoryDatastore()
+    this.stores.set(id, ds)
+    const c = new RaftConsensus(
+      { ...fast, peerId: id, initPeerset, namespace: '/r', ...over },
+      {
+        datastore: ds,
+        transport: this.net.transport(id),
+        // the RPC Consensus.<op> on the leader, in process
+        forward: async (leader: string, op: RaftForwardedOp, arg) => {
+          const l = this.peers.get(leader)
+          if (l === undefined) throw new Error(`no route to ${leader}`)
+          await l.commitLocal(op, arg)
+        }
+      }
+    )
+    c.setOnChange((ch) => this.changes.get(id)?.push(`${ch.op}:${ch.pin.name}`))
+    this.changes.set(id, this.changes.get(id) ?? [])
+    this.peers.set(id, c)
+    return c
+  }
+  get(id: string): RaftConsensus {
+    return this.peers.get(id)!
+  }
+  leader(): RaftConsensus | undefined {
+    for (const c of this.peers.values()) if (c.status()?.role === 'leader') return c
+    return undefined
+  }
+  async names(id: string): Promise<string[]> {
+    const out: string[] = []
+    for await (const p of (await this.get(id).state()).list()) out.push(p.name)
+    return out.sort()
+  }
+  async stopAll(): Promise<void> {
+    for (const c of this.peers.values()) await c.stop()
+  }
+}
+
+let cluster: TestCluster | undefined
+afterEach(async () => {
+  await cluster?.stopAll()
+  cluster = undefined
+})
+
+describe('raft consensus component', () => {
+  test('three peers: a leader, pins from any peer reach every state and the change handlers', async () => {
+    const t = (cluster = new TestCluster())
+    const ids = ['A', 'B', 'C']
+    for (const id of ids) t.make(id, ids.filter((x) => x !== id))
+    for (const id of ids) await t.get(id).start()
+    for (const id of ids) await t.get(id).ready()
+    const follower = ids.find((id) => t.get(id).status()?.role !== 'leader')!
+    await t.get(follower).logPin(await pinOf(1))
+    await t.leader()!.logPin(await pinOf(2))
+    await t.get(follower).logUnpin(await pinOf(1))
+    await t.get(follower).logPin(await pinOf(3))
+    for (const id of ids) await until(`${id} has p2, p3`, async () => (await t.names(id)).join() === 'p2,p3')
+    for (const id of ids) expect(t.changes.get(id)).toEqual(['pin:p1', 'pin:p2', 'unpin:p1', 'pin:p3'])
+    expect((await t.get('A').peers()).sort()).toEqual(ids)
+  })
+
+  test('the leader stops: a new one is elected and no acknowledged pin is lost', async () => {
+    const t = (cluster = new TestCluster())
+    const ids = ['A', 'B', 'C']
+    for (const id of ids) t.make(id, ids)
+    for (const id of ids) await t.get(id).start()
+    for (const id of ids) await t.get(id).ready()
+    const acked: string[] = []
+    for (let i = 0; i < 10; i++) {
+      await t.get('A').logPin(await pinOf(i))
+      acked.push(`p${i}`)
+    }
+    const old = t.leader()!
+    const oldId = [...t.peers].find(([, c]) => c === old)![0]
+    await old.stop()
+    t.peers.delete(oldId)
+    await until('a new leader', () => t.leader() !== undefined)
+    const survivor = [...t.peers.keys()][0]!
+    await t.get(survivor).logPin(await pinOf(99))
+    acked.push('p99')
+    for (const id of t.peers.keys()) await until(`${id} has every acknowledged pin`, async () => (await t.names(id)).length === acked.length)
+    for (const id of t.peers.keys()) expect(await t.names(id)).toEqual([...acked].sort())
+  })
+
+  test('membership: a staging peer is added, catches up through a snapshot, and a voter is removed', async () => {
+    const t = (cluster = new TestCluster())
+    for (const id of ['A', 'B', 'C']) t.make(id, ['A', 'B', 'C'], { snapshotThreshold: 5 })
+    for (const id of ['A', 'B', 'C']) await t.get(id).start()
+    await t.get('A').ready()
+    for (let i = 0; i < 20; i++) await t.get('A').logPin(await pinOf(i))
+    // compaction happened on the leader (threshold 5, trailing 5)
+    await until('a snapshot on the leader', () => (t.leader()?.status()?.snapshotIndex ?? 0) > 10)
+    const d = t.make('D', [], { staging: true })
+    await d.start()
+    expect(await d.peers()).toEqual([])
+    await t.get('B').addPeer('D')
+    await d.ready()
+    await until('D has the pinset', async () => (await t.names('D')).length === 20)
+    expect(logs.some((l) => /restored a snapshot at index \d+ \(\d+ pins\)/.test(l))).toBe(true)
+    expect((await t.get('A').peers()).sort()).toEqual(['A', 'B', 'C', 'D'])
+    await t.get('D').rmPeer('C')
+    await until('C is out on every voter', async () => {
+      for (const id of ['A', 'B', 'D']) if ((await t.get(id).peers()).includes('C')) return false
+      return true
+    })
+    await t.get('D').logPin(await pinOf(100))
+    for (const id of ['A', 'B', 'D']) await until(`${id} has p100`, async () => (await t.names(id)).includes('p100'))
+  })
+
+  test('a restart keeps the log and the pinset; init_peerset is ignored then', async () => {
+    const t = (cluster = new TestCluster())
+    t.make('A', [])
+    await t.get('A').start()
+    await t.get('A').ready()
+    for (let i = 0; i < 3; i++) await t.get('A').logPin(await pinOf(i))
+    await t.get('A').stop()
+    const again = t.make('A', ['X', 'Y'])
+    await again.start()
+    await again.ready()
+    expect(await again.peers()).toEqual(['A'])
+    expect(await t.names('A')).toEqual(['p0', 'p1', 'p2'])
+    await again.logPin(await pinOf(3))
+    expect(await t.names('A')).toEqual(['p0', 'p1', 'p2', 'p3'])
+  })
+
+  test('without a quorum nothing commits, and ready() gives up after wait_for_leader_timeout', async () => {
+    const t = (cluster = new TestCluster())
+    t.make('A', ['A', 'B', 'C'], { waitForLeaderTimeoutMs: 300, commitRetries: 0 })
+    await t.get('A').start()
+    await expect(t.get('A').ready()).rejects.toMatchObject({ name: 'NoLeaderError' })
+    await expect(t.get('A').logPin(await pinOf(1))).rejects.toMatchObject({ name: 'NoLeaderError' })
+    expect(await t.names('A')).toEqual([])
+  })
+
+  test('clean() removes the raft store and the pinset', async () => {
+    const t = (cluster = new TestCluster())
+    t.make('A', [])
+    await t.get('A').start()
+    await t.get('A').ready()
+    await t.get('A').logPin(await pinOf(1))
+    await t.get('A').stop()
+    await t.get('A').clean()
+    let keys = 0
+    for await (const _ of t.stores.get('A')!.queryKeys({})) keys++
+    expect(keys).toBe(0)
+  })
+})
