@@ -19,6 +19,7 @@ import {
   metricToJSON,
   type PinInfoJSON,
   parseCid,
+  pinFromJSON,
   pinInfoShortFromJSON,
   pinInfoToJSON,
   type RepoGCJSON,
@@ -104,7 +105,8 @@ export interface RpcBlock {
  *   PinTracker.PinQueueSize -> number
  * - IPFSConnector.BlockStream, {blocks: [{cid, data}]} -> null (a batch into `ipfs.blockStream`);
  *   IPFSConnector.RepoStat, null | {size_only: false} -> {repo_size, storage_max[, num_objects, repo_path, version]}; IPFSConnector.SwarmPeers -> [peer]
- * - Consensus.Peers -> [peer]
+ * - Consensus.Peers -> [peer]; raft only: Consensus.LogPin / LogUnpin, PinJSON -> null and
+ *   Consensus.AddPeer / RmPeer, peer -> null (committed by this peer, the leader)
  * - PeerMonitor.LatestMetrics, name -> [MetricJSON]; PeerMonitor.MetricNames -> [name]
  */
 export function registerClusterRpc(rpc: Pick<Rpc, 'register'>, s: ClusterRpcServices): void {
@@ -171,6 +173,26 @@ export function registerClusterRpc(rpc: Pick<Rpc, 'register'>, s: ClusterRpcServ
   rpc.register('IPFSConnector', 'SwarmPeers', async (_a, ctx) => ipfs.swarmPeers({ signal: ctx.signal }))
 
   rpc.register('Consensus', 'Peers', async (_a, ctx) => consensus.peers({ signal: ctx.signal }))
+  // raft: a follower's write forwarded to this peer, the leader (upstream redirectToLeader; policy: trusted)
+  const commitLocal = consensus.commitLocal?.bind(consensus)
+  if (commitLocal !== undefined) {
+    rpc.register('Consensus', 'LogPin', async (a, ctx) => {
+      await commitLocal('LogPin', pinFromJSON(a), { signal: ctx.signal })
+      return null
+    })
+    rpc.register('Consensus', 'LogUnpin', async (a, ctx) => {
+      await commitLocal('LogUnpin', pinFromJSON(a), { signal: ctx.signal })
+      return null
+    })
+    rpc.register('Consensus', 'AddPeer', async (a, ctx) => {
+      await commitLocal('AddPeer', String(a), { signal: ctx.signal })
+      return null
+    })
+    rpc.register('Consensus', 'RmPeer', async (a, ctx) => {
+      await commitLocal('RmPeer', String(a), { signal: ctx.signal })
+      return null
+    })
+  }
 
   rpc.register('PeerMonitor', 'LatestMetrics', async (a, ctx) => (await monitor.latestMetrics(String(a), { signal: ctx.signal })).map(metricToJSON))
   rpc.register('PeerMonitor', 'MetricNames', () => monitor.metricNames())

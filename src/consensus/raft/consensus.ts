@@ -159,6 +159,11 @@ export class RaftConsensus implements Consensus {
     }
   }
 
+  /** True when this peer has no raft state (never bootstrapped nor joined). */
+  async isEmpty(options?: AbortOptions): Promise<boolean> {
+    return await this.#storage.isEmpty(options)
+  }
+
   async start(): Promise<void> {
     if (this.#controller !== undefined) return
     const controller = new AbortController()

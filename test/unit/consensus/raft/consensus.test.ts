@@ -96,7 +96,8 @@ afterEach(async () => {
 
 describe('raft consensus component', () => {
   test('three peers: a leader, pins from any peer reach every state and the change handlers', async () => {
-    const t = (cluster = new TestCluster())
+    const t = new TestCluster()
+    cluster = t
     const ids = ['A', 'B', 'C']
     for (const id of ids) t.make(id, ids.filter((x) => x !== id))
     for (const id of ids) await t.get(id).start()
@@ -112,7 +113,8 @@ describe('raft consensus component', () => {
   })
 
   test('the leader stops: a new one is elected and no acknowledged pin is lost', async () => {
-    const t = (cluster = new TestCluster())
+    const t = new TestCluster()
+    cluster = t
     const ids = ['A', 'B', 'C']
     for (const id of ids) t.make(id, ids)
     for (const id of ids) await t.get(id).start()
@@ -135,7 +137,8 @@ describe('raft consensus component', () => {
   })
 
   test('membership: a staging peer is added, catches up through a snapshot, and a voter is removed', async () => {
-    const t = (cluster = new TestCluster())
+    const t = new TestCluster()
+    cluster = t
     for (const id of ['A', 'B', 'C']) t.make(id, ['A', 'B', 'C'], { snapshotThreshold: 5 })
     for (const id of ['A', 'B', 'C']) await t.get(id).start()
     await t.get('A').ready()
@@ -160,7 +163,8 @@ describe('raft consensus component', () => {
   })
 
   test('a restart keeps the log and the pinset; init_peerset is ignored then', async () => {
-    const t = (cluster = new TestCluster())
+    const t = new TestCluster()
+    cluster = t
     t.make('A', [])
     await t.get('A').start()
     await t.get('A').ready()
@@ -176,7 +180,8 @@ describe('raft consensus component', () => {
   })
 
   test('without a quorum nothing commits, and ready() gives up after wait_for_leader_timeout', async () => {
-    const t = (cluster = new TestCluster())
+    const t = new TestCluster()
+    cluster = t
     t.make('A', ['A', 'B', 'C'], { waitForLeaderTimeoutMs: 300, commitRetries: 0 })
     await t.get('A').start()
     await expect(t.get('A').ready()).rejects.toMatchObject({ name: 'NoLeaderError' })
@@ -185,7 +190,8 @@ describe('raft consensus component', () => {
   })
 
   test('clean() removes the raft store and the pinset', async () => {
-    const t = (cluster = new TestCluster())
+    const t = new TestCluster()
+    cluster = t
     t.make('A', [])
     await t.get('A').start()
     await t.get('A').ready()
