@@ -7,13 +7,21 @@
 import { createReadStream, createWriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { loadIdentity, loadServiceConfig, processEnv, resolveConfigFolder } from '../../config/index.ts'
-import type { CrdtConsensus } from '../../consensus/crdt/index.ts'
+import type { BatchingState, ReadOnlyState } from '../../interfaces.ts'
 import { acquireLock } from '../../runtime/lock.ts'
 import { UsageError } from '../errors.ts'
 import { globals, type ServiceCommand } from './context.ts'
 
-async function withConsensus<T>(fn: (c: CrdtConsensus) => Promise<T>): Promise<T> {
-  const { createOfflineConsensus } = await import('../../consensus/index.ts')
+/** What the state commands need of either consensus, offline. */
+interface OfflineConsensus {
+  state(): Promise<ReadOnlyState>
+  clean(): Promise<void>
+  /** Replaces the pinset with what `fill` writes (raft: as a new snapshot). */
+  replace(fill: (state: BatchingState) => Promise<number>): Promise<number>
+}
+
+async function withConsensus<T>(fn: (c: OfflineConsensus) => Promise<T>): Promise<T> {
+  const { createOfflineConsensus, RaftConsensus } = await import('../../consensus/index.ts')
   const { openDatastore } = await import('../../datastore/index.ts')
   const env = processEnv()
   const folder = resolveConfigFolder(globals.config, env)
@@ -21,23 +29,47 @@ async function withConsensus<T>(fn: (c: CrdtConsensus) => Promise<T>): Promise<T
   const identity = await loadIdentity(folder, env)
   const release = acquireLock(join(folder, 'cluster.lock'))
   const ds = await openDatastore({ backend: config.datastore.backend, folder: config.datastore.folder })
-  const crdt = config.consensus.crdt
-  // state commands commit immediately, whatever the daemon's batching
-  const consensus = createOfflineConsensus(
-    {
-      peerId: identity.id,
-      clusterName: crdt.clusterName,
-      namespace: crdt.datastoreNamespace,
-      trustedPeers: crdt.trustAll ? ['*'] : crdt.trustedPeers
-    },
-    { datastore: ds.datastore }
-  )
   try {
+    const raft = config.consensus.raft
+    if (raft !== null) {
+      // raft: the pinset under datastore_namespace, the log and snapshot beside it; nothing runs
+      const r = new RaftConsensus(
+        { ...raft, peerId: identity.id, namespace: raft.datastoreNamespace },
+        { datastore: ds.datastore, transport: { start: async () => {}, stop: async () => {}, send: () => {} } }
+      )
+      return await fn({ state: () => r.state(), clean: () => r.clean(), replace: (fill) => r.replaceWithSnapshot(fill) })
+    }
+    const crdt = config.consensus.crdt
+    // state commands commit immediately, whatever the daemon's batching
+    const consensus = createOfflineConsensus(
+      {
+        peerId: identity.id,
+        clusterName: crdt.clusterName,
+        namespace: crdt.datastoreNamespace,
+        trustedPeers: crdt.trustAll ? ['*'] : crdt.trustedPeers
+      },
+      { datastore: ds.datastore }
+    )
     await consensus.start()
-    await consensus.ready()
-    return await fn(consensus)
+    try {
+      await consensus.ready()
+      return await fn({
+        state: () => consensus.state(),
+        clean: () => consensus.clean(),
+        replace: async (fill) => {
+          await consensus.clean()
+          await consensus.ready()
+          // upstream: an offline batching state; deltas of up to 1 MB, committed at the end
+          const offline = await consensus.offlineState()
+          const n = await fill(offline)
+          await offline.commit()
+          return n
+        }
+      })
+    } finally {
+      await consensus.stop()
+    }
   } finally {
-    await consensus.stop()
     await ds.close()
     release()
   }
@@ -99,19 +131,15 @@ The current pinset is removed first.`,
     const allocs = allocsFlag !== '' ? allocsFlag.split(',').map((s) => s.trim()) : undefined
     const file = positionals[0] ?? ''
     const input = file !== '' ? createReadStream(file) : process.stdin
-    const n = await withConsensus(async (c) => {
-      await c.clean()
-      await c.ready()
-      // upstream: an offline batching state; deltas of up to 1 MB, committed at the end
-      const offline = await c.offlineState()
-      const count = await importState(offline, input as AsyncIterable<Uint8Array>, {
-        replicationFactorMin: rmin,
-        replicationFactorMax: rmax,
-        userAllocations: allocs
-      })
-      await offline.commit()
-      return count
-    })
+    const n = await withConsensus((c) =>
+      c.replace((offline) =>
+        importState(offline, input as AsyncIterable<Uint8Array>, {
+          replicationFactorMin: rmin,
+          replicationFactorMax: rmax,
+          userAllocations: allocs
+        })
+      )
+    )
     process.stderr.write(`imported ${n} pins\n`)
   }
 }

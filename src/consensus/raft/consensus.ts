@@ -26,7 +26,7 @@
 import { decode, encode } from '@msgpack/msgpack'
 import { type Datastore, Key } from 'interface-datastore'
 import { AbortError, ClusterError, errorMessage, errorName } from '../../errors.ts'
-import type { AbortOptions, Consensus, ReadOnlyState, StateChangeHandler } from '../../interfaces.ts'
+import type { AbortOptions, BatchingState, Consensus, ReadOnlyState, StateChangeHandler } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { pinFromProtobuf, pinToProtobuf } from '../../state/codec.ts'
 import { DsState } from '../../state/dsstate.ts'
@@ -512,6 +512,35 @@ export class RaftConsensus implements Consensus {
     const b = this.#c.datastore.batch()
     for await (const k of this.#c.datastore.queryKeys({ prefix: `${ns}/` }, options)) b.delete(k)
     await b.commit(options)
+  }
+
+  /**
+   * `state import` for raft (upstream `raft.SnapshotSave` of the imported
+   * state), on a stopped peer: the log, the snapshot and the pinset are
+   * replaced by what `fill` writes, saved as a snapshot at the old last index
+   * and term (index 2, term 1 for a new peer; as upstream) with the old voters
+   * (or `init_peerset` and this peer). Every peer of the cluster must import
+   * the same pinset. @returns what `fill` returns (the number of pins).
+   */
+  async replaceWithSnapshot(fill: (state: BatchingState) => Promise<number>, options?: AbortOptions): Promise<number> {
+    if (this.#controller !== undefined) throw new RaftCommitError('raft: stop the consensus before importing a state')
+    const prev = await this.#storage.load(options)
+    const last = prev.entries.at(-1)
+    const index = Math.max(2, last?.index ?? 0, prev.snapshot?.meta.index ?? 0)
+    const term = Math.max(1, last?.term ?? prev.snapshot?.meta.term ?? 1)
+    const lastConfig = prev.entries.findLast((e) => e.kind === 'config')?.voters
+    const voters = lastConfig ?? prev.snapshot?.meta.voters ?? [...new Set([...this.#init.initPeerset, this.#init.peerId])]
+    await this.clean(options)
+    const st = new DsState({ namespace: this.#init.namespace, batching: true }, { datastore: this.#c.datastore })
+    const n = await fill(st)
+    await st.commit(options)
+    const pins: Uint8Array[] = []
+    for await (const pin of this.#state.list(options)) pins.push(pinToProtobuf(pin))
+    await this.#storage.save(
+      { hardState: { term, votedFor: null }, snapshot: { meta: { index, term, voters }, data: encode(pins) }, entries: [], messages: [], committed: [] },
+      options
+    )
+    return n
   }
 
   setOnChange(handler: StateChangeHandler | undefined): void {

@@ -202,4 +202,27 @@ describe('raft consensus component', () => {
     for await (const _ of t.stores.get('A')!.queryKeys({})) keys++
     expect(keys).toBe(0)
   })
+
+  test('state import (offline): the pinset becomes a snapshot the peer starts from', async () => {
+    const t = new TestCluster()
+    cluster = t
+    t.make('A', [])
+    await t.get('A').start()
+    await t.get('A').ready()
+    await t.get('A').logPin(await pinOf(1))
+    await t.get('A').stop()
+    const n = await t.get('A').replaceWithSnapshot(async (st) => {
+      for (let i = 10; i < 13; i++) await st.add(await pinOf(i))
+      return 3
+    })
+    expect(n).toBe(3)
+    expect(await t.names('A')).toEqual(['p10', 'p11', 'p12'])
+    const again = t.make('A', [])
+    await again.start()
+    await again.ready()
+    expect(again.status()?.snapshotIndex).toBeGreaterThanOrEqual(2)
+    expect(await again.peers()).toEqual(['A'])
+    await again.logPin(await pinOf(13))
+    expect(await t.names('A')).toEqual(['p10', 'p11', 'p12', 'p13'])
+  })
 })
