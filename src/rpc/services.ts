@@ -174,7 +174,7 @@ export function registerClusterRpc(rpc: Pick<Rpc, 'register'>, s: ClusterRpcServ
 
   rpc.register('Consensus', 'Peers', async (_a, ctx) => consensus.peers({ signal: ctx.signal }))
   // raft: a follower's write forwarded to this peer, the leader (upstream redirectToLeader; policy: trusted)
-  const commitLocal = consensus.commitLocal?.bind(consensus)
+  const commitLocal = consensus?.commitLocal?.bind(consensus)
   if (commitLocal !== undefined) {
     rpc.register('Consensus', 'LogPin', async (a, ctx) => {
       await commitLocal('LogPin', pinFromJSON(a), { signal: ctx.signal })
