@@ -152,6 +152,8 @@ describe('raft: a 3-peer cluster', () => {
 
   test('kill -9 of the leader: a new leader, no acknowledged pin lost, the old one catches up', async () => {
     const old = leaderFromLogs()!
+    // restarted on the same port, as a real peer (its service.json asks for a random one)
+    peers[old.i]!.env.CLUSTER_LISTENMULTIADDRESS = (await loopbackAddr(peers[old.i]!)).replace(/\/p2p\/.*$/, '')
     const t0 = performance.now()
     await peers[old.i]!.kill()
     const next = await waitFor(() => {
