@@ -101,9 +101,10 @@ export function snapshotFromWire(v: unknown, what = 'snapshot'): Snapshot {
 
 const TYPES = ['prevote', 'prevote_resp', 'vote', 'vote_resp', 'append', 'append_resp', 'snapshot', 'timeout_now'] as const
 
-/** Encodes a message: `{y: <type number>, f, o, t, ...fields}`. */
+/** Encodes a message: `{y: <type number>, f: from, o: to, t: term, k?: cluster, ...fields}`. */
 export function encodeMessage(m: RaftMessage): Uint8Array {
   const base: Obj = { y: TYPES.indexOf(m.type), f: m.from, o: m.to, t: m.term }
+  if (m.cluster !== undefined) base.k = m.cluster
   switch (m.type) {
     case 'prevote':
     case 'vote':
@@ -149,7 +150,8 @@ export function decodeMessage(b: Uint8Array): RaftMessage {
   const o = obj(safeDecode(b), 'message')
   const type = TYPES[typeof o.y === 'number' ? o.y : -1]
   if (type === undefined) fail('message.y: unknown message type')
-  const env = { from: str(o, 'f', type), to: str(o, 'o', type), term: nat(o, 't', type) }
+  const env: { from: string; to: string; term: number; cluster?: string } = { from: str(o, 'f', type), to: str(o, 'o', type), term: nat(o, 't', type) }
+  if (o.k !== undefined) env.cluster = str(o, 'k', type)
   switch (type) {
     case 'prevote':
       return { type, ...env, lastIndex: nat(o, 'li', type), lastTerm: nat(o, 'lt', type) }

@@ -19,10 +19,16 @@
  * - snapshots every `snapshot_interval` once `snapshot_threshold` entries were
  *   applied since the last one, keeping `trailing_logs` entries; one more at stop;
  * - `isTrustedPeer` is always true (raft trusts its voters), trust/distrust are no-ops.
+ * Cluster ID: a peer that bootstraps stores the hash of its first voter set
+ * and stamps it on every message; messages of another cluster are dropped
+ * and logged, so peers started with different `init_peerset`s cannot mix
+ * their logs or vote for each other. A staging peer adopts the ID of the
+ * first leader that replicates to it.
  * Log ops are msgpack `{p: 1 pin | 2 unpin, c: <protobuf Pin>}` (upstream `LogOp`
  * shape, our encoding). Time is `tickMs` ticks: `heartbeat_timeout` / 10, the
  * leader's heartbeat period (hashicorp sends heartbeats at that rate).
  */
+import { createHash } from 'node:crypto'
 import { decode, encode } from '@msgpack/msgpack'
 import { type Datastore, Key } from 'interface-datastore'
 import { AbortError, ClusterError, errorMessage, errorName } from '../../errors.ts'
@@ -36,7 +42,7 @@ import { RaftCore } from './core.ts'
 import { NotLeaderError } from './errors.ts'
 import { RaftStorage } from './storage.ts'
 import type { RaftTransport } from './transport.ts'
-import type { LogEntry, Snapshot } from './types.ts'
+import type { LogEntry, RaftMessage, Snapshot } from './types.ts'
 
 const log = getLogger('raft')
 
@@ -90,6 +96,11 @@ interface Waiter {
   reject: (err: Error) => void
 }
 
+/** The cluster ID of a voter set bootstrapped together: sha256 of the sorted peer IDs, 32 hex digits. */
+export function raftClusterId(voters: readonly PeerId[]): string {
+  return createHash('sha256').update([...new Set(voters)].sort().join(',')).digest('hex').slice(0, 32)
+}
+
 const OP_PIN = 1
 const OP_UNPIN = 2
 
@@ -126,6 +137,8 @@ export class RaftConsensus implements Consensus {
   #waiters = new Map<number, Waiter[]>()
   #onChange: StateChangeHandler | undefined
   #lastRole = ''
+  #clusterId: string | undefined
+  #lastForeignWarn = 0
   /** set when the core failed (a stored record that does not decode, a broken invariant) */
   #fatal: Error | undefined
 
@@ -175,11 +188,13 @@ export class RaftConsensus implements Consensus {
         const voters = [...new Set([...this.#init.initPeerset, this.#init.peerId])]
         persisted = RaftCore.bootstrapState(voters)
         await this.#storage.save({ hardState: persisted.hardState, entries: persisted.entries, truncateFrom: 1, messages: [], committed: [] })
+        await this.#storage.setClusterId(raftClusterId(voters))
         log.info(`raft: bootstrapped a new cluster with voters ${voters.join(', ')}`)
       }
     } else if (this.#init.initPeerset.length > 0) {
       log.info('raft: existing state found; init_peerset is ignored')
     }
+    this.#clusterId = await this.#storage.clusterId()
     const ticks = (ms: number) => Math.max(2, Math.round(ms / this.#tickMs))
     this.#core = new RaftCore(
       {
@@ -197,6 +212,7 @@ export class RaftConsensus implements Consensus {
     this.#controller = controller
     await this.#c.transport.start((m) => {
       if (this.#core === undefined) return
+      if (!this.#sameCluster(m)) return
       try {
         this.#core.step(m)
       } catch (err) {
@@ -231,6 +247,25 @@ export class RaftConsensus implements Consensus {
     this.#core = undefined
   }
 
+  /** Drops messages of another cluster (logged at most every 10 s); a staging peer adopts its first leader's. */
+  #sameCluster(m: RaftMessage): boolean {
+    if (m.cluster === undefined || m.cluster === this.#clusterId) return true
+    if (this.#clusterId === undefined) {
+      if (m.type !== 'append' && m.type !== 'snapshot') return false
+      const id = m.cluster
+      this.#clusterId = id
+      this.#chain = this.#chain.then(() => this.#storage.setClusterId(id)).catch((err: unknown) => this.#fail(err))
+      log.info(`raft: joined cluster ${id} (leader ${m.from})`)
+      return true
+    }
+    const now = Date.now()
+    if (now - this.#lastForeignWarn > 10_000) {
+      this.#lastForeignWarn = now
+      log.warn(`raft: dropping messages of another raft cluster (${m.cluster}, from ${m.from}); this peer is in ${this.#clusterId}: was it started with another init_peerset?`)
+    }
+    return false
+  }
+
   #fail(err: unknown): void {
     this.#fatal = err instanceof Error ? err : new Error(String(err))
     log.error(`raft: ${this.#fatal.message}`)
@@ -252,7 +287,8 @@ export class RaftConsensus implements Consensus {
     for (let i = 0; i < 1000 && core.hasReady(); i++) {
       const r = core.ready()
       await this.#storage.save(r)
-      for (const m of r.messages) this.#c.transport.send(m)
+      const cluster = this.#clusterId
+      for (const m of r.messages) this.#c.transport.send(cluster === undefined ? m : { ...m, cluster })
       if (r.restore) await this.#restore(r.restore)
       if (r.committed.length > 0) await this.#apply(r.committed)
     }
@@ -530,7 +566,9 @@ export class RaftConsensus implements Consensus {
     const term = Math.max(1, last?.term ?? prev.snapshot?.meta.term ?? 1)
     const lastConfig = prev.entries.findLast((e) => e.kind === 'config')?.voters
     const voters = lastConfig ?? prev.snapshot?.meta.voters ?? [...new Set([...this.#init.initPeerset, this.#init.peerId])]
+    const cluster = (await this.#storage.clusterId(options)) ?? raftClusterId(voters)
     await this.clean(options)
+    await this.#storage.setClusterId(cluster, options)
     const st = new DsState({ namespace: this.#init.namespace, batching: true }, { datastore: this.#c.datastore })
     const n = await fill(st)
     await st.commit(options)

@@ -3,7 +3,8 @@
  * and the latest snapshot, in the peer's datastore under one prefix:
  * - `<prefix>/hs`: msgpack `{t: term, v: votedFor | null}`;
  * - `<prefix>/log/<index, 16 digits>`: one entry each (./codec.ts);
- * - `<prefix>/snap`: the latest snapshot (meta and the pinset dump).
+ * - `<prefix>/snap`: the latest snapshot (meta and the pinset dump);
+ * - `<prefix>/cluster`: the cluster ID (UTF-8), see `RaftConsensus`.
  * `save()` writes one datastore batch per `Ready`: with the SQLite
  * datastore (`synchronous=FULL`) it is on disk when the promise resolves,
  * before anything of that `Ready` is sent or applied.
@@ -89,6 +90,16 @@ export class RaftStorage {
       if (this.#last < this.#first) this.#last = this.#first - 1
     }
     await b.commit(options)
+  }
+
+  /** The stored cluster ID, or undefined. */
+  async clusterId(options?: AbortOptions): Promise<string | undefined> {
+    if (!(await this.#ds.has(this.#key('cluster'), options))) return undefined
+    return new TextDecoder().decode(await this.#ds.get(this.#key('cluster'), options))
+  }
+
+  async setClusterId(id: string, options?: AbortOptions): Promise<void> {
+    await this.#ds.put(this.#key('cluster'), new TextEncoder().encode(id), options)
   }
 
   /** Deletes everything this store holds. */

@@ -48,6 +48,12 @@ interface Envelope {
   from: RaftPeerId
   to: RaftPeerId
   term: number
+  /**
+   * The cluster the sender belongs to (stamped by the consensus component,
+   * ignored by the core): servers bootstrapped with different voter sets
+   * drop each other's messages instead of mixing two logs.
+   */
+  cluster?: string
 }
 
 /** Pre-vote (Ongaro's thesis 9.6; hashicorp `RequestPreVote`): `term` is the term the sender would campaign in. */

@@ -225,4 +225,21 @@ describe('raft consensus component', () => {
     await again.logPin(await pinOf(13))
     expect(await t.names('A')).toEqual(['p10', 'p11', 'p12', 'p13'])
   })
+
+  test('a peer bootstrapped with another init_peerset cannot join or split the cluster', async () => {
+    const t = new TestCluster()
+    cluster = t
+    for (const id of ['A', 'B']) t.make(id, ['A', 'B', 'C'])
+    // D believes the voters are A, B, D: without cluster IDs, A or B could vote for it
+    t.make('D', ['A', 'B'], { waitForLeaderTimeoutMs: 1_000, commitRetries: 0 })
+    for (const id of ['D', 'A', 'B']) await t.get(id).start()
+    await t.get('A').ready()
+    for (let i = 0; i < 3; i++) await t.get('B').logPin(await pinOf(i))
+    await expect(t.get('D').ready()).rejects.toMatchObject({ name: 'NoLeaderError' })
+    expect(t.get('D').status()?.role).not.toBe('leader')
+    expect(t.get('D').status()?.leader).toBeNull()
+    expect(await t.names('D')).toEqual([])
+    expect(logs.some((l) => l.includes('dropping messages of another raft cluster'))).toBe(true)
+    expect(await t.names('A')).toEqual(['p0', 'p1', 'p2'])
+  })
 })
