@@ -242,4 +242,40 @@ describe('raft consensus component', () => {
     expect(logs.some((l) => l.includes('dropping messages of another raft cluster'))).toBe(true)
     expect(await t.names('A')).toEqual(['p0', 'p1', 'p2'])
   })
+
+  test('10,000 pins: snapshots and compaction, a restart of every peer, a new peer installs the snapshot', async () => {
+    const t = new TestCluster()
+    cluster = t
+    const ids = ['A', 'B', 'C']
+    const over = { snapshotThreshold: 2_000, trailingLogs: 500, waitForLeaderTimeoutMs: 20_000 }
+    for (const id of ids) t.make(id, ids, over)
+    for (const id of ids) await t.get(id).start()
+    for (const id of ids) await t.get(id).ready()
+    const N = 10_000
+    for (let i = 0; i < N; i += 200) {
+      const batch = []
+      for (let k = i; k < i + 200; k++) batch.push(pinOf(k).then((p) => t.get(ids[k % 3]!).logPin(p)))
+      await Promise.all(batch)
+    }
+    for (const id of ids) await until(`${id} has ${N} pins`, async () => (await t.names(id)).length === N, 60_000)
+    await until('snapshots past 8000 on every peer', () => ids.every((id) => (t.get(id).status()?.snapshotIndex ?? 0) >= 8_000), 30_000)
+    // compaction kept trailing_logs entries before the snapshot, no more
+    let logKeys = 0
+    for await (const _ of t.stores.get('A')!.queryKeys({ prefix: '/raft/log/' })) logKeys++
+    const a = t.get('A').status()!
+    expect(logKeys).toBeLessThanOrEqual(a.lastIndex - a.snapshotIndex + 500 + 1)
+    // every peer restarts from its datastore
+    await t.stopAll()
+    for (const id of ids) t.make(id, ids, over)
+    for (const id of ids) await t.get(id).start()
+    for (const id of ids) await t.get(id).ready()
+    for (const id of ids) expect((await t.names(id)).length).toBe(N)
+    await t.get('B').logPin(await pinOf(N))
+    // a new peer gets the pinset by InstallSnapshot
+    const d = t.make('D', [], { ...over, staging: true })
+    await d.start()
+    await t.get('C').addPeer('D')
+    await d.ready()
+    await until('D has every pin', async () => (await t.names('D')).length === N + 1, 60_000)
+  }, 180_000)
 })
