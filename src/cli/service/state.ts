@@ -37,7 +37,21 @@ async function withConsensus<T>(fn: (c: OfflineConsensus) => Promise<T>): Promis
         { ...raft, peerId: identity.id, namespace: raft.datastoreNamespace },
         { datastore: ds.datastore, transport: { start: async () => {}, stop: async () => {}, send: () => {} } }
       )
-      return await fn({ state: () => r.state(), clean: () => r.clean(), replace: (fill) => r.replaceWithSnapshot(fill) })
+      const state = async (): Promise<ReadOnlyState> => {
+        if (!(await r.isEmpty())) return await r.state()
+        // migration in: an upstream peer's raft/ folder (its latest snapshot), when we hold no raft state
+        const { latestUpstreamSnapshot, readUpstreamSnapshot } = await import('../../consensus/raft/upstream.ts')
+        const meta = await latestUpstreamSnapshot(join(folder, 'raft'))
+        if (meta === undefined) return await r.state()
+        process.stderr.write(`reading upstream raft snapshot ${meta.id} (index ${meta.index}, term ${meta.term}) from ${join(folder, 'raft')}\n`)
+        const pins = await readUpstreamSnapshot(meta)
+        const { MemoryDatastore } = await import('../../datastore/memory.ts')
+        const { DsState } = await import('../../state/dsstate.ts')
+        const mem = new DsState({}, { datastore: new MemoryDatastore() })
+        for (const p of pins) await mem.add(p)
+        return mem
+      }
+      return await fn({ state, clean: () => r.clean(), replace: (fill) => r.replaceWithSnapshot(fill) })
     }
     const crdt = config.consensus.crdt
     // state commands commit immediately, whatever the daemon's batching
