@@ -150,6 +150,11 @@ export class RaftConsensus implements Consensus {
     this.#tickMs = Math.max(1, Math.floor(init.heartbeatTimeoutMs / 10))
   }
 
+  /** The pinset's key prefix ('' for `/`). */
+  get #ns(): string {
+    return this.#init.namespace === '/' ? '' : this.#init.namespace.replace(/\/+$/, '')
+  }
+
   /** The leader this peer knows of, or undefined. */
   leader(): PeerId | undefined {
     return this.#core?.leader ?? undefined
@@ -301,7 +306,7 @@ export class RaftConsensus implements Consensus {
   async #apply(entries: LogEntry[]): Promise<void> {
     const changes: Parameters<StateChangeHandler>[0][] = []
     const b = this.#c.datastore.batch()
-    const ns = this.#init.namespace === '/' ? '' : this.#init.namespace.replace(/\/+$/, '')
+    const ns = this.#ns
     for (const e of entries) {
       if (e.kind !== 'command' || e.data === undefined) continue
       let op: { p: number; c: Uint8Array }
@@ -345,7 +350,7 @@ export class RaftConsensus implements Consensus {
 
   /** Replaces the pinset with a snapshot's (InstallSnapshot): the namespace is cleared first. */
   async #restore(s: Snapshot): Promise<void> {
-    const ns = this.#init.namespace === '/' ? '' : this.#init.namespace.replace(/\/+$/, '')
+    const ns = this.#ns
     const b = this.#c.datastore.batch()
     for await (const k of this.#c.datastore.queryKeys({ prefix: `${ns}/` })) b.delete(k)
     const pins = decode(s.data) as Uint8Array[]
@@ -544,7 +549,7 @@ export class RaftConsensus implements Consensus {
   async clean(options?: AbortOptions): Promise<void> {
     if (this.#controller !== undefined) throw new RaftCommitError('raft: stop the consensus before cleaning it')
     await this.#storage.clean(options)
-    const ns = this.#init.namespace === '/' ? '' : this.#init.namespace.replace(/\/+$/, '')
+    const ns = this.#ns
     const b = this.#c.datastore.batch()
     for await (const k of this.#c.datastore.queryKeys({ prefix: `${ns}/` }, options)) b.delete(k)
     await b.commit(options)
