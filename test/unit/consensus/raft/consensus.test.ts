@@ -23,7 +23,7 @@ async function pinOf(i: number): Promise<Pin> {
 }
 
 /** Polls `fn` until it is true (bounded; no fixed sleeps). */
-async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await fn())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
@@ -32,12 +32,13 @@ async function until(what: string, fn: () => boolean | Promise<boolean>, timeout
 }
 
 const fast: Omit<RaftConsensusInit, 'peerId' | 'initPeerset' | 'namespace'> = {
-  waitForLeaderTimeoutMs: 5_000,
+  waitForLeaderTimeoutMs: 10_000,
   commitRetries: 3,
   commitRetryDelayMs: 50,
-  heartbeatTimeoutMs: 100,
-  electionTimeoutMs: 100,
-  leaderLeaseTimeoutMs: 50,
+  // short, but with room for a loaded machine (timers late by tens of ms)
+  heartbeatTimeoutMs: 200,
+  electionTimeoutMs: 200,
+  leaderLeaseTimeoutMs: 100,
   maxAppendEntries: 64,
   trailingLogs: 5,
   snapshotIntervalMs: 50,
