@@ -206,7 +206,8 @@ export class RaftConsensus implements Consensus {
         id: this.#init.peerId,
         electionTicks: Math.max(2, ticks(this.#init.heartbeatTimeoutMs)),
         candidateTicks: ticks(this.#init.electionTimeoutMs),
-        checkQuorumTicks: ticks(Math.max(this.#init.leaderLeaseTimeoutMs, this.#init.heartbeatTimeoutMs)),
+        // hashicorp: a leader without contact with a quorum for leader_lease_timeout steps down
+        checkQuorumTicks: ticks(this.#init.leaderLeaseTimeoutMs),
         heartbeatTicks: 1,
         maxAppendEntries: this.#init.maxAppendEntries,
         trailingLogs: this.#init.trailingLogs,
