@@ -472,12 +472,14 @@ export class RaftConsensus implements Consensus {
     const attempts = this.#init.commitRetries + 1
     for (let i = 0; i < attempts; i++) {
       options?.signal?.throwIfAborted()
+      let redirected = false
       try {
         const leader = await this.#waitForLeader(options)
         if (leader === this.#init.peerId) {
           await this.commitLocal(op, arg, options)
         } else {
           if (this.#c.forward === undefined) throw new NotLeaderError(`raft: ${leader} leads and this peer cannot forward`)
+          redirected = true
           await this.#c.forward(leader, op, arg, options)
         }
         return
@@ -485,8 +487,9 @@ export class RaftConsensus implements Consensus {
         last = err
         if (errorName(err) === 'AbortError' || errorName(err) === 'NoLeaderError') throw err
         log.debug(`raft: ${op} attempt ${i + 1}/${attempts}: ${errorMessage(err)}`)
-        // membership changes wait for the previous one; a leader change takes a few heartbeats
-        const delay = errorName(err) === 'ConfigChangeError' ? Math.max(this.#init.commitRetryDelayMs, this.#tickMs * 2) : this.#init.commitRetryDelayMs
+        // upstream: commit_retry_delay between attempts, and 2 x heartbeat_timeout more after a failed
+        // redirect (the leader it knew of may have stepped down: time for the next election)
+        const delay = this.#init.commitRetryDelayMs + (redirected || errorName(err) === 'NotLeaderError' ? 2 * this.#init.heartbeatTimeoutMs : 0)
         if (i + 1 < attempts) await sleep(delay, options?.signal)
       }
     }
