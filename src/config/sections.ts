@@ -318,6 +318,11 @@ export const RAFT = section({
     if (c.backupsRotate !== 6) {
       throw io.fail('backups_rotate', 'cannot act: this raft keeps no raft/ folder backups to rotate; remove the key or set it to 6')
     }
+    // the raft log lives under /raft in the same datastore: the pinset must not overlap it
+    const ns = c.datastoreNamespace.replace(/\/+$/, '')
+    if (!ns.startsWith('/') || ns === '' || ns === '/raft' || ns.startsWith('/raft/')) {
+      throw io.fail('datastore_namespace', `"${c.datastoreNamespace}" must be a key prefix like /r, other than / and /raft`)
+    }
     const initPeerset: string[] = []
     for (const p of c.initPeerset) {
       checkPeerId(io, 'init_peerset', p)

@@ -339,6 +339,8 @@ describe('validation', () => {
     // keys that cannot act in this implementation are refused by name
     expect(bad({ data_folder: '/somewhere' })).toThrow('consensus.raft.data_folder: cannot act')
     expect(bad({ backups_rotate: 3 })).toThrow('consensus.raft.backups_rotate: cannot act')
+    expect(bad({ datastore_namespace: '/raft' })).toThrow('consensus.raft.datastore_namespace')
+    expect(bad({ datastore_namespace: '/' })).toThrow('consensus.raft.datastore_namespace')
   })
 
   test('datastores: two of ours is an error, upstream-only falls back to sqlite', () => {
