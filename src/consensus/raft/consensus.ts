@@ -137,6 +137,7 @@ export class RaftConsensus implements Consensus {
   #waiters = new Map<number, Waiter[]>()
   #onChange: StateChangeHandler | undefined
   #lastRole = ''
+  #wasVoter = false
   #clusterId: string | undefined
   #lastForeignWarn = 0
   /** set when the core failed (a stored record that does not decode, a broken invariant) */
@@ -301,6 +302,12 @@ export class RaftConsensus implements Consensus {
     if (core.role !== this.#lastRole) {
       this.#lastRole = core.role
       if (core.role === 'leader') log.info(`raft: this peer is the leader (term ${core.term})`)
+    }
+    // a committed configuration without this peer: it was removed (upstream shuts such a peer down)
+    if (core.configIndex <= core.commitIndex) {
+      const voter = core.isVoter()
+      if (this.#wasVoter && !voter) log.warn('raft: this peer was removed from the raft voters (peers rm); it no longer takes part in the consensus')
+      this.#wasVoter = voter
     }
   }
 

@@ -160,6 +160,7 @@ describe('raft consensus component', () => {
       for (const id of ['A', 'B', 'D']) if ((await t.get(id).peers()).includes('C')) return false
       return true
     })
+    await until('C to log its removal', () => logs.some((l) => l.includes('this peer was removed from the raft voters')))
     await t.get('D').logPin(await pinOf(100))
     for (const id of ['A', 'B', 'D']) await until(`${id} has p100`, async () => (await t.names(id)).includes('p100'))
   })
