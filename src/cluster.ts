@@ -329,7 +329,9 @@ export class Cluster implements ClusterAPI, Startable {
     this.started = false
     if (this.init.leaveOnShutdown === true && !this.init.followerMode) {
       log.warn('attempting to leave the cluster. This may take some seconds')
-      log.error('leaving cluster: crdt consensus component cannot remove peers')
+      const rm = this.c.consensus.rmPeer?.bind(this.c.consensus)
+      if (rm === undefined) log.error('leaving cluster: crdt consensus component cannot remove peers')
+      else await rm(this.init.peerId).catch((err: unknown) => log.error(`leaving cluster: ${errorMessage(err)}`))
     }
     this.unsubscribeAlerts?.()
     this.unsubscribeAlerts = undefined
@@ -673,6 +675,8 @@ export class Cluster implements ClusterAPI, Startable {
     }
     if (peer === this.init.peerId) return this.id(options)
     if (this.removed.delete(peer)) await this.saveRemoved()
+    // raft: the peer becomes a voter (upstream consensus.AddPeer)
+    await this.c.consensus.addPeer?.(peer, options)
     const id = await client.id(peer, { signal: options?.signal, timeoutMs: this.rpcTimeoutMs })
     if (!id.clusterPeers.includes(this.init.peerId)) id.clusterPeers.push(this.init.peerId)
     log.info(`Peer added ${peer}`)
@@ -724,6 +728,8 @@ export class Cluster implements ClusterAPI, Startable {
       options?.signal?.throwIfAborted()
       await this.repinFromPeer(peer, pin, options)
     }
+    // raft: the voter goes (upstream consensus.RmPeer, after vacating it)
+    await this.c.consensus.rmPeer?.(peer, options)
     const client = this.client
     if (client !== undefined) {
       const others = members.filter((p) => p !== this.init.peerId && p !== peer && this.c.consensus.isTrustedPeer(p))

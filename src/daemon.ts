@@ -16,19 +16,22 @@ import type { Identity, ServiceConfig } from './config/index.ts'
 import { DISK } from './config/sections.ts'
 import { fieldDefaults } from './config/typed.ts'
 import { errorMessage, UnsupportedError } from './errors.ts'
-import { createConsensus } from './consensus/index.ts'
+import { createConsensus, createRaftConsensus, type RaftConsensus } from './consensus/index.ts'
 import { type ClusterHost, createClusterHost, createPubsubAdapter } from './host/index.ts'
 import { openDatastore, type OpenedDatastore } from './datastore/index.ts'
 import { createDiskInformer } from './informer/disk/index.ts'
 import { createPinQueueInformer } from './informer/pinqueue/index.ts'
 import { createTagsInformer } from './informer/tags/index.ts'
-import type { Informer, Startable } from './interfaces.ts'
+import type { AbortOptions, Consensus, Informer, Startable } from './interfaces.ts'
 import { IpfsHttpConnector } from './ipfsconn/ipfshttp/index.ts'
 import { createPubsubMonitor } from './monitor/pubsubmon/index.ts'
 import { clusterRpcClient, createRpc, DEFAULT_RPC_POLICY, peerStoreAddresses, registerClusterRpc } from './rpc/index.ts'
 import { createMetricsServer } from './observability/metrics.ts'
 import { getLogger } from './observability/logging.ts'
 import { createStatelessPinTracker } from './pintracker/index.ts'
+import type { Rpc } from './rpc/rpc.ts'
+import type { Pin } from './types/index.ts'
+import { GO_PIN, peerToGo, toGo } from './rpc/gotypes.ts'
 import { acquireLock } from './runtime/lock.ts'
 import { datastoreRemovedPeers } from './state/removed-peers.ts'
 
@@ -113,12 +116,40 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     const pubsub = createPubsubAdapter(host)
     log.info(`cluster swarm listening on ${host.addresses().join(', ')}`)
 
-    const monitor = createPubsubMonitor({ checkIntervalMs: config.monitor.pubsubmon.checkIntervalMs, peerId }, { pubsub })
-    const peerConsensus = createConsensus(config.consensus.crdt, { peerId, datastore: ds.datastore, libp2p: host.libp2p, pubsub, monitor })
+    const raftCfg = config.consensus.raft
+    const staging = raftCfg !== null && opts.bootstrap !== undefined && opts.bootstrap.length > 0
+    // raft: rpc is built after the consensus (it asks it who is trusted); forwarding binds late
+    let forwardRpc: Rpc | undefined
+    let raft: RaftConsensus | undefined
+    if (raftCfg !== null) {
+      raft = createRaftConsensus(raftCfg, {
+        peerId,
+        datastore: ds.datastore,
+        libp2p: host.libp2p,
+        staging,
+        forward: async (leader, op, arg, o) => {
+          if (forwardRpc === undefined) throw new Error('raft: RPC not ready')
+          const wire = op === 'LogPin' || op === 'LogUnpin' ? toGo(GO_PIN, arg as Pin) : peerToGo(arg as string)
+          await forwardRpc.call(leader, 'Consensus', op, wire, { signal: o?.signal, timeoutMs: raftCfg.networkTimeoutMs + raftCfg.waitForLeaderTimeoutMs })
+        }
+      })
+      if (staging && !(await raft.isEmpty())) {
+        // upstream moves the raft folder aside before joining with --bootstrap
+        log.warn('raft: --bootstrap with existing raft state: cleaning it before joining')
+        await raft.clean()
+      }
+      log.info('consensus: raft')
+    }
+    const raftPeers = raft === undefined ? undefined : (o?: AbortOptions) => raft.peers(o)
+    // upstream passes the consensus peerset to the monitor in raft mode only
+    const monitor = createPubsubMonitor({ checkIntervalMs: config.monitor.pubsubmon.checkIntervalMs, peerId }, { pubsub, peers: raftPeers })
+    const peerConsensus: Startable & { consensus: Consensus } =
+      raft !== undefined ? { consensus: raft, start: () => raft.start(), stop: () => raft.stop() } : createConsensus(config.consensus.crdt, { peerId, datastore: ds.datastore, libp2p: host.libp2p, pubsub, monitor })
     const consensus = peerConsensus.consensus
     // followers close Cluster.RepoGCLocal: nobody else may gc their kubo (upstream ipfs-cluster-follow)
     const policy = followerMode ? { ...DEFAULT_RPC_POLICY, 'Cluster.RepoGCLocal': 'closed' as const } : DEFAULT_RPC_POLICY
     const rpc = createRpc({ peerId, policy }, { libp2p: host.libp2p, isTrusted: (p) => consensus.isTrustedPeer(p) })
+    forwardRpc = rpc
     const rpcClient = clusterRpcClient(rpc)
     // connect_swarms: this peer's kubo connects to the other peers' kubos,
     // found through Cluster.Peers on this peer (as upstream, over RPC)
@@ -192,11 +223,19 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
       await s.start()
       started.push(s)
     }
-    await consensus.ready()
-    await cluster.start()
-    started.push(cluster)
-    if (opts.bootstrap !== undefined && opts.bootstrap.length > 0) {
-      await cluster.bootstrap(opts.bootstrap, { trust: opts.noTrust !== true })
+    if (staging) {
+      // raft, joining: added as a voter by the cluster first, then ready (upstream Join, then WaitForSync)
+      await cluster.start()
+      started.push(cluster)
+      await cluster.bootstrap(opts.bootstrap ?? [], { trust: opts.noTrust !== true })
+      await consensus.ready()
+    } else {
+      await consensus.ready()
+      await cluster.start()
+      started.push(cluster)
+      if (opts.bootstrap !== undefined && opts.bootstrap.length > 0) {
+        await cluster.bootstrap(opts.bootstrap, { trust: opts.noTrust !== true })
+      }
     }
 
     const metricsServer = createMetricsServer(config.observations.metrics)

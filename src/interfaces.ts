@@ -79,6 +79,17 @@ export interface Consensus extends Startable {
   clean(options?: AbortOptions): Promise<void>
   /** Sets who hears of every change of the local state (the Cluster wires its pin tracker here); undefined unsets. */
   setOnChange(handler: StateChangeHandler | undefined): void
+  /**
+   * Raft only (upstream `AddPeer`/`RmPeer`): adds or removes a voter,
+   * committed before it resolves; crdt has no voters and leaves these unset.
+   */
+  addPeer?(peer: PeerId, options?: AbortOptions): Promise<void>
+  rmPeer?(peer: PeerId, options?: AbortOptions): Promise<void>
+  /**
+   * Raft only: commits an operation forwarded by a follower, on this peer if
+   * it is the leader (the RPC `Consensus.LogPin|LogUnpin|AddPeer|RmPeer`).
+   */
+  commitLocal?(op: 'LogPin' | 'LogUnpin' | 'AddPeer' | 'RmPeer', arg: Pin | PeerId, options?: AbortOptions): Promise<void>
 }
 
 /** Called with every pin added to or removed from the local state. */

@@ -38,7 +38,6 @@ export {
   multiaddrProblem,
   type ParseServiceConfigOptions,
   parseServiceConfig,
-  RAFT_UNSUPPORTED,
   randomizePorts,
   readServiceJson,
   SERVICE_FILE,

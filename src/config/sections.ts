@@ -8,7 +8,7 @@
  * `types.ts` all come from here.
  *
  * Mirrors the `configJSON`/`jsonConfig` structs, `Default()` and
- * `Validate()` of `cluster_config.go`, `consensus/crdt/config.go`,
+ * `Validate()` of `cluster_config.go`, `consensus/crdt/config.go`, `consensus/raft/config.go`,
  * `api/common/config.go`, `api/rest/config.go`, `api/pinsvcapi/config.go`,
  * `api/ipfsproxy/config.go`, `ipfsconn/ipfshttp/config.go`,
  * `pintracker/stateless/config.go`, `monitor/pubsubmon/config.go`,
@@ -266,6 +266,79 @@ export const CRDT = section({
       }
     }
     return { ...c, trustAll, trustedPeers }
+  }
+})
+
+/**
+ * Upstream `consensus/raft/config.go` `Config` (keys, defaults, omitempty and
+ * `Validate()`), with hashicorp/raft v1.7.3 `DefaultConfig()` and
+ * `ValidateConfig()` for the keys passed through. Our Raft
+ * (src/consensus/raft/) keeps its log, stable store and snapshot in the
+ * peer's datastore, not in a `raft/` folder: `data_folder` and a
+ * non-default `backups_rotate` cannot act and are refused.
+ */
+export const RAFT = section({
+  fields: [
+    { key: 'data_folder', go: 'DataFolder', kind: 'string', def: '', omitEmpty: true, prop: 'dataFolder' },
+    // the voters of a new cluster (with this peer); ignored once raft state exists
+    { key: 'init_peerset', go: 'InitPeerset', kind: 'list', def: [], prop: 'initPeerset' },
+    { key: 'wait_for_leader_timeout', go: 'WaitForLeaderTimeout', kind: 'duration', def: '15s', prop: 'waitForLeaderTimeoutMs', check: 'positive' },
+    { key: 'network_timeout', go: 'NetworkTimeout', kind: 'duration', def: '10s', prop: 'networkTimeoutMs', check: 'positive' },
+    // retries after the first attempt of a commit (or its forwarding to the leader)
+    { key: 'commit_retries', go: 'CommitRetries', kind: 'int', def: 1, prop: 'commitRetries', min: 0 },
+    { key: 'commit_retry_delay', go: 'CommitRetryDelay', kind: 'duration', def: '200ms', prop: 'commitRetryDelayMs', check: 'positive' },
+    { key: 'backups_rotate', go: 'BackupsRotate', kind: 'int', def: 6, prop: 'backupsRotate', min: 1 },
+    {
+      key: 'datastore_namespace',
+      go: 'DatastoreNamespace',
+      kind: 'string',
+      def: '/r',
+      omitEmpty: true,
+      hideDefault: true,
+      zeroIsDefault: true,
+      prop: 'datastoreNamespace'
+    },
+    // hashicorp/raft: a follower campaigns after this long without a leader (randomized in [T, 2T))
+    { key: 'heartbeat_timeout', go: 'HeartbeatTimeout', kind: 'duration', def: '1s', zeroIsDefault: true, prop: 'heartbeatTimeoutMs' },
+    // hashicorp/raft: a candidate campaigns again after this long (randomized in [T, 2T))
+    { key: 'election_timeout', go: 'ElectionTimeout', kind: 'duration', def: '1s', zeroIsDefault: true, prop: 'electionTimeoutMs' },
+    // hashicorp/raft: the longest a new commit index waits to reach the followers (ours sends it at once)
+    { key: 'commit_timeout', go: 'CommitTimeout', kind: 'duration', def: '50ms', zeroIsDefault: true, prop: 'commitTimeoutMs' },
+    { key: 'max_append_entries', go: 'MaxAppendEntries', kind: 'int', def: 64, zeroIsDefault: true, prop: 'maxAppendEntries' },
+    { key: 'trailing_logs', go: 'TrailingLogs', kind: 'int', def: 10240, zeroIsDefault: true, prop: 'trailingLogs', min: 0 },
+    { key: 'snapshot_interval', go: 'SnapshotInterval', kind: 'duration', def: '2m0s', zeroIsDefault: true, prop: 'snapshotIntervalMs' },
+    { key: 'snapshot_threshold', go: 'SnapshotThreshold', kind: 'int', def: 8192, zeroIsDefault: true, prop: 'snapshotThreshold', min: 0 },
+    // hashicorp/raft: a leader without contact with a quorum for this long steps down
+    { key: 'leader_lease_timeout', go: 'LeaderLeaseTimeout', kind: 'duration', def: '500ms', zeroIsDefault: true, prop: 'leaderLeaseTimeoutMs' }
+  ],
+  finish(c, io) {
+    if (c.dataFolder !== '') {
+      throw io.fail('data_folder', 'cannot act: this raft keeps its log and snapshots in the peer datastore (datastore section); remove the key')
+    }
+    if (c.backupsRotate !== 6) {
+      throw io.fail('backups_rotate', 'cannot act: this raft keeps no raft/ folder backups to rotate; remove the key or set it to 6')
+    }
+    // the raft log lives under /raft in the same datastore: the pinset must not overlap it
+    const ns = c.datastoreNamespace.replace(/\/+$/, '')
+    if (!ns.startsWith('/') || ns === '' || ns === '/raft' || ns.startsWith('/raft/')) {
+      throw io.fail('datastore_namespace', `"${c.datastoreNamespace}" must be a key prefix like /r, other than / and /raft`)
+    }
+    const initPeerset: string[] = []
+    for (const p of c.initPeerset) {
+      checkPeerId(io, 'init_peerset', p)
+      if (!initPeerset.includes(p)) initPeerset.push(p)
+    }
+    // hashicorp ValidateConfig
+    if (c.heartbeatTimeoutMs < 5) throw io.fail('heartbeat_timeout', 'is too low (at least 5ms)')
+    if (c.electionTimeoutMs < 5) throw io.fail('election_timeout', 'is too low (at least 5ms)')
+    if (c.commitTimeoutMs < 1) throw io.fail('commit_timeout', 'is too low (at least 1ms)')
+    if (c.maxAppendEntries <= 0) throw io.fail('max_append_entries', 'must be positive')
+    if (c.maxAppendEntries > 1024) throw io.fail('max_append_entries', 'is too large (at most 1024)')
+    if (c.snapshotIntervalMs < 5) throw io.fail('snapshot_interval', 'is too low (at least 5ms)')
+    if (c.leaderLeaseTimeoutMs < 5) throw io.fail('leader_lease_timeout', 'is too low (at least 5ms)')
+    if (c.leaderLeaseTimeoutMs > c.heartbeatTimeoutMs) throw io.fail('leader_lease_timeout', 'cannot be larger than heartbeat_timeout')
+    if (c.electionTimeoutMs < c.heartbeatTimeoutMs) throw io.fail('election_timeout', 'must be equal or greater than heartbeat_timeout')
+    return { ...c, initPeerset }
   }
 })
 
@@ -625,7 +698,7 @@ export const SQLITE = section({
  * (map keys sorted). `cluster` is the top-level `CLUSTER`.
  */
 export const SECTIONS = {
-  consensus: { crdt: CRDT },
+  consensus: { crdt: CRDT, raft: RAFT },
   api: { ipfsproxy: IPFSPROXY, pinsvcapi: PINSVCAPI, restapi: RESTAPI },
   ipfs_connector: { ipfshttp: IPFSHTTP },
   pin_tracker: { stateless: STATELESS },

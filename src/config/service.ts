@@ -29,14 +29,12 @@ const log = getLogger('config')
 /** Name of the configuration file inside the configuration folder. */
 export const SERVICE_FILE = 'service.json'
 
-/** Consensus components upstream knows; only crdt is implemented. */
+/** Consensus components upstream knows (the `consensus.<name>` section). */
 export type ConsensusName = 'crdt' | 'raft'
 /** Datastore backends we implement (upstream's pebble/badger/badger3 are not). */
 export type DatastoreName = keyof typeof SECTIONS.datastore
 
 const DATASTORES = Object.keys(SECTIONS.datastore) as DatastoreName[]
-
-export const RAFT_UNSUPPORTED = 'raft consensus is not supported yet; use crdt'
 
 const UPSTREAM_ONLY_DATASTORES = ['pebble', 'badger', 'badger3']
 
@@ -95,7 +93,8 @@ function chooseDatastore(raw: JsonObject, label: string): DatastoreName {
  * Turns a parsed `service.json` document into a typed `ServiceConfig`:
  * fills missing keys with defaults, applies environment overrides, validates.
  * @throws ConfigError naming the file, key and problem.
- * @throws UnsupportedError when the document configures raft consensus.
+ * The consensus is the one whose section is present (crdt when none is);
+ * `consensus.raft` is null with crdt.
  */
 export function parseServiceConfig(rawInput: unknown, opts: ParseServiceConfigOptions): ServiceConfig {
   const folder = resolve(opts.folder)
@@ -109,13 +108,13 @@ export function parseServiceConfig(rawInput: unknown, opts: ParseServiceConfigOp
     throw new ConfigError(`${label}: cluster: section missing (run "ipfs-cluster service init" to create one)`)
   }
 
-  // consensus: crdt only
+  // consensus: crdt (default) or raft, not both (upstream: "too many consensus components")
   const hasCrdt = isPresent(raw, 'consensus', 'crdt')
   const hasRaft = isPresent(raw, 'consensus', 'raft')
   if (hasRaft && hasCrdt) {
-    throw new ConfigError(`${label}: consensus: both crdt and raft are configured; keep only crdt`)
+    throw new ConfigError(`${label}: consensus: both crdt and raft are configured; keep only one`)
   }
-  if (hasRaft) throw new UnsupportedError(`${label}: consensus.raft: ${RAFT_UNSUPPORTED}`)
+  const consensusName: ConsensusName = hasRaft ? 'raft' : 'crdt'
 
   const datastore = chooseDatastore(raw, label)
 
@@ -126,6 +125,8 @@ export function parseServiceConfig(rawInput: unknown, opts: ParseServiceConfigOp
   const present = new Set<string>()
   for (const [group, key, spec] of allSections()) {
     if (group === 'datastore' && key !== datastore) continue
+    // crdt is read with its defaults in raft mode (never written); raft only in raft mode
+    if (group === 'consensus' && key === 'raft' && consensusName !== 'raft') continue
     const path = `${group}.${key}`
     const isThere = isPresent(raw, group, key)
     if (isThere) present.add(path)
@@ -150,7 +151,10 @@ export function parseServiceConfig(rawInput: unknown, opts: ParseServiceConfigOp
     folder,
     source: opts.source ?? null,
     cluster: readSection(CLUSTER, clusterN, 'cluster', ctx, folder),
-    consensus: { crdt: read('consensus', 'crdt', s.consensus.crdt) },
+    consensus: {
+      crdt: read('consensus', 'crdt', s.consensus.crdt),
+      raft: consensusName === 'raft' ? read('consensus', 'raft', s.consensus.raft) : null
+    },
     api: {
       restapi: readIfPresent('api', 'restapi', s.api.restapi),
       pinsvcapi: readIfPresent('api', 'pinsvcapi', s.api.pinsvcapi),
@@ -181,6 +185,7 @@ export function parseServiceConfig(rawInput: unknown, opts: ParseServiceConfigOp
     const obj = sections.get(path)
     if (obj === undefined) continue
     if (OPTIONAL_GROUPS.includes(group) && !present.has(path)) continue
+    if (group === 'consensus' && key !== consensusName) continue
     const out = (json[group] as JsonObject | undefined) ?? {}
     out[key] = toJson(spec.fields, obj)
     json[group] = out
@@ -271,7 +276,7 @@ export async function readServiceJson(folder: string): Promise<JsonObject> {
 /**
  * Loads `<folder>/service.json` (following `{"source": url}`), fills missing
  * keys with defaults, applies environment overrides and validates.
- * @throws ConfigError, ConfigSourceError, UnsupportedError (raft).
+ * @throws ConfigError, ConfigSourceError.
  */
 export async function loadServiceConfig(folder: string, options: LoadServiceConfigOptions = {}): Promise<ServiceConfig> {
   const abs = resolve(folder)
@@ -301,7 +306,7 @@ export async function saveServiceConfig(folder: string, json: JsonObject): Promi
 // init
 
 export interface DefaultServiceConfigOptions {
-  /** Default crdt; raft throws UnsupportedError. */
+  /** Default crdt. */
   consensus?: ConsensusName
   /** Default sqlite. */
   datastore?: DatastoreName
@@ -316,8 +321,7 @@ export interface DefaultServiceConfigOptions {
 }
 
 function checkChoices(consensus: string, datastore: string): void {
-  if (consensus === 'raft') throw new UnsupportedError(RAFT_UNSUPPORTED)
-  if (consensus !== 'crdt') throw new ConfigError(`consensus "${consensus}": must be crdt`)
+  if (consensus !== 'crdt' && consensus !== 'raft') throw new ConfigError(`consensus "${consensus}": must be crdt or raft`)
   if (UPSTREAM_ONLY_DATASTORES.includes(datastore)) {
     throw new UnsupportedError(`datastore ${datastore} is not supported: use sqlite (default) or leveldb`)
   }
@@ -331,7 +335,7 @@ function checkChoices(consensus: string, datastore: string): void {
  * section with defaults, only the chosen consensus and datastore sections,
  * with random ports, environment overrides and the given secret applied
  * (in that order, as upstream).
- * @throws UnsupportedError for raft or an upstream-only datastore.
+ * @throws UnsupportedError for an upstream-only datastore.
  * @throws ConfigError on an invalid secret or environment value.
  */
 export async function defaultServiceConfig(opts: DefaultServiceConfigOptions = {}): Promise<JsonObject> {
@@ -349,6 +353,7 @@ export async function defaultServiceConfig(opts: DefaultServiceConfigOptions = {
   const sections = new Map<string, { group: string; key: string; spec: Section; obj: JsonObject }>()
   for (const [group, key, spec] of allSections()) {
     if (group === 'datastore' && key !== datastore) continue
+    if (group === 'consensus' && key !== consensus) continue
     sections.set(`${group}.${key}`, { group, key, spec, obj: normalize(spec.fields, {}, `${group}.${key}`, ctx) })
   }
 
@@ -453,7 +458,8 @@ export async function randomizePorts(addrs: string[], holders: Array<Server | Ud
 }
 
 /**
- * `service init --peers`: sets `consensus.crdt.trusted_peers` to the peer IDs
+ * `service init --peers`: sets `consensus.crdt.trusted_peers` (or, with
+ * raft, `consensus.raft.init_peerset`, as upstream) to the peer IDs
  * of the given `/p2p/` multiaddrs (only those; a peer always trusts itself,
  * as upstream) and returns the multiaddrs to write to the peerstore file.
  * @throws ConfigError on a multiaddr that does not parse or lacks `/p2p/<id>`.
@@ -481,10 +487,14 @@ export function applyInitPeers(json: JsonObject, multiaddrs: string[]): string[]
     lines.push(a)
   }
   const consensus: JsonObject = isPlainObject(json.consensus) ? json.consensus : {}
-  const crdt: JsonObject = isPlainObject(consensus.crdt) ? consensus.crdt : {}
   if (ids.length > 0) {
-    crdt.trusted_peers = ids as Json[]
-    consensus.crdt = crdt
+    if (isPlainObject(consensus.raft)) {
+      consensus.raft.init_peerset = ids as Json[]
+    } else {
+      const crdt: JsonObject = isPlainObject(consensus.crdt) ? consensus.crdt : {}
+      crdt.trusted_peers = ids as Json[]
+      consensus.crdt = crdt
+    }
     json.consensus = consensus
   }
   return lines

@@ -10,6 +10,7 @@ import type {
   BALANCED,
   CLUSTER,
   CRDT,
+  RAFT,
   DISK,
   IPFSHTTP,
   IPFSPROXY,
@@ -31,6 +32,8 @@ import type { JsonObject } from './schema.ts'
 export type ClusterConfig = SectionConfig<typeof CLUSTER>
 /** Upstream `consensus/crdt/config.go` `Config` (plus `trustAll`: `trusted_peers` holds `"*"`). */
 export type CrdtConfig = SectionConfig<typeof CRDT>
+/** Upstream `consensus/raft/config.go` `Config` (with hashicorp/raft's keys), durations in ms. */
+export type RaftConfig = SectionConfig<typeof RAFT>
 /** Upstream `api/common/config.go` `Config` (restapi and pinsvcapi). */
 export type RestApiConfig = SectionConfig<typeof RESTAPI>
 /** Upstream `api/ipfsproxy/config.go` `Config`. */
@@ -68,7 +71,8 @@ export interface ServiceConfig {
   /** The `source` URL when service.json was `{"source": url}`, else null. */
   source: string | null
   cluster: ClusterConfig
-  consensus: { crdt: CrdtConfig }
+  /** `raft` is null unless the file has a `consensus.raft` section (then it is the consensus; `crdt` holds unused defaults). */
+  consensus: { crdt: CrdtConfig; raft: RaftConfig | null }
   /** A null API section was absent from the file: that API does not run (upstream). */
   api: {
     restapi: RestApiConfig | null

@@ -8,7 +8,7 @@
  * - `createOfflineConsensus`: the same state on a stopped peer, with no
  *   network and every operation committed at once, for `service state
  *   export|import|cleanup` and the follower's offline `list`.
- * Raft, when it comes, gets its branch here.
+ * - `createRaftConsensus`: our Raft (./raft/), from `consensus.raft`.
  */
 import type { Datastore } from 'interface-datastore'
 import type { CrdtConfig } from '../config/types.ts'
@@ -17,6 +17,8 @@ import type { PeerMonitor, Startable } from '../interfaces.ts'
 import { peersetFromMetric } from '../monitor/peerset.ts'
 import { CRDT_DEFAULTS, type CrdtConsensus, createCrdtConsensus } from './crdt/index.ts'
 import { createCrdtNetwork } from './crdt/libp2p.ts'
+
+export { createRaftConsensus, RaftConsensus } from './raft/index.ts'
 
 type CrdtNetworkComponents = Parameters<typeof createCrdtNetwork>[1]
 

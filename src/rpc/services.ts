@@ -10,7 +10,7 @@
  */
 import type { CID } from 'multiformats/cid'
 import type { AbortOptions, ClusterAPI, Consensus, IPFSConnector, PeerMonitor, PinTracker } from '../interfaces.ts'
-import type { ID, IPFSID, IPFSRepoStat, Metric, PeerId, PinInfo, RepoGC, TrackerStatus } from '../types/index.ts'
+import type { ID, IPFSID, IPFSRepoStat, Metric, PeerId, Pin, PinInfo, RepoGC, TrackerStatus } from '../types/index.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import {
   cidFromGo,
@@ -20,6 +20,7 @@ import {
   GO_IPFSID,
   GO_METRIC,
   GO_NODE_WITH_META,
+  GO_PIN,
   GO_PININFO,
   GO_REPO_GC,
   GO_VERSION,
@@ -116,7 +117,8 @@ export interface RpcBlock {
  *   IPFSConnector.RepoStat {} -> api.IPFSRepoStat (our peers may send
  *   `{full: true}` for NumObjects/RepoPath/Version under extra keys `n`,
  *   `p`, `ver`, which Go ignores); IPFSConnector.SwarmPeers {} -> []peer.ID
- * - Consensus.Peers {} -> []peer.ID
+ * - Consensus.Peers {} -> []peer.ID; raft only: Consensus.LogPin / LogUnpin api.Pin -> {}
+ *   and Consensus.AddPeer / RmPeer peer.ID -> {} (committed by this peer, the leader)
  * - PeerMonitor.LatestMetrics string -> []api.Metric; PeerMonitor.MetricNames {} -> []string
  */
 export function registerClusterRpc(rpc: Pick<Rpc, 'register'>, s: ClusterRpcServices): void {
@@ -176,6 +178,22 @@ export function registerClusterRpc(rpc: Pick<Rpc, 'register'>, s: ClusterRpcServ
   rpc.register('IPFSConnector', 'SwarmPeers', async (_a, ctx) => valueToGo({ array: 'peer' }, await ipfs.swarmPeers({ signal: ctx.signal })))
 
   rpc.register('Consensus', 'Peers', async (_a, ctx) => valueToGo({ array: 'peer' }, await consensus.peers({ signal: ctx.signal })))
+  // raft: a follower's write forwarded to this peer, the leader (upstream redirectToLeader; policy: trusted)
+  const commitLocal = consensus?.commitLocal?.bind(consensus)
+  if (commitLocal !== undefined) {
+    for (const op of ['LogPin', 'LogUnpin'] as const) {
+      rpc.register('Consensus', op, async (a, ctx) => {
+        await commitLocal(op, fromGo<Pin>(GO_PIN, a), { signal: ctx.signal })
+        return EMPTY
+      })
+    }
+    for (const op of ['AddPeer', 'RmPeer'] as const) {
+      rpc.register('Consensus', op, async (a, ctx) => {
+        await commitLocal(op, peerArg(a), { signal: ctx.signal })
+        return EMPTY
+      })
+    }
+  }
 
   rpc.register('PeerMonitor', 'LatestMetrics', async (a, ctx) =>
     valueToGo({ array: { struct: GO_METRIC } }, await monitor.latestMetrics(String(valueFromGo('string', a)), { signal: ctx.signal }))

@@ -58,13 +58,14 @@ describe('service init', () => {
     expect((await readFile(join(peer.folder, 'peerstore'), 'utf8')).trim()).toBe('')
   })
 
-  test('refuses to overwrite without --force, and raft is not supported yet', async () => {
+  test('refuses to overwrite without --force; --consensus raft writes the raft section', async () => {
     const again = await runBinary(['service', '-c', peer.folder, 'init'])
     expect(again.code).not.toBe(0)
     const folder = await mkdtemp(join(tmpdir(), 'cluster-raft-'))
     const raft = await runBinary(['service', '-c', folder, 'init', '--consensus', 'raft'])
-    expect(raft.code).not.toBe(0)
-    expect(raft.stderr + raft.stdout).toMatch(/raft.*not supported/i)
+    expect(raft.code).toBe(0)
+    const cfg = JSON.parse(await readFile(join(folder, 'service.json'), 'utf8')) as { consensus: Record<string, unknown> }
+    expect(Object.keys(cfg.consensus)).toEqual(['raft'])
   })
 
   test('a second daemon on the same folder fails with a clear lock error', async () => {

@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   applyInitPeers,
+  type ConsensusName,
   type DatastoreName,
   defaultServiceConfig,
   generateIdentity,
@@ -40,11 +41,12 @@ identity.json into the configuration folder (default ~/.ipfs-cluster).
 The cluster secret is random unless CLUSTER_SECRET is set or -s asks for it.
 With a source-url, service.json only holds {"source": url} and the daemon
 reads its configuration from that URL at every start.
---peers fills the peerstore and makes those peers the trusted peers.`,
+--peers fills the peerstore and makes those peers the trusted peers (crdt)
+or the initial raft voters (raft: init_peerset).`,
   argsUsage: '[source-url]',
   maxArgs: 1,
   flags: [
-    { name: 'consensus', kind: 'string', default: 'crdt', usage: 'consensus component: crdt (raft is not supported)' },
+    { name: 'consensus', kind: 'string', default: 'crdt', usage: 'consensus component: crdt or raft' },
     { name: 'datastore', kind: 'string', default: 'sqlite', usage: 'datastore backend: sqlite or leveldb' },
     {
       name: 'custom-secret',
@@ -78,7 +80,7 @@ reads its configuration from that URL at every start.
       let secret: string | undefined
       if (flags.bool('custom-secret') && (env.CLUSTER_SECRET ?? '') === '') secret = await readSecretFromStdin()
       const json = await defaultServiceConfig({
-        consensus: flags.string('consensus') as 'crdt',
+        consensus: flags.string('consensus') as ConsensusName,
         datastore: flags.string('datastore') as DatastoreName,
         randomPorts: flags.bool('randomports'),
         secret,

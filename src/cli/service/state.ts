@@ -9,6 +9,7 @@ import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadIdentity, loadServiceConfig, processEnv, resolveConfigFolder } from '../../config/index.ts'
 import type { CrdtConsensus } from '../../consensus/crdt/index.ts'
+import type { BatchingState, ReadOnlyState } from '../../interfaces.ts'
 import { acquireLock } from '../../runtime/lock.ts'
 import { UsageError } from '../errors.ts'
 import { globals, type ServiceCommand } from './context.ts'
@@ -31,8 +32,18 @@ export function refuseInterruptedImport(folder: string): void {
   }
 }
 
-async function withConsensus<T>(fn: (c: CrdtConsensus) => Promise<T>): Promise<T> {
-  const { createOfflineConsensus } = await import('../../consensus/index.ts')
+/** What the state commands need of either consensus, offline. */
+interface OfflineConsensus {
+  state(): Promise<ReadOnlyState>
+  clean(): Promise<void>
+  /** Replaces the pinset with what `fill` writes (raft: as a new snapshot). */
+  replace(fill: (state: BatchingState) => Promise<number>): Promise<number>
+  /** the crdt consensus itself (undefined under raft), for `state crdt …` */
+  crdt?: CrdtConsensus
+}
+
+async function withConsensus<T>(fn: (c: OfflineConsensus) => Promise<T>): Promise<T> {
+  const { createOfflineConsensus, RaftConsensus } = await import('../../consensus/index.ts')
   const { openDatastore } = await import('../../datastore/index.ts')
   const env = processEnv()
   const folder = resolveConfigFolder(globals.config, env)
@@ -40,23 +51,62 @@ async function withConsensus<T>(fn: (c: CrdtConsensus) => Promise<T>): Promise<T
   const identity = await loadIdentity(folder, env)
   const release = acquireLock(join(folder, 'cluster.lock'))
   const ds = await openDatastore({ backend: config.datastore.backend, folder: config.datastore.folder })
-  const crdt = config.consensus.crdt
-  // state commands commit immediately, whatever the daemon's batching
-  const consensus = createOfflineConsensus(
-    {
-      peerId: identity.id,
-      clusterName: crdt.clusterName,
-      namespace: crdt.datastoreNamespace,
-      trustedPeers: crdt.trustAll ? ['*'] : crdt.trustedPeers
-    },
-    { datastore: ds.datastore }
-  )
   try {
+    const raft = config.consensus.raft
+    if (raft !== null) {
+      // raft: the pinset under datastore_namespace, the log and snapshot beside it; nothing runs
+      const r = new RaftConsensus(
+        { ...raft, peerId: identity.id, namespace: raft.datastoreNamespace },
+        { datastore: ds.datastore, transport: { start: async () => {}, stop: async () => {}, send: () => {} } }
+      )
+      const state = async (): Promise<ReadOnlyState> => {
+        if (!(await r.isEmpty())) return await r.state()
+        // migration in: an upstream peer's raft/ folder (its latest snapshot), when we hold no raft state
+        const { latestUpstreamSnapshot, readUpstreamSnapshot } = await import('../../consensus/raft/upstream.ts')
+        const meta = await latestUpstreamSnapshot(join(folder, 'raft'))
+        if (meta === undefined) return await r.state()
+        process.stderr.write(`reading upstream raft snapshot ${meta.id} (index ${meta.index}, term ${meta.term}) from ${join(folder, 'raft')}\n`)
+        const pins = await readUpstreamSnapshot(meta)
+        const { MemoryDatastore } = await import('../../datastore/memory.ts')
+        const { DsState } = await import('../../state/dsstate.ts')
+        const mem = new DsState({}, { datastore: new MemoryDatastore() })
+        for (const p of pins) await mem.add(p)
+        return mem
+      }
+      return await fn({ state, clean: () => r.clean(), replace: (fill) => r.replaceWithSnapshot(fill) })
+    }
+    const crdt = config.consensus.crdt
+    // state commands commit immediately, whatever the daemon's batching
+    const consensus = createOfflineConsensus(
+      {
+        peerId: identity.id,
+        clusterName: crdt.clusterName,
+        namespace: crdt.datastoreNamespace,
+        trustedPeers: crdt.trustAll ? ['*'] : crdt.trustedPeers
+      },
+      { datastore: ds.datastore }
+    )
     await consensus.start()
-    await consensus.ready()
-    return await fn(consensus)
+    try {
+      await consensus.ready()
+      return await fn({
+        state: () => consensus.state(),
+        clean: () => consensus.clean(),
+        replace: async (fill) => {
+          await consensus.clean()
+          await consensus.ready()
+          // upstream: an offline batching state; deltas of up to 1 MB, committed at the end
+          const offline = await consensus.offlineState()
+          const n = await fill(offline)
+          await offline.commit()
+          return n
+        },
+        crdt: consensus
+      })
+    } finally {
+      await consensus.stop()
+    }
   } finally {
-    await consensus.stop()
     await ds.close()
     release()
   }
@@ -132,16 +182,13 @@ The current pinset is removed first.`,
     const pending = join(folder, IMPORT_PENDING_FILE)
     const n = await withConsensus(async (c) => {
       await writeFile(pending, `${file !== '' ? file : 'stdin'}\n`)
-      await c.clean()
-      await c.ready()
-      // upstream: an offline batching state; deltas of up to 1 MB, committed at the end
-      const offline = await c.offlineState()
-      const count = await importState(offline, input as AsyncIterable<Uint8Array>, {
-        replicationFactorMin: rmin,
-        replicationFactorMax: rmax,
-        userAllocations: allocs
-      })
-      await offline.commit()
+      const count = await c.replace((offline) =>
+        importState(offline, input as AsyncIterable<Uint8Array>, {
+          replicationFactorMin: rmin,
+          replicationFactorMax: rmax,
+          userAllocations: allocs
+        })
+      )
       await rm(pending, { force: true })
       return count
     })
@@ -164,6 +211,14 @@ const cleanupCmd: ServiceCommand = {
   }
 }
 
+/** `withConsensus` for `state crdt …`: refused when the peer runs raft. */
+async function withCrdt<T>(fn: (c: CrdtConsensus) => Promise<T>): Promise<T> {
+  return await withConsensus(async (c) => {
+    if (c.crdt === undefined) throw new UsageError('"state crdt" commands need the crdt consensus; this peer runs raft')
+    return await fn(c.crdt)
+  })
+}
+
 /** Go's `%s` of a `[]cid.Cid`: `[c1 c2]`. */
 function goCidList(cids: Array<{ toString(): string }>): string {
   return `[${cids.map((c) => c.toString()).join(' ')}]`
@@ -175,7 +230,7 @@ const crdtInfo: ServiceCommand = {
   description: `
 Prints the current heads, the max height and whether the store is marked dirty.`,
   async run() {
-    const line = await withConsensus(async (c) => {
+    const line = await withCrdt(async (c) => {
       const { heads, height } = c.heads()
       const dirty = await c.isDirty()
       // upstream's exact text (fmt.Printf, no final newline)
@@ -195,7 +250,7 @@ Large DAGs give large files.`,
   async run({ flags }) {
     const { writeDotDag } = await import('../../consensus/crdt/dot.ts')
     const file = flags.string('file')
-    await withConsensus(async (c) => {
+    await withCrdt(async (c) => {
       const out = lineWriter(file)
       process.stderr.write('initiating CRDT-DAG DOT file export. Export might take a long time on large graphs\n')
       await writeDotDag(c.heads().heads, (cid, o) => c.blockstore.get(cid, o), out.write)
@@ -211,7 +266,7 @@ const crdtMarkDirty: ServiceCommand = {
 A store marked dirty is repaired (the DAG re-walked from the heads, unprocessed
 branches applied) the next time the peer starts.`,
   async run() {
-    await withConsensus((c) => c.markDirty())
+    await withCrdt((c) => c.markDirty())
     process.stdout.write("Datastore marked 'dirty'\n")
   }
 }
@@ -222,7 +277,7 @@ const crdtMarkClean: ServiceCommand = {
   description: `
 Removes the dirty mark: no DAG repair runs at the next start.`,
   async run() {
-    await withConsensus((c) => c.markClean())
+    await withCrdt((c) => c.markClean())
     process.stdout.write("Datastore marked 'clean'\n")
   }
 }

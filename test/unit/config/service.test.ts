@@ -11,7 +11,6 @@ import {
   type JsonObject,
   loadServiceConfig,
   parseServiceConfig,
-  RAFT_UNSUPPORTED,
   resolveConfigFolder,
   saveServiceConfig
 } from '../../../src/config/index.ts'
@@ -99,11 +98,32 @@ describe('defaultServiceConfig', () => {
     expect(obj(obj(ds.leveldb).leveldb_options).no_sync).toBe(false)
   })
 
-  test('raft and upstream-only datastores are refused', async () => {
-    await expect(defaultServiceConfig({ consensus: 'raft' })).rejects.toThrow(RAFT_UNSUPPORTED)
-    await expect(defaultServiceConfig({ consensus: 'raft' })).rejects.toMatchObject({ name: 'UnsupportedError' })
+  test('upstream-only datastores are refused', async () => {
     await expect(defaultServiceConfig({ datastore: 'pebble' as 'sqlite' })).rejects.toMatchObject({
       name: 'UnsupportedError'
+    })
+  })
+
+  test('--consensus raft writes upstream raft section (and no crdt section)', async () => {
+    const j = await defaultServiceConfig({ consensus: 'raft' })
+    const c = obj(j.consensus)
+    expect(Object.keys(c)).toEqual(['raft'])
+    // upstream v1.1.6 `init` output: data_folder and datastore_namespace omitted
+    expect(obj(c.raft)).toEqual({
+      init_peerset: [],
+      wait_for_leader_timeout: '15s',
+      network_timeout: '10s',
+      commit_retries: 1,
+      commit_retry_delay: '200ms',
+      backups_rotate: 6,
+      heartbeat_timeout: '1s',
+      election_timeout: '1s',
+      commit_timeout: '50ms',
+      max_append_entries: 64,
+      trailing_logs: 10240,
+      snapshot_interval: '2m0s',
+      snapshot_threshold: 8192,
+      leader_lease_timeout: '500ms'
     })
   })
 
@@ -304,15 +324,23 @@ describe('validation', () => {
     expect(() => load({})).toThrow('/cfg/service.json: cluster: section missing')
   })
 
-  test('raft section is unsupported', () => {
-    let err: unknown
-    try {
-      load({ cluster: { secret: '' }, consensus: { raft: { init_peerset: [] } } })
-    } catch (e) {
-      err = e
-    }
-    expect((err as Error).name).toBe('UnsupportedError')
-    expect((err as Error).message).toContain('raft consensus is not supported yet; use crdt')
+  test('raft section: chosen, typed, validated as upstream and hashicorp', () => {
+    const c = load({ cluster: { secret: '' }, consensus: { raft: { init_peerset: [] } } })
+    expect(c.consensus.raft).toMatchObject({ waitForLeaderTimeoutMs: 15_000, heartbeatTimeoutMs: 1000, datastoreNamespace: '/r', commitRetries: 1 })
+    expect(Object.keys(obj(c.json.consensus))).toEqual(['raft'])
+    expect(load({ cluster: { secret: '' } }).consensus.raft).toBeNull()
+    expect(() => load({ cluster: { secret: '' }, consensus: { raft: {}, crdt: {} } })).toThrow('both crdt and raft are configured')
+    const bad = (raft: JsonObject) => () => load({ cluster: { secret: '' }, consensus: { raft } })
+    expect(bad({ init_peerset: ['nope'] })).toThrow('consensus.raft.init_peerset: invalid peer ID "nope"')
+    expect(bad({ max_append_entries: 2000 })).toThrow('consensus.raft.max_append_entries: is too large')
+    expect(bad({ leader_lease_timeout: '2s' })).toThrow('consensus.raft.leader_lease_timeout: cannot be larger than heartbeat_timeout')
+    expect(bad({ election_timeout: '500ms' })).toThrow('consensus.raft.election_timeout: must be equal or greater than heartbeat_timeout')
+    expect(bad({ commit_retries: -1 })).toThrow('consensus.raft.commit_retries')
+    // keys that cannot act in this implementation are refused by name
+    expect(bad({ data_folder: '/somewhere' })).toThrow('consensus.raft.data_folder: cannot act')
+    expect(bad({ backups_rotate: 3 })).toThrow('consensus.raft.backups_rotate: cannot act')
+    expect(bad({ datastore_namespace: '/raft' })).toThrow('consensus.raft.datastore_namespace')
+    expect(bad({ datastore_namespace: '/' })).toThrow('consensus.raft.datastore_namespace')
   })
 
   test('datastores: two of ours is an error, upstream-only falls back to sqlite', () => {
