@@ -98,7 +98,7 @@ function leanBufferImporter(opts: { cidVersion: 0 | 1; rawLeaves: boolean; leafT
           await blockstore.put(cid, chunk)
           return { cid, size: BigInt(chunk.length), block: chunk }
         }
-        const block = dagPb.encode({ Data: new UnixFS({ type: opts.leafType, data: chunk }).marshal(), Links: [] })
+        const block = encodeLeaf(opts.leafType, chunk)
         const cid = CID.create(opts.cidVersion, dagPb.code, await sha256.digest(block))
         await blockstore.put(cid, block)
         const unixfs = new UnixFS({ type: opts.leafType, blockSizes: [BigInt(chunk.length)] })
@@ -106,6 +106,53 @@ function leanBufferImporter(opts: { cidVersion: 0 | 1; rawLeaves: boolean; leafT
       }
     }
   }
+}
+
+/** Bytes of a protobuf varint. */
+function varintLength(n: number): number {
+  let len = 1
+  while (n >= 0x80) {
+    n = Math.floor(n / 128)
+    len++
+  }
+  return len
+}
+
+function writeVarint(out: Uint8Array, pos: number, n: number): number {
+  while (n >= 0x80) {
+    out[pos++] = (n % 128) | 0x80
+    n = Math.floor(n / 128)
+  }
+  out[pos++] = n
+  return pos
+}
+
+/**
+ * The dag-pb block of a UnixFS leaf holding `chunk`, written in one
+ * allocation with one copy of the data: the same bytes as
+ * `dagPb.encode({ Data: new UnixFS({ type, data: chunk }).marshal(), Links: [] })`
+ * (PBNode field 1 = the UnixFS `Data` message: `Type` (1), `Data` (2),
+ * `filesize` (3)), which copies the chunk twice. An empty chunk goes
+ * through the libraries (UnixFS leaves its `Data` field out).
+ */
+export function encodeLeaf(type: 'file' | 'raw', chunk: Uint8Array): Uint8Array {
+  if (chunk.length === 0) return dagPb.encode({ Data: new UnixFS({ type, data: chunk }).marshal(), Links: [] })
+  const n = chunk.length
+  // UnixFS Data: Type (0x08 <0 raw | 2 file>), Data (0x12 len bytes), filesize (0x18 n)
+  const inner = 2 + 1 + varintLength(n) + n + 1 + varintLength(n)
+  const out = new Uint8Array(1 + varintLength(inner) + inner)
+  let pos = 0
+  out[pos++] = 0x0a
+  pos = writeVarint(out, pos, inner)
+  out[pos++] = 0x08
+  out[pos++] = type === 'raw' ? 0 : 2
+  out[pos++] = 0x12
+  pos = writeVarint(out, pos, n)
+  out.set(chunk, pos)
+  pos += n
+  out[pos++] = 0x18
+  writeVarint(out, pos, n)
+  return out
 }
 
 /** Importer options equivalent to kubo's for these add params. */

