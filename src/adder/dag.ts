@@ -140,7 +140,8 @@ export function encodeLeaf(type: 'file' | 'raw', chunk: Uint8Array): Uint8Array 
   const n = chunk.length
   // UnixFS Data: Type (0x08 <0 raw | 2 file>), Data (0x12 len bytes), filesize (0x18 n)
   const inner = 2 + 1 + varintLength(n) + n + 1 + varintLength(n)
-  const out = new Uint8Array(1 + varintLength(inner) + inner)
+  // every byte is written below: no zero-filling (a Buffer is a Uint8Array)
+  const out: Uint8Array = Buffer.allocUnsafe(1 + varintLength(inner) + inner)
   let pos = 0
   out[pos++] = 0x0a
   pos = writeVarint(out, pos, inner)

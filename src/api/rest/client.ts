@@ -20,7 +20,7 @@ import https from 'node:https'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parse as ndjsonParse } from 'it-ndjson'
 import { checkUploadPaths, uploadEntries } from '../../adder/files.ts'
-import { encodeMultipart, randomBoundary, type UploadEntry } from '../../adder/multipart.ts'
+import { encodeMultipart, multipartLength, randomBoundary, type UploadEntry } from '../../adder/multipart.ts'
 import { type AddParams, addParamsToQuery } from '../../adder/params.ts'
 import { ClusterError, errorMessage } from '../../errors.ts'
 import { getLogger } from '../../observability/logging.ts'
@@ -660,7 +660,10 @@ export class RestClient {
     const q = addParamsToQuery({ ...params, streamChannels: true })
     const boundary = randomBoundary()
     const body: StreamBody = () => encodeMultipart(entries(), boundary).body as unknown as AsyncIterable<Uint8Array>
-    const headers = { 'Content-Type': `multipart/form-data; boundary=${boundary}` }
+    const headers: Record<string, string> = { 'Content-Type': `multipart/form-data; boundary=${boundary}` }
+    // a known length spares the chunked framing (node:http copies every chunk to frame it)
+    const length = await multipartLength(entries(), boundary)
+    if (length !== undefined) headers['Content-Length'] = String(length)
     for await (const j of this.#stream('POST', `/add?${q.toString()}`, { ...options, body, headers })) {
       const o = obj(j)
       if (o.cid === '' || o.cid === undefined || o.cid === null) continue
