@@ -38,6 +38,17 @@ export type TrailerList = [string, string][]
 /** A body stream that may carry trailers, computed after the body ends. */
 export type TrailerCarrier = ReadableStream<Uint8Array> & { [RESPONSE_TRAILERS]?: () => TrailerList }
 
+/** Where a served `Request` keeps the client's address (see {@link remoteAddressOf}). */
+const REMOTE_ADDRESS: unique symbol = Symbol.for('ipfs-cluster.remote-address')
+
+/**
+ * The IP address of the client that sent a `Request` this listener served
+ * (`''` for a unix socket, or a `Request` made elsewhere).
+ */
+export function remoteAddressOf(req: Request): string {
+  return (req as Request & { [REMOTE_ADDRESS]?: string })[REMOTE_ADDRESS] ?? ''
+}
+
 export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string }
 
 export interface HttpListenOptions {
@@ -117,7 +128,9 @@ function toRequest(req: http.IncomingMessage, secure: boolean, signal: AbortSign
     init.body = body
     init.duplex = 'half'
   }
-  return new Request(url, init)
+  const out = new Request(url, init) as Request & { [REMOTE_ADDRESS]?: string }
+  out[REMOTE_ADDRESS] = req.socket.remoteAddress ?? ''
+  return out
 }
 
 function waitDrainOrClose(res: http.ServerResponse): Promise<void> {

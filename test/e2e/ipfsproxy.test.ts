@@ -1,10 +1,12 @@
 /**
- * e2e, the IPFS Proxy API: two cluster peers (compiled binary, replication
- * factor 1), each with its own real kubo; kubo's own CLI talks to peer 0's
- * proxy (`ipfs --api <proxy> …`, no local repo) and must work unchanged:
+ * e2e, the IPFS Proxy API: three cluster peers (compiled binary,
+ * replication factor 2), each with its own real kubo; kubo's own CLI talks
+ * to peer 0's proxy (`ipfs --api <proxy> …`, no local repo) and must work
+ * unchanged:
  * - `add` (a file, a folder; `--pin=true`, `--pin=false`, `--only-hash`):
- *   CIDs equal kubo's own, pins appear in `ctl pin ls` with one allocation,
- *   and the allocated peer's kubo pins the content;
+ *   CIDs equal kubo's own, pins appear in `ctl pin ls` with the cluster's
+ *   replication (two allocations, factors 2/2), and both allocated peers'
+ *   kubos pin the content;
  * - `pin add|ls|update|rm`, `repo stat`, `repo gc`, `block put --pin`,
  *   `dag put --pin`, `cat`, `id`, `version` (passed through);
  * - `cat` of 256 MiB streams (the daemon's RSS stays bounded);
@@ -19,10 +21,13 @@ import { join } from 'node:path'
 import { type ClusterPeer, initPeer, type Kubo, kuboBinary, startKubo, stopAllKubos, waitFor, FAST_TIMINGS } from '../../scripts/launcher/index.ts'
 
 const SECRET = randomBytes(32).toString('hex')
+const PEERS = 3
+/** the cluster's replication factor (min and max): each pin goes to two of the three peers. */
+const REPLICATION = 2
 const FAST = {
   ...FAST_TIMINGS,
-  CLUSTER_REPLICATIONFACTORMIN: '1',
-  CLUSTER_REPLICATIONFACTORMAX: '1'
+  CLUSTER_REPLICATIONFACTORMIN: String(REPLICATION),
+  CLUSTER_REPLICATIONFACTORMAX: String(REPLICATION)
 }
 
 const kubos: Kubo[] = []
@@ -66,6 +71,8 @@ interface PinJSON {
   allocations: string[]
   mode: string
   name: string
+  replication_factor_min: number
+  replication_factor_max: number
 }
 
 async function clusterPin(cid: string): Promise<PinJSON | undefined> {
@@ -83,15 +90,20 @@ async function kuboPinned(cid: string, type = 'recursive'): Promise<number[]> {
   return out
 }
 
-/** Waits until the cluster pin exists with one allocation and that peer's kubo pinned it. */
+/**
+ * Waits until the cluster pin exists with the cluster's replication
+ * ({@link REPLICATION} allocations, factors as configured) and exactly the
+ * allocated peers' kubos pinned it.
+ */
 async function pinnedByCluster(cid: string, type = 'recursive'): Promise<PinJSON> {
   return waitFor(
     async () => {
       const p = await clusterPin(cid)
-      if (p === undefined || p.allocations.length !== 1) return undefined
-      const i = ids.indexOf(p.allocations[0]!)
+      if (p === undefined || p.allocations.length !== REPLICATION) return undefined
+      if (p.replication_factor_min !== REPLICATION || p.replication_factor_max !== REPLICATION) throw new Error(`unexpected replication ${JSON.stringify(p)}`)
+      const allocated = p.allocations.map((a) => ids.indexOf(a)).sort()
       const on = await kuboPinned(cid, type)
-      return on.includes(i) ? p : undefined
+      return JSON.stringify(on) === JSON.stringify(allocated) ? p : undefined
     },
     `${cid} pinned by the cluster`,
     60_000
@@ -107,7 +119,7 @@ beforeAll(async () => {
   ipfsBin = await kuboBinary()
   dir = await mkdtemp(join(tmpdir(), 'e2e-proxy-'))
   noRepo = join(dir, 'no-repo')
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < PEERS; i++) {
     kubos[i] = await startKubo()
     peers[i] = await initPeer({
       ipfsApi: kubos[i]!.apiMultiaddr,
@@ -118,11 +130,12 @@ beforeAll(async () => {
   for (const p of peers) p.env.CLUSTER_CRDT_TRUSTEDPEERS = ids.join(',')
   await peers[0]!.start()
   const id0 = JSON.parse((await peers[0]!.ctl(['--enc', 'json', 'id'])).stdout) as { addresses: string[] }
-  await peers[1]!.start(['--bootstrap', id0.addresses.find((a) => a.startsWith('/ip4/127.0.0.1/'))!])
+  const boot = id0.addresses.find((a) => a.startsWith('/ip4/127.0.0.1/'))!
+  for (let i = 1; i < PEERS; i++) await peers[i]!.start(['--bootstrap', boot])
   await waitFor(async () => {
     const r = await peers[0]!.ctl(['--enc', 'json', 'peers', 'ls'])
-    return (r.stdout.match(/"peername"/g) ?? []).length === 2
-  }, 'two peers in the peerset')
+    return (r.stdout.match(/"peername"/g) ?? []).length === PEERS
+  }, 'three peers in the peerset', 120_000)
   const cfg = (await peers[0]!.readConfig()) as { api: { ipfsproxy: { listen_multiaddress: string | string[] } } }
   const ma = cfg.api.ipfsproxy.listen_multiaddress
   proxyMa = Array.isArray(ma) ? ma[0]! : ma
@@ -252,11 +265,11 @@ describe('pin', () => {
 })
 
 describe('repo, block, dag, cat', () => {
-  test('repo stat sums both peers', async () => {
+  test('repo stat sums the three peers', async () => {
     const out = await viaProxyOk(['repo', 'stat', '--enc=json'])
     const sum = JSON.parse(out) as { RepoSize: number; StorageMax: number; NumObjects: number; RepoPath: string; Version: string }
     const own = await Promise.all(kubos.map(async (k) => JSON.parse(await k.ipfsOk(['repo', 'stat', '--enc=json'])) as typeof sum))
-    expect(sum.StorageMax).toBe(own[0]!.StorageMax + own[1]!.StorageMax)
+    expect(sum.StorageMax).toBe(own.reduce((n, o) => n + o.StorageMax, 0))
     expect(sum.NumObjects).toBeGreaterThan(own[0]!.NumObjects)
     expect(sum.RepoSize).toBeGreaterThan(own[0]!.RepoSize)
     expect(sum.RepoPath).toBe(own[0]!.RepoPath)

@@ -28,7 +28,7 @@ import type { BlockSink } from '../../adder/sink.ts'
 import { ClusterError, errorMessage, errorName, InvalidArgumentError } from '../../errors.ts'
 import type { AbortOptions, ClusterAPI } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
-import { RESPONSE_TRAILERS, STREAM_ERROR_TRAILER, type TrailerCarrier, type TrailerList } from '../../runtime/http.ts'
+import { RESPONSE_TRAILERS, remoteAddressOf, STREAM_ERROR_TRAILER, type TrailerCarrier, type TrailerList } from '../../runtime/http.ts'
 import { defaultPinOptions, type IPFSRepoStat, type PeerId, type Pin, type PinMode } from '../../types/index.ts'
 import { parseCid } from '../../types/json.ts'
 import { authMiddleware, type BasicAuthCredentials, UnauthorizedError } from '../rest/auth.ts'
@@ -393,7 +393,10 @@ export function createIpfsProxyApp(init: IpfsProxyInit, components: IpfsProxyCom
     const req = c.req.raw
     const url = new URL(req.url)
     url.searchParams.set('pin', 'false')
-    const res = await forward(fetchNode, new Request(url, { method: req.method, headers: req.headers, body: req.body, signal: req.signal, duplex: 'half' } as RequestInit))
+    const res = await forward(fetchNode, new Request(url, { method: req.method, headers: req.headers, body: req.body, signal: req.signal, duplex: 'half' } as RequestInit), {
+      dropAuthorization: init.basicAuthCredentials !== null,
+      remoteAddress: remoteAddressOf(req)
+    })
     if (res.status !== 200 || res.body === null) return res
     const errors: string[] = []
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
@@ -470,7 +473,7 @@ export function createIpfsProxyApp(init: IpfsProxyInit, components: IpfsProxyCom
     const hit = hijackedCommand(req.method, url)
     const relay = async (): Promise<Response> => {
       try {
-        return await forward(fetchNode, req, { dropAuthorization: init.basicAuthCredentials !== null })
+        return await forward(fetchNode, req, { dropAuthorization: init.basicAuthCredentials !== null, remoteAddress: remoteAddressOf(req) })
       } catch (err) {
         if (req.signal.aborted) throw err
         // Go's reverse proxy: 502 when the daemon cannot be reached
