@@ -15,9 +15,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
 import { createWriteStream, readFileSync } from 'node:fs'
+import http, { type IncomingHttpHeaders } from 'node:http'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { create, type KuboRPCClient } from 'kubo-rpc-client'
+import { CID } from 'multiformats/cid'
 import { type ClusterPeer, initPeer, type Kubo, kuboBinary, startKubo, stopAllKubos, waitFor, FAST_TIMINGS } from '../../scripts/launcher/index.ts'
 
 const SECRET = randomBytes(32).toString('hex')
@@ -108,6 +111,23 @@ async function pinnedByCluster(cid: string, type = 'recursive'): Promise<PinJSON
     `${cid} pinned by the cluster`,
     60_000
   )
+}
+
+/** A POST read with node:http, which gives the response trailers. */
+function rawPost(base: string, path: string): Promise<{ status: number; headers: IncomingHttpHeaders; trailers: NodeJS.Dict<string>; bytes: number }> {
+  const u = new URL(base)
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: Number(u.port), method: 'POST', path }, (res) => {
+      let bytes = 0
+      res.on('data', (d: Buffer) => {
+        bytes += d.length
+      })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, trailers: res.trailers, bytes }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end()
+  })
 }
 
 function rss(pid: number): number {
@@ -297,6 +317,24 @@ describe('repo, block, dag, cat', () => {
     await pinnedByCluster(cid)
   })
 
+  test("cat of a DAG with a missing block: kubo's X-Stream-Error trailer comes through the proxy", async () => {
+    const f = join(dir, 'holey')
+    await writeFile(f, randomBytes(4096))
+    const cid = await kubos[0]!.ipfsOk(['add', '-Q', '--pin=false', '--chunker=size-1024', f])
+    const leaves = (await kubos[0]!.ipfsOk(['refs', cid])).split('\n')
+    expect(leaves.length).toBe(4)
+    await kubos[0]!.ipfsOk(['block', 'rm', leaves[2]!])
+    const kuboUrl = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(kubos[0]!.apiMultiaddr)!
+    const direct = await rawPost(`http://${kuboUrl[1]}:${kuboUrl[2]}`, `/api/v0/cat?arg=${cid}&offline=true`)
+    const proxied = await rawPost(proxyUrl, `/api/v0/cat?arg=${cid}&offline=true`)
+    expect(direct.status).toBe(200)
+    expect(direct.trailers['x-stream-error'] ?? '').not.toBe('')
+    expect(proxied.status).toBe(200)
+    expect(proxied.headers.trailer).toBe(direct.headers.trailer)
+    expect(proxied.trailers['x-stream-error']).toBe(direct.trailers['x-stream-error'])
+    expect(proxied.bytes).toBe(direct.bytes)
+  })
+
   test('cat of 256 MiB streams through the proxy', async () => {
     const big = join(dir, 'big')
     const out = createWriteStream(big)
@@ -317,6 +355,63 @@ describe('repo, block, dag, cat', () => {
     expect(bytes).toBe(256 * 1024 * 1024)
     expect(peak - before).toBeLessThan(150)
   }, 300_000)
+})
+
+describe('kubo-rpc-client (JS) through the proxy', () => {
+  const client = (): KuboRPCClient => create({ url: `${proxyUrl}/api/v0` })
+
+  test('add (pinned with the cluster replication, kubo CID), cat', async () => {
+    const data = new TextEncoder().encode(`from kubo-rpc-client ${Date.now()}\n`)
+    const expected = await kubos[0]!.ipfsOk(['add', '-Q', '--only-hash'], { input: new TextDecoder().decode(data) })
+    const added = await client().add(data)
+    expect(added.cid.toString()).toBe(expected)
+    await pinnedByCluster(expected)
+    const chunks: Uint8Array[] = []
+    for await (const c of client().cat(added.cid)) chunks.push(c)
+    expect(Buffer.concat(chunks).equals(Buffer.from(data))).toBe(true)
+    const notPinned = await client().add(new TextEncoder().encode(`unpinned ${Date.now()}`), { pin: false })
+    expect(await clusterPin(notPinned.cid.toString())).toBeUndefined()
+  })
+
+  test('pin add, ls, update, rm', async () => {
+    const c = client()
+    const a = CID.parse(await kubos[0]!.ipfsOk(['add', '-Q', '--pin=false'], { input: `rpc a ${Date.now()}` }))
+    const b = CID.parse(await kubos[0]!.ipfsOk(['add', '-Q', '--pin=false'], { input: `rpc b ${Date.now()}` }))
+    expect((await c.pin.add(a, { name: 'rpc' })).toString()).toBe(a.toString())
+    expect((await pinnedByCluster(a.toString())).name).toBe('rpc')
+    const listed: { cid: string; type: string; name?: string }[] = []
+    for await (const p of c.pin.ls({ paths: [a], names: true })) listed.push({ cid: p.cid.toString(), type: p.type, name: p.name })
+    expect(listed).toEqual([{ cid: a.toString(), type: 'recursive', name: 'rpc' }])
+    const byName: string[] = []
+    for await (const p of c.pin.ls({ name: 'rp' })) byName.push(p.cid.toString())
+    expect(byName).toEqual([a.toString()])
+    const all: string[] = []
+    for await (const p of c.pin.ls()) all.push(p.cid.toString())
+    expect(all).toContain(a.toString())
+    const updated = await c.pin.update(a, b)
+    expect(updated.map(String)).toEqual([a.toString(), b.toString()])
+    await pinnedByCluster(b.toString())
+    await waitFor(async () => (await clusterPin(a.toString())) === undefined, `${a} unpinned after update`)
+    expect((await c.pin.rm(b)).toString()).toBe(b.toString())
+    await waitFor(async () => (await clusterPin(b.toString())) === undefined, `${b} unpinned`)
+    // a malformed CID: the client throws kubo's error, nothing is pinned
+    const before = (await peers[0]!.ctl(['--enc', 'json', 'pin', 'ls'])).stdout
+    await expect(c.pin.add('not-a-cid')).rejects.toThrow()
+    expect((await peers[0]!.ctl(['--enc', 'json', 'pin', 'ls'])).stdout).toBe(before)
+  })
+
+  test('repo stat sums the peers', async () => {
+    const stat = await client().repo.stat()
+    const own = await Promise.all(kubos.map(async (k) => JSON.parse(await k.ipfsOk(['repo', 'stat', '--enc=json'])) as { StorageMax: number }))
+    expect(stat.storageMax).toBe(BigInt(own.reduce((n, o) => n + o.StorageMax, 0)))
+    expect(stat.numObjects > 0n).toBe(true)
+    expect(stat.repoSize > 0n).toBe(true)
+    expect(typeof stat.version).toBe('string')
+  })
+
+  test('version is kubo\'s', async () => {
+    expect((await client().version()).version).toBe(JSON.parse(await kubos[0]!.ipfsOk(['version', '--enc=json'])).Version)
+  })
 })
 
 describe('auth', () => {

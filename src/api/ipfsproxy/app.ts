@@ -11,7 +11,7 @@
  *
  * Where upstream is wrong, this one is not: every `arg` is handled,
  * `recursive=false` pins direct, `pin/add?name=` names the pin,
- * `pin/ls` honours `type` and `names` and gives each pin its mode,
+ * `pin/ls` honours `type`, `names` and `name` (kubo 0.42: a part of the name) and gives each pin its mode,
  * `add?only-hash=true` only computes the CIDs (nothing stored, nothing
  * pinned), `repo/stat` sums every field kubo gives over the peers, and
  * `block/put`/`dag/put` never pin in the local kubo behind the cluster's
@@ -280,12 +280,15 @@ export function createIpfsProxyApp(init: IpfsProxyInit, components: IpfsProxyCom
   const pinLs = async (c: Context, args: string[]): Promise<Response> => {
     const q = new URL(c.req.url).searchParams
     const stream = flag(q, 'stream', false) || flag(q, 's', false)
-    const names = flag(q, 'names', false)
+    // kubo 0.42's `pin ls --name`: a case-sensitive part of the name, implies names
+    const nameFilter = q.get('name') ?? ''
+    const names = flag(q, 'names', nameFilter !== '')
+    if (nameFilter !== '' && !names) throw new InvalidArgumentError('cannot use name filter when names is explicitly set to false')
     const type = q.get('type') ?? 'all'
     if (!['all', 'recursive', 'direct', 'indirect'].includes(type)) {
       throw new InvalidArgumentError(`invalid type '${type}', must be one of {direct, indirect, recursive, all}`)
     }
-    const wanted = (p: Pin): boolean => type === 'all' || type === p.mode
+    const wanted = (p: Pin): boolean => (type === 'all' || type === p.mode) && (nameFilter === '' || p.name.includes(nameFilter))
     const entry = (p: Pin): Record<string, string> => (names ? { Type: p.mode, Name: p.name } : { Type: p.mode })
     let source: AsyncGenerator<Pin>
     if (args.length > 0) {
