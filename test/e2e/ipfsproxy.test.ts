@@ -357,6 +357,32 @@ describe('repo, block, dag, cat', () => {
   }, 300_000)
 })
 
+describe('bad input: kubo\'s error shape, 4xx, nothing stored', () => {
+  async function expectKuboError(path: string, init: RequestInit, message: RegExp): Promise<void> {
+    const res = await fetch(`${proxyUrl}${path}`, { method: 'POST', ...init })
+    expect(res.status).toBeGreaterThanOrEqual(400)
+    expect(res.status).toBeLessThan(500)
+    const body = (await res.json()) as { Message: string; Code: number; Type: string }
+    expect(Object.keys(body).sort()).toEqual(['Code', 'Message', 'Type'])
+    expect(body.Type).toBe('error')
+    expect(body.Message).toMatch(message)
+  }
+
+  test('malformed CIDs and paths, unknown pins, bad flags and types, a body that is not multipart', async () => {
+    const before = (await peers[0]!.ctl(['--enc', 'json', 'pin', 'ls'])).stdout
+    await expectKuboError('/api/v0/pin/add?arg=garbage', {}, /garbage|invalid|path/i)
+    await expectKuboError('/api/v0/pin/add/not-a-cid', {}, /not-a-cid|invalid|path/i)
+    await expectKuboError('/api/v0/pin/add', {}, /argument/i)
+    await expectKuboError(`/api/v0/pin/add?arg=${'Qm'.padEnd(46, 'x')}&recursive=maybe`, {}, /recursive|bool/i)
+    await expectKuboError('/api/v0/pin/ls?arg=garbage', {}, /garbage|invalid|path/i)
+    await expectKuboError('/api/v0/pin/ls?type=bogus', {}, /type/)
+    await expectKuboError('/api/v0/pin/update?arg=garbage', {}, /argument|path|invalid/i)
+    await expectKuboError('/api/v0/add', { headers: { 'Content-Type': 'application/json' }, body: '{}' }, /multipart/)
+    await expectKuboError('/api/v0/add?chunker=rabin-1-2-3', { headers: { 'Content-Type': 'multipart/form-data; boundary=x' }, body: '--x--\r\n' }, /chunker/)
+    expect((await peers[0]!.ctl(['--enc', 'json', 'pin', 'ls'])).stdout).toBe(before)
+  })
+})
+
 describe('kubo-rpc-client (JS) through the proxy', () => {
   const client = (): KuboRPCClient => create({ url: `${proxyUrl}/api/v0` })
 
