@@ -10,7 +10,7 @@
  */
 import http from 'node:http'
 import https from 'node:https'
-import { RESPONSE_TRAILERS, type TrailerCarrier, type TrailerList } from './http.ts'
+import { RESPONSE_TRAILERS, type TrailerCarrier, type TrailerList, writeRequestBody } from './http.ts'
 
 /** Where an HTTP server listens: a base URL over TCP, or a unix socket. */
 export interface FetchTarget {
@@ -96,24 +96,12 @@ export function fetchWithTrailers(url: string, init: RequestInit, target: FetchT
       req.end()
       return
     }
-    ;(async () => {
-      const chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array> =
-        src instanceof ReadableStream ? (src as unknown as AsyncIterable<Uint8Array>) : [new Uint8Array(await new Response(src).arrayBuffer())]
-      for await (const chunk of chunks) {
-        if (req.destroyed) return
-        if (!req.write(chunk)) {
-          await new Promise<void>((done) => {
-            const ok = (): void => {
-              req.off('drain', ok)
-              req.off('close', ok)
-              done()
-            }
-            req.on('drain', ok)
-            req.on('close', ok)
-          })
-        }
-      }
-      req.end()
-    })().catch((err: unknown) => req.destroy(err instanceof Error ? err : new Error(String(err))))
+    const chunks: AsyncIterable<Uint8Array> =
+      src instanceof ReadableStream
+        ? (src as unknown as AsyncIterable<Uint8Array>)
+        : (async function* () {
+            yield new Uint8Array(await new Response(src).arrayBuffer())
+          })()
+    void writeRequestBody(req, chunks)
   })
 }

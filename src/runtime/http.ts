@@ -16,6 +16,7 @@ import { rmSync, statSync } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
+import type { Writable } from 'node:stream'
 import { getLogger } from '../observability/logging.ts'
 import { errorMessage } from '../errors.ts'
 
@@ -133,7 +134,8 @@ function toRequest(req: http.IncomingMessage, secure: boolean, signal: AbortSign
   return out
 }
 
-function waitDrainOrClose(res: http.ServerResponse): Promise<void> {
+/** Resolves at the stream's next `drain` or `close`. */
+function waitDrainOrClose(res: Writable): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       res.off('drain', done)
@@ -143,6 +145,24 @@ function waitDrainOrClose(res: http.ServerResponse): Promise<void> {
     res.on('drain', done)
     res.on('close', done)
   })
+}
+
+/**
+ * Writes a request body to a `node:http` client request as it is read,
+ * waiting for `drain` when the socket is full, then ends the request;
+ * stops early when the request is destroyed. A failing source destroys the
+ * request with its error.
+ */
+export async function writeRequestBody(req: http.ClientRequest, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
+  try {
+    for await (const chunk of chunks) {
+      if (req.destroyed) return
+      if (!req.write(chunk)) await waitDrainOrClose(req)
+    }
+    req.end()
+  } catch (err) {
+    req.destroy(err instanceof Error ? err : new Error(String(err)))
+  }
 }
 
 async function writeResponse(res: http.ServerResponse, response: Response, signal: AbortSignal, written: { bytes: number }): Promise<void> {

@@ -21,6 +21,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { parse as ndjsonParse } from 'it-ndjson'
 import { checkUploadPaths, uploadEntries } from '../../adder/files.ts'
 import { encodeMultipart, multipartLength, randomBoundary, type UploadEntry } from '../../adder/multipart.ts'
+import { writeRequestBody } from '../../runtime/http.ts'
 import { type AddParams, addParamsToQuery } from '../../adder/params.ts'
 import { ClusterError, errorMessage } from '../../errors.ts'
 import { getLogger } from '../../observability/logging.ts'
@@ -362,24 +363,7 @@ function httpRequest(
     req.on('error', reject)
     if (typeof opts.body === 'function') {
       // a streamed body (chunked): written as the server reads it
-      const src = opts.body()
-      ;(async () => {
-        for await (const chunk of src) {
-          if (req.destroyed) return
-          if (!req.write(chunk)) {
-            await new Promise<void>((resolve) => {
-              const done = (): void => {
-                req.off('drain', done)
-                req.off('close', done)
-                resolve()
-              }
-              req.on('drain', done)
-              req.on('close', done)
-            })
-          }
-        }
-        req.end()
-      })().catch((err: unknown) => req.destroy(err instanceof Error ? err : new Error(String(err))))
+      void writeRequestBody(req, opts.body())
       return
     }
     if (opts.body !== undefined) req.write(opts.body)
