@@ -148,6 +148,8 @@ beforeAll(async () => {
     ids.push((JSON.parse(await readFile(join(peers[i]!.folder, 'identity.json'), 'utf8')) as { id: string }).id)
   }
   for (const p of peers) p.env.CLUSTER_CRDT_TRUSTEDPEERS = ids.join(',')
+  // the kubos fetch each other's blocks (a pin of content only kubo 0 has)
+  for (let i = 1; i < PEERS; i++) for (let j = 0; j < i; j++) await kubos[i]!.ipfsOk(['swarm', 'connect', kubos[j]!.swarmAddrs[0]!])
   await peers[0]!.start()
   const id0 = JSON.parse((await peers[0]!.ctl(['--enc', 'json', 'id'])).stdout) as { addresses: string[] }
   const boot = id0.addresses.find((a) => a.startsWith('/ip4/127.0.0.1/'))!
