@@ -102,11 +102,14 @@ async function pinnedByCluster(cid: string, type = 'recursive'): Promise<PinJSON
   return waitFor(
     async () => {
       const p = await clusterPin(cid)
-      if (p === undefined || p.allocations.length !== REPLICATION) return undefined
-      if (p.replication_factor_min !== REPLICATION || p.replication_factor_max !== REPLICATION) throw new Error(`unexpected replication ${JSON.stringify(p)}`)
+      // thrown, so that a timeout says what was seen last
+      if (p === undefined) throw new Error('not in the cluster pinset')
       const allocated = p.allocations.map((a) => ids.indexOf(a)).sort()
       const on = await kuboPinned(cid, type)
-      return JSON.stringify(on) === JSON.stringify(allocated) ? p : undefined
+      const seen = `allocations ${JSON.stringify(allocated)}, factors ${p.replication_factor_min}/${p.replication_factor_max}, pinned (${type}) by kubos ${JSON.stringify(on)}`
+      if (p.allocations.length !== REPLICATION || p.replication_factor_min !== REPLICATION || p.replication_factor_max !== REPLICATION) throw new Error(seen)
+      if (JSON.stringify(on) !== JSON.stringify(allocated)) throw new Error(seen)
+      return p
     },
     `${cid} pinned by the cluster`,
     60_000
@@ -362,9 +365,10 @@ describe('repo, block, dag, cat', () => {
 describe('bad input: kubo\'s error shape, 4xx, nothing stored', () => {
   async function expectKuboError(path: string, init: RequestInit, message: RegExp): Promise<void> {
     const res = await fetch(`${proxyUrl}${path}`, { method: 'POST', ...init })
-    expect(res.status).toBeGreaterThanOrEqual(400)
-    expect(res.status).toBeLessThan(500)
-    const body = (await res.json()) as { Message: string; Code: number; Type: string }
+    const text = await res.text()
+    // one assertion with the path, status and body, so that a failure says which
+    expect({ path, status: res.status >= 400 && res.status < 500 ? '4xx' : res.status, text }).toMatchObject({ path, status: '4xx' })
+    const body = JSON.parse(text) as { Message: string; Code: number; Type: string }
     expect(Object.keys(body).sort()).toEqual(['Code', 'Message', 'Type'])
     expect(body.Type).toBe('error')
     expect(body.Message).toMatch(message)
