@@ -33,6 +33,14 @@ function peakRssMb(pid: number | undefined): number {
   return m !== null ? Number(m[1]) / 1024 : Number.NaN
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(f[11]) + Number(f[12])) / 100
+}
+
 async function clean(kubo: Kubo, cid: string): Promise<void> {
   await kubo.ipfs(['pin', 'rm', cid])
   await kubo.ipfsOk(['repo', 'gc', '--quiet'])
@@ -54,9 +62,11 @@ try {
     const ipfsS = (performance.now() - t0) / 1000
     await clean(kubo, ipfsCid)
 
+    const cpu0 = cpuSeconds(peer.proc?.pid)
     t0 = performance.now()
     const r = await peer.ctl(['add', '-Q', file], { timeoutMs: 30 * 60_000 })
     const ctlS = (performance.now() - t0) / 1000
+    const daemonCpuS = cpuSeconds(peer.proc?.pid) - cpu0
     if (r.code !== 0) throw new Error(`ctl add failed (${r.code}): ${r.stdout}${r.stderr}`)
     const ctlCid = r.stdout.trim()
 
@@ -65,8 +75,10 @@ try {
     console.log(`  ctl add (1 peer): ${ctlS.toFixed(2)} s  ${(mb / ctlS).toFixed(1)} MB/s  ${ctlCid}`)
     console.log(`  ratio ctl/ipfs  : ${(ipfsS / ctlS).toFixed(2)} (throughput)`)
     console.log(`  same CID        : ${ctlCid === ipfsCid}`)
+    console.log(`  daemon CPU      : ${daemonCpuS.toFixed(2)} s during ctl add`)
     console.log(`  daemon peak RSS : ${peakRssMb(peer.proc?.pid).toFixed(0)} MB`)
   } finally {
+    await peer.stop()
     await peer.destroy()
     await stopAllKubos()
   }

@@ -86,6 +86,7 @@ try {
     console.log(`ipfs cat ${MIB} MiB: kubo ${f(mb / catDirectS)} MB/s, through the proxy ${f(mb / catProxyS)} MB/s, ratio ${(catDirectS / catProxyS).toFixed(2)}`)
     console.log(`cluster daemon peak RSS: ${f(peakRssMb(peer.proc?.pid))} MB`)
   } finally {
+    await peer.stop()
     await peer.destroy()
   }
 } finally {

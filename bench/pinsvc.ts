@@ -2,7 +2,7 @@
  * Benchmark of `GET /pins` of the Pinning Service API at BENCH_PINSVC pins
  * (default 100,000): the compiled binary against a real (offline) kubo.
  * Prints figures; asserts nothing.
- *   BENCH_PINSVC=1000000 bun bench/pinsvc.ts
+ *   bun bench/pinsvc.ts --pins 1000000      (or BENCH_PINSVC=1000000)
  *
  * Pins are imported with `service state import`, allocated to another
  * peer (so the tracker reports them `remote` and kubo fetches nothing);
@@ -20,7 +20,16 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { generateIdentity } from '../src/config/identity.ts'
 import { type ClusterPeer, initPeer, runBinary, startKubo, stopAllKubos } from '../scripts/launcher/index.ts'
 
-const N = Number(process.env.BENCH_PINSVC ?? 100_000)
+/** `--pins N` (or BENCH_PINSVC=N): how many pins; default 100,000. */
+function pinsArg(): number {
+  const i = process.argv.indexOf('--pins')
+  const v = i >= 0 ? process.argv[i + 1] : process.env.BENCH_PINSVC
+  const n = Number(v ?? 100_000)
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--pins: not a positive integer: ${String(v)}`)
+  return n
+}
+
+const N = pinsArg()
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))

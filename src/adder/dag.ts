@@ -15,7 +15,6 @@
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { type BufferImporter, type ImporterOptions, importer } from 'ipfs-unixfs-importer'
-import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced, trickle } from 'ipfs-unixfs-importer/layout'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
@@ -66,19 +65,67 @@ export interface DagResult {
  * not give; they are refused rather than silently different.
  * @throws InvalidArgumentError on another or an out-of-range chunker.
  */
-export function chunkerFor(spec: string): NonNullable<ImporterOptions['chunker']> {
+export function chunkerFor(spec: string, options: { leafRoom?: boolean } = {}): NonNullable<ImporterOptions['chunker']> {
   const s = spec === '' ? 'size-262144' : spec
   const size = /^size-(\d+)$/.exec(s)
   if (size !== null) {
     const n = Number(size[1])
     if (n <= 0) throw new InvalidArgumentError('chunker size must be greater than 0')
     if (n > MAX_CHUNK_SIZE) throw new InvalidArgumentError(`chunker parameters may not exceed the maximum chunk size of ${MAX_CHUNK_SIZE}`)
-    return fixedSize({ chunkSize: n })
+    return fixedSizeChunker(n, options.leafRoom === true)
   }
   if (/^(rabin|buzhash)(-|$)/.test(s)) {
     throw new InvalidArgumentError(`chunker ${s} is not supported (its CIDs would differ from kubo's): use size-<bytes>`)
   }
   throw new InvalidArgumentError(`unrecognized chunker option: ${s}`)
+}
+
+/** Chunks made by {@link fixedSizeChunker} with room for their leaf's header and trailer around them. */
+const prepared = new WeakSet<Uint8Array>()
+
+/** Where a dag-pb UnixFS leaf of `n` data bytes puts them: the header length, and the block length. */
+function leafLayout(n: number): { head: number; total: number } {
+  const inner = 2 + 1 + varintLength(n) + n + 1 + varintLength(n)
+  return { head: 1 + varintLength(inner) + 2 + 1 + varintLength(n), total: 1 + varintLength(inner) + inner }
+}
+
+/**
+ * Fixed-size chunks, as `ipfs-unixfs-importer`'s `fixedSize` cuts them
+ * (every chunk `chunkSize` bytes but the last; one empty chunk for an empty
+ * file), with one copy of each byte: the pieces of the upload are copied
+ * straight into the chunk's buffer (the library gathers them in a list and
+ * concatenates them, then the leaf encoder copies the chunk again). With
+ * `leafRoom`, each full chunk's buffer has room for its dag-pb leaf header
+ * and trailer, so {@link encodeLeaf} writes those around it instead of
+ * copying it. The last, shorter chunk is copied to a buffer of its size.
+ */
+export function fixedSizeChunker(chunkSize: number, leafRoom: boolean): NonNullable<ImporterOptions['chunker']> {
+  const { head, total } = leafRoom ? leafLayout(chunkSize) : { head: 0, total: chunkSize }
+  return async function* (source) {
+    let buf: Uint8Array | undefined
+    let filled = 0
+    let emitted = false
+    for await (const piece of source) {
+      let off = 0
+      while (off < piece.length) {
+        // every byte of it is written before it is handed out: no zero-filling
+        buf ??= Buffer.allocUnsafe(total)
+        const take = Math.min(chunkSize - filled, piece.length - off)
+        buf.set(take === piece.length ? piece : piece.subarray(off, off + take), head + filled)
+        filled += take
+        off += take
+        if (filled === chunkSize) {
+          const chunk = buf.subarray(head, head + chunkSize)
+          if (leafRoom) prepared.add(chunk)
+          buf = undefined
+          filled = 0
+          emitted = true
+          yield chunk
+        }
+      }
+    }
+    if (!emitted || filled > 0) yield buf === undefined ? new Uint8Array(0) : buf.slice(head, head + filled)
+  }
 }
 
 /**
@@ -98,7 +145,7 @@ function leanBufferImporter(opts: { cidVersion: 0 | 1; rawLeaves: boolean; leafT
           await blockstore.put(cid, chunk)
           return { cid, size: BigInt(chunk.length), block: chunk }
         }
-        const block = dagPb.encode({ Data: new UnixFS({ type: opts.leafType, data: chunk }).marshal(), Links: [] })
+        const block = encodeLeaf(opts.leafType, chunk)
         const cid = CID.create(opts.cidVersion, dagPb.code, await sha256.digest(block))
         await blockstore.put(cid, block)
         const unixfs = new UnixFS({ type: opts.leafType, blockSizes: [BigInt(chunk.length)] })
@@ -106,6 +153,62 @@ function leanBufferImporter(opts: { cidVersion: 0 | 1; rawLeaves: boolean; leafT
       }
     }
   }
+}
+
+/** Bytes of a protobuf varint. */
+function varintLength(n: number): number {
+  let len = 1
+  while (n >= 0x80) {
+    n = Math.floor(n / 128)
+    len++
+  }
+  return len
+}
+
+function writeVarint(out: Uint8Array, pos: number, n: number): number {
+  while (n >= 0x80) {
+    out[pos++] = (n % 128) | 0x80
+    n = Math.floor(n / 128)
+  }
+  out[pos++] = n
+  return pos
+}
+
+/**
+ * The dag-pb block of a UnixFS leaf holding `chunk`, written in one
+ * allocation with one copy of the data: the same bytes as
+ * `dagPb.encode({ Data: new UnixFS({ type, data: chunk }).marshal(), Links: [] })`
+ * (PBNode field 1 = the UnixFS `Data` message: `Type` (1), `Data` (2),
+ * `filesize` (3)), which copies the chunk twice. An empty chunk goes
+ * through the libraries (UnixFS leaves its `Data` field out).
+ */
+export function encodeLeaf(type: 'file' | 'raw', chunk: Uint8Array): Uint8Array {
+  if (chunk.length === 0) return dagPb.encode({ Data: new UnixFS({ type, data: chunk }).marshal(), Links: [] })
+  const n = chunk.length
+  // UnixFS Data: Type (0x08 <0 raw | 2 file>), Data (0x12 len bytes), filesize (0x18 n)
+  const inner = 2 + 1 + varintLength(n) + n + 1 + varintLength(n)
+  let out: Uint8Array
+  if (prepared.has(chunk)) {
+    // the chunker left room around the chunk: the header and trailer go there
+    prepared.delete(chunk)
+    const { head, total } = leafLayout(n)
+    out = new Uint8Array(chunk.buffer, chunk.byteOffset - head, total)
+  } else {
+    // every byte is written below: no zero-filling (a Buffer is a Uint8Array)
+    out = Buffer.allocUnsafe(1 + varintLength(inner) + inner)
+  }
+  let pos = 0
+  out[pos++] = 0x0a
+  pos = writeVarint(out, pos, inner)
+  out[pos++] = 0x08
+  out[pos++] = type === 'raw' ? 0 : 2
+  out[pos++] = 0x12
+  pos = writeVarint(out, pos, n)
+  if (out.buffer !== chunk.buffer || out.byteOffset + pos !== chunk.byteOffset) out.set(chunk, pos)
+  pos += n
+  out[pos++] = 0x18
+  writeVarint(out, pos, n)
+  return out
 }
 
 /** Importer options equivalent to kubo's for these add params. */
@@ -117,7 +220,8 @@ export function importerOptions(params: AddParams): ImporterOptions {
     leafType: params.layout === 'trickle' ? 'raw' : 'file',
     // kubo's trickle builder always keeps a one-chunk file under a root node
     reduceSingleLeafToSelf: params.layout !== 'trickle',
-    chunker: chunkerFor(params.chunker),
+    // dag-pb leaves (not raw leaves) are written around their chunk
+    chunker: chunkerFor(params.chunker, { leafRoom: !params.rawLeaves }),
     layout:
       params.layout === 'trickle'
         ? trickle({ maxChildrenPerNode: LINKS_PER_BLOCK, layerRepeat: TRICKLE_LAYER_REPEAT })

@@ -102,6 +102,7 @@ export async function* uploadEntries(paths: string[], opts: UploadOptions): Asyn
       yield {
         kind: 'file',
         path: name,
+        size: st.size,
         content: () => counted(createReadStream(fsPath, { highWaterMark: READ_CHUNK }) as AsyncIterable<Uint8Array>, opts.onRead, total)
       }
     }

@@ -230,9 +230,49 @@ export async function* parseMultipart(
 
 /** One entry to upload (what the client encodes). */
 export type UploadEntry =
-  | { kind: 'file'; path: string; content: () => AsyncIterable<Uint8Array> }
+  | {
+      kind: 'file'
+      path: string
+      content: () => AsyncIterable<Uint8Array>
+      /** its length in bytes when known beforehand (a local file): lets the body carry a Content-Length. */
+      size?: number
+    }
   | { kind: 'dir'; path: string }
   | { kind: 'symlink'; path: string; target: string }
+
+/** The MIME type of an entry's part. */
+function partMime(e: UploadEntry): string {
+  return e.kind === 'dir' ? DIRECTORY_CONTENT_TYPE : e.kind === 'symlink' ? SYMLINK_CONTENT_TYPE : FILE_CONTENT_TYPE
+}
+
+/** The header of an entry's part (with the CRLF that closes the previous part). */
+function partHead(e: UploadEntry, boundary: string, first: boolean): string {
+  return (
+    `${first ? '' : '\r\n'}--${boundary}\r\n` +
+    `Content-Disposition: form-data; name="file"; filename="${queryEscape(e.path)}"\r\n` +
+    `Content-Type: ${partMime(e)}\r\n\r\n`
+  )
+}
+
+/**
+ * The length in bytes of the body {@link encodeMultipart} makes of
+ * `entries` with `boundary`, or `undefined` when a file's size is not known
+ * beforehand (no `size`, e.g. a URL). Only the entries' metadata is read.
+ */
+export async function multipartLength(entries: AsyncIterable<UploadEntry> | Iterable<UploadEntry>, boundary: string): Promise<number | undefined> {
+  const enc = new TextEncoder()
+  let n = 0
+  let first = true
+  for await (const e of entries) {
+    n += enc.encode(partHead(e, boundary, first)).length
+    first = false
+    if (e.kind === 'file') {
+      if (e.size === undefined) return undefined
+      n += e.size
+    } else if (e.kind === 'symlink') n += enc.encode(e.target).length
+  }
+  return n + enc.encode(`${first ? '' : '\r\n'}--${boundary}--\r\n`).length
+}
 
 /** A multipart boundary like Go's `multipart.Writer` makes (60 hex chars). */
 export function randomBoundary(): string {
@@ -243,7 +283,9 @@ export function randomBoundary(): string {
 
 /**
  * Encodes entries as a streamed multipart/form-data body (boxo
- * `MultiFileReader` with `form=true`). File contents are pulled lazily.
+ * `MultiFileReader` with `form=true`). File contents are pulled lazily; a
+ * file with a `size` that reads more or fewer bytes fails the body (its
+ * Content-Length, see {@link multipartLength}, would be wrong).
  * @returns the body and its `Content-Type` header value
  */
 export function encodeMultipart(
@@ -254,15 +296,17 @@ export function encodeMultipart(
   async function* parts(): AsyncGenerator<Uint8Array> {
     let first = true
     for await (const e of entries) {
-      const mime = e.kind === 'dir' ? DIRECTORY_CONTENT_TYPE : e.kind === 'symlink' ? SYMLINK_CONTENT_TYPE : FILE_CONTENT_TYPE
-      const head =
-        `${first ? '' : '\r\n'}--${boundary}\r\n` +
-        `Content-Disposition: form-data; name="file"; filename="${queryEscape(e.path)}"\r\n` +
-        `Content-Type: ${mime}\r\n\r\n`
+      const head = partHead(e, boundary, first)
       first = false
       yield enc.encode(head)
       if (e.kind === 'file') {
-        for await (const chunk of e.content()) if (chunk.length > 0) yield chunk
+        let n = 0
+        for await (const chunk of e.content()) {
+          n += chunk.length
+          if (e.size !== undefined && n > e.size) throw new Error(`${e.path} grew while being uploaded (expected ${e.size} bytes)`)
+          if (chunk.length > 0) yield chunk
+        }
+        if (e.size !== undefined && n !== e.size) throw new Error(`${e.path} shrank while being uploaded (read ${n} of ${e.size} bytes)`)
       } else if (e.kind === 'symlink') {
         yield enc.encode(e.target)
       }

@@ -6,6 +6,7 @@ import { pinOptionsFromQuery } from '../types/query.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import type { PinOptions } from '../types/index.ts'
 import { defaultPinOptions } from '../types/index.ts'
+import { chunkerFor } from './dag.ts'
 
 /** Upstream `api.DefaultShardSize` (100 MiB, in bytes). */
 export const DEFAULT_SHARD_SIZE = 100 * 1024 * 1024
@@ -78,7 +79,7 @@ function parseBool(q: URLSearchParams, name: string, dflt: boolean): boolean {
 /**
  * Parses the query of `POST /add` (upstream `AddParamsFromQuery`).
  * Differences, on purpose: `shard=true` and `nocopy=true` are refused
- * (400), `cid-version` must be 0 or 1, and a hash other
+ * (400), so is a `chunker` the adder cannot honour (before anything is read), `cid-version` must be 0 or 1, and a hash other
  * than sha2-256 with CIDv0 switches to CIDv1 with raw leaves (unless
  * `raw-leaves` is given), as kubo's `ipfs add --hash` does.
  * @throws InvalidArgumentError naming the bad parameter.
@@ -96,6 +97,8 @@ export function addParamsFromQuery(query: URLSearchParams): AddParams {
 
   const chunker = query.get('chunker') ?? ''
   if (chunker !== '') p.chunker = chunker
+  // refused here, before an answer starts streaming (the DAG builder would only fail later)
+  chunkerFor(p.chunker)
   const hash = query.get('hash') ?? ''
   if (hash !== '') p.hashFun = hash.toLowerCase()
 

@@ -1,10 +1,12 @@
 /**
- * e2e, the IPFS Proxy API: two cluster peers (compiled binary, replication
- * factor 1), each with its own real kubo; kubo's own CLI talks to peer 0's
- * proxy (`ipfs --api <proxy> …`, no local repo) and must work unchanged:
+ * e2e, the IPFS Proxy API: three cluster peers (compiled binary,
+ * replication factor 2), each with its own real kubo; kubo's own CLI talks
+ * to peer 0's proxy (`ipfs --api <proxy> …`, no local repo) and must work
+ * unchanged:
  * - `add` (a file, a folder; `--pin=true`, `--pin=false`, `--only-hash`):
- *   CIDs equal kubo's own, pins appear in `ctl pin ls` with one allocation,
- *   and the allocated peer's kubo pins the content;
+ *   CIDs equal kubo's own, pins appear in `ctl pin ls` with the cluster's
+ *   replication (two allocations, factors 2/2), and both allocated peers'
+ *   kubos pin the content;
  * - `pin add|ls|update|rm`, `repo stat`, `repo gc`, `block put --pin`,
  *   `dag put --pin`, `cat`, `id`, `version` (passed through);
  * - `cat` of 256 MiB streams (the daemon's RSS stays bounded);
@@ -13,16 +15,22 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
 import { createWriteStream, readFileSync } from 'node:fs'
+import http, { type IncomingHttpHeaders } from 'node:http'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { create, type KuboRPCClient } from 'kubo-rpc-client'
+import { CID } from 'multiformats/cid'
 import { type ClusterPeer, initPeer, type Kubo, kuboBinary, startKubo, stopAllKubos, waitFor, FAST_TIMINGS } from '../../scripts/launcher/index.ts'
 
 const SECRET = randomBytes(32).toString('hex')
+const PEERS = 3
+/** the cluster's replication factor (min and max): each pin goes to two of the three peers. */
+const REPLICATION = 2
 const FAST = {
   ...FAST_TIMINGS,
-  CLUSTER_REPLICATIONFACTORMIN: '1',
-  CLUSTER_REPLICATIONFACTORMAX: '1'
+  CLUSTER_REPLICATIONFACTORMIN: String(REPLICATION),
+  CLUSTER_REPLICATIONFACTORMAX: String(REPLICATION)
 }
 
 const kubos: Kubo[] = []
@@ -66,6 +74,8 @@ interface PinJSON {
   allocations: string[]
   mode: string
   name: string
+  replication_factor_min: number
+  replication_factor_max: number
 }
 
 async function clusterPin(cid: string): Promise<PinJSON | undefined> {
@@ -83,19 +93,44 @@ async function kuboPinned(cid: string, type = 'recursive'): Promise<number[]> {
   return out
 }
 
-/** Waits until the cluster pin exists with one allocation and that peer's kubo pinned it. */
+/**
+ * Waits until the cluster pin exists with the cluster's replication
+ * ({@link REPLICATION} allocations, factors as configured) and exactly the
+ * allocated peers' kubos pinned it.
+ */
 async function pinnedByCluster(cid: string, type = 'recursive'): Promise<PinJSON> {
   return waitFor(
     async () => {
       const p = await clusterPin(cid)
-      if (p === undefined || p.allocations.length !== 1) return undefined
-      const i = ids.indexOf(p.allocations[0]!)
+      // thrown, so that a timeout says what was seen last
+      if (p === undefined) throw new Error('not in the cluster pinset')
+      const allocated = p.allocations.map((a) => ids.indexOf(a)).sort()
       const on = await kuboPinned(cid, type)
-      return on.includes(i) ? p : undefined
+      const seen = `allocations ${JSON.stringify(allocated)}, factors ${p.replication_factor_min}/${p.replication_factor_max}, pinned (${type}) by kubos ${JSON.stringify(on)}`
+      if (p.allocations.length !== REPLICATION || p.replication_factor_min !== REPLICATION || p.replication_factor_max !== REPLICATION) throw new Error(seen)
+      if (JSON.stringify(on) !== JSON.stringify(allocated)) throw new Error(seen)
+      return p
     },
     `${cid} pinned by the cluster`,
     60_000
   )
+}
+
+/** A POST read with node:http, which gives the response trailers. */
+function rawPost(base: string, path: string): Promise<{ status: number; headers: IncomingHttpHeaders; trailers: NodeJS.Dict<string>; bytes: number }> {
+  const u = new URL(base)
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: Number(u.port), method: 'POST', path }, (res) => {
+      let bytes = 0
+      res.on('data', (d: Buffer) => {
+        bytes += d.length
+      })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, trailers: res.trailers, bytes }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end()
+  })
 }
 
 function rss(pid: number): number {
@@ -107,7 +142,7 @@ beforeAll(async () => {
   ipfsBin = await kuboBinary()
   dir = await mkdtemp(join(tmpdir(), 'e2e-proxy-'))
   noRepo = join(dir, 'no-repo')
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < PEERS; i++) {
     kubos[i] = await startKubo()
     peers[i] = await initPeer({
       ipfsApi: kubos[i]!.apiMultiaddr,
@@ -116,13 +151,16 @@ beforeAll(async () => {
     ids.push((JSON.parse(await readFile(join(peers[i]!.folder, 'identity.json'), 'utf8')) as { id: string }).id)
   }
   for (const p of peers) p.env.CLUSTER_CRDT_TRUSTEDPEERS = ids.join(',')
+  // the kubos fetch each other's blocks (a pin of content only kubo 0 has)
+  for (let i = 1; i < PEERS; i++) for (let j = 0; j < i; j++) await kubos[i]!.ipfsOk(['swarm', 'connect', kubos[j]!.swarmAddrs[0]!])
   await peers[0]!.start()
   const id0 = JSON.parse((await peers[0]!.ctl(['--enc', 'json', 'id'])).stdout) as { addresses: string[] }
-  await peers[1]!.start(['--bootstrap', id0.addresses.find((a) => a.startsWith('/ip4/127.0.0.1/'))!])
+  const boot = id0.addresses.find((a) => a.startsWith('/ip4/127.0.0.1/'))!
+  for (let i = 1; i < PEERS; i++) await peers[i]!.start(['--bootstrap', boot])
   await waitFor(async () => {
     const r = await peers[0]!.ctl(['--enc', 'json', 'peers', 'ls'])
-    return (r.stdout.match(/"peername"/g) ?? []).length === 2
-  }, 'two peers in the peerset')
+    return (r.stdout.match(/"peername"/g) ?? []).length === PEERS
+  }, 'three peers in the peerset', 120_000)
   const cfg = (await peers[0]!.readConfig()) as { api: { ipfsproxy: { listen_multiaddress: string | string[] } } }
   const ma = cfg.api.ipfsproxy.listen_multiaddress
   proxyMa = Array.isArray(ma) ? ma[0]! : ma
@@ -252,11 +290,11 @@ describe('pin', () => {
 })
 
 describe('repo, block, dag, cat', () => {
-  test('repo stat sums both peers', async () => {
+  test('repo stat sums the three peers', async () => {
     const out = await viaProxyOk(['repo', 'stat', '--enc=json'])
     const sum = JSON.parse(out) as { RepoSize: number; StorageMax: number; NumObjects: number; RepoPath: string; Version: string }
     const own = await Promise.all(kubos.map(async (k) => JSON.parse(await k.ipfsOk(['repo', 'stat', '--enc=json'])) as typeof sum))
-    expect(sum.StorageMax).toBe(own[0]!.StorageMax + own[1]!.StorageMax)
+    expect(sum.StorageMax).toBe(own.reduce((n, o) => n + o.StorageMax, 0))
     expect(sum.NumObjects).toBeGreaterThan(own[0]!.NumObjects)
     expect(sum.RepoSize).toBeGreaterThan(own[0]!.RepoSize)
     expect(sum.RepoPath).toBe(own[0]!.RepoPath)
@@ -284,6 +322,24 @@ describe('repo, block, dag, cat', () => {
     await pinnedByCluster(cid)
   })
 
+  test("cat of a DAG with a missing block: kubo's X-Stream-Error trailer comes through the proxy", async () => {
+    const f = join(dir, 'holey')
+    await writeFile(f, randomBytes(4096))
+    const cid = await kubos[0]!.ipfsOk(['add', '-Q', '--pin=false', '--chunker=size-1024', f])
+    const leaves = (await kubos[0]!.ipfsOk(['refs', cid])).split('\n')
+    expect(leaves.length).toBe(4)
+    await kubos[0]!.ipfsOk(['block', 'rm', leaves[2]!])
+    const kuboUrl = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(kubos[0]!.apiMultiaddr)!
+    const direct = await rawPost(`http://${kuboUrl[1]}:${kuboUrl[2]}`, `/api/v0/cat?arg=${cid}&offline=true`)
+    const proxied = await rawPost(proxyUrl, `/api/v0/cat?arg=${cid}&offline=true`)
+    expect(direct.status).toBe(200)
+    expect(direct.trailers['x-stream-error'] ?? '').not.toBe('')
+    expect(proxied.status).toBe(200)
+    expect(proxied.headers.trailer).toBe(direct.headers.trailer)
+    expect(proxied.trailers['x-stream-error']).toBe(direct.trailers['x-stream-error'])
+    expect(proxied.bytes).toBe(direct.bytes)
+  })
+
   test('cat of 256 MiB streams through the proxy', async () => {
     const big = join(dir, 'big')
     const out = createWriteStream(big)
@@ -304,6 +360,90 @@ describe('repo, block, dag, cat', () => {
     expect(bytes).toBe(256 * 1024 * 1024)
     expect(peak - before).toBeLessThan(150)
   }, 300_000)
+})
+
+describe('bad input: kubo\'s error shape, 4xx, nothing stored', () => {
+  async function expectKuboError(path: string, init: RequestInit, message: RegExp): Promise<void> {
+    const res = await fetch(`${proxyUrl}${path}`, { method: 'POST', ...init })
+    const text = await res.text()
+    // one assertion with the path, status and body, so that a failure says which
+    expect({ path, status: res.status >= 400 && res.status < 500 ? '4xx' : res.status, text }).toMatchObject({ path, status: '4xx' })
+    const body = JSON.parse(text) as { Message: string; Code: number; Type: string }
+    expect(Object.keys(body).sort()).toEqual(['Code', 'Message', 'Type'])
+    expect(body.Type).toBe('error')
+    expect(body.Message).toMatch(message)
+  }
+
+  test('malformed CIDs and paths, unknown pins, bad flags and types, a body that is not multipart', async () => {
+    const before = (await peers[0]!.ctl(['--enc', 'json', 'pin', 'ls'])).stdout
+    await expectKuboError('/api/v0/pin/add?arg=garbage', {}, /garbage|invalid|path/i)
+    await expectKuboError('/api/v0/pin/add/not-a-cid', {}, /not-a-cid|invalid|path/i)
+    await expectKuboError('/api/v0/pin/add', {}, /argument/i)
+    await expectKuboError(`/api/v0/pin/add?arg=${'Qm'.padEnd(46, 'x')}&recursive=maybe`, {}, /recursive|bool/i)
+    await expectKuboError('/api/v0/pin/ls?arg=garbage', {}, /garbage|invalid|path/i)
+    await expectKuboError('/api/v0/pin/ls?type=bogus', {}, /type/)
+    await expectKuboError('/api/v0/pin/update?arg=garbage', {}, /argument|path|invalid/i)
+    await expectKuboError('/api/v0/add', { headers: { 'Content-Type': 'application/json' }, body: '{}' }, /multipart/)
+    await expectKuboError('/api/v0/add?chunker=rabin-1-2-3', { headers: { 'Content-Type': 'multipart/form-data; boundary=x' }, body: '--x--\r\n' }, /chunker/)
+    expect((await peers[0]!.ctl(['--enc', 'json', 'pin', 'ls'])).stdout).toBe(before)
+  })
+})
+
+describe('kubo-rpc-client (JS) through the proxy', () => {
+  const client = (): KuboRPCClient => create({ url: `${proxyUrl}/api/v0` })
+
+  test('add (pinned with the cluster replication, kubo CID), cat', async () => {
+    const data = new TextEncoder().encode(`from kubo-rpc-client ${Date.now()}\n`)
+    const expected = await kubos[0]!.ipfsOk(['add', '-Q', '--only-hash'], { input: new TextDecoder().decode(data) })
+    const added = await client().add(data)
+    expect(added.cid.toString()).toBe(expected)
+    await pinnedByCluster(expected)
+    const chunks: Uint8Array[] = []
+    for await (const c of client().cat(added.cid)) chunks.push(c)
+    expect(Buffer.concat(chunks).equals(Buffer.from(data))).toBe(true)
+    const notPinned = await client().add(new TextEncoder().encode(`unpinned ${Date.now()}`), { pin: false })
+    expect(await clusterPin(notPinned.cid.toString())).toBeUndefined()
+  })
+
+  test('pin add, ls, update, rm', async () => {
+    const c = client()
+    const a = CID.parse(await kubos[0]!.ipfsOk(['add', '-Q', '--pin=false'], { input: `rpc a ${Date.now()}` }))
+    const b = CID.parse(await kubos[0]!.ipfsOk(['add', '-Q', '--pin=false'], { input: `rpc b ${Date.now()}` }))
+    expect((await c.pin.add(a, { name: 'rpc' })).toString()).toBe(a.toString())
+    expect((await pinnedByCluster(a.toString())).name).toBe('rpc')
+    const listed: { cid: string; type: string; name?: string }[] = []
+    for await (const p of c.pin.ls({ paths: [a], names: true })) listed.push({ cid: p.cid.toString(), type: p.type, name: p.name })
+    expect(listed).toEqual([{ cid: a.toString(), type: 'recursive', name: 'rpc' }])
+    const byName: string[] = []
+    for await (const p of c.pin.ls({ name: 'rp' })) byName.push(p.cid.toString())
+    expect(byName).toEqual([a.toString()])
+    const all: string[] = []
+    for await (const p of c.pin.ls()) all.push(p.cid.toString())
+    expect(all).toContain(a.toString())
+    const updated = await c.pin.update(a, b)
+    expect(updated.map(String)).toEqual([a.toString(), b.toString()])
+    await pinnedByCluster(b.toString())
+    await waitFor(async () => (await clusterPin(a.toString())) === undefined, `${a} unpinned after update`)
+    expect((await c.pin.rm(b)).toString()).toBe(b.toString())
+    await waitFor(async () => (await clusterPin(b.toString())) === undefined, `${b} unpinned`)
+    // a malformed CID: the client throws kubo's error, nothing is pinned
+    const before = (await peers[0]!.ctl(['--enc', 'json', 'pin', 'ls'])).stdout
+    await expect(c.pin.add('not-a-cid')).rejects.toThrow()
+    expect((await peers[0]!.ctl(['--enc', 'json', 'pin', 'ls'])).stdout).toBe(before)
+  })
+
+  test('repo stat sums the peers', async () => {
+    const stat = await client().repo.stat()
+    const own = await Promise.all(kubos.map(async (k) => JSON.parse(await k.ipfsOk(['repo', 'stat', '--enc=json'])) as { StorageMax: number }))
+    expect(stat.storageMax).toBe(BigInt(own.reduce((n, o) => n + o.StorageMax, 0)))
+    expect(stat.numObjects > 0n).toBe(true)
+    expect(stat.repoSize > 0n).toBe(true)
+    expect(typeof stat.version).toBe('string')
+  })
+
+  test('version is kubo\'s', async () => {
+    expect((await client().version()).version).toBe(JSON.parse(await kubos[0]!.ipfsOk(['version', '--enc=json'])).Version)
+  })
 })
 
 describe('auth', () => {

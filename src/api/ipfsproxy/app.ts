@@ -11,7 +11,7 @@
  *
  * Where upstream is wrong, this one is not: every `arg` is handled,
  * `recursive=false` pins direct, `pin/add?name=` names the pin,
- * `pin/ls` honours `type` and `names` and gives each pin its mode,
+ * `pin/ls` honours `type`, `names` and `name` (kubo 0.42: a part of the name) and gives each pin its mode,
  * `add?only-hash=true` only computes the CIDs (nothing stored, nothing
  * pinned), `repo/stat` sums every field kubo gives over the peers, and
  * `block/put`/`dag/put` never pin in the local kubo behind the cluster's
@@ -28,7 +28,7 @@ import type { BlockSink } from '../../adder/sink.ts'
 import { ClusterError, errorMessage, errorName, InvalidArgumentError } from '../../errors.ts'
 import type { AbortOptions, ClusterAPI } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
-import { RESPONSE_TRAILERS, STREAM_ERROR_TRAILER, type TrailerCarrier, type TrailerList } from '../../runtime/http.ts'
+import { RESPONSE_TRAILERS, remoteAddressOf, STREAM_ERROR_TRAILER, type TrailerCarrier, type TrailerList } from '../../runtime/http.ts'
 import { defaultPinOptions, type IPFSRepoStat, type PeerId, type Pin, type PinMode } from '../../types/index.ts'
 import { parseCid } from '../../types/json.ts'
 import { authMiddleware, type BasicAuthCredentials, UnauthorizedError } from '../rest/auth.ts'
@@ -280,12 +280,15 @@ export function createIpfsProxyApp(init: IpfsProxyInit, components: IpfsProxyCom
   const pinLs = async (c: Context, args: string[]): Promise<Response> => {
     const q = new URL(c.req.url).searchParams
     const stream = flag(q, 'stream', false) || flag(q, 's', false)
-    const names = flag(q, 'names', false)
+    // kubo 0.42's `pin ls --name`: a case-sensitive part of the name, implies names
+    const nameFilter = q.get('name') ?? ''
+    const names = flag(q, 'names', nameFilter !== '')
+    if (nameFilter !== '' && !names) throw new InvalidArgumentError('cannot use name filter when names is explicitly set to false')
     const type = q.get('type') ?? 'all'
     if (!['all', 'recursive', 'direct', 'indirect'].includes(type)) {
       throw new InvalidArgumentError(`invalid type '${type}', must be one of {direct, indirect, recursive, all}`)
     }
-    const wanted = (p: Pin): boolean => type === 'all' || type === p.mode
+    const wanted = (p: Pin): boolean => (type === 'all' || type === p.mode) && (nameFilter === '' || p.name.includes(nameFilter))
     const entry = (p: Pin): Record<string, string> => (names ? { Type: p.mode, Name: p.name } : { Type: p.mode })
     let source: AsyncGenerator<Pin>
     if (args.length > 0) {
@@ -393,7 +396,10 @@ export function createIpfsProxyApp(init: IpfsProxyInit, components: IpfsProxyCom
     const req = c.req.raw
     const url = new URL(req.url)
     url.searchParams.set('pin', 'false')
-    const res = await forward(fetchNode, new Request(url, { method: req.method, headers: req.headers, body: req.body, signal: req.signal, duplex: 'half' } as RequestInit))
+    const res = await forward(fetchNode, new Request(url, { method: req.method, headers: req.headers, body: req.body, signal: req.signal, duplex: 'half' } as RequestInit), {
+      dropAuthorization: init.basicAuthCredentials !== null,
+      remoteAddress: remoteAddressOf(req)
+    })
     if (res.status !== 200 || res.body === null) return res
     const errors: string[] = []
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
@@ -470,7 +476,7 @@ export function createIpfsProxyApp(init: IpfsProxyInit, components: IpfsProxyCom
     const hit = hijackedCommand(req.method, url)
     const relay = async (): Promise<Response> => {
       try {
-        return await forward(fetchNode, req, { dropAuthorization: init.basicAuthCredentials !== null })
+        return await forward(fetchNode, req, { dropAuthorization: init.basicAuthCredentials !== null, remoteAddress: remoteAddressOf(req) })
       } catch (err) {
         if (req.signal.aborted) throw err
         // Go's reverse proxy: 502 when the daemon cannot be reached

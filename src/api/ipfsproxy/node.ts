@@ -9,7 +9,7 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { errorMessage, InvalidArgumentError } from '../../errors.ts'
-import { type FetchTarget, fetchVia } from '../../runtime/fetch.ts'
+import { type FetchTarget, fetchWithTrailers } from '../../runtime/fetch.ts'
 
 /** How to reach the IPFS daemon. */
 export interface NodeTarget extends FetchTarget {
@@ -52,9 +52,14 @@ export function nodeTarget(ma: string, https: boolean): NodeTarget {
   return { baseUrl: `${scheme}://${h}:${tcp.value ?? ''}` }
 }
 
-/** A {@link NodeFetch} to `target`. */
+/**
+ * A {@link NodeFetch} to `target`, over `node:http` (see
+ * `fetchWithTrailers`): kubo's trailers (`X-Stream-Error` of a streamed
+ * answer that failed mid-way) reach the relayed response, which `fetch`
+ * would drop.
+ */
 export function nodeFetch(target: NodeTarget): NodeFetch {
-  return (pathAndQuery, init) => fetchVia(`${target.baseUrl}${pathAndQuery}`, init, target)
+  return (pathAndQuery, init) => fetchWithTrailers(`${target.baseUrl}${pathAndQuery}`, init, target)
 }
 
 /** Hop-by-hop headers (RFC 9110 7.6.1, as Go's reverse proxy drops them), lower case. */
@@ -92,9 +97,12 @@ export interface ForwardOptions {
 
 /**
  * Relays `req` to the IPFS daemon (same method, path, query, headers and
- * body, hop-by-hop headers dropped, `Host` set by `fetch` to the daemon's,
- * `Accept-Encoding` dropped so the body is relayed as kubo makes it), and
- * returns kubo's status, headers and streamed body.
+ * body, hop-by-hop headers dropped, `Host` set to the daemon's,
+ * `Accept-Encoding` dropped so the body is relayed as kubo makes it, the
+ * client's address appended to `X-Forwarded-For` as Go's reverse proxy
+ * does), and returns kubo's status, headers and streamed body; kubo's
+ * `Trailer` announcement is kept and its trailers follow the body (Go's
+ * reverse proxy relays them too) when `fetchNode` provides them.
  * @throws the `fetch` error when the daemon cannot be reached.
  */
 export async function forward(fetchNode: NodeFetch, req: Request, opts: ForwardOptions = {}): Promise<Response> {
@@ -116,5 +124,8 @@ export async function forward(fetchNode: NodeFetch, req: Request, opts: ForwardO
     signal: req.signal,
     redirect: 'manual'
   })
-  return new Response(res.body, { status: res.status, statusText: res.statusText, headers: endToEnd(res.headers) })
+  const out = endToEnd(res.headers)
+  const announced = res.headers.get('trailer')
+  if (announced !== null && res.body !== null) out.set('Trailer', announced)
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers: out })
 }

@@ -35,7 +35,7 @@ export interface ListOptions {
   before: Created | undefined
   after: Created | undefined
   limit: number
-  /** every key must be present with that value. */
+  /** every key must be present with that value (`meta=<JSON object>` and/or `meta[key]=value`). */
   meta: Record<string, string>
 }
 
@@ -120,6 +120,16 @@ export function listOptionsFromQuery(q: URLSearchParams): ListOptions {
     }
     opts.meta = stringMap(v, `error in 'meta' query param`)
   }
+  // the deepObject form `meta[key]=value`, which OpenAPI-generated clients
+  // (`@ipfs-shipyard/pinning-service-client`) send instead of JSON
+  for (const [k, v] of q) {
+    const key = /^meta\[(.*)\]$/.exec(k)?.[1]
+    if (key === undefined) continue
+    if (key === '') throw bad(`error in 'meta' query param: an empty key in "${k}"`)
+    if (Object.hasOwn(opts.meta, key) && opts.meta[key] !== v) throw bad(`error in 'meta' query param: two values for "${key}"`)
+    opts.meta[key] = v
+  }
+  if (Object.keys(opts.meta).length > 1000) throw bad(`error in 'meta' query param: more than 1000 keys`)
   return opts
 }
 

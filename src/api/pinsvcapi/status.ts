@@ -23,10 +23,13 @@
  * Created: the state stores whole seconds (upstream's protobuf), so many
  * pins share a second and `before=<created>` paging would skip or repeat
  * them. The API gives each pin the stored second plus a fraction derived
- * from its CID (a hash, 0 to 999 999 999 ns): stable, the same in every
- * answer, within the second the pin was committed, and distinct for pins
- * of the same second unless their hashes collide (see `app.ts` for how
- * paging copes with that).
+ * from its CID (a hash, whole milliseconds 0 to 999): stable, the same in
+ * every answer, within the second the pin was committed, and distinct for
+ * pins of the same second unless their hashes collide (see `app.ts` for
+ * how paging copes with that). Milliseconds, not nanoseconds: JavaScript
+ * clients (`@ipfs-shipyard/pinning-service-client`) parse `created` into a
+ * `Date` and send `before` back with millisecond precision, so a finer
+ * fraction would make them skip pins of the same millisecond.
  */
 import type { CID } from 'multiformats/cid'
 import { InvalidArgumentError } from '../../errors.ts'
@@ -95,14 +98,14 @@ export type Created = bigint
 
 const NS = 1_000_000_000n
 
-/** FNV-1a (32 bits) of the CID's bytes, folded to 0..999 999 999. */
+/** FNV-1a (32 bits) of the CID's bytes, folded to whole milliseconds (0..999), in ns. */
 function fraction(cid: CID): bigint {
   let h = 0x811c9dc5
   for (const b of cid.bytes) {
     h ^= b
     h = Math.imul(h, 0x01000193) >>> 0
   }
-  return BigInt(h % 1_000_000_000)
+  return BigInt(h % 1000) * 1_000_000n
 }
 
 /** The `created` of a pin committed at `timestamp` (see the file comment). */

@@ -20,7 +20,8 @@ import https from 'node:https'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parse as ndjsonParse } from 'it-ndjson'
 import { checkUploadPaths, uploadEntries } from '../../adder/files.ts'
-import { encodeMultipart, randomBoundary, type UploadEntry } from '../../adder/multipart.ts'
+import { encodeMultipart, multipartLength, randomBoundary, type UploadEntry } from '../../adder/multipart.ts'
+import { writeRequestBody } from '../../runtime/http.ts'
 import { type AddParams, addParamsToQuery } from '../../adder/params.ts'
 import { ClusterError, errorMessage } from '../../errors.ts'
 import { getLogger } from '../../observability/logging.ts'
@@ -362,24 +363,7 @@ function httpRequest(
     req.on('error', reject)
     if (typeof opts.body === 'function') {
       // a streamed body (chunked): written as the server reads it
-      const src = opts.body()
-      ;(async () => {
-        for await (const chunk of src) {
-          if (req.destroyed) return
-          if (!req.write(chunk)) {
-            await new Promise<void>((resolve) => {
-              const done = (): void => {
-                req.off('drain', done)
-                req.off('close', done)
-                resolve()
-              }
-              req.on('drain', done)
-              req.on('close', done)
-            })
-          }
-        }
-        req.end()
-      })().catch((err: unknown) => req.destroy(err instanceof Error ? err : new Error(String(err))))
+      void writeRequestBody(req, opts.body())
       return
     }
     if (opts.body !== undefined) req.write(opts.body)
@@ -660,7 +644,10 @@ export class RestClient {
     const q = addParamsToQuery({ ...params, streamChannels: true })
     const boundary = randomBoundary()
     const body: StreamBody = () => encodeMultipart(entries(), boundary).body as unknown as AsyncIterable<Uint8Array>
-    const headers = { 'Content-Type': `multipart/form-data; boundary=${boundary}` }
+    const headers: Record<string, string> = { 'Content-Type': `multipart/form-data; boundary=${boundary}` }
+    // a known length spares the chunked framing (node:http copies every chunk to frame it)
+    const length = await multipartLength(entries(), boundary)
+    if (length !== undefined) headers['Content-Length'] = String(length)
     for await (const j of this.#stream('POST', `/add?${q.toString()}`, { ...options, body, headers })) {
       const o = obj(j)
       if (o.cid === '' || o.cid === undefined || o.cid === null) continue

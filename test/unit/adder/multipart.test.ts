@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import type { AddEntry } from '../../../src/adder/dag.ts'
-import { encodeMultipart, parseMultipart, queryEscape, queryUnescape, type UploadEntry } from '../../../src/adder/multipart.ts'
+import { encodeMultipart, multipartLength, parseMultipart, queryEscape, queryUnescape, type UploadEntry } from '../../../src/adder/multipart.ts'
 
 const enc = new TextEncoder()
 const dec = new TextDecoder()
@@ -158,5 +158,33 @@ describe('multipart upload format (boxo MultiFileReader, form=true)', () => {
       err = e
     }
     expect(err).toBeInstanceOf(Error)
+  })
+})
+
+describe('multipartLength (Content-Length of an upload of known sizes)', () => {
+  const bytes = (n: number): Uint8Array => new Uint8Array(n).fill(0x61)
+  const entries = (): UploadEntry[] => [
+    { kind: 'dir', path: 'd ir' },
+    { kind: 'file', path: 'd ir/a', size: 3, content: async function* () { yield bytes(1); yield bytes(2) } },
+    { kind: 'symlink', path: 'd ir/l', target: 'a' },
+    { kind: 'file', path: 'd ir/é', size: 0, content: async function* () {} }
+  ]
+
+  test('equals the length of the encoded body', async () => {
+    const { body } = encodeMultipart(entries(), 'b0undary')
+    const encoded = new Uint8Array(await new Response(body).arrayBuffer())
+    expect(await multipartLength(entries(), 'b0undary')).toBe(encoded.length)
+    expect(await multipartLength([], 'b0undary')).toBe(new Uint8Array(await new Response(encodeMultipart([], 'b0undary').body).arrayBuffer()).length)
+  })
+
+  test('is undefined when a file has no size', async () => {
+    expect(await multipartLength([{ kind: 'file', path: 'u', content: async function* () {} }], 'b')).toBeUndefined()
+  })
+
+  test('a file that reads more or fewer bytes than its size fails the body', async () => {
+    const long: UploadEntry = { kind: 'file', path: 'x', size: 1, content: async function* () { yield bytes(2) } }
+    const short: UploadEntry = { kind: 'file', path: 'y', size: 5, content: async function* () { yield bytes(2) } }
+    await expect(new Response(encodeMultipart([long], 'b').body).arrayBuffer()).rejects.toThrow('x grew while being uploaded')
+    await expect(new Response(encodeMultipart([short], 'b').body).arrayBuffer()).rejects.toThrow('y shrank while being uploaded')
   })
 })

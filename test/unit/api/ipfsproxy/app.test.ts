@@ -293,6 +293,16 @@ describe('pin/ls', () => {
     expect((await post('/api/v0/pin/ls?type=bogus')).status).toBe(400)
   })
 
+  test('name filter (kubo 0.42): a case-sensitive part of the name, implies names', async () => {
+    const r = (await makeCid('r')).toString()
+    expect(await (await post('/api/v0/pin/ls?name=ec')).json()).toEqual({ Keys: { [r]: { Type: 'recursive', Name: 'rec' } } })
+    expect(await (await post('/api/v0/pin/ls?name=EC')).json()).toEqual({ Keys: {} })
+    expect(await lines(await post('/api/v0/pin/ls?stream=true&name=rec'))).toEqual([{ Cid: r, Type: 'recursive', Name: 'rec' }])
+    const refused = await post('/api/v0/pin/ls?name=rec&names=false')
+    expect(refused.status).toBe(400)
+    expect(((await refused.json()) as { Message: string }).Message).toContain('name filter')
+  })
+
   test('args: CIDs and /ipfs/ paths, both forms, several; not pinned → error', async () => {
     const r = (await makeCid('r')).toString()
     const d = (await makeCid('d')).toString()

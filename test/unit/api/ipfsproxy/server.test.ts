@@ -3,8 +3,10 @@
  * `/unix/` `node_multiaddress`, `max_header_bytes` (431), `log_file`
  * (appended across restarts), `write_timeout`, the access log line, and
  * a node https scheme. The "kubo" here is a small HTTP server on a unix
- * socket that answers `/api/v0/version` and a slow command (a unit test:
- * the e2e test runs real kubo).
+ * socket that answers `/api/v0/version`, a slow command, one that echoes
+ * the request headers it got and one that ends its stream with an
+ * `X-Stream-Error` trailer (a unit test: the e2e test runs real kubo).
+ * Also: `X-Forwarded-For` on relayed requests, trailers relayed.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, readFileSync } from 'node:fs'
@@ -15,7 +17,8 @@ import { nodeTarget } from '../../../../src/api/ipfsproxy/node.ts'
 import { createIpfsProxyServer, type IpfsProxyServerInit } from '../../../../src/api/ipfsproxy/server.ts'
 import { IPFSPROXY } from '../../../../src/config/sections.ts'
 import { fieldDefaults } from '../../../../src/config/typed.ts'
-import { type HttpListener, listenHttp } from '../../../../src/runtime/http.ts'
+import http from 'node:http'
+import { type HttpListener, listenHttp, RESPONSE_TRAILERS, type TrailerCarrier } from '../../../../src/runtime/http.ts'
 import { PEER, stubCluster } from '../stub.ts'
 
 let dir: string
@@ -29,6 +32,19 @@ beforeAll(async () => {
     fetch: async (req) => {
       const url = new URL(req.url)
       if (url.pathname === '/api/v0/version') return new Response('{"Version":"0.42.0"}', { headers: { Server: 'kubo/0.42.0' } })
+      if (url.pathname === '/api/v0/echo-headers') return Response.json(Object.fromEntries(req.headers))
+      if (url.pathname === '/api/v0/trailing') {
+        let sent = false
+        const body = new ReadableStream<Uint8Array>({
+          pull(c) {
+            if (sent) return c.close()
+            sent = true
+            c.enqueue(new TextEncoder().encode('{"partial":true}\n'))
+          }
+        }) as TrailerCarrier
+        body[RESPONSE_TRAILERS] = () => [['X-Stream-Error', 'block was not found locally (offline)']]
+        return new Response(body, { headers: { Trailer: 'X-Stream-Error', 'Content-Type': 'application/json' } })
+      }
       if (url.pathname === '/api/v0/slow') {
         // a body that never ends
         return new Response(new ReadableStream({ pull: () => new Promise(() => {}) }))
@@ -135,6 +151,50 @@ describe('ipfsproxy server', () => {
         )
       expect(String(err)).toContain('ECONNRESET')
       expect(Date.now() - started).toBeLessThan(5000)
+    } finally {
+      await s.stop()
+    }
+  })
+
+  test('a relayed request carries X-Forwarded-For (appended to the client\'s), hop-by-hop headers dropped', async () => {
+    const s = server()
+    await s.start()
+    try {
+      const base = urlOf(s.addresses()[0]!)
+      const plain = (await (await fetch(`${base}/api/v0/echo-headers`, { method: 'POST' })).json()) as Record<string, string>
+      expect(plain['x-forwarded-for']).toBe('127.0.0.1')
+      const chained = (await (
+        await fetch(`${base}/api/v0/echo-headers`, { method: 'POST', headers: { 'X-Forwarded-For': '203.0.113.7', 'Keep-Alive': 'timeout=5', 'X-Custom': 'kept' } })
+      ).json()) as Record<string, string>
+      expect(chained['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1')
+      expect(chained['x-custom']).toBe('kept')
+      expect(chained['keep-alive']).toBeUndefined()
+    } finally {
+      await s.stop()
+    }
+  })
+
+  test("kubo's X-Stream-Error trailer of a streamed answer is relayed", async () => {
+    const s = server()
+    await s.start()
+    try {
+      const m = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(s.addresses()[0]!)!
+      const got = await new Promise<{ body: string; trailer: string | undefined; announced: string | undefined }>((resolve, reject) => {
+        const req = http.request({ host: m[1], port: Number(m[2]), method: 'POST', path: '/api/v0/trailing' }, (res) => {
+          let body = ''
+          res.setEncoding('utf8')
+          res.on('data', (d: string) => {
+            body += d
+          })
+          res.on('end', () => resolve({ body, trailer: res.trailers['x-stream-error'], announced: res.headers.trailer }))
+          res.on('error', reject)
+        })
+        req.on('error', reject)
+        req.end()
+      })
+      expect(got.body).toBe('{"partial":true}\n')
+      expect(got.announced).toBe('X-Stream-Error')
+      expect(got.trailer).toBe('block was not found locally (offline)')
     } finally {
       await s.stop()
     }

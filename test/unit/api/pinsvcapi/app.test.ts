@@ -279,6 +279,12 @@ describe('GET /pins filters', () => {
     expect(await expectBad('GET', `/pins?meta=${encodeURIComponent('{bad')}`)).toContain('meta')
     expect(await expectBad('GET', `/pins?meta=${encodeURIComponent('["x"]')}`)).toContain('meta')
     expect(await expectBad('GET', `/pins?meta=${encodeURIComponent('{"a":1}')}`)).toContain('meta')
+    // the deepObject form of OpenAPI-generated clients, alone or with the JSON form
+    expect((await list(`?${encodeURIComponent('meta[app]')}=x`)).count).toBe(3)
+    expect((await list(`?${encodeURIComponent('meta[app]')}=x&${encodeURIComponent('meta[n]')}=2`)).results.map((x) => x.pin.name)).toEqual(['Gamma'])
+    expect((await list(`?meta=${encodeURIComponent('{"app":"x"}')}&${encodeURIComponent('meta[n]')}=2`)).results.map((x) => x.pin.name)).toEqual(['Gamma'])
+    expect(await expectBad('GET', `/pins?${encodeURIComponent('meta[]')}=x`)).toContain('meta')
+    expect(await expectBad('GET', `/pins?meta=${encodeURIComponent('{"app":"x"}')}&${encodeURIComponent('meta[app]')}=y`)).toContain('meta')
   })
 
   test('before and after are strict', async () => {
@@ -382,11 +388,17 @@ describe('GET /pins paging with before', () => {
     expect(pair).toBeDefined()
     const [x, y] = pair!
     const shared = createdOf(x, ts)
+    // 40 more pins of the same second, each with a created of its own
     const others: CID[] = []
-    for (const cid of byCreated.values()) {
+    const taken = new Set<bigint>([shared])
+    for (let i = 0; others.length < 40 && i < 100_000; i++) {
+      const cid = await makeCid(`other-${i}`)
       const c = createdOf(cid, ts)
-      if (c !== shared && others.length < 40) others.push(cid)
+      if (taken.has(c)) continue
+      taken.add(c)
+      others.push(cid)
     }
+    expect(others.length).toBe(40)
     for (const cid of [x, y, ...others]) stub.pinset.set(cid.toString(), storedPin(cid, { timestamp: ts }))
     // (with limit 1 a page cannot hold both: one of them is skipped, as documented)
     for (const limit of [2, 3, 5, 7, 10]) {
