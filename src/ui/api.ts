@@ -198,6 +198,32 @@ export async function collect<T>(path: string, max = Number.POSITIVE_INFINITY, s
   return out
 }
 
+/** Counts the lines of an NDJSON stream without parsing them, stopping at `max`. */
+export async function countLines(path: string, max: number, signal?: AbortSignal): Promise<number> {
+  const ctrl = new AbortController()
+  const onAbort = (): void => ctrl.abort()
+  signal?.addEventListener('abort', onAbort)
+  try {
+    const res = await request(path, { signal: ctrl.signal })
+    if (res.body === null) return 0
+    const reader = res.body.getReader()
+    let n = 0
+    try {
+      while (n < max) {
+        const { done, value } = await reader.read()
+        if (done) break
+        for (const b of value) if (b === 10) n++
+      }
+    } finally {
+      ctrl.abort()
+      reader.releaseLock()
+    }
+    return Math.min(n, max)
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
+  }
+}
+
 /**
  * Whether the API wants credentials: GET /id without any. true = 401.
  * @throws ApiError when the peer cannot be reached

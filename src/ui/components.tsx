@@ -71,13 +71,16 @@ export function Sparkline({ values, label, format }: { values: number[]; label: 
   const min = Math.min(...values)
   const max = Math.max(...values)
   const span = max - min || 1
-  const step = values.length > 1 ? w / (values.length - 1) : 0
-  const points = values.map((v, i) => `${(i * step).toFixed(1)},${(h - 2 - ((v - min) / span) * (h - 4)).toFixed(1)}`).join(' ')
   const last = values[values.length - 1]!
+  const step = values.length > 1 ? w / (values.length - 1) : 0
+  // a flat series is drawn mid-height
+  const y = (v: number): number => (max === min ? h / 2 : h - 2 - ((v - min) / span) * (h - 4))
+  const points = values.map((v, i) => `${(i * step).toFixed(1)},${y(v).toFixed(1)}`).join(' ')
   return (
     <figure class="spark">
       <svg viewBox={`0 0 ${w} ${h}`} width={w} height={h} role="img" aria-label={`${label}: last ${format(last)}, min ${format(min)}, max ${format(max)}`}>
-        <polyline points={points} fill="none" stroke="currentColor" stroke-width="1.5" />
+        <rect x="0" y="0" width={w} height={h} class="spark-bg" />
+        {values.length === 1 ? <circle cx={w - 2} cy={y(last)} r="2" fill="currentColor" /> : <polyline points={points} fill="none" stroke="currentColor" stroke-width="2" />}
       </svg>
       <figcaption>
         {format(last)} <span class="muted">(min {format(min)}, max {format(max)})</span>

@@ -72,14 +72,17 @@ function formatFor(name: string): (n: number) => string {
 export function Metrics() {
   const d = usePoll(
     async (signal) => {
-      const [names, peers] = await Promise.all([
+      const [unsorted, peers] = await Promise.all([
         json<string[] | null>('/monitor/metrics', { signal }),
         collect<IdJSON>('/peers', Number.POSITIVE_INFINITY, signal)
       ])
-      const all = await Promise.all((names ?? []).map((n) => json<MetricJSON[] | null>(`/monitor/metrics/${encodeURIComponent(n)}`, { signal })))
+      // the numeric ones (charted) first
+      const rank = (n: string): number => ['freespace', 'pinqueue', 'reposize'].indexOf(n) >>> 0
+      const names = [...(unsorted ?? [])].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
+      const all = await Promise.all(names.map((n) => json<MetricJSON[] | null>(`/monitor/metrics/${encodeURIComponent(n)}`, { signal })))
       const metrics = all.flatMap((x) => x ?? [])
       record(metrics)
-      return { names: names ?? [], metrics, peers }
+      return { names, metrics, peers }
     },
     POLL_MS,
     []
@@ -109,7 +112,9 @@ export function Metrics() {
                     <th scope="row" title={m.peer}>
                       {peerName(peers, m.peer)}
                     </th>
-                    <td>{Number.isFinite(Number(m.value)) && m.value !== '' ? formatFor(name)(Number(m.value)) : m.value}</td>
+                    <td class="clip" title={m.value}>
+                      {Number.isFinite(Number(m.value)) && m.value !== '' ? formatFor(name)(Number(m.value)) : m.value}
+                    </td>
                     <td>{ago(nsToMs(m.received_at))}</td>
                     <td>{ago(nsToMs(m.expire))}</td>
                     <td>

@@ -1,12 +1,18 @@
 /** Overview and peers pages: the serving peer, the peerset, free space, queues, alerts. */
-import { type AlertJSON, bytes, collect, type GlobalPinInfoJSON, type IdJSON, json, type MetricJSON, ago, nsToMs, short } from './api.ts'
+import { type AlertJSON, bytes, collect, countLines, type GlobalPinInfoJSON, type IdJSON, json, type MetricJSON, ago, nsToMs, short } from './api.ts'
 import { ErrorBox, Section, Status } from './components.tsx'
 import { POLL_MS, usePoll } from './hooks.ts'
 
 /** The statuses counted on the overview, with `/pins?local=true&filter=` (all but pinned are small sets). */
 const COUNTED = ['pin_queued', 'pinning', 'pin_error', 'unpin_queued', 'unpinning', 'unpin_error', 'unexpectedly_unpinned', 'cluster_error']
-/** Pinned pins are counted up to this many (the overview must stay cheap at 1M pins). */
-export const PINNED_COUNT_CAP = 10_000
+/** The pinset, pinned and remote pins are counted up to this many (the overview must stay cheap at 1M pins). */
+export const COUNT_CAP = 10_000
+/** The overview reads three capped streams: refresh it less often than the other pages. */
+const OVERVIEW_POLL_MS = 5000
+
+function capped(n: number): string {
+  return n >= COUNT_CAP ? `${COUNT_CAP.toLocaleString()}+` : n.toLocaleString()
+}
 
 /** Metrics of one name, by peer. */
 export async function metricsByPeer(name: string, signal: AbortSignal): Promise<Map<string, MetricJSON>> {
@@ -22,25 +28,29 @@ interface OverviewData {
   alerts: AlertJSON[]
   counts: Record<string, number>
   pinned: number
+  remote: number
+  pinset: number
 }
 
 async function loadOverview(signal: AbortSignal): Promise<OverviewData> {
-  const [id, version, peers, freespace, alerts, busy, pinned] = await Promise.all([
+  const [id, version, peers, freespace, alerts, busy, pinned, remote, pinset] = await Promise.all([
     json<IdJSON>('/id', { signal }),
     json<{ version: string }>('/version', { signal }),
     collect<IdJSON>('/peers', Number.POSITIVE_INFINITY, signal),
     metricsByPeer('freespace', signal),
     json<AlertJSON[] | null>('/health/alerts', { signal }),
     collect<GlobalPinInfoJSON>(`/pins?local=true&filter=${COUNTED.join(',')}`, Number.POSITIVE_INFINITY, signal),
-    collect<GlobalPinInfoJSON>('/pins?local=true&filter=pinned', PINNED_COUNT_CAP, signal)
+    collect<GlobalPinInfoJSON>('/pins?local=true&filter=pinned', COUNT_CAP, signal),
+    collect<GlobalPinInfoJSON>('/pins?local=true&filter=remote', COUNT_CAP, signal),
+    countLines('/allocations', COUNT_CAP, signal)
   ])
   const counts: Record<string, number> = {}
   for (const g of busy) for (const p of Object.values(g.peer_map ?? {})) counts[p.status] = (counts[p.status] ?? 0) + 1
-  return { id, version: version.version, peers, freespace, alerts: alerts ?? [], counts, pinned: pinned.length }
+  return { id, version: version.version, peers, freespace, alerts: alerts ?? [], counts, pinned: pinned.length, remote: remote.length, pinset }
 }
 
 export function Overview() {
-  const { data, error } = usePoll(loadOverview, POLL_MS, [])
+  const { data, error } = usePoll(loadOverview, OVERVIEW_POLL_MS, [])
   if (data === undefined) return error !== '' ? <ErrorBox error={error} /> : <p aria-busy="true">Loading…</p>
   const free = [...data.freespace.values()].map((m) => Number(m.value)).filter(Number.isFinite)
   const total = free.reduce((a, b) => a + b, 0)
@@ -49,7 +59,8 @@ export function Overview() {
       <ErrorBox error={error} />
       <div class="tiles">
         <Tile label="Peers" value={String(data.peers.length)} testid="peer-count" />
-        <Tile label="Pinned here" value={data.pinned >= PINNED_COUNT_CAP ? `${PINNED_COUNT_CAP}+` : String(data.pinned)} testid="pinned-count" />
+        <Tile label="Pins in the pinset" value={capped(data.pinset)} testid="pinset-count" />
+        <Tile label="Pinned here" value={capped(data.pinned)} testid="pinned-count" />
         <Tile label="Queued / pinning" value={String((data.counts.pin_queued ?? 0) + (data.counts.pinning ?? 0))} testid="queued-count" />
         <Tile label="Errors" value={String((data.counts.pin_error ?? 0) + (data.counts.unpin_error ?? 0) + (data.counts.cluster_error ?? 0))} testid="error-count" />
         <Tile label="Free space (all)" value={bytes(total)} />
@@ -81,7 +92,13 @@ export function Overview() {
               <td>
                 <Status status="pinned" />
               </td>
-              <td>{data.pinned >= PINNED_COUNT_CAP ? `${PINNED_COUNT_CAP}+` : data.pinned}</td>
+              <td>{capped(data.pinned)}</td>
+            </tr>
+            <tr>
+              <td>
+                <Status status="remote" />
+              </td>
+              <td>{capped(data.remote)}</td>
             </tr>
             {COUNTED.map((s) => (
               <tr key={s}>

@@ -131,6 +131,8 @@ describe('dashboard', () => {
     const stored = await page.evaluate(() => sessionStorage.getItem('ipfs-cluster-dashboard-auth'))
     expect(stored?.startsWith('Bearer ')).toBe(true)
     await page.getByTestId('peer-count').filter({ hasText: /^3$/ }).waitFor()
+    // the overview counts the pinset up to 10,000 (it stays cheap at 1M pins)
+    await page.getByTestId('pinset-count').filter({ hasText: '10,000+' }).waitFor()
     await shot('overview')
     if (process.env.UPDATE_DASHBOARD_PNG === '1') copyFileSync(join(SHOTS, 'overview.png'), join(ROOT, 'docs', 'dashboard.png'))
     await goto('peers', 'Peers')
@@ -225,7 +227,7 @@ describe('dashboard', () => {
     await goto('metrics', 'Metrics')
     await page.getByRole('heading', { level: 2, name: 'Metric freespace' }).waitFor()
     // two polls at least: the charts have points
-    await waitFor(async () => (await page.locator('figure.spark svg polyline').count()) >= 3, 'charts drawn', 30_000)
+    await waitFor(async () => (await page.locator('figure.spark svg polyline').count()) >= 6, 'charts of freespace and pinqueue drawn', 30_000)
     await shot('metrics')
     await goto('gc', 'IPFS GC')
     await page.getByRole('button', { name: "GC every peer's IPFS" }).click()
