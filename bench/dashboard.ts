@@ -14,7 +14,7 @@
  * 4. the peer's RSS (VmRSS) before the dashboard is opened, and after 30 s
  *    with the overview open and polling, and 30 s on the pinset page.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -48,13 +48,17 @@ try {
   const dir = await mkdtemp(join(tmpdir(), 'bench-dashboard-'))
   const file = join(dir, 'state.ndjson')
   const enc = new TextEncoder()
-  const chunks: string[] = []
+  writeFileSync(file, '')
+  let chunks: string[] = []
   for (let i = 0; i < PINS; i++) {
     const cid = CID.createV1(raw.code, identity.digest(enc.encode(`bench-dashboard-${i}`))).toString()
     const name = `pin-${String(i).padStart(7, '0')}`
     chunks.push(`{"cid":"${cid}","name":"${name}","type":"pin","allocations":["${ABSENT_PEER}"],"replication_factor_min":1,"replication_factor_max":1,"max_depth":-1,"mode":"recursive"}\n`)
+    if (chunks.length === 10_000 || i === PINS - 1) {
+      appendFileSync(file, chunks.join(''))
+      chunks = []
+    }
   }
-  writeFileSync(file, chunks.join(''))
   let t = performance.now()
   const imp = await runBinary(['service', '-c', peer.folder, 'state', 'import', '-f', file], { env: peer.env, timeoutMs: 3_600_000 })
   if (imp.code !== 0) throw new Error(`state import: ${imp.stderr}${imp.stdout}`)

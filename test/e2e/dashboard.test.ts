@@ -3,6 +3,7 @@
  * playwright-core against a three-peer cluster (compiled binary, each peer
  * with its own real kubo), REST API with basic-auth credentials.
  *
+ * Peer 0, whose dashboard the browser opens, runs from an empty folder.
  * Screenshots of every page go to dist/dashboard-screenshots/ (or
  * $DASHBOARD_SCREENSHOTS); `UPDATE_DASHBOARD_PNG=1` also copies the
  * overview to docs/dashboard.png.
@@ -86,6 +87,8 @@ beforeAll(async () => {
   writeFileSync(file, `${lines.join('\n')}\n`)
   const imp = await runBinary(['service', '-c', peers[0]!.folder, 'state', 'import', '-f', file], { env: peers[0]!.env, timeoutMs: 240_000 })
   if (imp.code !== 0) throw new Error(`state import: ${imp.stderr}${imp.stdout}`)
+  // the peer serving the dashboard runs from an empty folder: its assets are in the binary
+  peers[0]!.cwd = await mkdtemp(join(tmpdir(), 'dashboard-empty-cwd-'))
   await peers[0]!.start()
   const boot = (await ctlJson<{ addresses: string[] }>(peers[0]!, ['id'])).addresses.find((a) => a.startsWith('/ip4/127.0.0.1/'))!
   await Promise.all([peers[1]!.start(['--bootstrap', boot]), peers[2]!.start(['--bootstrap', boot])])

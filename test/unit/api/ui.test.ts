@@ -77,6 +77,24 @@ describe('dashboard assets', () => {
     expect(ok.status).toBe(200)
   })
 
+  test('Deno serves the same assets from source (no file read at run time)', async () => {
+    const root = join(import.meta.dir, '../../..')
+    const code =
+      "import { Hono } from 'hono'; import { uiMiddleware } from './src/api/rest/ui.ts'; const app = new Hono(); app.use('*', uiMiddleware());" +
+      "const out = []; for (const p of ['/ui/', '/ui/app.js', '/ui/app.css']) { const r = await app.request(p, { headers: { 'Accept-Encoding': 'identity' } }); out.push([r.status, (await r.text()).length]) } console.log(JSON.stringify(out))"
+    const proc = Bun.spawn([join(root, 'node_modules/deno/deno'), 'eval', '--ext=ts', code], { cwd: root, stdout: 'pipe', stderr: 'pipe' })
+    const [stdout, stderr, exit] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+    expect(stderr).toBe('')
+    expect(exit).toBe(0)
+    const a = app(null)
+    const expected: [number, number][] = []
+    for (const p of ['/ui/', '/ui/app.js', '/ui/app.css']) {
+      const r = await a.request(p)
+      expected.push([r.status, (await r.text()).length])
+    }
+    expect(JSON.parse(stdout)).toEqual(expected)
+  })
+
   test('the committed ui-assets.gen.ts is fresh (bun scripts/build-ui.ts regenerates it)', async () => {
     const fresh = assetsModule(await bundleUi())
     expect(readFileSync(UI_ASSETS_MODULE, 'utf8')).toBe(fresh)
