@@ -8,65 +8,20 @@
  * request is aborted, so a page of a 1M-pin pinset reads only that page.
  */
 
-/** The JSON shapes the dashboard reads (the REST API's, see src/types/json.ts). */
-export interface IdJSON {
-  id: string
-  addresses: string[] | null
-  cluster_peers: string[] | null
-  version: string
-  commit: string
-  error: string
-  peername: string
-  ipfs: { id: string; addresses: string[] | null; error: string } | null
-}
-export interface PinJSON {
-  cid: string
-  type: string
-  allocations: string[] | null
-  replication_factor_min: number
-  replication_factor_max: number
-  name: string
-  mode: string
-  timestamp: string
-  expire_at: string
-  metadata: Record<string, string> | null
-  origins: string[] | null
-}
-export interface PinInfoShortJSON {
-  peername: string
-  ipfs_peer_id: string
-  status: string
-  timestamp: string
-  error: string
-  attempt_count: number
-  priority_pin: boolean
-}
-export interface GlobalPinInfoJSON {
-  cid: string
-  name: string
-  allocations: string[] | null
-  created: string
-  metadata: Record<string, string> | null
-  peer_map: Record<string, PinInfoShortJSON> | null
-}
-export interface MetricJSON {
-  name: string
-  peer: string
-  value: string
-  expire: number
-  valid: boolean
-  weight: number
-  received_at: number
-}
-export interface AlertJSON extends MetricJSON {
-  triggered_at: string
-}
-export interface RepoGCJSON {
-  peer: string
-  peername: string
-  keys: { key: string | null; error: string }[] | null
-  error: string
-}
+import type * as J from '../types/json.ts'
+
+/**
+ * A REST API JSON shape (src/types/json.ts) as the dashboard takes it: Go
+ * peers (behind a proxy) send empty slices as null, so arrays may be null.
+ */
+type Lenient<T> = { [K in keyof T]: T[K] extends unknown[] ? T[K] | null : T[K] }
+export type PinJSON = Lenient<J.PinJSON>
+export type PinInfoShortJSON = J.PinInfoShortJSON
+export type GlobalPinInfoJSON = Omit<Lenient<J.GlobalPinInfoJSON>, 'peer_map'> & { peer_map: Record<string, J.PinInfoShortJSON> | null }
+export type IdJSON = Omit<Lenient<J.IDJSON>, 'ipfs'> & { ipfs: Lenient<J.IDJSON['ipfs']> | null }
+export type MetricJSON = J.MetricJSON
+export type AlertJSON = J.AlertJSON
+export type RepoGCJSON = J.RepoGCJSON
 
 /** An error answer of the REST API (`{code, message}`) or a network failure (status 0). */
 export class ApiError extends Error {

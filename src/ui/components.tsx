@@ -17,6 +17,26 @@ export function ErrorBox({ error }: { error: string }) {
   )
 }
 
+/** What a page shows before its first data: the error, or a busy note. */
+export function Pending({ error }: { error: string }) {
+  return error !== '' ? <ErrorBox error={error} /> : <p aria-busy="true">Loading…</p>
+}
+
+/** A table head of column headers. */
+export function Head({ cols }: { cols: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {cols.map((c) => (
+          <th key={c} scope="col">
+            {c}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  )
+}
+
 export function Section({ title, children, actions }: { title: string; children: ComponentChildren; actions?: ComponentChildren }) {
   return (
     <section class="card" aria-label={title}>

@@ -4,7 +4,7 @@
  */
 import { useRef, useState } from 'preact/hooks'
 import { type AlertJSON, ago, bytes, collect, type IdJSON, json, type MetricJSON, nsToMs, type RepoGCJSON } from './api.ts'
-import { ErrorBox, Section, Sparkline } from './components.tsx'
+import { ErrorBox, Head, Pending, Section, Sparkline } from './components.tsx'
 import { POLL_MS, usePoll } from './hooks.ts'
 import { AlertTable, peerName } from './overview.tsx'
 
@@ -33,7 +33,7 @@ export function Alerts() {
     POLL_MS,
     []
   )
-  if (d.data === undefined) return d.error !== '' ? <ErrorBox error={d.error} /> : <p aria-busy="true">Loading…</p>
+  if (d.data === undefined) return <Pending error={d.error} />
   return (
     <>
       <ErrorBox error={d.error} />
@@ -87,7 +87,7 @@ export function Metrics() {
     POLL_MS,
     []
   )
-  if (d.data === undefined) return d.error !== '' ? <ErrorBox error={d.error} /> : <p aria-busy="true">Loading…</p>
+  if (d.data === undefined) return <Pending error={d.error} />
   const { names, metrics, peers } = d.data
   return (
     <>
@@ -95,15 +95,7 @@ export function Metrics() {
       {names.map((name) => (
         <Section key={name} title={`Metric ${name}`}>
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Peer</th>
-                <th scope="col">Value</th>
-                <th scope="col">Received</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Over time</th>
-              </tr>
-            </thead>
+            <Head cols={['Peer', 'Value', 'Received', 'Expires', 'Over time']} />
             <tbody>
               {metrics
                 .filter((m) => m.name === name)
@@ -164,13 +156,7 @@ export function Gc() {
       <ErrorBox error={error} />
       {result !== null && (
         <table data-testid="gc-result">
-          <thead>
-            <tr>
-              <th scope="col">Peer</th>
-              <th scope="col">Blocks removed</th>
-              <th scope="col">Errors</th>
-            </tr>
-          </thead>
+          <Head cols={['Peer', 'Blocks removed', 'Errors']} />
           <tbody>
             {Object.entries(result).map(([peer, r]) => (
               <tr key={peer}>

@@ -1,6 +1,6 @@
 /** Overview and peers pages: the serving peer, the peerset, free space, queues, alerts. */
 import { type AlertJSON, bytes, collect, countLines, type GlobalPinInfoJSON, type IdJSON, json, type MetricJSON, ago, nsToMs, short } from './api.ts'
-import { ErrorBox, Section, Status } from './components.tsx'
+import { ErrorBox, Head, Pending, Section, Status } from './components.tsx'
 import { POLL_MS, usePoll } from './hooks.ts'
 
 /** The statuses counted on the overview, with `/pins?local=true&filter=` (all but pinned are small sets). */
@@ -51,7 +51,7 @@ async function loadOverview(signal: AbortSignal): Promise<OverviewData> {
 
 export function Overview() {
   const { data, error } = usePoll(loadOverview, OVERVIEW_POLL_MS, [])
-  if (data === undefined) return error !== '' ? <ErrorBox error={error} /> : <p aria-busy="true">Loading…</p>
+  if (data === undefined) return <Pending error={error} />
   const free = [...data.freespace.values()].map((m) => Number(m.value)).filter(Number.isFinite)
   const total = free.reduce((a, b) => a + b, 0)
   return (
@@ -81,12 +81,7 @@ export function Overview() {
       </Section>
       <Section title="Local pin status">
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Status</th>
-              <th scope="col">Pins on this peer</th>
-            </tr>
-          </thead>
+          <Head cols={['Status', 'Pins on this peer']} />
           <tbody>
             <tr>
               <td>
@@ -138,13 +133,7 @@ export function peerName(peers: IdJSON[], id: string): string {
 export function AlertTable({ alerts, peers }: { alerts: AlertJSON[]; peers: IdJSON[] }) {
   return (
     <table>
-      <thead>
-        <tr>
-          <th scope="col">Peer</th>
-          <th scope="col">Metric</th>
-          <th scope="col">Triggered</th>
-        </tr>
-      </thead>
+      <Head cols={['Peer', 'Metric', 'Triggered']} />
       <tbody>
         {alerts.map((a) => (
           <tr key={`${a.peer}/${a.name}/${a.triggered_at}`}>
@@ -178,25 +167,13 @@ async function loadPeers(signal: AbortSignal): Promise<PeersData> {
 
 export function Peers() {
   const { data, error } = usePoll(loadPeers, POLL_MS, [])
-  if (data === undefined) return error !== '' ? <ErrorBox error={error} /> : <p aria-busy="true">Loading…</p>
+  if (data === undefined) return <Pending error={error} />
   return (
     <Section title={`Peers (${data.peers.length})`}>
       <ErrorBox error={error} />
       <div class="scroll">
         <table data-testid="peers-table">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Peer ID</th>
-              <th scope="col">Version</th>
-              <th scope="col">Sees</th>
-              <th scope="col">Addresses</th>
-              <th scope="col">IPFS (kubo)</th>
-              <th scope="col">Free space</th>
-              <th scope="col">Pin queue</th>
-              <th scope="col">Last seen</th>
-            </tr>
-          </thead>
+          <Head cols={['Name', 'Peer ID', 'Version', 'Sees', 'Addresses', 'IPFS (kubo)', 'Free space', 'Pin queue', 'Last seen']} />
           <tbody>
             {data.peers.map((p) => {
               const ping = data.ping.get(p.id)

@@ -10,7 +10,7 @@
  */
 import { useState } from 'preact/hooks'
 import { ApiError, collect, type GlobalPinInfoJSON, type IdJSON, json, ndjson, type PinJSON, request, short } from './api.ts'
-import { ActionButton, ErrorBox, PinLink, Section, Status } from './components.tsx'
+import { ActionButton, ErrorBox, Head, Pending, PinLink, Section, Status } from './components.tsx'
 import { POLL_MS, usePoll } from './hooks.ts'
 import { peerName } from './overview.tsx'
 
@@ -222,7 +222,7 @@ async function loadDetail(cid: string, signal: AbortSignal): Promise<Detail> {
 
 export function PinDetail({ cid }: { cid: string }) {
   const d = usePoll((signal) => loadDetail(cid, signal), POLL_MS, [cid])
-  if (d.data === undefined) return d.error !== '' ? <ErrorBox error={d.error} /> : <p aria-busy="true">Loading…</p>
+  if (d.data === undefined) return <Pending error={d.error} />
   const { pin, status, peers } = d.data
   const entries = Object.entries(status.peer_map ?? {}).sort(([a], [b]) => peerName(peers, a).localeCompare(peerName(peers, b)))
   const failed = entries.some(([, s]) => /error|unexpectedly/.test(s.status))
@@ -299,15 +299,7 @@ export function PinDetail({ cid }: { cid: string }) {
       </Section>
       <Section title="Status per peer">
         <table data-testid="peer-status">
-          <thead>
-            <tr>
-              <th scope="col">Peer</th>
-              <th scope="col">Status</th>
-              <th scope="col">Error</th>
-              <th scope="col">Attempts</th>
-              <th scope="col">Since</th>
-            </tr>
-          </thead>
+          <Head cols={['Peer', 'Status', 'Error', 'Attempts', 'Since']} />
           <tbody>
             {entries.map(([peer, s]) => (
               <tr key={peer}>
@@ -386,17 +378,7 @@ function StatusList({ items, peers, only, recover }: { items: GlobalPinInfoJSON[
   if (rows.length === 0) return <p class="muted">Nothing here.</p>
   return (
     <table>
-      <thead>
-        <tr>
-          <th scope="col">CID</th>
-          <th scope="col">Name</th>
-          <th scope="col">Peer</th>
-          <th scope="col">Status</th>
-          <th scope="col">Error</th>
-          <th scope="col">Attempts</th>
-          <th scope="col">Actions</th>
-        </tr>
-      </thead>
+      <Head cols={['CID', 'Name', 'Peer', 'Status', 'Error', 'Attempts', 'Actions']} />
       <tbody>
         {rows.map(({ g, peer, s }) => (
           <tr key={`${g.cid}/${peer}`} data-cid={g.cid}>
@@ -426,7 +408,7 @@ export function Queue() {
     await request(`/pins/${cid}/recover`, { method: 'POST' })
     d.reload()
   }
-  if (d.data === undefined) return d.error !== '' ? <ErrorBox error={d.error} /> : <p aria-busy="true">Loading…</p>
+  if (d.data === undefined) return <Pending error={d.error} />
   return (
     <>
       <ErrorBox error={d.error} />
