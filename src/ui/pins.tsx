@@ -15,6 +15,8 @@ import { POLL_MS, usePoll } from './hooks.ts'
 import { peerName } from './overview.tsx'
 
 export const PAGE_SIZE = 50
+/** Refresh of an unfiltered pinset page, ms. */
+const PINSET_POLL_MS = 10_000
 const STATUSES = ['pinned', 'pinning', 'pin_queued', 'pin_error', 'unpinning', 'unpin_queued', 'unpin_error', 'unexpectedly_unpinned', 'cluster_error', 'remote']
 
 interface Row {
@@ -103,7 +105,9 @@ export function Pinset() {
   const [form, setForm] = useState<PageQuery>({ text: '', status: '', peer: '', page: 0 })
   const [query, setQuery] = useState<PageQuery>(form)
   const peers = usePoll((signal) => collect<IdJSON>('/peers', Number.POSITIVE_INFINITY, signal), 0, [])
-  const page = usePoll((signal) => loadPage(query, signal), 0, [query.text, query.status, query.peer, query.page])
+  // live while the page is cheap to read again (no filter: the first entries of the stream); a filtered scan runs on demand
+  const live = query.text === '' && query.status === '' && query.peer === ''
+  const page = usePoll((signal) => loadPage(query, signal), live ? PINSET_POLL_MS : 0, [query.text, query.status, query.peer, query.page])
   const go = (q: PageQuery): void => {
     setForm(q)
     setQuery(q)
@@ -152,6 +156,9 @@ export function Pinset() {
           </select>
         </label>
         <button type="submit">Search</button>
+        <button type="button" onClick={page.reload}>
+          Refresh
+        </button>
       </form>
       </search>
       <ErrorBox error={page.error} />
