@@ -47,9 +47,13 @@ function rowOfStatus(g: GlobalPinInfoJSON): Row {
   }
 }
 
-/** A CID as typed: CIDv0 (Qm…, 46 chars) or a multibase CIDv1 (b…, bafy…). */
-function looksLikeCid(s: string): boolean {
-  return /^Qm[1-9A-HJ-NP-Za-km-z]{44}$/.test(s) || /^b[a-z2-7]{50,}$/.test(s)
+/**
+ * Whether a search text may be a whole CID: CIDv0 (Qm…, 46 chars) or a
+ * multibase CIDv1 (base32 b…, base58 z…, base36 k…). Such a text is looked
+ * up directly; the server says 400 when it is not a CID after all.
+ */
+function mayBeCid(s: string): boolean {
+  return /^Qm[1-9A-HJ-NP-Za-km-z]{44}$/.test(s) || /^b[a-z2-7]{20,}$/.test(s) || /^[zk][1-9A-HJ-NP-Za-km-z]{20,}$/.test(s)
 }
 
 export interface PageQuery {
@@ -65,14 +69,15 @@ export interface PageQuery {
  */
 export async function loadPage(q: PageQuery, signal: AbortSignal): Promise<{ rows: Row[]; more: boolean; scanned: number }> {
   const text = q.text.trim()
-  if (looksLikeCid(text)) {
+  if (mayBeCid(text) && q.status === '') {
     try {
       const p = await json<PinJSON>(`/allocations/${text}`, { signal })
       const ok = q.peer === '' || (p.allocations ?? []).length === 0 || (p.allocations ?? []).includes(q.peer)
       return { rows: ok ? [rowOfPin(p)] : [], more: false, scanned: 1 }
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return { rows: [], more: false, scanned: 1 }
-      throw err
+      // 400: not a CID after all, search it as text
+      if (!(err instanceof ApiError && err.status === 400)) throw err
     }
   }
   const needle = text.toLowerCase()
@@ -114,7 +119,7 @@ export function Pinset() {
   }
   const allPeers = peers.data ?? []
   return (
-    <Section title="Pinset">
+    <Section title="Search the pinset">
       <search>
       <form
         class="filters"
@@ -197,7 +202,10 @@ export function Pinset() {
             </button>
             <span>
               Page {query.page + 1}
-              <span class="muted"> ({page.data.scanned} entries read)</span>
+              <span class="muted" data-testid="scanned">
+                {' '}
+                (read {page.data.scanned} {page.data.scanned === 1 ? 'entry' : 'entries'})
+              </span>
             </span>
             <button type="button" disabled={!page.data.more} onClick={() => go({ ...query, page: query.page + 1 })}>
               Next

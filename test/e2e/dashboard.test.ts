@@ -156,6 +156,8 @@ describe('dashboard', () => {
     await page.getByLabel('Search by name or CID').fill(bulkCid(4242))
     await page.getByRole('button', { name: 'Search' }).click()
     await waitFor(async () => (await rows.count()) === 1 && (await rows.first().textContent())?.includes('bulk-04242'), 'the pin of that CID', 30_000)
+    // a whole CID is looked up directly (GET /allocations/<cid>), not searched for in the stream
+    expect(await page.getByTestId('scanned').textContent()).toContain('read 1 entry')
     await shot('pinset-search')
   })
 
