@@ -9,6 +9,8 @@
  * injected with --define. Release artifacts are named
  * `ipfs-cluster-<os>-<arch>[.exe]`, each with `<file>.sha256`
  * ("<hex>  <file>", as sha256sum prints), which install.sh verifies.
+ * The dashboard (src/ui/) is bundled first by scripts/build-ui.ts into
+ * src/api/rest/ui-assets.gen.ts, which the binary embeds.
  * `--all` also copies install.sh and systemd/*.service into dist/: a
  * release is dist/ as a whole.
  */
@@ -32,6 +34,10 @@ const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, enco
 const commit = git.status === 0 ? git.stdout.trim() : ''
 
 mkdirSync(DIST, { recursive: true })
+
+// the dashboard's assets are embedded in the binary (src/api/rest/ui-assets.gen.ts): refresh them first
+const ui = spawnSync(process.execPath, [join(ROOT, 'scripts/build-ui.ts')], { cwd: ROOT, stdio: 'inherit' })
+if (ui.status !== 0) throw new Error('building the dashboard (scripts/build-ui.ts) failed')
 
 function build(target: string | undefined): string {
   const name = target === undefined ? 'ipfs-cluster' : `ipfs-cluster-${target}${target.startsWith('windows') ? '.exe' : ''}`

@@ -67,6 +67,8 @@ export class ClusterPeer {
   readonly env: Record<string, string>
   apiMultiaddr = ''
   apiUrl = ''
+  /** working folder of the daemon (default: the launcher's); e.g. an empty one, to show nothing is read from it */
+  cwd: string | undefined
   proc: Subprocess<'ignore', 'pipe', 'pipe'> | undefined
   private tail = ''
   private logFile: WriteStream | undefined
@@ -115,6 +117,7 @@ export class ClusterPeer {
     this.logFile = logFile
     const proc = Bun.spawn(this.wrap([clusterBinary(), 'service', '-c', this.folder, 'daemon', ...extraArgs]), {
       env: { ...process.env, ...this.env },
+      cwd: this.cwd,
       stdin: 'ignore',
       stdout: 'pipe',
       stderr: 'pipe'

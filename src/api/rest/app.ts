@@ -37,6 +37,7 @@ import {
   statusFilterFromQuery
 } from './params.ts'
 import { filterStream, streamResponse } from './stream.ts'
+import { uiMiddleware } from './ui.ts'
 
 const log = getLogger('restapi')
 
@@ -237,6 +238,8 @@ export function createRestApp(init: RestApiInit, components: RestApiComponents):
   const app = new Hono()
 
   app.use('*', headersMiddleware(init.headers))
+  // the dashboard's static assets are public (a login page); its data calls go through auth below
+  app.use('*', uiMiddleware())
   app.use('*', authMiddleware(init.basicAuthCredentials))
   app.use('*', corsMiddleware(init))
   app.use('*', strictSlashMiddleware())
