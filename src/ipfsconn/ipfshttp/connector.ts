@@ -78,7 +78,7 @@ type AbortCause = 'timeout' | 'caller' | 'stopped'
  * signal and a (resettable) timeout, merged into `signal`. `fail()` turns
  * whatever went wrong into the right error class.
  */
-class Scope {
+export class Scope {
   readonly signal: AbortSignal
   private readonly controller = new AbortController()
   private readonly timeoutMessage: string
