@@ -11,6 +11,7 @@ import type {
   CLUSTER,
   CRDT,
   DISK,
+  BUNDLED,
   IPFSHTTP,
   IPFSPROXY,
   LEVELDB,
@@ -35,6 +36,8 @@ export type CrdtConfig = SectionConfig<typeof CRDT>
 export type RestApiConfig = SectionConfig<typeof RESTAPI>
 /** Upstream `api/ipfsproxy/config.go` `Config`. */
 export type IpfsProxyConfig = SectionConfig<typeof IPFSPROXY>
+/** Ours: the bundled IPFS node (`ipfs_connector.bundled`). */
+export type BundledConfig = SectionConfig<typeof BUNDLED>
 /** Upstream `ipfsconn/ipfshttp/config.go` `Config`. */
 export type IpfsHttpConfig = SectionConfig<typeof IPFSHTTP>
 /** Upstream `pintracker/stateless/config.go` `Config`. */
@@ -75,7 +78,8 @@ export interface ServiceConfig {
     pinsvcapi: RestApiConfig | null
     ipfsproxy: IpfsProxyConfig | null
   }
-  ipfsConnector: { ipfshttp: IpfsHttpConfig }
+  /** `bundled` set (section present) = the embedded IPFS node replaces kubo. */
+  ipfsConnector: { ipfshttp: IpfsHttpConfig; bundled: BundledConfig | null }
   pinTracker: { stateless: StatelessTrackerConfig }
   monitor: { pubsubmon: PubsubMonConfig }
   allocator: { balanced: BalancedAllocatorConfig }

@@ -47,6 +47,12 @@ reads its configuration from that URL at every start.
     { name: 'consensus', kind: 'string', default: 'crdt', usage: 'consensus component: crdt (raft is not supported)' },
     { name: 'datastore', kind: 'string', default: 'sqlite', usage: 'datastore backend: sqlite or leveldb' },
     {
+      name: 'ipfs',
+      kind: 'string',
+      default: 'kubo',
+      usage: 'IPFS node: kubo (a separate daemon, ipfs_connector.ipfshttp) or bundled (embedded, ipfs_connector.bundled)'
+    },
+    {
       name: 'custom-secret',
       aliases: ['s'],
       kind: 'bool',
@@ -80,6 +86,7 @@ reads its configuration from that URL at every start.
       const json = await defaultServiceConfig({
         consensus: flags.string('consensus') as 'crdt',
         datastore: flags.string('datastore') as DatastoreName,
+        ipfs: flags.string('ipfs') as 'kubo' | 'bundled',
         randomPorts: flags.bool('randomports'),
         secret,
         env

@@ -88,28 +88,3 @@ export function gatewayAddress(ma: string): { host: string; port: number } {
   }
   return { host, port: p }
 }
-
-const UNITS: Record<string, number> = {
-  '': 1,
-  b: 1,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  tb: 1e12,
-  kib: 1024,
-  mib: 1024 ** 2,
-  gib: 1024 ** 3,
-  tib: 1024 ** 4
-}
-
-/**
- * A kubo-style size (`"10GB"`, `"512MiB"`, `"1000"`) in bytes; `""` or `"0"` = 0 (no limit).
- * @throws InvalidArgumentError naming `bundled.storage_max`
- */
-export function parseStorageMax(s: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(s)
-  if (s.trim() === '') return 0
-  const unit = UNITS[(m?.[2] ?? '').toLowerCase()]
-  if (m === null || unit === undefined) throw new InvalidArgumentError(`bundled.storage_max: invalid size "${s}" (want e.g. "10GB", "512MiB")`)
-  return Math.floor(Number(m[1]) * unit)
-}

@@ -51,12 +51,14 @@ import { AbortError, InvalidArgumentError, IPFSError, NotFoundError } from '../.
 import { clusterTcp } from '../../host/tcp.ts'
 import type { AbortOptions, IPFSConnector, IPFSPinInfo, PinProgressHandler } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
+import type { HttpListener } from '../../runtime/http.ts'
 import { noiseCrypto } from '../../runtime/noise-crypto.ts'
 import type { ID, IPFSID, IPFSPinStatus, IPFSRepoStat, Pin } from '../../types/index.ts'
 import { isPinned, Scope } from '../ipfshttp/connector.ts'
 import { blockKey, FsBlockstore } from './blockstore.ts'
-import { type BundledInit, validateBundledInit } from './config.ts'
+import { type BundledInit, gatewayAddress, validateBundledInit } from './config.ts'
 import { walkDag } from './dag.ts'
+import { startGateway } from './gateway.ts'
 
 const log = getLogger('bundled')
 
@@ -138,6 +140,7 @@ export class BundledConnector implements IPFSConnector {
   /** Blocks of pins being fetched (kept by a GC running meanwhile). */
   private readonly inflight = new Set<Set<string>>()
   private gcRunning: Promise<void> | undefined
+  private gateway: HttpListener | undefined
 
   /** @throws InvalidArgumentError on invalid settings (see `validateBundledInit`). */
   constructor(init: BundledInit, components: BundledComponents = {}) {
@@ -207,6 +210,15 @@ export class BundledConnector implements IPFSConnector {
       this.datastore = undefined
       throw toIpfsError('start', err)
     }
+    if (this.init.gatewayListenMultiaddress !== '') {
+      const { host, port } = gatewayAddress(this.init.gatewayListenMultiaddress)
+      try {
+        this.gateway = await startGateway(this.helia, this.blockstore, host, port)
+      } catch (err) {
+        await this.stop()
+        throw new IPFSError(`bundled.gateway_listen_multiaddress: cannot listen on ${this.init.gatewayListenMultiaddress}: ${describe(err)}`)
+      }
+    }
     log.info(`bundled IPFS node ${this.helia.libp2p.peerId} listening on ${this.helia.libp2p.getMultiaddrs().join(', ')}`)
     const signal = this.run.signal
     this.background = this.afterStart(signal).catch((err: unknown) => {
@@ -231,6 +243,8 @@ export class BundledConnector implements IPFSConnector {
     if (helia === undefined) return
     log.info('stopping the bundled IPFS node')
     this.run.abort()
+    await this.gateway?.close(1000)
+    this.gateway = undefined
     await this.background
     this.background = undefined
     await this.gcRunning?.catch(() => {})
@@ -238,6 +252,13 @@ export class BundledConnector implements IPFSConnector {
     this.heliaNode = undefined
     await this.datastore?.close()
     this.datastore = undefined
+  }
+
+  /** `http://host:port` of the running gateway, or undefined. */
+  get gatewayUrl(): string | undefined {
+    const a = this.gateway?.address
+    if (a?.kind !== 'tcp') return undefined
+    return `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`
   }
 
   /** Resolves once started (the node is ready when `start()` resolves). */
@@ -338,11 +359,15 @@ export class BundledConnector implements IPFSConnector {
    */
   async unpin(cid: CID, options: AbortOptions = {}): Promise<void> {
     if (this.init.unpinDisable) throw new IPFSError('ipfs unpinning is disallowed by configuration on this peer')
-    options.signal?.throwIfAborted()
+    const timeoutMs = this.init.unpinTimeoutMs
+    const scope = new Scope(timeoutMs, `IPFS request timed out after ${timeoutMs} ms (pin/rm)`, options.signal, this.run.signal)
     try {
-      await this.ds.delete(this.pinKey(cid))
+      scope.signal.throwIfAborted()
+      await this.ds.delete(this.pinKey(cid), { signal: scope.signal })
     } catch (err) {
-      throw toIpfsError('pin/rm', err)
+      throw scope.fail('pin/rm', toIpfsError('pin/rm', err))
+    } finally {
+      scope.close()
     }
     log.info(`IPFS Unpin request succeeded: ${cid}`)
   }

@@ -12,7 +12,7 @@ import { type BundledComponents, BundledConnector } from './connector.ts'
 import type { BundledInit } from './config.ts'
 
 export { FsBlockstore, StorageFullError } from './blockstore.ts'
-export { type BundledInit, gatewayAddress, parseStorageMax, validateBundledInit } from './config.ts'
+export { type BundledInit, gatewayAddress, validateBundledInit } from './config.ts'
 export { type BundledComponents, BundledConnector, type BundledPinRecord } from './connector.ts'
 
 /**

@@ -20,12 +20,15 @@ beforeAll(() => {
 
 type Datastore = 'sqlite' | 'leveldb'
 
-/** [json path, envconfig prefix, section] of every section `service init` writes for a datastore. */
-function sections(datastore: Datastore): Array<[string[], string, Section]> {
+type Ipfs = 'kubo' | 'bundled'
+
+/** [json path, envconfig prefix, section] of every section `service init` writes for a datastore and IPFS node. */
+function sections(datastore: Datastore, ipfs: Ipfs = 'kubo'): Array<[string[], string, Section]> {
   const out: Array<[string[], string, Section]> = [[['cluster'], 'cluster', CLUSTER]]
   for (const [group, comps] of Object.entries(SECTIONS) as [string, Record<string, Section>][]) {
     for (const [key, spec] of Object.entries(comps)) {
       if (group === 'datastore' && key !== datastore) continue
+      if (group === 'ipfs_connector' && key !== (ipfs === 'bundled' ? 'bundled' : 'ipfshttp')) continue
       out.push([[group, key], `cluster_${key}`, spec])
     }
   }
@@ -66,15 +69,19 @@ function typedOf(c: ServiceConfig, path: string[]): unknown {
   return at(c, [group, ...path.slice(1)])
 }
 
-for (const datastore of ['sqlite', 'leveldb'] as const) {
-  describe(`declarations (${datastore})`, () => {
+for (const [datastore, ipfs] of [
+  ['sqlite', 'kubo'],
+  ['leveldb', 'kubo'],
+  ['sqlite', 'bundled']
+] as const) {
+  describe(`declarations (${datastore}, ${ipfs})`, () => {
     let init: JsonObject
     beforeAll(async () => {
-      init = await defaultServiceConfig({ datastore, peerName: 'p', secret: 'ab'.repeat(32) })
+      init = await defaultServiceConfig({ datastore, ipfs, peerName: 'p', secret: 'ab'.repeat(32) })
     })
 
     test('service init writes every declared key, and only those', () => {
-      for (const [path, env, spec] of sections(datastore)) {
+      for (const [path, env, spec] of sections(datastore, ipfs)) {
         const fields = walk(spec.fields, path, env)
         for (const { f, path: p } of fields) {
           const parent = at(init, p.slice(0, -1)) as JsonObject
@@ -92,8 +99,8 @@ for (const datastore of ['sqlite', 'leveldb'] as const) {
     })
 
     test('every scalar key is reachable by its envconfig variable, and no two keys share one', () => {
-      const all = sections(datastore).flatMap(([path, env, spec]) => walk(spec.fields, path, env))
-      const names = sections(datastore).flatMap(([, env, spec]) => envNames(spec.fields, env))
+      const all = sections(datastore, ipfs).flatMap(([path, env, spec]) => walk(spec.fields, path, env))
+      const names = sections(datastore, ipfs).flatMap(([, env, spec]) => envNames(spec.fields, env))
       expect(new Set(names).size).toBe(names.length)
       // engine options are the only key upstream's envconfig cannot set
       expect(all.filter(({ f }) => f.noEnv === true).map(({ path }) => path.join('.'))).toEqual(
@@ -114,7 +121,7 @@ for (const datastore of ['sqlite', 'leveldb'] as const) {
 
     test('every declared key has a typed property, unique in its struct and set in the typed config', () => {
       const c = parseServiceConfig(init, { folder: '/cfg', env: {} })
-      for (const [path, , spec] of sections(datastore)) {
+      for (const [path, , spec] of sections(datastore, ipfs)) {
         const check = (fields: readonly FieldSpec[], typed: unknown, p: string[]): void => {
           const props = fields.map((f) => f.prop)
           expect(new Set(props).size).toBe(props.length)
