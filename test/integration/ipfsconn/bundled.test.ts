@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
+import { CarReader } from '@ipld/car'
 import * as dagPb from '@ipld/dag-pb'
 import all from 'it-all'
 import { CID } from 'multiformats/cid'
@@ -185,5 +186,45 @@ describe('bundled connector: network', () => {
     const refs = await kubo.ipfs(['refs', '-r', '--offline', bcid.toString()])
     expect(refs.code).toBe(0)
     expect(refs.stdout.trim().split('\n').length).toBeGreaterThan(1)
+  })
+})
+
+describe('bundled connector: gateway', () => {
+  test('serves files by path byte for byte, ?format=raw blocks, ?format=car DAGs; 404 and 400 otherwise', async () => {
+    const c = await node('gateway', { gatewayListenMultiaddress: '/ip4/127.0.0.1/tcp/0' })
+    const gw = c.gatewayUrl
+    expect(gw).toBeDefined()
+    const fs = unixfs(c.helia)
+    const big = crypto.getRandomValues(new Uint8Array(1_500_000))
+    const small = new TextEncoder().encode('small file\n')
+    let dir = await fs.addDirectory()
+    dir = await fs.cp(await fs.addBytes(big), dir, 'big.bin')
+    dir = await fs.cp(await fs.addBytes(small), dir, 'small.txt')
+
+    const file = await fetch(`${gw}/ipfs/${dir}/big.bin`)
+    expect(file.status).toBe(200)
+    expect(new Uint8Array(await file.arrayBuffer())).toEqual(big)
+    const listing = await fetch(`${gw}/ipfs/${dir}`)
+    expect((await listing.text()).trim().split('\n').sort()).toEqual(['big.bin', 'small.txt'])
+
+    const raw = await fetch(`${gw}/ipfs/${dir}?format=raw`)
+    expect(raw.headers.get('content-type')).toBe('application/vnd.ipld.raw')
+    expect(new Uint8Array(await raw.arrayBuffer())).toEqual(await c.blockGet(dir))
+
+    const car = await fetch(`${gw}/ipfs/${dir}`, { headers: { Accept: 'application/vnd.ipld.car' } })
+    expect(car.status).toBe(200)
+    const reader = await CarReader.fromBytes(new Uint8Array(await car.arrayBuffer()))
+    expect((await reader.getRoots()).map(String)).toEqual([dir.toString()])
+    const carBlocks = await all(reader.blocks())
+    for (const b of carBlocks) expect(b.bytes).toEqual(await c.blockGet(b.cid))
+    // root + directory entries: 2 files, the big one chunked
+    expect(carBlocks.length).toBeGreaterThan(3)
+
+    const missing = CID.createV1(0x55, await sha256.digest(crypto.getRandomValues(new Uint8Array(32))))
+    expect((await fetch(`${gw}/ipfs/${missing}`)).status).toBe(404)
+    expect((await fetch(`${gw}/ipfs/${dir}/nope.txt`)).status).toBe(404)
+    expect((await fetch(`${gw}/ipfs/not-a-cid`)).status).toBe(400)
+    expect((await fetch(`${gw}/ipfs/${dir}?format=tar`)).status).toBe(400)
+    expect((await fetch(`${gw}/ipfs/${dir}`, { method: 'POST' })).status).toBe(405)
   })
 })
