@@ -209,7 +209,7 @@ describe('bundled connector: gateway', () => {
 
     const raw = await fetch(`${gw}/ipfs/${dir}?format=raw`)
     expect(raw.headers.get('content-type')).toBe('application/vnd.ipld.raw')
-    expect(new Uint8Array(await raw.arrayBuffer())).toEqual(await c.blockGet(dir))
+    expect(new Uint8Array(await raw.arrayBuffer())).toEqual((await c.blockGet(dir)) as Uint8Array<ArrayBuffer>)
 
     const car = await fetch(`${gw}/ipfs/${dir}`, { headers: { Accept: 'application/vnd.ipld.car' } })
     expect(car.status).toBe(200)
