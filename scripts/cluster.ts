@@ -114,7 +114,8 @@ async function main(): Promise<void> {
   let cid: string
   if (bundled) {
     // no kubo: the cluster's adder writes the blocks into the allocated peers' bundled nodes
-    const add = await p0.ctl(['add', '-r', '-Q', ...repl, '--name', 'demo', '--wait', dir], { timeoutMs: 150_000 })
+    const addRepl = N >= 3 ? ['--replication-min', '2', '--replication-max', '2'] : []
+    const add = await p0.ctl(['add', '-r', '-Q', ...addRepl, '--name', 'demo', '--wait', dir], { timeoutMs: 150_000 })
     if (add.code !== 0) throw new Error(`ctl add failed with exit code ${add.code}: ${add.stderr}`)
     cid = add.stdout.trim()
     say(`\nadded a folder through the cluster (README.md + 3 MiB random): ${cid}`)
