@@ -22,6 +22,7 @@ import type { Pair } from 'interface-blockstore'
 import { base32 } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
+import { concat as uint8ArrayConcat } from 'uint8arrays/concat'
 import { IPFSError, NotFoundError } from '../../errors.ts'
 
 const RAW_CODE = 0x55
@@ -43,19 +44,8 @@ function keyToCid(key: string): CID {
 async function concat(val: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   if (val instanceof Uint8Array) return val
   const parts: Uint8Array[] = []
-  let n = 0
-  for await (const p of val) {
-    parts.push(p)
-    n += p.length
-  }
-  if (parts.length === 1) return parts[0]!
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
+  for await (const p of val) parts.push(p)
+  return parts.length === 1 ? parts[0]! : uint8ArrayConcat(parts)
 }
 
 function fsyncDir(dir: string): void {

@@ -43,6 +43,7 @@ import { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
 import type { MultihashHasher } from 'multiformats/hashes/interface'
+import { concat as uint8ArrayConcat } from 'uint8arrays/concat'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -54,7 +55,7 @@ import { getLogger } from '../../observability/logging.ts'
 import type { HttpListener } from '../../runtime/http.ts'
 import { noiseCrypto } from '../../runtime/noise-crypto.ts'
 import type { ID, IPFSID, IPFSPinStatus, IPFSRepoStat, Pin } from '../../types/index.ts'
-import { isPinned, Scope } from '../ipfshttp/connector.ts'
+import { isPinned, parseIpfsPath, Scope, sleep } from '../ipfshttp/connector.ts'
 import { blockKey, FsBlockstore } from './blockstore.ts'
 import { type BundledInit, gatewayAddress, validateBundledInit } from './config.ts'
 import { walkDag } from './dag.ts'
@@ -108,19 +109,8 @@ function toIpfsError(what: string, err: unknown): Error {
 
 async function toBuffer(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = []
-  let n = 0
-  for await (const c of chunks) {
-    parts.push(c)
-    n += c.length
-  }
-  if (parts.length === 1) return parts[0]!
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
+  for await (const c of chunks) parts.push(c)
+  return parts.length === 1 ? parts[0]! : uint8ArrayConcat(parts)
 }
 
 /**
@@ -544,18 +534,8 @@ export class BundledConnector implements IPFSConnector {
    * @throws InvalidArgumentError (unparseable path), IPFSError (`/ipns/`, `/ipld/` paths: unsupported; path not found)
    */
   async resolve(path: string, options: AbortOptions = {}): Promise<CID> {
-    let p = path.trim()
-    if (!p.startsWith('/')) p = `/ipfs/${p}`
-    const segs = p.split('/').filter((s) => s !== '')
-    const ns = segs[0]
-    if (segs.length < 2 || (ns !== 'ipfs' && ns !== 'ipns' && ns !== 'ipld')) throw new InvalidArgumentError(`invalid path "${path}"`)
-    if (ns !== 'ipfs') throw new IPFSError(`bundled IPFS (resolve): /${ns}/ paths are not supported by the bundled IPFS node: ${path}`)
-    let root: CID
-    try {
-      root = CID.parse(segs[1]!)
-    } catch (err) {
-      throw new InvalidArgumentError(`invalid path "${path}": ${describe(err)}`)
-    }
+    const { segs, root } = parseIpfsPath(path)
+    if (segs[0] !== 'ipfs' || root === undefined) throw new IPFSError(`bundled IPFS (resolve): /${segs[0]}/ paths are not supported by the bundled IPFS node: ${path}`)
     if (segs.length === 2) return root
     const scope = new Scope(this.init.pinTimeoutMs, `IPFS request timed out after ${this.init.pinTimeoutMs} ms (resolve)`, options.signal, this.run.signal)
     try {
@@ -632,20 +612,3 @@ export class BundledConnector implements IPFSConnector {
 }
 
 export { isPinned }
-
-/** Resolves after `ms`, or early (without error) when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve()
-      return
-    }
-    const done = (): void => {
-      clearTimeout(t)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    const t = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-  })
-}
