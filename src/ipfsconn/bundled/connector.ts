@@ -171,6 +171,9 @@ export class BundledConnector implements IPFSConnector {
         } catch (err) {
           throw new IPFSError(`bundled.swarm_key_file: cannot read ${this.init.swarmKeyFile}: ${describe(err)}`)
         }
+        if (!/^\/key\/swarm\/psk\/1\.0\.0\/\r?\n\/base16\/\r?\n[0-9a-fA-F]{64}\s*$/.test(new TextDecoder().decode(psk))) {
+          throw new IPFSError(`bundled.swarm_key_file: ${this.init.swarmKeyFile} is not a swarm key ("/key/swarm/psk/1.0.0/", "/base16/", 64 hex digits)`)
+        }
         protector = preSharedKey({ psk })
       }
       const helia = withBitswap(

@@ -1,7 +1,7 @@
 // The bundled (Helia) IPFS connector: pinset + mark-and-sweep GC, bitswap
 // between two bundled nodes, and interop with a real kubo (loopback).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
@@ -158,6 +158,24 @@ describe('bundled connector: network', () => {
     }
     expect(o).toBe(content.length)
     expect(back).toEqual(content)
+  })
+
+  test('swarm_key_file: nodes sharing the key connect and pin from each other; a node without it cannot connect', async () => {
+    const keyFile = join(tmp, 'swarm.key')
+    await writeFile(keyFile, `/key/swarm/psk/1.0.0/\n/base16/\n${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('hex')}\n`)
+    const a = await node('psk-a', { swarmKeyFile: keyFile })
+    const b = await node('psk-b', { swarmKeyFile: keyFile })
+    const outsider = await node('psk-out', { pinTimeoutMs: 2000 })
+    const root = await pbNode(a, [await leaf(a, 'private data')], 'private root')
+    await b.swarmConnect([(await a.id()).addresses[0]!])
+    await b.pin(pinOf(root))
+    expect(await b.pinLsCid(pinOf(root))).toBe('recursive')
+    await expect(outsider.swarmConnect([(await a.id()).addresses[0]!])).rejects.toThrow('swarm/connect')
+    expect(await outsider.swarmPeers()).toEqual([])
+    const bad = join(tmp, 'bad.key')
+    await writeFile(bad, 'not a key')
+    await expect(new BundledConnector(init('psk-bad', { swarmKeyFile: bad })).start()).rejects.toThrow('bundled.swarm_key_file')
+    await expect(new BundledConnector(init('psk-none', { swarmKeyFile: join(tmp, 'absent.key') })).start()).rejects.toThrow('bundled.swarm_key_file')
   })
 
   test('a CID nobody has fails with a pin timeout message', async () => {
