@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { type ClusterPeer, clusterBinary, FAST_TIMINGS, initPeer, waitFor } from '../../scripts/launcher/index.ts'
+import { type ClusterPeer, clusterBinary, FAST_TIMINGS, initPeer, startKubo, stopAllKubos, waitFor } from '../../scripts/launcher/index.ts'
 import { FsBlockstore } from '../../src/ipfsconn/bundled/blockstore.ts'
 import { walkDag } from '../../src/ipfsconn/bundled/dag.ts'
 
@@ -123,6 +123,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const p of peers) await p.destroy().catch(() => {})
+  await stopAllKubos()
   if (oldCwd !== undefined) process.chdir(oldCwd)
   await rm(work, { recursive: true, force: true })
 })
@@ -197,5 +198,33 @@ describe('bundled cluster (no kubo)', () => {
       return e
     }, `${missing} pin_error`, 120_000)
     expect(errored.error).toContain('pin timeout')
+  }, 300_000)
+
+  test('mixed: a kubo peer joins; bundled peers pin what its kubo holds and it pins what a bundled peer holds', async () => {
+    const kubo = await startKubo()
+    const kp = await initPeer({
+      ipfsApi: kubo.apiMultiaddr,
+      env: { CLUSTER_SECRET: SECRET, CLUSTER_PEERNAME: 'kubo-peer', ...FAST_TIMINGS }
+    })
+    peers.push(kp)
+    await kp.start(['--bootstrap', (await idOf(peers[0]!)).addresses.find((a) => a.startsWith('/ip4/127.0.0.1/'))!])
+    await waitFor(async () => {
+      const r = await peers[0]!.ctl(['--enc', 'json', 'peers', 'ls'])
+      return r.code === 0 && r.stdout.split('"peername"').length - 1 >= 4
+    }, 'four peers in the peerset', 60_000)
+    // kubo -> bundled: data only the kubo has, pinned everywhere
+    const fromKubo = await kubo.ipfsOk(['add', '-Q', '--pin=false'], { input: randomBytes(1024 * 1024).toString('base64') })
+    expect((await peers[0]!.ctl(['pin', 'add', '--replication-min', '4', '--replication-max', '4', fromKubo])).code).toBe(0)
+    await waitFor(async () => (await peersWith(fromKubo, 'pinned')).length === 4, `${fromKubo} PINNED on 4 peers`, 120_000)
+    for (const p of peers.slice(0, 3)) expect(await dagComplete(p, fromKubo)).toBe(true)
+    // bundled -> kubo: blocks written to one bundled peer only (--local), then pinned everywhere
+    const local = join(work, 'local.bin')
+    await writeFile(local, randomBytes(1024 * 1024))
+    const r = await peers[2]!.ctl(['add', '-Q', '--local', '--replication-min', '4', '--replication-max', '4', local], { timeoutMs: 120_000 })
+    expect(r.code).toBe(0)
+    const fromBundled = r.stdout.trim()
+    await waitFor(async () => (await peersWith(fromBundled, 'pinned')).length === 4, `${fromBundled} PINNED on 4 peers`, 120_000)
+    const ls = await kubo.ipfs(['pin', 'ls', '--type=recursive', fromBundled])
+    expect(ls.stdout).toContain(fromBundled)
   }, 300_000)
 })
