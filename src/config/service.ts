@@ -122,6 +122,9 @@ export function parseServiceConfig(rawInput: unknown, opts: ParseServiceConfigOp
   if (bundled && isPresent(raw, 'ipfs_connector', 'ipfshttp')) {
     throw new ConfigError(`${label}: ipfs_connector: both ipfshttp (kubo) and bundled are configured; keep only one`)
   }
+  if (bundled && isPresent(raw, 'api', 'ipfsproxy')) {
+    throw new ConfigError(`${label}: api.ipfsproxy relays kubo's RPC API, which ipfs_connector.bundled does not have; remove api.ipfsproxy or use kubo`)
+  }
 
   // normalize + env, per section; normalized again to check the types of env-provided values
   const cluster = normalize(CLUSTER.fields, raw.cluster, 'cluster', ctx)
@@ -364,6 +367,8 @@ export async function defaultServiceConfig(opts: DefaultServiceConfigOptions = {
   for (const [group, key, spec] of allSections()) {
     if (group === 'datastore' && key !== datastore) continue
     if (group === 'ipfs_connector' && key !== (ipfs === 'bundled' ? 'bundled' : 'ipfshttp')) continue
+    // the proxy relays kubo's RPC API: nothing to relay to with the bundled node
+    if (ipfs === 'bundled' && group === 'api' && key === 'ipfsproxy') continue
     sections.set(`${group}.${key}`, { group, key, spec, obj: normalize(spec.fields, {}, `${group}.${key}`, ctx) })
   }
 

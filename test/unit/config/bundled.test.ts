@@ -39,6 +39,13 @@ describe('ipfs_connector.bundled', () => {
     expect(() => parseServiceConfig(both, { folder: '/cfg', env: {} })).toThrow('both ipfshttp (kubo) and bundled')
   })
 
+  test('api.ipfsproxy (a relay to kubo) is not written with bundled, and refused next to it', async () => {
+    const json = await bundledInit()
+    expect(Object.keys(json.api as JsonObject).sort()).toEqual(['pinsvcapi', 'restapi'])
+    const withProxy = { ...json, api: { ...(json.api as JsonObject), ipfsproxy: {} } }
+    expect(() => parseServiceConfig(withProxy, { folder: '/cfg', env: {} })).toThrow('api.ipfsproxy relays kubo')
+  })
+
   test('bad values are refused naming the key', async () => {
     const json = await bundledInit()
     const parse = (over: JsonObject) => () => parseServiceConfig(withBundled(json, over), { folder: '/cfg', env: {} })

@@ -29,6 +29,8 @@ function sections(datastore: Datastore, ipfs: Ipfs = 'kubo'): Array<[string[], s
     for (const [key, spec] of Object.entries(comps)) {
       if (group === 'datastore' && key !== datastore) continue
       if (group === 'ipfs_connector' && key !== (ipfs === 'bundled' ? 'bundled' : 'ipfshttp')) continue
+      // no IPFS proxy (a relay to kubo) with the bundled node
+      if (ipfs === 'bundled' && group === 'api' && key === 'ipfsproxy') continue
       out.push([[group, key], `cluster_${key}`, spec])
     }
   }
