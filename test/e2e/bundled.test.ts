@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { type ClusterPeer, clusterBinary, FAST_TIMINGS, initPeer, startKubo, stopAllKubos, waitFor } from '../../scripts/launcher/index.ts'
+import { SqliteDatastore } from '../../src/datastore/sqlite.ts'
 import { FsBlockstore } from '../../src/ipfsconn/bundled/blockstore.ts'
 import { walkDag } from '../../src/ipfsconn/bundled/dag.ts'
 
@@ -75,6 +76,24 @@ async function dagComplete(p: ClusterPeer, root: string): Promise<boolean> {
   } catch {
     return false
   }
+}
+
+/** The CIDs of the pin records of a (stopped) peer's bundled node, read from its datastore. */
+async function pinRecords(p: ClusterPeer): Promise<string[]> {
+  const ds = new SqliteDatastore({ path: join(p.folder, 'ipfs', 'datastore.sqlite') })
+  await ds.open()
+  try {
+    const out: string[] = []
+    for await (const { value } of ds.query({ prefix: '/cluster-pins/' })) out.push((JSON.parse(new TextDecoder().decode(value)) as { cid: string }).cid)
+    return out
+  } finally {
+    await ds.close()
+  }
+}
+
+async function restart(i: number): Promise<void> {
+  const boot = i === 0 ? [] : ['--bootstrap', (await idOf(peers[0]!)).addresses.find((a) => a.startsWith('/ip4/127.0.0.1/'))!]
+  await peers[i]!.start(boot)
 }
 
 beforeAll(async () => {
@@ -169,11 +188,30 @@ describe('bundled cluster (no kubo)', () => {
       expect(await dagComplete(p, cid)).toBe(true)
       if (pinnedRoot.includes(ids[i]!)) expect(await dagComplete(p, root)).toBe(true)
     }
-    for (const [i, p] of peers.entries()) {
-      const boot = i === 0 ? [] : ['--bootstrap', (await idOf(peers[0]!)).addresses.find((a) => a.startsWith('/ip4/127.0.0.1/'))!]
-      await p.start(boot)
-    }
+    for (let i = 0; i < peers.length; i++) await restart(i)
     await waitFor(async () => (await peersWith(cid, 'pinned')).length === 3, `${cid} PINNED on 3 peers after restart`, 120_000)
+  }, 300_000)
+
+  test('kill -9 during a pin: every pin the node had recorded has all its blocks on disk', async () => {
+    const big = join(work, 'big.bin')
+    await writeFile(big, randomBytes(40 * 1024 * 1024))
+    // the blocks go to peer 0 only; peers 1 and 2 fetch them over bitswap
+    const r = await peers[0]!.ctl(['add', '-Q', '--local', '--replication-min', '3', '--replication-max', '3', big], { timeoutMs: 120_000 })
+    expect(r.code).toBe(0)
+    const cid = r.stdout.trim()
+    const victim = peers[1]!
+    const victimId = await peerIdOf(victim)
+    await waitFor(async () => {
+      const st = (await statusOf(peers[0]!, cid))?.peer_map[victimId]?.status
+      return st === 'pinning' || st === 'pinned'
+    }, `${cid} pinning on peer 1`, 60_000, 50)
+    await victim.kill()
+    const records = await pinRecords(victim)
+    expect(records.length).toBeGreaterThan(0)
+    for (const rec of records) expect({ rec, complete: await dagComplete(victim, rec) }).toEqual({ rec, complete: true })
+    await restart(1)
+    await waitFor(async () => (await peersWith(cid, 'pinned')).length === 3, `${cid} PINNED on 3 peers after the restart`, 120_000)
+    expect(await dagComplete(victim, cid)).toBe(true)
   }, 300_000)
 
   test('pin rm + ctl ipfs gc frees the space on the allocated peers', async () => {
