@@ -14,7 +14,7 @@ export interface BundledInit {
   listenMultiaddress: string[]
   /** Multiaddrs announced to other peers instead of the listen ones (empty = the listen addresses). */
   announceMultiaddress: string[]
-  /** Multiaddrs (with `/p2p/<id>`) dialed at start and kept connected. */
+  /** Multiaddrs (with `/p2p/<id>`) dialed once at start (failures are logged). */
   bootstrap: string[]
   /** Maximum total size of the stored blocks, bytes (0 = no limit); reported as `StorageMax`. */
   storageMaxBytes: number

@@ -158,6 +158,7 @@ export class BundledConnector implements IPFSConnector {
   async start(): Promise<void> {
     if (this.heliaNode !== undefined) return
     this.run = new AbortController()
+    let helia: HeliaWithLibp2p<BundledServices> | undefined
     try {
       await this.blockstore.open()
       const ds = new SqliteDatastore({ path: join(this.init.folder, 'datastore.sqlite'), synchronous: 'full' })
@@ -176,7 +177,7 @@ export class BundledConnector implements IPFSConnector {
         }
         protector = preSharedKey({ psk })
       }
-      const helia = withBitswap(
+      helia = withBitswap(
         withLibp2pLight(
           createHeliaLight({
             blockstore: this.blockstore,
@@ -199,6 +200,8 @@ export class BundledConnector implements IPFSConnector {
       await helia.start()
       this.heliaNode = helia
     } catch (err) {
+      // a half-started node (e.g. a listen address in use) must not keep its sockets
+      await helia?.stop().catch(() => {})
       await this.datastore?.close().catch(() => {})
       this.datastore = undefined
       throw toIpfsError('start', err)

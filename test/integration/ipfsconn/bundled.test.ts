@@ -178,6 +178,17 @@ describe('bundled connector: network', () => {
     await expect(new BundledConnector(init('psk-none', { swarmKeyFile: join(tmp, 'absent.key') })).start()).rejects.toThrow('bundled.swarm_key_file')
   })
 
+  test('a listen address in use fails the start with an IPFSError; the same folder starts afterwards', async () => {
+    const a = await node('listen-a')
+    const used = (await a.id()).addresses[0]!.split('/p2p/')[0]!
+    const b = new BundledConnector(init('listen-b', { listenMultiaddress: [used] }))
+    await expect(b.start()).rejects.toThrow('bundled IPFS (start)')
+    const again = new BundledConnector(init('listen-b'))
+    await again.start()
+    started.push(again)
+    expect((await again.id()).addresses.length).toBeGreaterThan(0)
+  })
+
   test('a CID nobody has fails with a pin timeout message', async () => {
     const c = await node('timeout', { pinTimeoutMs: 1500 })
     const missing = CID.createV1(0x55, await sha256.digest(crypto.getRandomValues(new Uint8Array(32))))
