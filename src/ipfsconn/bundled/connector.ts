@@ -52,6 +52,7 @@ import { AbortError, InvalidArgumentError, IPFSError, NotFoundError } from '../.
 import { clusterTcp } from '../../host/tcp.ts'
 import type { AbortOptions, IPFSConnector, IPFSPinInfo, PinProgressHandler } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
+import { clusterMetrics } from '../../observability/metrics.ts'
 import type { HttpListener } from '../../runtime/http.ts'
 import { noiseCrypto } from '../../runtime/noise-crypto.ts'
 import type { ID, IPFSID, IPFSPinStatus, IPFSRepoStat, Pin } from '../../types/index.ts'
@@ -316,6 +317,7 @@ export class BundledConnector implements IPFSConnector {
     const scope = new Scope(timeoutMs, `pin timeout: no progress for ${timeoutMs} ms while pinning ${cid}`, options.signal, this.run.signal)
     const live = new Set<string>()
     this.inflight.add(live)
+    clusterMetrics.pinsPinAdd.inc()
     let blocks = 0
     try {
       const helia = this.helia
@@ -338,8 +340,10 @@ export class BundledConnector implements IPFSConnector {
       )
       const rec: BundledPinRecord = { cid, depth: pin.maxDepth < 0 ? -1 : pin.maxDepth, name: pin.name }
       await this.ds.put(this.pinKey(pin.cid), new TextEncoder().encode(JSON.stringify(rec)))
+      clusterMetrics.pinsIpfsPins.inc()
       log.info(`IPFS Pin request succeeded: ${cid} (${blocks} blocks)`)
     } catch (err) {
+      clusterMetrics.pinsPinAddErrors.inc()
       throw scope.fail('pin/add', toIpfsError('pin/add', err))
     } finally {
       this.inflight.delete(live)
@@ -365,6 +369,7 @@ export class BundledConnector implements IPFSConnector {
     } finally {
       scope.close()
     }
+    clusterMetrics.pinsIpfsPins.dec()
     log.info(`IPFS Unpin request succeeded: ${cid}`)
   }
 
@@ -381,11 +386,15 @@ export class BundledConnector implements IPFSConnector {
         .filter((s) => s !== '')
     )
     if (filters.size === 0) filters.add('all')
+    let total = 0
     for await (const r of this.records()) {
       options.signal?.throwIfAborted()
       const type: IPFSPinStatus = r.depth === 0 ? 'direct' : 'recursive'
-      if (filters.has('all') || filters.has(type)) yield { cid: CID.parse(r.cid), type }
+      if (!filters.has('all') && !filters.has(type)) continue
+      total++
+      yield { cid: CID.parse(r.cid), type }
     }
+    clusterMetrics.pinsIpfsPins.set(total)
   }
 
   /** `recursive` / `direct` from the pinset record of `pin.cid`, else `unpinned`. */
@@ -567,11 +576,15 @@ export class BundledConnector implements IPFSConnector {
     if (hasher === undefined) throw new IPFSError(`bundled IPFS (block/put): unsupported hash "${opts.mhtype}"`)
     let cid: CID = CID.createV1(codec, await hasher.digest(data))
     if (opts.cidVersion === 0 && codec === 0x70 && hasher.code === sha256.code) cid = cid.toV0()
+    clusterMetrics.blocksPut.inc()
     try {
       await this.helia.blockstore.put(cid, data, options)
     } catch (err) {
+      clusterMetrics.blocksPutErrors.inc()
       throw toIpfsError('block/put', err)
     }
+    clusterMetrics.blocksAdded.inc()
+    clusterMetrics.blocksAddedSize.inc(data.length)
     return cid
   }
 
@@ -608,11 +621,15 @@ export class BundledConnector implements IPFSConnector {
       if (!uint8ArrayEquals(digest.bytes, cid.multihash.bytes)) {
         throw new IPFSError(`bundled IPFS (block/put): the bytes of block ${cid} do not match its multihash`)
       }
+      clusterMetrics.blocksPut.inc()
       try {
         await bs.put(cid, bytes)
       } catch (err) {
+        clusterMetrics.blocksPutErrors.inc()
         throw toIpfsError('block/put', err)
       }
+      clusterMetrics.blocksAdded.inc()
+      clusterMetrics.blocksAddedSize.inc(bytes.length)
     }
   }
 }
