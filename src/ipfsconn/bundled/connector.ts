@@ -522,7 +522,7 @@ export class BundledConnector implements IPFSConnector {
       for await (const c of this.blockstore.keys()) {
         scope.signal.throwIfAborted()
         const k = blockKey(c)
-        if (marked.has(k) || written.has(k) || [...this.inflight].some((s) => s.has(k))) continue
+        if (marked.has(k) || written.has(k) || this.inFlight(k)) continue
         try {
           await this.blockstore.delete(c)
           yield { key: c, error: '' }
@@ -538,6 +538,12 @@ export class BundledConnector implements IPFSConnector {
       this.gcRunning = undefined
       done()
     }
+  }
+
+  /** Whether a pin being fetched has asked for this block. */
+  private inFlight(key: string): boolean {
+    for (const live of this.inflight) if (live.has(key)) return true
+    return false
   }
 
   // ---------------------------------------------------------------- blocks
