@@ -6,6 +6,7 @@
  *   npm run cluster                 # 3 peers (--peers N for another number)
  *   npm run cluster -- --once       # run the demo and stop
  *   npm run cluster -- --keep       # on exit, leave the peers' and kubos' folders (and say where)
+ *   npm run cluster -- --bundled    # no kubo: each peer runs its embedded IPFS node (ipfs_connector.bundled)
  *
  * Like upstream's docker-compose quick-start, with no Docker: kubo comes
  * from scripts/kubo.sh, the cluster peers are dist/ipfs-cluster (built
@@ -24,6 +25,7 @@ const ROOT = resolve(import.meta.dir, '..')
 const args = process.argv.slice(2)
 const once = args.includes('--once')
 const keep = args.includes('--keep')
+const bundled = args.includes('--bundled')
 const peersIdx = args.indexOf('--peers')
 const N = peersIdx >= 0 ? Number(args[peersIdx + 1]) : Number(process.env.CLUSTER_PEERS ?? 3)
 if (!Number.isInteger(N) || N < 1 || N > 9) throw new Error('--peers must be between 1 and 9')
@@ -59,21 +61,25 @@ async function main(): Promise<void> {
   const b = spawnSync(process.execPath, [join(ROOT, 'scripts/build.ts')], { cwd: ROOT, stdio: 'inherit' })
   if (b.status !== 0) throw new Error('build failed')
   const bin = clusterBinary()
-  say('installing/locating kubo (scripts/kubo.sh) ...')
+  const startedAt = performance.now()
+  if (!bundled) say('installing/locating kubo (scripts/kubo.sh) ...')
   const secret = randomBytes(32).toString('hex')
 
   for (let i = 0; i < N; i++) {
-    const k = await startKubo()
-    kubos.push(k)
+    const k = bundled ? undefined : await startKubo()
+    if (k !== undefined) kubos.push(k)
     const p = await initPeer({
-      ipfsApi: k.apiMultiaddr,
+      ipfsApi: k?.apiMultiaddr ?? '/ip4/127.0.0.1/tcp/5001',
+      ...(bundled ? { initArgs: ['--ipfs', 'bundled'] } : {}),
       env: {
         CLUSTER_SECRET: secret,
         CLUSTER_PEERNAME: `peer${i}`,
         CLUSTER_MONITORPINGINTERVAL: '2s',
         CLUSTER_DISK_METRICTTL: '5s',
         CLUSTER_DISABLEREPINNING: 'false',
-        CLUSTER_IPFSHTTP_CONNECTSWARMSDELAY: '1s'
+        CLUSTER_IPFSHTTP_CONNECTSWARMSDELAY: '1s',
+        CLUSTER_BUNDLED_LISTENMULTIADDRESS: '/ip4/127.0.0.1/tcp/0',
+        CLUSTER_BUNDLED_CONNECTSWARMSDELAY: '1s'
       }
     })
     peers.push(p)
@@ -84,7 +90,7 @@ async function main(): Promise<void> {
       if (addr !== undefined) bootstrap.push('--bootstrap', addr)
     }
     await p.start(bootstrap)
-    say(`peer${i}: REST API ${p.apiMultiaddr}, kubo API ${k.apiMultiaddr}, folder ${p.folder}`)
+    say(`peer${i}: REST API ${p.apiMultiaddr}, ${k !== undefined ? `kubo API ${k.apiMultiaddr}` : `bundled IPFS gateway ${await bundledGateway(p)}`}, folder ${p.folder}`)
   }
   const p0 = peers[0]!
   if (N > 1) {
@@ -104,13 +110,23 @@ async function main(): Promise<void> {
   scratch.push(dir)
   await writeFile(join(dir, 'README.md'), await Bun.file(join(ROOT, 'README.md')).text())
   await writeFile(join(dir, 'random.bin'), randomBytes(3 * 1024 * 1024 + 17))
-  const out = await kubos[0]!.ipfsOk(['add', '-r', '-Q', '--pin=false', dir])
-  const cid = out.trim()
-  say(`\nadded a folder to kubo 0 (README.md + 3 MiB random): ${cid}`)
   const repl = N >= 3 ? ['--replication', '2'] : []
-  const pin = await p0.ctl(['pin', 'add', ...repl, '--wait', '--wt', '120', '--name', 'demo', cid], { timeoutMs: 150_000 })
-  process.stdout.write(pin.stdout + pin.stderr)
-  if (pin.code !== 0) throw new Error(`pin add failed with exit code ${pin.code}`)
+  let cid: string
+  if (bundled) {
+    // no kubo: the cluster's adder writes the blocks into the allocated peers' bundled nodes
+    const addRepl = N >= 3 ? ['--replication-min', '2', '--replication-max', '2'] : []
+    const add = await p0.ctl(['add', '-r', '-Q', ...addRepl, '--name', 'demo', '--wait', dir], { timeoutMs: 150_000 })
+    if (add.code !== 0) throw new Error(`ctl add failed with exit code ${add.code}: ${add.stderr}`)
+    cid = add.stdout.trim()
+    say(`\nadded a folder through the cluster (README.md + 3 MiB random): ${cid}`)
+    say(`first PINNED ${((performance.now() - startedAt) / 1000).toFixed(1)} s after start (build included)`)
+  } else {
+    cid = (await kubos[0]!.ipfsOk(['add', '-r', '-Q', '--pin=false', dir])).trim()
+    say(`\nadded a folder to kubo 0 (README.md + 3 MiB random): ${cid}`)
+    const pin = await p0.ctl(['pin', 'add', ...repl, '--wait', '--wt', '120', '--name', 'demo', cid], { timeoutMs: 150_000 })
+    process.stdout.write(pin.stdout + pin.stderr)
+    if (pin.code !== 0) throw new Error(`pin add failed with exit code ${pin.code}`)
+  }
   const st = await p0.ctl(['status', cid])
   say('\n$ ipfs-cluster-ctl status ' + cid)
   process.stdout.write(st.stdout)
@@ -118,6 +134,7 @@ async function main(): Promise<void> {
     const ls = await k.ipfs(['pin', 'ls', '--type=recursive', cid])
     say(`kubo ${i} pin ls: ${ls.code === 0 ? ls.stdout.trim() : 'not pinned here'}`)
   }
+  if (bundled) for (const [i, p] of peers.entries()) say(`peer${i} gateway: ${await bundledGateway(p)}/ipfs/${cid}/README.md`)
 
   say(`
 The cluster is running. Try:
@@ -126,12 +143,20 @@ The cluster is running. Try:
   ctl peers ls
   ctl status ${cid}
   ctl pin ls
-  ctl pin add --wait <cid>         # a CID that kubo holds; or /ipfs/<cid>/path
+  ctl pin add --wait <cid>         # a CID that ${bundled ? 'a peer holds' : 'kubo holds'}; or /ipfs/<cid>/path
+  ctl add -r <folder>              # add through the cluster
   ctl health metrics freespace
   ctl pin rm ${cid}
-kubo 0 CLI: IPFS_PATH=${kubos[0]!.repo} ${await kuboBinary()} ...
+${bundled ? 'ctl ipfs gc                      # frees the unpinned blocks' : `kubo 0 CLI: IPFS_PATH=${kubos[0]!.repo} ${await kuboBinary()} ...`}
 Press Ctrl-C to stop everything${keep ? ' (the folders stay: --keep)' : ''}.`)
   if (once) await shutdown(0)
+}
+
+/** `http://host:port` of a bundled peer's gateway (from its service.json). */
+async function bundledGateway(p: ClusterPeer): Promise<string> {
+  const cfg = (await p.readConfig()) as { ipfs_connector?: { bundled?: { gateway_listen_multiaddress?: string } } }
+  const m = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(cfg.ipfs_connector?.bundled?.gateway_listen_multiaddress ?? '')
+  return m !== null ? `http://${m[1]}:${m[2]}` : '(no gateway)'
 }
 
 process.on('SIGINT', () => void shutdown(0))

@@ -22,7 +22,8 @@ import { openDatastore, type OpenedDatastore } from './datastore/index.ts'
 import { createDiskInformer } from './informer/disk/index.ts'
 import { createPinQueueInformer } from './informer/pinqueue/index.ts'
 import { createTagsInformer } from './informer/tags/index.ts'
-import type { AbortOptions, Consensus, Informer, Startable } from './interfaces.ts'
+import type { AbortOptions, Consensus, Informer, IPFSConnector, Startable } from './interfaces.ts'
+import { createBundledConnector } from './ipfsconn/bundled/index.ts'
 import { IpfsHttpConnector } from './ipfsconn/ipfshttp/index.ts'
 import { createPubsubMonitor } from './monitor/pubsubmon/index.ts'
 import { clusterRpcClient, createRpc, DEFAULT_RPC_POLICY, peerStoreAddresses, registerClusterRpc } from './rpc/index.ts'
@@ -154,13 +155,19 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     // connect_swarms: this peer's kubo connects to the other peers' kubos,
     // found through Cluster.Peers on this peer (as upstream, over RPC)
     // and, every informer_trigger_interval pins, asks this peer to publish its metrics
-    const ipfs = new IpfsHttpConnector(
-      { ...config.ipfsConnector.ipfshttp },
-      {
-        clusterPeers: (o) => rpcClient.peers(peerId, o),
-        sendInformersMetrics: (o) => rpcClient.sendInformersMetrics(peerId, { signal: o?.signal })
-      }
-    )
+    const clusterPeers = (o?: { signal?: AbortSignal }) => rpcClient.peers(peerId, o)
+    const bundledCfg = config.ipfsConnector.bundled
+    // ipfs_connector.bundled: the embedded IPFS node replaces kubo
+    const ipfs: IPFSConnector =
+      bundledCfg !== null
+        ? createBundledConnector({ ...bundledCfg }, { clusterPeers })
+        : new IpfsHttpConnector(
+            { ...config.ipfsConnector.ipfshttp },
+            {
+              clusterPeers,
+              sendInformersMetrics: (o) => rpcClient.sendInformersMetrics(peerId, { signal: o?.signal })
+            }
+          )
     const trackerCfg = config.pinTracker.stateless
     const tracker = createStatelessPinTracker(
       {

@@ -505,6 +505,64 @@ export const IPFSHTTP = section({
   ]
 })
 
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 }
+
+/**
+ * A kubo-style size (`"10GB"`, `"512MiB"`, `"1000"`) in bytes; `""` or `"0"` = 0.
+ * @throws Error for anything else (a ConfigError naming the key when read from service.json)
+ */
+export function parseByteSize(s: string): number {
+  if (s.trim() === '') return 0
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(s)
+  const unit = BYTE_UNITS[(m?.[2] ?? '').toLowerCase()]
+  if (m === null || unit === undefined) throw new Error(`invalid size "${s}" (want e.g. "10GB", "512MiB", "0" for no limit)`)
+  return Math.floor(Number(m[1]) * unit)
+}
+
+/**
+ * Ours: the bundled IPFS node (an embedded Helia in place of kubo; see
+ * src/ipfsconn/bundled/). Present = chosen instead of `ipfshttp`.
+ */
+export const BUNDLED = section({
+  fields: [
+    // folder of the node's blocks, pinset and identity (`<config>/ipfs` by default)
+    { key: 'folder', go: 'Folder', kind: 'string', def: 'ipfs', zeroIsDefault: true, prop: 'folder', path: true },
+    // libp2p listen addresses of the IPFS node (its own node, not the cluster swarm)
+    {
+      key: 'listen_multiaddress',
+      go: 'ListenMultiaddress',
+      kind: 'strings',
+      def: ['/ip4/0.0.0.0/tcp/4001'],
+      prop: 'listenMultiaddress',
+      check: 'multiaddrs',
+      randomPort: true
+    },
+    { key: 'announce_multiaddress', go: 'AnnounceMultiaddress', kind: 'list', def: [], prop: 'announceMultiaddress', check: 'multiaddrs' },
+    // multiaddrs with /p2p/<id> dialed at start
+    { key: 'bootstrap', go: 'Bootstrap', kind: 'list', def: [], prop: 'bootstrap', check: 'multiaddrs' },
+    // kubo-style size ("10GB", "512MiB"; "0" = no limit): writes past it fail; reported as StorageMax
+    { key: 'storage_max', go: 'StorageMax', kind: 'string', def: '10GB', prop: 'storageMaxBytes', convert: (v: string) => parseByteSize(v) },
+    { key: 'connect_swarms_delay', go: 'ConnectSwarmsDelay', kind: 'duration', def: '30s', prop: 'connectSwarmsDelayMs' },
+    { key: 'pin_timeout', go: 'PinTimeout', kind: 'duration', def: '2m0s', prop: 'pinTimeoutMs' },
+    { key: 'unpin_timeout', go: 'UnpinTimeout', kind: 'duration', def: '3h0m0s', prop: 'unpinTimeoutMs' },
+    { key: 'repogc_timeout', go: 'RepoGCTimeout', kind: 'duration', def: '24h0m0s', prop: 'repoGcTimeoutMs' },
+    // block requests in flight at once while fetching a DAG
+    { key: 'fetch_concurrency', go: 'FetchConcurrency', kind: 'int', def: 32, zeroIsDefault: true, prop: 'fetchConcurrency', min: 1 },
+    // read-only HTTP gateway (/ipfs/<cid>[/path], ?format=raw|car); "" = none
+    {
+      key: 'gateway_listen_multiaddress',
+      go: 'GatewayListenMultiaddress',
+      kind: 'string',
+      def: '/ip4/127.0.0.1/tcp/8080',
+      prop: 'gatewayListenMultiaddress',
+      randomPort: true
+    },
+    // kubo-style swarm.key of a private IPFS network; "" = public network
+    { key: 'swarm_key_file', go: 'SwarmKeyFile', kind: 'string', def: '', omitEmpty: true, prop: 'swarmKeyFile', path: true },
+    { key: 'unpin_disable', go: 'UnpinDisable', kind: 'bool', def: false, omitEmpty: true, prop: 'unpinDisable' }
+  ]
+})
+
 /** Upstream `pintracker/stateless/config.go` `Config`. */
 export const STATELESS = section({
   fields: [
@@ -700,7 +758,7 @@ export const SQLITE = section({
 export const SECTIONS = {
   consensus: { crdt: CRDT, raft: RAFT },
   api: { ipfsproxy: IPFSPROXY, pinsvcapi: PINSVCAPI, restapi: RESTAPI },
-  ipfs_connector: { ipfshttp: IPFSHTTP },
+  ipfs_connector: { bundled: BUNDLED, ipfshttp: IPFSHTTP },
   pin_tracker: { stateless: STATELESS },
   monitor: { pubsubmon: PUBSUBMON },
   allocator: { balanced: BALANCED },

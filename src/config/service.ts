@@ -117,6 +117,13 @@ export function parseServiceConfig(rawInput: unknown, opts: ParseServiceConfigOp
   const consensusName: ConsensusName = hasRaft ? 'raft' : 'crdt'
 
   const datastore = chooseDatastore(raw, label)
+  const bundled = isPresent(raw, 'ipfs_connector', 'bundled')
+  if (bundled && isPresent(raw, 'ipfs_connector', 'ipfshttp')) {
+    throw new ConfigError(`${label}: ipfs_connector: both ipfshttp (kubo) and bundled are configured; keep only one`)
+  }
+  if (bundled && isPresent(raw, 'api', 'ipfsproxy')) {
+    throw new ConfigError(`${label}: api.ipfsproxy relays kubo's RPC API, which ipfs_connector.bundled does not have; remove api.ipfsproxy or use kubo`)
+  }
 
   // normalize + env, per section; normalized again to check the types of env-provided values
   const cluster = normalize(CLUSTER.fields, raw.cluster, 'cluster', ctx)
@@ -127,6 +134,7 @@ export function parseServiceConfig(rawInput: unknown, opts: ParseServiceConfigOp
     if (group === 'datastore' && key !== datastore) continue
     // crdt is read with its defaults in raft mode (never written); raft only in raft mode
     if (group === 'consensus' && key === 'raft' && consensusName !== 'raft') continue
+    if (group === 'ipfs_connector' && key === 'bundled' && !bundled) continue
     const path = `${group}.${key}`
     const isThere = isPresent(raw, group, key)
     if (isThere) present.add(path)
@@ -160,7 +168,10 @@ export function parseServiceConfig(rawInput: unknown, opts: ParseServiceConfigOp
       pinsvcapi: readIfPresent('api', 'pinsvcapi', s.api.pinsvcapi),
       ipfsproxy: readIfPresent('api', 'ipfsproxy', s.api.ipfsproxy)
     },
-    ipfsConnector: { ipfshttp: read('ipfs_connector', 'ipfshttp', s.ipfs_connector.ipfshttp) },
+    ipfsConnector: {
+      ipfshttp: read('ipfs_connector', 'ipfshttp', s.ipfs_connector.ipfshttp),
+      bundled: readIfPresent('ipfs_connector', 'bundled', s.ipfs_connector.bundled)
+    },
     pinTracker: { stateless: read('pin_tracker', 'stateless', s.pin_tracker.stateless) },
     monitor: { pubsubmon: read('monitor', 'pubsubmon', s.monitor.pubsubmon) },
     allocator: { balanced: read('allocator', 'balanced', s.allocator.balanced) },
@@ -186,6 +197,8 @@ export function parseServiceConfig(rawInput: unknown, opts: ParseServiceConfigOp
     if (obj === undefined) continue
     if (OPTIONAL_GROUPS.includes(group) && !present.has(path)) continue
     if (group === 'consensus' && key !== consensusName) continue
+    // the bundled IPFS node replaces kubo: its section alone is written
+    if (path === 'ipfs_connector.ipfshttp' && bundled) continue
     const out = (json[group] as JsonObject | undefined) ?? {}
     out[key] = toJson(spec.fields, obj)
     json[group] = out
@@ -310,6 +323,8 @@ export interface DefaultServiceConfigOptions {
   consensus?: ConsensusName
   /** Default sqlite. */
   datastore?: DatastoreName
+  /** `kubo` (default: section `ipfs_connector.ipfshttp`) or `bundled` (section `ipfs_connector.bundled`: an embedded IPFS node). */
+  ipfs?: 'kubo' | 'bundled'
   /** Pick free random ports for the listeners declared `randomPort` (cluster, restapi, pinsvcapi, ipfsproxy; `--randomports`). */
   randomPorts?: boolean
   /** Hex secret ("" = no private network); wins over CLUSTER_SECRET. Default: random 32 bytes. */
@@ -351,9 +366,14 @@ export async function defaultServiceConfig(opts: DefaultServiceConfigOptions = {
   cluster.secret = generateClusterSecret()
 
   const sections = new Map<string, { group: string; key: string; spec: Section; obj: JsonObject }>()
+  const ipfs = opts.ipfs ?? 'kubo'
+  if (ipfs !== 'kubo' && ipfs !== 'bundled') throw new ConfigError(`ipfs "${String(ipfs)}": must be kubo or bundled`)
   for (const [group, key, spec] of allSections()) {
     if (group === 'datastore' && key !== datastore) continue
     if (group === 'consensus' && key !== consensus) continue
+    if (group === 'ipfs_connector' && key !== (ipfs === 'bundled' ? 'bundled' : 'ipfshttp')) continue
+    // the proxy relays kubo's RPC API: nothing to relay to with the bundled node
+    if (ipfs === 'bundled' && group === 'api' && key === 'ipfsproxy') continue
     sections.set(`${group}.${key}`, { group, key, spec, obj: normalize(spec.fields, {}, `${group}.${key}`, ctx) })
   }
 
@@ -363,7 +383,10 @@ export async function defaultServiceConfig(opts: DefaultServiceConfigOptions = {
       const listeners: Array<{ spec: Section; obj: JsonObject }> = [{ spec: CLUSTER, obj: cluster }, ...sections.values()]
       for (const { spec, obj } of listeners) {
         for (const f of spec.fields) {
-          if (f.randomPort === true) obj[f.key] = await randomizePorts(obj[f.key] as string[], holders)
+          if (f.randomPort !== true) continue
+          const v = obj[f.key]
+          if (typeof v === 'string') obj[f.key] = v === '' ? v : ((await randomizePorts([v], holders))[0] ?? v)
+          else obj[f.key] = await randomizePorts(v as string[], holders)
         }
       }
     } finally {

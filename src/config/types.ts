@@ -12,6 +12,7 @@ import type {
   CRDT,
   RAFT,
   DISK,
+  BUNDLED,
   IPFSHTTP,
   IPFSPROXY,
   LEVELDB,
@@ -38,6 +39,8 @@ export type RaftConfig = SectionConfig<typeof RAFT>
 export type RestApiConfig = SectionConfig<typeof RESTAPI>
 /** Upstream `api/ipfsproxy/config.go` `Config`. */
 export type IpfsProxyConfig = SectionConfig<typeof IPFSPROXY>
+/** Ours: the bundled IPFS node (`ipfs_connector.bundled`). */
+export type BundledConfig = SectionConfig<typeof BUNDLED>
 /** Upstream `ipfsconn/ipfshttp/config.go` `Config`. */
 export type IpfsHttpConfig = SectionConfig<typeof IPFSHTTP>
 /** Upstream `pintracker/stateless/config.go` `Config`. */
@@ -79,7 +82,8 @@ export interface ServiceConfig {
     pinsvcapi: RestApiConfig | null
     ipfsproxy: IpfsProxyConfig | null
   }
-  ipfsConnector: { ipfshttp: IpfsHttpConfig }
+  /** `bundled` set (section present) = the embedded IPFS node replaces kubo. */
+  ipfsConnector: { ipfshttp: IpfsHttpConfig; bundled: BundledConfig | null }
   pinTracker: { stateless: StatelessTrackerConfig }
   monitor: { pubsubmon: PubsubMonConfig }
   allocator: { balanced: BalancedAllocatorConfig }

@@ -49,6 +49,12 @@ or the initial raft voters (raft: init_peerset).`,
     { name: 'consensus', kind: 'string', default: 'crdt', usage: 'consensus component: crdt or raft' },
     { name: 'datastore', kind: 'string', default: 'sqlite', usage: 'datastore backend: sqlite or leveldb' },
     {
+      name: 'ipfs',
+      kind: 'string',
+      default: 'kubo',
+      usage: 'IPFS node: kubo (a separate daemon, ipfs_connector.ipfshttp) or bundled (embedded, ipfs_connector.bundled)'
+    },
+    {
       name: 'custom-secret',
       aliases: ['s'],
       kind: 'bool',
@@ -82,6 +88,7 @@ or the initial raft voters (raft: init_peerset).`,
       const json = await defaultServiceConfig({
         consensus: flags.string('consensus') as ConsensusName,
         datastore: flags.string('datastore') as DatastoreName,
+        ipfs: flags.string('ipfs') as 'kubo' | 'bundled',
         randomPorts: flags.bool('randomports'),
         secret,
         env

@@ -78,7 +78,7 @@ type AbortCause = 'timeout' | 'caller' | 'stopped'
  * signal and a (resettable) timeout, merged into `signal`. `fail()` turns
  * whatever went wrong into the right error class.
  */
-class Scope {
+export class Scope {
   readonly signal: AbortSignal
   private readonly controller = new AbortController()
   private readonly timeoutMessage: string
@@ -594,22 +594,8 @@ export class IpfsHttpConnector implements IPFSConnector {
    * @throws InvalidArgumentError (unparseable path), IPFSError, AbortError
    */
   async resolve(path: string, options: AbortOptions = {}): Promise<CID> {
-    let p = path.trim()
-    if (!p.startsWith('/')) p = `/ipfs/${p}`
-    const segs = p.split('/').filter((s) => s !== '')
-    const ns = segs[0]
-    if (segs.length < 2 || (ns !== 'ipfs' && ns !== 'ipns' && ns !== 'ipld')) {
-      throw new InvalidArgumentError(`invalid path "${path}"`)
-    }
-    if (ns !== 'ipns') {
-      let root: CID
-      try {
-        root = CID.parse(segs[1]!)
-      } catch (err) {
-        throw new InvalidArgumentError(`invalid path "${path}": ${describe(err)}`)
-      }
-      if (segs.length === 2) return root
-    }
+    const { segs, root } = parseIpfsPath(path)
+    if (root !== undefined && segs.length === 2) return root
     const res = await this.postJSON<{ Path?: string }>('resolve', [['arg', `/${segs.join('/')}`]], options)
     const out = (res.Path ?? '').split('/').filter((s) => s !== '')
     if (out.length < 2 || (out[0] !== 'ipfs' && out[0] !== 'ipld')) {
@@ -805,6 +791,25 @@ export class IpfsHttpConnector implements IPFSConnector {
   }
 }
 
+/**
+ * Splits an IPFS path (`/ipfs/<cid>/…`, `/ipns/…`, `/ipld/<cid>/…`, or a
+ * bare CID) into its segments and, except for `/ipns/`, its root CID.
+ * @throws InvalidArgumentError for another namespace, a missing root or an invalid CID
+ */
+export function parseIpfsPath(path: string): { segs: string[]; root: CID | undefined } {
+  let p = path.trim()
+  if (!p.startsWith('/')) p = `/ipfs/${p}`
+  const segs = p.split('/').filter((s) => s !== '')
+  const ns = segs[0]
+  if (segs.length < 2 || (ns !== 'ipfs' && ns !== 'ipns' && ns !== 'ipld')) throw new InvalidArgumentError(`invalid path "${path}"`)
+  if (ns === 'ipns') return { segs, root: undefined }
+  try {
+    return { segs, root: CID.parse(segs[1]!) }
+  } catch (err) {
+    throw new InvalidArgumentError(`invalid path "${path}": ${describe(err)}`)
+  }
+}
+
 /** Upstream `pinArgs`: recursive / direct / recursive with max-depth. */
 function pinArgs(maxDepth: number): Query {
   if (maxDepth < 0) return [['recursive', 'true']]
@@ -842,7 +847,7 @@ function parseKey(k: unknown): CID | null {
 }
 
 /** Resolves after `ms`, or early (without error) when `signal` aborts; leaves no timer behind. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) {
       resolve()

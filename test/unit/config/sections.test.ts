@@ -21,14 +21,18 @@ beforeAll(() => {
 type Datastore = 'sqlite' | 'leveldb'
 
 type ConsensusName = 'crdt' | 'raft'
+type Ipfs = 'kubo' | 'bundled'
 
-/** [json path, envconfig prefix, section] of every section `service init` writes for a datastore and a consensus. */
-function sections(datastore: Datastore, consensus: ConsensusName): Array<[string[], string, Section]> {
+/** [json path, envconfig prefix, section] of every section `service init` writes for a datastore, a consensus and an IPFS node. */
+function sections(datastore: Datastore, consensus: ConsensusName, ipfs: Ipfs = 'kubo'): Array<[string[], string, Section]> {
   const out: Array<[string[], string, Section]> = [[['cluster'], 'cluster', CLUSTER]]
   for (const [group, comps] of Object.entries(SECTIONS) as [string, Record<string, Section>][]) {
     for (const [key, spec] of Object.entries(comps)) {
       if (group === 'datastore' && key !== datastore) continue
       if (group === 'consensus' && key !== consensus) continue
+      if (group === 'ipfs_connector' && key !== (ipfs === 'bundled' ? 'bundled' : 'ipfshttp')) continue
+      // no IPFS proxy (a relay to kubo) with the bundled node
+      if (ipfs === 'bundled' && group === 'api' && key === 'ipfsproxy') continue
       out.push([[group, key], `cluster_${key}`, spec])
     }
   }
@@ -69,19 +73,20 @@ function typedOf(c: ServiceConfig, path: string[]): unknown {
   return at(c, [group, ...path.slice(1)])
 }
 
-for (const [datastore, consensus] of [
-  ['sqlite', 'crdt'],
-  ['leveldb', 'crdt'],
-  ['sqlite', 'raft']
+for (const [datastore, consensus, ipfs] of [
+  ['sqlite', 'crdt', 'kubo'],
+  ['leveldb', 'crdt', 'kubo'],
+  ['sqlite', 'raft', 'kubo'],
+  ['sqlite', 'crdt', 'bundled']
 ] as const) {
-  describe(`declarations (${datastore}, ${consensus})`, () => {
+  describe(`declarations (${datastore}, ${consensus}, ${ipfs})`, () => {
     let init: JsonObject
     beforeAll(async () => {
-      init = await defaultServiceConfig({ datastore, consensus, peerName: 'p', secret: 'ab'.repeat(32) })
+      init = await defaultServiceConfig({ datastore, consensus, ipfs, peerName: 'p', secret: 'ab'.repeat(32) })
     })
 
     test('service init writes every declared key, and only those', () => {
-      for (const [path, env, spec] of sections(datastore, consensus)) {
+      for (const [path, env, spec] of sections(datastore, consensus, ipfs)) {
         const fields = walk(spec.fields, path, env)
         for (const { f, path: p } of fields) {
           const parent = at(init, p.slice(0, -1)) as JsonObject
@@ -99,8 +104,8 @@ for (const [datastore, consensus] of [
     })
 
     test('every scalar key is reachable by its envconfig variable, and no two keys share one', () => {
-      const all = sections(datastore, consensus).flatMap(([path, env, spec]) => walk(spec.fields, path, env))
-      const names = sections(datastore, consensus).flatMap(([, env, spec]) => envNames(spec.fields, env))
+      const all = sections(datastore, consensus, ipfs).flatMap(([path, env, spec]) => walk(spec.fields, path, env))
+      const names = sections(datastore, consensus, ipfs).flatMap(([, env, spec]) => envNames(spec.fields, env))
       expect(new Set(names).size).toBe(names.length)
       // engine options are the only key upstream's envconfig cannot set
       expect(all.filter(({ f }) => f.noEnv === true).map(({ path }) => path.join('.'))).toEqual(
@@ -121,7 +126,7 @@ for (const [datastore, consensus] of [
 
     test('every declared key has a typed property, unique in its struct and set in the typed config', () => {
       const c = parseServiceConfig(init, { folder: '/cfg', env: {} })
-      for (const [path, , spec] of sections(datastore, consensus)) {
+      for (const [path, , spec] of sections(datastore, consensus, ipfs)) {
         const check = (fields: readonly FieldSpec[], typed: unknown, p: string[]): void => {
           const props = fields.map((f) => f.prop)
           expect(new Set(props).size).toBe(props.length)

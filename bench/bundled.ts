@@ -1,0 +1,101 @@
+/**
+ * Figures of the bundled IPFS node (src/ipfsconn/bundled/) against kubo, on
+ * loopback. Prints figures and ratios; asserts nothing. Run under the shared
+ * lock: `flock /tmp/heavy.lock bun bench/bundled.ts` (BENCH_BUNDLED_MIB=200
+ * by default).
+ *
+ * 1. Pin throughput of a BENCH_BUNDLED_MIB DAG added to kubo A: into a
+ *    second kubo (`ipfs pin add`) vs into a bundled node
+ *    (`BundledConnector.pin`, fetch_concurrency 32), MiB/s and the ratio.
+ * 2. Add throughput of the same bytes: `ipfs add` into kubo vs the bundled
+ *    node's UnixFS importer (`@helia/unixfs` addByteStream: the blocks are
+ *    hashed and written, fsynced, by this process).
+ * 3. RSS of this process (the bundled node) idle after start and after the
+ *    pin and add above.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { unixfs } from '@helia/unixfs'
+import { CID } from 'multiformats/cid'
+import { startKubo, stopAllKubos } from '../scripts/launcher/index.ts'
+import { BundledConnector } from '../src/ipfsconn/bundled/index.ts'
+import { defaultPinOptions, pinWithOpts } from '../src/types/index.ts'
+
+const MIB = Number(process.env.BENCH_BUNDLED_MIB ?? 200)
+
+function mib(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1)
+}
+
+function rssMib(): string {
+  return mib(process.memoryUsage().rss)
+}
+
+async function main(): Promise<void> {
+  const tmp = await mkdtemp(join(tmpdir(), 'bench-bundled-'))
+  const file = join(tmp, 'data.bin')
+  const size = MIB * 1024 * 1024
+  // random, written in 8 MiB pieces
+  const parts: Buffer[] = []
+  for (let o = 0; o < size; o += 8 * 1024 * 1024) parts.push(randomBytes(Math.min(8 * 1024 * 1024, size - o)))
+  await writeFile(file, Buffer.concat(parts))
+  const [src, dst] = await Promise.all([startKubo(), startKubo()])
+  const bundled = new BundledConnector({
+    folder: join(tmp, 'bundled'),
+    listenMultiaddress: ['/ip4/127.0.0.1/tcp/0'],
+    announceMultiaddress: [],
+    bootstrap: [],
+    storageMaxBytes: 0,
+    pinTimeoutMs: 120_000,
+    unpinTimeoutMs: 0,
+    repoGcTimeoutMs: 0,
+    fetchConcurrency: 32,
+    gatewayListenMultiaddress: '',
+    swarmKeyFile: '',
+    connectSwarmsDelayMs: 0,
+    unpinDisable: false
+  })
+  try {
+    await bundled.start()
+    const idleRss = rssMib()
+
+    let t = performance.now()
+    const cid = await src.ipfsOk(['add', '-Q', '--cid-version=1', file], { timeoutMs: 600_000 })
+    const kuboAddS = (performance.now() - t) / 1000
+
+    await dst.ipfsOk(['swarm', 'connect', src.swarmAddrs[0]!])
+    t = performance.now()
+    await dst.ipfsOk(['pin', 'add', cid], { timeoutMs: 600_000 })
+    const k2kS = (performance.now() - t) / 1000
+
+    await bundled.swarmConnect([src.swarmAddrs[0]!])
+    let blocks = 0
+    t = performance.now()
+    await bundled.pin(pinWithOpts(CID.parse(cid), defaultPinOptions()), { onProgress: (n) => (blocks = n) })
+    const k2bS = (performance.now() - t) / 1000
+    const afterPinRss = rssMib()
+
+    const fs = unixfs(bundled.helia)
+    t = performance.now()
+    const added = await fs.addByteStream(Bun.file(file).stream() as unknown as AsyncIterable<Uint8Array>, { cidVersion: 1, rawLeaves: true })
+    const bundledAddS = (performance.now() - t) / 1000
+    const afterAddRss = rssMib()
+
+    console.log(`bundled IPFS figures (${MIB} MiB random file, loopback, ${blocks} blocks)`)
+    console.log(`pin  kubo -> kubo    : ${k2kS.toFixed(2)} s  ${(MIB / k2kS).toFixed(1)} MiB/s`)
+    console.log(`pin  kubo -> bundled : ${k2bS.toFixed(2)} s  ${(MIB / k2bS).toFixed(1)} MiB/s  (ratio bundled/kubo time ${(k2bS / k2kS).toFixed(2)})`)
+    console.log(`add  kubo            : ${kuboAddS.toFixed(2)} s  ${(MIB / kuboAddS).toFixed(1)} MiB/s`)
+    console.log(
+      `add  bundled         : ${bundledAddS.toFixed(2)} s  ${(MIB / bundledAddS).toFixed(1)} MiB/s  (ratio bundled/kubo time ${(bundledAddS / kuboAddS).toFixed(2)}; same CID as kubo: ${added.toString() === cid})`
+    )
+    console.log(`RSS  bundled node    : idle ${idleRss} MiB, after the pin ${afterPinRss} MiB, after the add ${afterAddRss} MiB`)
+  } finally {
+    await bundled.stop().catch(() => {})
+    await stopAllKubos()
+    await rm(tmp, { recursive: true, force: true })
+  }
+}
+
+await main()

@@ -1,0 +1,259 @@
+// The bundled (Helia) IPFS connector: pinset + mark-and-sweep GC, bitswap
+// between two bundled nodes, and interop with a real kubo (loopback).
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { unixfs } from '@helia/unixfs'
+import { CarReader } from '@ipld/car'
+import * as dagPb from '@ipld/dag-pb'
+import all from 'it-all'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { type Kubo, startKubo, stopAllKubos } from '../../../scripts/launcher/index.ts'
+import { BundledConnector, type BundledInit } from '../../../src/ipfsconn/bundled/index.ts'
+import { defaultPinOptions, type Pin, pinWithOpts } from '../../../src/types/index.ts'
+
+let tmp: string
+const started: BundledConnector[] = []
+let kubo: Kubo
+
+function init(name: string, over: Partial<BundledInit> = {}): BundledInit {
+  return {
+    folder: join(tmp, name),
+    listenMultiaddress: ['/ip4/127.0.0.1/tcp/0'],
+    announceMultiaddress: [],
+    bootstrap: [],
+    storageMaxBytes: 0,
+    pinTimeoutMs: 20_000,
+    unpinTimeoutMs: 0,
+    repoGcTimeoutMs: 0,
+    fetchConcurrency: 8,
+    gatewayListenMultiaddress: '',
+    swarmKeyFile: '',
+    connectSwarmsDelayMs: 0,
+    unpinDisable: false,
+    ...over
+  }
+}
+
+async function node(name: string, over: Partial<BundledInit> = {}): Promise<BundledConnector> {
+  const c = new BundledConnector(init(name, over))
+  await c.start()
+  started.push(c)
+  return c
+}
+
+function pinOf(cid: CID, mode: 'recursive' | 'direct' = 'recursive'): Pin {
+  return pinWithOpts(cid, { ...defaultPinOptions(), mode })
+}
+
+async function pbNode(c: BundledConnector, links: CID[], data: string): Promise<CID> {
+  const bytes = dagPb.encode(dagPb.prepare({ Data: new TextEncoder().encode(data), Links: links.map((l) => ({ Hash: l, Name: l.toString(), Tsize: 1 })) }))
+  return c.blockPut(bytes, { format: 'dag-pb' })
+}
+
+async function leaf(c: BundledConnector, text: string): Promise<CID> {
+  return c.blockPut(new TextEncoder().encode(text), { format: 'raw' })
+}
+
+async function gcAll(c: BundledConnector): Promise<CID[]> {
+  const out: CID[] = []
+  for await (const r of c.repoGC()) {
+    expect(r.error).toBe('')
+    if (r.key !== null) out.push(r.key)
+  }
+  return out
+}
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'bundled-test-'))
+  kubo = await startKubo()
+})
+
+afterAll(async () => {
+  for (const c of started) await c.stop().catch(() => {})
+  await stopAllKubos()
+  await rm(tmp, { recursive: true, force: true })
+})
+
+describe('bundled connector: pinset and GC', () => {
+  test('regression: A and B share a leaf; unpin A, re-pin A, unpin B, GC: A is complete', async () => {
+    const c = await node('regression')
+    const shared = await leaf(c, 'shared leaf')
+    const onlyA = await leaf(c, 'only under A')
+    const onlyB = await leaf(c, 'only under B')
+    const a = await pbNode(c, [shared, onlyA], 'A')
+    const b = await pbNode(c, [shared, onlyB], 'B')
+    await c.pin(pinOf(a))
+    await c.pin(pinOf(b))
+    await c.unpin(a)
+    expect(await c.pinLsCid(pinOf(a))).toBe('unpinned')
+    await c.pin(pinOf(a))
+    await c.unpin(b)
+    const removed = (await gcAll(c)).map((k) => k.multihash.bytes.toString())
+    expect(removed.sort()).toEqual([b, onlyB].map((k) => k.multihash.bytes.toString()).sort())
+    for (const k of [a, shared, onlyA]) expect(await c.blockstore.has(k)).toBe(true)
+    expect(await c.blockstore.has(onlyB)).toBe(false)
+    expect(await c.pinLsCid(pinOf(a))).toBe('recursive')
+    const listed = await all(c.pinLs('recursive'))
+    expect(listed.map((p) => p.cid.toString())).toEqual([a.toString()])
+  })
+
+  test('direct pin keeps only its root; GC frees the bytes in repoStat', async () => {
+    const c = await node('direct')
+    const l = await leaf(c, 'x'.repeat(1000))
+    const root = await pbNode(c, [l], 'root')
+    await c.pin(pinOf(root, 'direct'))
+    expect(await c.pinLsCid(pinOf(root, 'direct'))).toBe('direct')
+    expect((await all(c.pinLs('direct'))).length).toBe(1)
+    expect((await all(c.pinLs('recursive'))).length).toBe(0)
+    const before = (await c.repoStat()).repoSize
+    const removed = await gcAll(c)
+    expect(removed.map((k) => k.multihash.bytes.toString())).toEqual([l.multihash.bytes.toString()])
+    expect((await c.repoStat()).repoSize).toBe(before - 1000)
+    expect(await c.blockstore.has(root)).toBe(true)
+  })
+
+  test('storage_max refuses a write with a message naming the key, and keeps what is stored', async () => {
+    const c = await node('full', { storageMaxBytes: 1500 })
+    await leaf(c, 'y'.repeat(1000))
+    await expect(leaf(c, 'z'.repeat(1000))).rejects.toThrow('storage_max')
+    expect((await c.repoStat()).repoSize).toBe(1000)
+    expect((await c.repoStat()).storageMax).toBe(1500)
+  })
+
+  test('blockStream refuses a block whose bytes do not match its CID', async () => {
+    const c = await node('stream')
+    const good = new TextEncoder().encode('good')
+    const cid = CID.createV1(0x55, await sha256.digest(good))
+    async function* blocks() {
+      yield { cid, bytes: good }
+      yield { cid, bytes: new TextEncoder().encode('bad') }
+    }
+    await expect(c.blockStream(blocks())).rejects.toThrow('do not match')
+    expect(await c.blockGet(cid)).toEqual(good)
+  })
+})
+
+describe('bundled connector: network', () => {
+  test('pins a DAG from another bundled node over bitswap, concurrently, with progress', async () => {
+    const src = await node('src')
+    const dst = await node('dst')
+    const fs = unixfs(src.helia)
+    const content = crypto.getRandomValues(new Uint8Array(3 * 1024 * 1024))
+    const root = await fs.addBytes(content)
+    await dst.swarmConnect((await src.id()).addresses.slice(0, 1))
+    expect(await dst.swarmPeers()).toContain((await src.id()).id)
+    const progress: number[] = []
+    await dst.pin(pinOf(root), { onProgress: (n) => progress.push(n) })
+    expect(progress.length).toBeGreaterThan(2)
+    expect(progress.at(-1)).toBe(progress.length)
+    await src.stop()
+    const back = new Uint8Array(content.length)
+    let o = 0
+    for await (const chunk of unixfs(dst.helia).cat(root, { offline: true })) {
+      back.set(chunk, o)
+      o += chunk.length
+    }
+    expect(o).toBe(content.length)
+    expect(back).toEqual(content)
+  })
+
+  test('swarm_key_file: nodes sharing the key connect and pin from each other; a node without it cannot connect', async () => {
+    const keyFile = join(tmp, 'swarm.key')
+    await writeFile(keyFile, `/key/swarm/psk/1.0.0/\n/base16/\n${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('hex')}\n`)
+    const a = await node('psk-a', { swarmKeyFile: keyFile })
+    const b = await node('psk-b', { swarmKeyFile: keyFile })
+    const outsider = await node('psk-out', { pinTimeoutMs: 2000 })
+    const root = await pbNode(a, [await leaf(a, 'private data')], 'private root')
+    await b.swarmConnect([(await a.id()).addresses[0]!])
+    await b.pin(pinOf(root))
+    expect(await b.pinLsCid(pinOf(root))).toBe('recursive')
+    await expect(outsider.swarmConnect([(await a.id()).addresses[0]!])).rejects.toThrow('swarm/connect')
+    expect(await outsider.swarmPeers()).toEqual([])
+    const bad = join(tmp, 'bad.key')
+    await writeFile(bad, 'not a key')
+    await expect(new BundledConnector(init('psk-bad', { swarmKeyFile: bad })).start()).rejects.toThrow('bundled.swarm_key_file')
+    await expect(new BundledConnector(init('psk-none', { swarmKeyFile: join(tmp, 'absent.key') })).start()).rejects.toThrow('bundled.swarm_key_file')
+  })
+
+  test('a listen address in use fails the start with an IPFSError; the same folder starts afterwards', async () => {
+    const a = await node('listen-a')
+    const used = (await a.id()).addresses[0]!.split('/p2p/')[0]!
+    const b = new BundledConnector(init('listen-b', { listenMultiaddress: [used] }))
+    await expect(b.start()).rejects.toThrow('bundled IPFS (start)')
+    const again = new BundledConnector(init('listen-b'))
+    await again.start()
+    started.push(again)
+    expect((await again.id()).addresses.length).toBeGreaterThan(0)
+  })
+
+  test('a CID nobody has fails with a pin timeout message', async () => {
+    const c = await node('timeout', { pinTimeoutMs: 1500 })
+    const missing = CID.createV1(0x55, await sha256.digest(crypto.getRandomValues(new Uint8Array(32))))
+    await expect(c.pin(pinOf(missing))).rejects.toThrow('pin timeout')
+    expect(await c.pinLsCid(pinOf(missing))).toBe('unpinned')
+  })
+
+  test('kubo -> bundled: pins what kubo added; bundled -> kubo: kubo pins what bundled added', async () => {
+    const c = await node('kubo-interop')
+    const text = `hello from kubo ${'k'.repeat(300_000)}`
+    const kcid = CID.parse(await kubo.ipfsOk(['add', '-Q', '--cid-version=1'], { input: text }))
+    await c.swarmConnect([kubo.swarmAddrs[0]!])
+    await c.pin(pinOf(kcid))
+    expect(await c.pinLsCid(pinOf(kcid))).toBe('recursive')
+    const chunks: Uint8Array[] = []
+    for await (const ch of unixfs(c.helia).cat(kcid, { offline: true })) chunks.push(ch)
+    expect(new TextDecoder().decode(Buffer.concat(chunks))).toBe(text)
+
+    const mine = crypto.getRandomValues(new Uint8Array(2 * 1024 * 1024))
+    const bcid = await unixfs(c.helia).addBytes(mine)
+    await kubo.ipfsOk(['swarm', 'connect', (await c.id()).addresses[0]!])
+    await kubo.ipfsOk(['pin', 'add', bcid.toString()], { timeoutMs: 60_000 })
+    // kubo has the whole DAG locally once the pin succeeded
+    const refs = await kubo.ipfs(['refs', '-r', '--offline', bcid.toString()])
+    expect(refs.code).toBe(0)
+    expect(refs.stdout.trim().split('\n').length).toBeGreaterThan(1)
+  })
+})
+
+describe('bundled connector: gateway', () => {
+  test('serves files by path byte for byte, ?format=raw blocks, ?format=car DAGs; 404 and 400 otherwise', async () => {
+    const c = await node('gateway', { gatewayListenMultiaddress: '/ip4/127.0.0.1/tcp/0' })
+    const gw = c.gatewayUrl
+    expect(gw).toBeDefined()
+    const fs = unixfs(c.helia)
+    const big = crypto.getRandomValues(new Uint8Array(1_500_000))
+    const small = new TextEncoder().encode('small file\n')
+    let dir = await fs.addDirectory()
+    dir = await fs.cp(await fs.addBytes(big), dir, 'big.bin')
+    dir = await fs.cp(await fs.addBytes(small), dir, 'small.txt')
+
+    const file = await fetch(`${gw}/ipfs/${dir}/big.bin`)
+    expect(file.status).toBe(200)
+    expect(new Uint8Array(await file.arrayBuffer())).toEqual(big)
+    const listing = await fetch(`${gw}/ipfs/${dir}`)
+    expect((await listing.text()).trim().split('\n').sort()).toEqual(['big.bin', 'small.txt'])
+
+    const raw = await fetch(`${gw}/ipfs/${dir}?format=raw`)
+    expect(raw.headers.get('content-type')).toBe('application/vnd.ipld.raw')
+    expect(new Uint8Array(await raw.arrayBuffer())).toEqual((await c.blockGet(dir)) as Uint8Array<ArrayBuffer>)
+
+    const car = await fetch(`${gw}/ipfs/${dir}`, { headers: { Accept: 'application/vnd.ipld.car' } })
+    expect(car.status).toBe(200)
+    const reader = await CarReader.fromBytes(new Uint8Array(await car.arrayBuffer()))
+    expect((await reader.getRoots()).map(String)).toEqual([dir.toString()])
+    const carBlocks = await all(reader.blocks())
+    for (const b of carBlocks) expect(b.bytes).toEqual(await c.blockGet(b.cid))
+    // root + directory entries: 2 files, the big one chunked
+    expect(carBlocks.length).toBeGreaterThan(3)
+
+    const missing = CID.createV1(0x55, await sha256.digest(crypto.getRandomValues(new Uint8Array(32))))
+    expect((await fetch(`${gw}/ipfs/${missing}`)).status).toBe(404)
+    expect((await fetch(`${gw}/ipfs/${dir}/nope.txt`)).status).toBe(404)
+    expect((await fetch(`${gw}/ipfs/not-a-cid`)).status).toBe(400)
+    expect((await fetch(`${gw}/ipfs/${dir}?format=tar`)).status).toBe(400)
+    expect((await fetch(`${gw}/ipfs/${dir}`, { method: 'POST' })).status).toBe(405)
+  })
+})
