@@ -288,10 +288,15 @@ describe('a mixed cluster: an upstream Go v1.1.6 peer and two of our peers share
       ipfs_links: Record<string, string[]>
     }
     const everyPeer = [idA, idB, go.id].sort()
-    const r = await a.ctl(['--enc', 'json', 'health', 'graph'])
-    expect(`${r.code} ${r.stderr}`).toBe('0 ')
-    const ours = parseJsonValues<GraphJSON>(r.stdout)[0]!
-    const theirs = (await go.ctlJson<GraphJSON>(['health', 'graph']))[0]!
+    // the REST API's JSON (both ctls print graphviz dot)
+    const graph = async (apiMultiaddr: string): Promise<GraphJSON> => {
+      const m = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(apiMultiaddr)!
+      const res = await fetch(`http://${m[1]}:${m[2]}/health/graph`, { signal: AbortSignal.timeout(30_000) })
+      expect(res.status).toBe(200)
+      return (await res.json()) as GraphJSON
+    }
+    const ours = await graph(a.apiMultiaddr)
+    const theirs = await graph(go.apiMultiaddr)
     for (const g of [ours, theirs]) {
       expect(Object.keys(g.cluster_links).sort()).toEqual(everyPeer)
       expect(Object.keys(g.cluster_to_ipfs).sort()).toEqual(everyPeer)
