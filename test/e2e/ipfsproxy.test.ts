@@ -133,6 +133,18 @@ function rawPost(base: string, path: string): Promise<{ status: number; headers:
   })
 }
 
+/**
+ * Adds `content` to every kubo without pinning it and returns its CID: a
+ * pin of it is then stored at once wherever it is allocated (these tests
+ * are about the pinset and its replication, not about bitswap).
+ */
+async function addEverywhere(content: string): Promise<string> {
+  const cids = new Set<string>()
+  for (const k of kubos) cids.add(await k.ipfsOk(['add', '-Q', '--pin=false'], { input: content }))
+  if (cids.size !== 1) throw new Error(`the kubos gave different CIDs: ${[...cids].join(', ')}`)
+  return [...cids][0]!
+}
+
 function rss(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m !== null ? Number(m[1]) / 1024 : Number.NaN
@@ -236,8 +248,8 @@ describe('pin', () => {
   let a = ''
   let b = ''
   beforeAll(async () => {
-    a = await kubos[0]!.ipfsOk(['add', '-Q', '--pin=false'], { input: `pin a ${Date.now()}` })
-    b = await kubos[0]!.ipfsOk(['add', '-Q', '--pin=false'], { input: `pin b ${Date.now()}` })
+    a = await addEverywhere(`pin a ${Date.now()}`)
+    b = await addEverywhere(`pin b ${Date.now()}`)
   })
 
   test('pin add: recursive, named, pinned with the cluster replication', async () => {
@@ -273,8 +285,8 @@ describe('pin', () => {
   })
 
   test('--recursive=false pins direct; several args', async () => {
-    const c1 = await kubos[0]!.ipfsOk(['add', '-Q', '--pin=false'], { input: `direct 1 ${Date.now()}` })
-    const c2 = await kubos[0]!.ipfsOk(['add', '-Q', '--pin=false'], { input: `direct 2 ${Date.now()}` })
+    const c1 = await addEverywhere(`direct 1 ${Date.now()}`)
+    const c2 = await addEverywhere(`direct 2 ${Date.now()}`)
     const out = await viaProxyOk(['pin', 'add', '--recursive=false', c1, c2])
     expect(out).toBe(`pinned ${c1} directly\npinned ${c2} directly`)
     expect((await pinnedByCluster(c1, 'direct')).mode).toBe('direct')
@@ -407,8 +419,8 @@ describe('kubo-rpc-client (JS) through the proxy', () => {
 
   test('pin add, ls, update, rm', async () => {
     const c = client()
-    const a = CID.parse(await kubos[0]!.ipfsOk(['add', '-Q', '--pin=false'], { input: `rpc a ${Date.now()}` }))
-    const b = CID.parse(await kubos[0]!.ipfsOk(['add', '-Q', '--pin=false'], { input: `rpc b ${Date.now()}` }))
+    const a = CID.parse(await addEverywhere(`rpc a ${Date.now()}`))
+    const b = CID.parse(await addEverywhere(`rpc b ${Date.now()}`))
     expect((await c.pin.add(a, { name: 'rpc' })).toString()).toBe(a.toString())
     expect((await pinnedByCluster(a.toString())).name).toBe('rpc')
     const listed: { cid: string; type: string; name?: string }[] = []
