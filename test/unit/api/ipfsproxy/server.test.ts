@@ -32,6 +32,8 @@ beforeAll(async () => {
     fetch: async (req) => {
       const url = new URL(req.url)
       if (url.pathname === '/api/v0/version') return new Response('{"Version":"0.42.0"}', { headers: { Server: 'kubo/0.42.0' } })
+      if (url.pathname === '/api/v0/nothing') return new Response(null, { status: 204, headers: { 'X-Kubo': 'yes' } })
+      if (url.pathname === '/api/v0/echo-body') return new Response(await req.text(), { headers: { 'Content-Type': 'text/plain' } })
       if (url.pathname === '/api/v0/echo-headers') return Response.json(Object.fromEntries(req.headers))
       if (url.pathname === '/api/v0/trailing') {
         let sent = false
@@ -169,6 +171,31 @@ describe('ipfsproxy server', () => {
       expect(chained['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1')
       expect(chained['x-custom']).toBe('kept')
       expect(chained['keep-alive']).toBeUndefined()
+    } finally {
+      await s.stop()
+    }
+  })
+
+  test('relayed HEAD, 204 and request bodies', async () => {
+    const s = server()
+    await s.start()
+    try {
+      const base = urlOf(s.addresses()[0]!)
+      const head = await fetch(`${base}/api/v0/version`, { method: 'HEAD' })
+      expect(head.status).toBe(200)
+      expect(await head.text()).toBe('')
+      const none = await fetch(`${base}/api/v0/nothing`, { method: 'POST' })
+      expect(none.status).toBe(204)
+      expect(none.headers.get('x-kubo')).toBe('yes')
+      const big = 'x'.repeat(3 * 1024 * 1024)
+      const echoed = await fetch(`${base}/api/v0/echo-body`, { method: 'POST', body: big })
+      expect((await echoed.text()).length).toBe(big.length)
+      const streamed = await fetch(`${base}/api/v0/echo-body`, {
+        method: 'POST',
+        body: new Blob(['a', 'b', 'c']).stream(),
+        duplex: 'half'
+      } as RequestInit)
+      expect(await streamed.text()).toBe('abc')
     } finally {
       await s.stop()
     }
