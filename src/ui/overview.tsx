@@ -7,7 +7,7 @@ import { POLL_MS, usePoll } from './hooks.ts'
 const COUNTED = ['pin_queued', 'pinning', 'pin_error', 'unpin_queued', 'unpinning', 'unpin_error', 'unexpectedly_unpinned', 'cluster_error']
 /** The pinset, pinned and remote pins are counted up to this many (the overview must stay cheap at 1M pins). */
 export const COUNT_CAP = 10_000
-/** The overview reads three capped streams: refresh it less often than the other pages. */
+/** The overview's small calls (id, peers, metrics, alerts, non-pinned statuses), ms. */
 const OVERVIEW_POLL_MS = 5000
 
 function capped(n: number): string {
@@ -27,40 +27,53 @@ interface OverviewData {
   freespace: Map<string, MetricJSON>
   alerts: AlertJSON[]
   counts: Record<string, number>
+}
+
+/** The large sets, counted up to COUNT_CAP, refreshed less often (each is a stream of up to 10,000 entries). */
+interface BigCounts {
   pinned: number
   remote: number
   pinset: number
 }
+const COUNTS_POLL_MS = 30_000
+
+async function loadCounts(signal: AbortSignal): Promise<BigCounts> {
+  const [pinned, remote, pinset] = await Promise.all([
+    countLines('/pins?local=true&filter=pinned', COUNT_CAP, signal),
+    countLines('/pins?local=true&filter=remote', COUNT_CAP, signal),
+    countLines('/allocations', COUNT_CAP, signal)
+  ])
+  return { pinned, remote, pinset }
+}
 
 async function loadOverview(signal: AbortSignal): Promise<OverviewData> {
-  const [id, version, peers, freespace, alerts, busy, pinned, remote, pinset] = await Promise.all([
+  const [id, version, peers, freespace, alerts, busy] = await Promise.all([
     json<IdJSON>('/id', { signal }),
     json<{ version: string }>('/version', { signal }),
     collect<IdJSON>('/peers', Number.POSITIVE_INFINITY, signal),
     metricsByPeer('freespace', signal),
     json<AlertJSON[] | null>('/health/alerts', { signal }),
-    collect<GlobalPinInfoJSON>(`/pins?local=true&filter=${COUNTED.join(',')}`, Number.POSITIVE_INFINITY, signal),
-    collect<GlobalPinInfoJSON>('/pins?local=true&filter=pinned', COUNT_CAP, signal),
-    collect<GlobalPinInfoJSON>('/pins?local=true&filter=remote', COUNT_CAP, signal),
-    countLines('/allocations', COUNT_CAP, signal)
+    collect<GlobalPinInfoJSON>(`/pins?local=true&filter=${COUNTED.join(',')}`, Number.POSITIVE_INFINITY, signal)
   ])
   const counts: Record<string, number> = {}
   for (const g of busy) for (const p of Object.values(g.peer_map ?? {})) counts[p.status] = (counts[p.status] ?? 0) + 1
-  return { id, version: version.version, peers, freespace, alerts: alerts ?? [], counts, pinned: pinned.length, remote: remote.length, pinset }
+  return { id, version: version.version, peers, freespace, alerts: alerts ?? [], counts }
 }
 
 export function Overview() {
   const { data, error } = usePoll(loadOverview, OVERVIEW_POLL_MS, [])
+  const big = usePoll(loadCounts, COUNTS_POLL_MS, [])
   if (data === undefined) return <Pending error={error} />
+  const count = (k: keyof BigCounts): string => (big.data === undefined ? '…' : capped(big.data[k]))
   const free = [...data.freespace.values()].map((m) => Number(m.value)).filter(Number.isFinite)
   const total = free.reduce((a, b) => a + b, 0)
   return (
     <>
-      <ErrorBox error={error} />
+      <ErrorBox error={error || big.error} />
       <div class="tiles">
         <Tile label="Peers" value={String(data.peers.length)} testid="peer-count" />
-        <Tile label="Pins in the pinset" value={capped(data.pinset)} testid="pinset-count" />
-        <Tile label="Pinned here" value={capped(data.pinned)} testid="pinned-count" />
+        <Tile label="Pins in the pinset" value={count('pinset')} testid="pinset-count" />
+        <Tile label="Pinned here" value={count('pinned')} testid="pinned-count" />
         <Tile label="Queued / pinning" value={String((data.counts.pin_queued ?? 0) + (data.counts.pinning ?? 0))} testid="queued-count" />
         <Tile label="Errors" value={String((data.counts.pin_error ?? 0) + (data.counts.unpin_error ?? 0) + (data.counts.cluster_error ?? 0))} testid="error-count" />
         <Tile label="Free space (all)" value={bytes(total)} />
@@ -87,13 +100,13 @@ export function Overview() {
               <td>
                 <Status status="pinned" />
               </td>
-              <td>{capped(data.pinned)}</td>
+              <td>{count('pinned')}</td>
             </tr>
             <tr>
               <td>
                 <Status status="remote" />
               </td>
-              <td>{capped(data.remote)}</td>
+              <td>{count('remote')}</td>
             </tr>
             {COUNTED.map((s) => (
               <tr key={s}>
