@@ -1,4 +1,4 @@
-import { afterAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -8,9 +8,11 @@ import { createCrdtConsensus } from '../../../src/consensus/crdt/index.ts'
 import { openDatastore } from '../../../src/datastore/index.ts'
 import { setLogLevels } from '../../../src/observability/logging.ts'
 
-setLogLevels('error')
+// quiet while this file runs; files run after it in the same process log at info again
+beforeAll(() => setLogLevels('error'))
 const dirs: string[] = []
 afterAll(async () => {
+  setLogLevels('info')
   for (const d of dirs) await rm(d, { recursive: true, force: true })
 })
 

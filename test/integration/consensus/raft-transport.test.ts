@@ -11,6 +11,7 @@ import { encodeMessage } from '../../../src/consensus/raft/codec.ts'
 import { libp2pRaftTransport, RAFT_PROTOCOL, type RaftTransport } from '../../../src/consensus/raft/transport.ts'
 import type { RaftMessage } from '../../../src/consensus/raft/types.ts'
 import type { ClusterHost } from '../../../src/host/index.ts'
+import { setLogLevels } from '../../../src/observability/logging.ts'
 import { captureLogs, makeHost, tempDir } from '../host/helpers.ts'
 
 let dir: Awaited<ReturnType<typeof tempDir>>
@@ -63,6 +64,7 @@ test('messages travel both ways, decoded, in order', async () => {
 
 test('malformed and spoofed frames are dropped and logged; the stream goes on', async () => {
   const logs = captureLogs()
+  setLogLevels('info') // an earlier file in the same process may have set another level
   try {
     const ida = a.libp2p.peerId.toString()
     const idb = b.libp2p.peerId.toString()
