@@ -44,8 +44,8 @@ async function main(): Promise<void> {
   await writeFile(file, '')
   for (let o = 0; o < size; o += 8 * 1024 * 1024) await appendFile(file, randomBytes(Math.min(8 * 1024 * 1024, size - o)))
   const [src, dst] = await Promise.all([startKubo(), startKubo()])
-  const bundled = new BundledConnector({
-    folder: join(tmp, 'bundled'),
+  const settings = (folder: string) => ({
+    folder: join(tmp, folder),
     listenMultiaddress: ['/ip4/127.0.0.1/tcp/0'],
     announceMultiaddress: [],
     bootstrap: [],
@@ -59,7 +59,11 @@ async function main(): Promise<void> {
     connectSwarmsDelayMs: 0,
     unpinDisable: false
   })
+  const bundled = new BundledConnector(settings('bundled'))
+  // the add goes into a second, empty node: in the first one the pin above already stored the same blocks
+  const adder = new BundledConnector(settings('bundled-add'))
   try {
+    await adder.start()
     await bundled.start()
     const idleRss = rssMib()
 
@@ -79,7 +83,7 @@ async function main(): Promise<void> {
     const k2bS = (performance.now() - t) / 1000
     const afterPinRss = rssMib()
 
-    const fs = unixfs(bundled.helia)
+    const fs = unixfs(adder.helia)
     t = performance.now()
     // kubo's defaults for `add --cid-version=1`: 256 KiB chunks, raw leaves, balanced DAG of 174 links
     const added = await fs.addByteStream(Bun.file(file).stream() as unknown as AsyncIterable<Uint8Array>, {
@@ -101,6 +105,7 @@ async function main(): Promise<void> {
     console.log(`RSS  bundled node    : idle ${idleRss} MiB, after the pin ${afterPinRss} MiB, after the add ${afterAddRss} MiB`)
   } finally {
     await bundled.stop().catch(() => {})
+    await adder.stop().catch(() => {})
     await stopAllKubos()
     await rm(tmp, { recursive: true, force: true })
   }
