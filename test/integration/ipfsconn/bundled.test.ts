@@ -10,7 +10,7 @@ import * as dagPb from '@ipld/dag-pb'
 import all from 'it-all'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { type Kubo, startKubo, stopAllKubos } from '../../../scripts/launcher/index.ts'
+import { type Kubo, startKubo, stopAllKubos, waitFor } from '../../../scripts/launcher/index.ts'
 import { BundledConnector, type BundledInit } from '../../../src/ipfsconn/bundled/index.ts'
 import { defaultPinOptions, type Pin, pinWithOpts } from '../../../src/types/index.ts'
 
@@ -187,6 +187,25 @@ describe('bundled connector: network', () => {
     await again.start()
     started.push(again)
     expect((await again.id()).addresses.length).toBeGreaterThan(0)
+  })
+
+  test('a GC during a pin keeps the blocks fetched so far; the pin completes once a peer with the last block connects', async () => {
+    const src = await node('gc-src')
+    const late = await node('gc-late')
+    const dst = await node('gc-dst')
+    const l1 = await leaf(src, 'first leaf')
+    // the second leaf is only on a node dst is not connected to yet
+    const l2 = await leaf(late, 'second leaf, on another node')
+    const root = await pbNode(src, [l1, l2], 'root waiting for a leaf')
+    await dst.swarmConnect([(await src.id()).addresses[0]!])
+    const pinning = dst.pin(pinOf(root))
+    await waitFor(async () => (await dst.blockstore.has(root)) && (await dst.blockstore.has(l1)), 'root and first leaf fetched', 20_000, 20)
+    expect(await gcAll(dst)).toEqual([])
+    expect(await dst.pinLsCid(pinOf(root))).toBe('unpinned')
+    await dst.swarmConnect([(await late.id()).addresses[0]!])
+    await pinning
+    for (const c of [root, l1, l2]) expect(await dst.blockstore.has(c)).toBe(true)
+    expect(await gcAll(dst)).toEqual([])
   })
 
   test('a CID nobody has fails with a pin timeout message', async () => {
