@@ -180,15 +180,17 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
     return this.s().has.get(key) !== undefined
   }
 
-  /** RawKeyValue: every write in one transaction (null = delete). */
+  /** RawKeyValue: every write in one transaction (null = delete). @throws DiskFullError on a full disk (nothing written). */
   writeRaw(writes: Iterable<readonly [string, Uint8Array | null]>): void {
     const st = this.s()
-    this.db!.transaction(() => {
-      for (const [k, v] of writes) {
-        if (v === null) st.del.run(k)
-        else st.put.run(k, v)
-      }
-    })
+    writing(() =>
+      this.db!.transaction(() => {
+        for (const [k, v] of writes) {
+          if (v === null) st.del.run(k)
+          else st.put.run(k, v)
+        }
+      })
+    )
   }
 
   /** RawKeyValue: pairs under `prefix` in key order, paged, as plain strings (no Key objects). */

@@ -19,6 +19,8 @@ const SECRET = randomBytes(32).toString('hex')
 const peers: ClusterPeer[] = []
 let work: string
 let oldCwd: string
+/** IPFS_CLUSTER_BIN before this file set it: restored for the files that run after it in the same process */
+let oldBin: string | undefined
 let content: string
 const files = new Map<string, Uint8Array<ArrayBuffer>>()
 
@@ -102,6 +104,7 @@ beforeAll(async () => {
   await mkdir(join(work, 'bin'))
   await copyFile(clusterBinary(), join(work, 'bin', 'ipfs-cluster'))
   await Bun.$`chmod +x ${join(work, 'bin', 'ipfs-cluster')}`.quiet()
+  oldBin = process.env.IPFS_CLUSTER_BIN
   process.env.IPFS_CLUSTER_BIN = join(work, 'bin', 'ipfs-cluster')
   oldCwd = process.cwd()
   process.chdir(join(work, 'bin'))
@@ -144,6 +147,8 @@ afterAll(async () => {
   for (const p of peers) await p.destroy().catch(() => {})
   await stopAllKubos()
   if (oldCwd !== undefined) process.chdir(oldCwd)
+  if (oldBin === undefined) delete process.env.IPFS_CLUSTER_BIN
+  else process.env.IPFS_CLUSTER_BIN = oldBin
   await rm(work, { recursive: true, force: true })
 })
 

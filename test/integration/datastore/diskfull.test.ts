@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Key } from 'interface-datastore'
 import { openDatastore, type OpenedDatastore } from '../../../src/datastore/index.ts'
+import { hasRawKeyValue } from '../../../src/datastore/raw.ts'
 import { openSqlite } from '../../../src/runtime/sqlite.ts'
 import { mountTmpfs, type Tmpfs } from '../../helpers/tmpfs.ts'
 
@@ -56,6 +57,13 @@ describe('sqlite datastore, disk full', () => {
       during.set(batch, (during.get(batch) ?? 0) + 1)
     }
     for (const n of during.values()) expect(n).toBe(10)
+    // the string-keyed path the crdt writes through (RawKeyValue) fails the same way, all or nothing
+    if (!hasRawKeyValue(d)) throw new Error('the sqlite datastore offers RawKeyValue')
+    const raw = d
+    expect(() => raw.writeRaw(Array.from({ length: 10 }, (_, j) => [`/raw/${j}`, new Uint8Array(4000).fill(j)] as const))).toThrow(
+      expect.objectContaining({ name: 'DiskFullError' })
+    )
+    expect(raw.hasRaw('/raw/0')).toBe(false)
     // reads keep working
     expect((await d.get(new Key('/before/7')))[0]).toBe(7)
     let count = 0
