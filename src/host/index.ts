@@ -61,6 +61,7 @@ import { BootstrapError, InvalidMultiaddrError } from './errors.ts'
 import { clusterMsgId } from './msgid.ts'
 import { clusterProtector, PnetFailures, transportKey } from './pnet.ts'
 import { clusterTcp } from './tcp.ts'
+import { PubsubStreamKeeper } from './pubsub-keeper.ts'
 
 export { BootstrapError, InvalidMultiaddrError, PrivateNetworkHandshakeError } from './errors.ts'
 export { clusterMsgId } from './msgid.ts'
@@ -129,6 +130,11 @@ export interface ClusterHostInit {
   followerMode?: boolean
   /** DHT protocol id; default `CLUSTER_DHT_PROTOCOL`. */
   dhtProtocol?: string
+  /**
+   * ms between two checks that gossipsub has a stream to every connected
+   * peer (pubsub-keeper.ts); default 1000, 0 = no checks (tests only).
+   */
+  pubsubStreamCheckMs?: number
 }
 
 export type ClusterLibp2p = Libp2p<ClusterServices>
@@ -304,6 +310,7 @@ class ClusterHostImpl implements ClusterHost {
   private controller: AbortController | undefined
   private background = new Set<Promise<unknown>>()
   private running = false
+  private readonly keeper: PubsubStreamKeeper
   private readonly onIdentify = (evt: CustomEvent<{ peerId: Libp2pPeerId }>): void => {
     this.known.add(evt.detail.peerId.toString())
   }
@@ -328,6 +335,7 @@ class ClusterHostImpl implements ClusterHost {
     this.libp2p = libp2p
     this.failures = failures
     this.peerId = libp2p.peerId.toString()
+    this.keeper = new PubsubStreamKeeper(libp2p, init.pubsubStreamCheckMs ?? 1_000)
   }
 
   addresses(): string[] {
@@ -359,6 +367,7 @@ class ClusterHostImpl implements ClusterHost {
     this.libp2p.addEventListener('peer:connect', this.onConnect)
     if (this.init.mdnsIntervalMs > 0) this.libp2p.addEventListener('peer:discovery', this.onDiscovery)
     await this.libp2p.start()
+    this.keeper.start()
     log.info(`cluster host ${this.peerId} listening on: ${this.addresses().join(', ')}`)
     const signal = this.controller.signal
     this.track(this.dialStored(signal).catch((err: Error) => log.error(`connecting to stored peers: ${err.message}`)))
@@ -519,6 +528,7 @@ class ClusterHostImpl implements ClusterHost {
       log.error(`saving peerstore: ${errorMessage(err)}`)
     }
     this.controller?.abort()
+    this.keeper.stop()
     this.libp2p.removeEventListener('peer:identify', this.onIdentify)
     this.libp2p.removeEventListener('peer:connect', this.onConnect)
     this.libp2p.removeEventListener('peer:discovery', this.onDiscovery)
