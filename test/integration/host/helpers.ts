@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'bun:test'
 /** Shared helpers of the host integration tests: hosts on 127.0.0.1, port 0, temp peerstores. */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -53,6 +54,54 @@ export function captureLogs(): { lines: string[]; restore: () => void } {
     restore: () => {
       setLogReporters(undefined)
       setLogLevels('info')
+    }
+  }
+}
+
+/**
+ * The hosts of one test file: registers its `beforeAll` (a temp dir, logs
+ * captured at `levels`) and `afterAll` (every host stopped, logs restored,
+ * the dir removed). `make` builds a host, `started` builds and starts one;
+ * both are stopped at the end, as is anything pushed onto `hosts`.
+ */
+export function hostSuite(levels: string): {
+  readonly dir: string
+  readonly logs: string[]
+  hosts: ClusterHost[]
+  make(name: string, over?: Partial<ClusterHostInit>): Promise<ClusterHost>
+  started(name: string, over?: Partial<ClusterHostInit>): Promise<ClusterHost>
+} {
+  let dir: { path: string; cleanup: () => Promise<void> } | undefined
+  let logs: ReturnType<typeof captureLogs> | undefined
+  const hosts: ClusterHost[] = []
+  beforeAll(async () => {
+    dir = await tempDir()
+    logs = captureLogs()
+    setLogLevels(levels)
+  })
+  afterAll(async () => {
+    await Promise.allSettled(hosts.map((h) => h.stop()))
+    logs?.restore()
+    await dir?.cleanup()
+  })
+  const make = async (name: string, over: Partial<ClusterHostInit> = {}): Promise<ClusterHost> => {
+    const h = await makeHost(dir!.path, name, over)
+    hosts.push(h)
+    return h
+  }
+  return {
+    get dir() {
+      return dir!.path
+    },
+    get logs() {
+      return logs!.lines
+    },
+    hosts,
+    make,
+    async started(name, over) {
+      const h = await make(name, over)
+      await h.start()
+      return h
     }
   }
 }

@@ -1,34 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type ClusterHost, createPubsubAdapter, filterListenAddrs, pskFromSecret } from '../../../src/host/index.ts'
-import { setLogLevels } from '../../../src/observability/logging.ts'
-import { captureLogs, makeHost, tempDir } from './helpers.ts'
+import { createPubsubAdapter, filterListenAddrs, pskFromSecret } from '../../../src/host/index.ts'
+import { hostSuite } from './helpers.ts'
 import { waitFor } from '../../../scripts/launcher/poll.ts'
 import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 
-let dir: { path: string; cleanup: () => Promise<void> }
-const hosts: ClusterHost[] = []
-let logs: ReturnType<typeof captureLogs>
-
-beforeAll(async () => {
-  dir = await tempDir()
-  logs = captureLogs()
-  setLogLevels('warn,host:info,p2p:info')
-})
-
-afterAll(async () => {
-  await Promise.allSettled(hosts.map((h) => h.stop()))
-  logs.restore()
-  await dir.cleanup()
-})
-
-async function started(name: string, over = {}): Promise<ClusterHost> {
-  const h = await makeHost(dir.path, name, over)
-  hosts.push(h)
-  await h.start()
-  return h
-}
+const suite = hostSuite('warn,host:info,p2p:info')
+const started = suite.started
 
 describe('cluster host', () => {
   test('listens on loopback, drops quic, addresses end in /p2p/<id>', async () => {
@@ -82,7 +61,7 @@ describe('cluster host', () => {
   test('a host with a different secret cannot connect and the log says why', async () => {
     const a = await started('s1')
     const other = await started('s2', { secret: new Uint8Array(32).fill(9) })
-    const before = logs.lines.length
+    const before = suite.logs.length
     let err: Error | undefined
     try {
       await other.bootstrap(a.addresses())
@@ -93,12 +72,12 @@ describe('cluster host', () => {
     expect(err?.message).toContain('private network handshake failed (wrong cluster secret?)')
     expect(err?.message).toContain(a.addresses()[0]!)
     await waitFor(
-      () => logs.lines.slice(before).some((l) => l.includes('connection from') && l.includes('wrong cluster secret?')),
+      () => suite.logs.slice(before).some((l) => l.includes('connection from') && l.includes('wrong cluster secret?')),
       'inbound-side log',
       3000,
       20
     )
-    expect(logs.lines.slice(before).some((l) => l.includes(`connection to ${a.addresses()[0]}`) && l.includes('wrong cluster secret?'))).toBe(true)
+    expect(suite.logs.slice(before).some((l) => l.includes(`connection to ${a.addresses()[0]}`) && l.includes('wrong cluster secret?'))).toBe(true)
     expect(a.connectedPeers()).not.toContain(other.peerId)
   })
 
@@ -106,7 +85,7 @@ describe('cluster host', () => {
     const a = await started('n1')
     const open = await started('n2', { secret: null })
     await expect(open.bootstrap(a.addresses())).rejects.toThrow()
-    await waitFor(() => logs.lines.some((l) => l.includes('connection from') && l.includes('wrong cluster secret?')), 'log', 3000, 20)
+    await waitFor(() => suite.logs.some((l) => l.includes('connection from') && l.includes('wrong cluster secret?')), 'log', 3000, 20)
   })
 
   test('bootstrap names every failed address', async () => {
@@ -119,26 +98,24 @@ describe('cluster host', () => {
 
   test('peerstore is written on stop and used at start to reconnect', async () => {
     const a = await started('p1')
-    const bKeyHost = await makeHost(dir.path, 'p2')
-    hosts.push(bKeyHost)
+    const bKeyHost = await suite.make('p2')
     await bKeyHost.start()
     await bKeyHost.bootstrap(a.addresses())
     await waitFor(() => bKeyHost.knownPeers().includes(a.peerId), 'identify', 3000, 20)
     await bKeyHost.stop()
-    const text = await readFile(join(dir.path, 'p2-peerstore'), 'utf8')
+    const text = await readFile(join(suite.dir, 'p2-peerstore'), 'utf8')
     const lines = text.trim().split('\n')
     expect(lines.length).toBeGreaterThan(0)
     for (const l of lines) expect(l.endsWith(`/p2p/${a.peerId}`)).toBe(true)
     // a new host (same peerstore file) reconnects to a by itself
-    const b2 = await makeHost(dir.path, 'p2')
-    hosts.push(b2)
+    const b2 = await suite.make('p2')
     await b2.start()
     await waitFor(() => b2.connectedPeers().includes(a.peerId), 'reconnect from peerstore', 5000, 20)
   })
 
   test('peer_addresses are dialed at start', async () => {
     const a = await started('q1')
-    await writeFile(join(dir.path, 'q2-peerstore'), '')
+    await writeFile(join(suite.dir, 'q2-peerstore'), '')
     const b = await started('q2', { peerAddresses: a.addresses() })
     await waitFor(() => b.connectedPeers().includes(a.peerId), 'peer_addresses dial', 5000, 20)
   })
@@ -242,8 +219,8 @@ describe('host settings that act', () => {
 
   test('resource_manager file_descriptors_limit caps the connections; disabled logs so', async () => {
     await started('rm-on', { resourceManager: { enabled: true, memoryLimitBytes: 0, fileDescriptorsLimit: 8 } })
-    expect(logs.lines.some((l) => l.includes('resource manager ENABLED') && l.includes('max_fds 8') && l.includes('max connections 8'))).toBe(true)
+    expect(suite.logs.some((l) => l.includes('resource manager ENABLED') && l.includes('max_fds 8') && l.includes('max connections 8'))).toBe(true)
     await started('rm-off', { resourceManager: { enabled: false, memoryLimitBytes: 0, fileDescriptorsLimit: 0 } })
-    expect(logs.lines.some((l) => l.includes('resource manager DISABLED'))).toBe(true)
+    expect(suite.logs.some((l) => l.includes('resource manager DISABLED'))).toBe(true)
   })
 })

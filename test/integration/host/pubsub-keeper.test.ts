@@ -7,29 +7,14 @@
  * (no `peer:disconnect`, no new `peer:identify`), so messages stop for good;
  * the host's pubsub stream keeper (src/host/pubsub-keeper.ts) re-opens them.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import type { Connection } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { type ClusterHost, createPubsubAdapter, type PubsubAdapter } from '../../../src/host/index.ts'
-import { setLogLevels } from '../../../src/observability/logging.ts'
 import { waitFor } from '../../../scripts/launcher/poll.ts'
-import { captureLogs, makeHost, tempDir } from './helpers.ts'
+import { hostSuite } from './helpers.ts'
 
-let dir: { path: string; cleanup: () => Promise<void> }
-const hosts: ClusterHost[] = []
-let logs: ReturnType<typeof captureLogs>
-
-beforeAll(async () => {
-  dir = await tempDir()
-  logs = captureLogs()
-  setLogLevels('warn,p2p:info')
-})
-
-afterAll(async () => {
-  await Promise.allSettled(hosts.map((h) => h.stop()))
-  logs.restore()
-  await dir.cleanup()
-})
+const suite = hostSuite('warn,p2p:info')
 
 const TOPIC = 'keeper-topic'
 
@@ -57,11 +42,8 @@ function pubsubConnections(h: ClusterHost, peer: string): Connection[] {
 
 describe('pubsub stream keeper', () => {
   test('the connection carrying the gossipsub streams dies while another stays up: messages flow again both ways', async () => {
-    const a = await makeHost(dir.path, 'ka')
-    const b = await makeHost(dir.path, 'kb')
-    hosts.push(a, b)
-    await a.start()
-    await b.start()
+    const a = await suite.started('ka')
+    const b = await suite.started('kb')
     const pa = createPubsubAdapter(a)
     const pb = createPubsubAdapter(b)
     const atA: string[] = []
@@ -89,6 +71,6 @@ describe('pubsub stream keeper', () => {
     // on the surviving connection, which is still the only one
     expect(a.libp2p.getConnections(b.libp2p.peerId).map((c) => c.id)).toEqual([survivor.id])
     expect(pubsubConnections(a, b.peerId).map((c) => c.id)).toEqual([survivor.id])
-    expect(logs.lines.some((l) => l.includes(`peer ${b.peerId} though 1 connection(s) are open`))).toBe(true)
+    expect(suite.logs.some((l) => l.includes(`peer ${b.peerId} though 1 connection(s) are open`))).toBe(true)
   }, 60_000)
 })
