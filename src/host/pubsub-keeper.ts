@@ -24,8 +24,10 @@
  * one check), it runs identify again on the peer's newest open connection.
  * Identify emits `peer:identify`, and gossipsub's topology handler adds the
  * peer and opens its outbound stream on that connection (public APIs only).
- * Upstream (go-libp2p-pubsub) has no such gap: it re-opens the stream on any
- * remaining connection when one closes.
+ * Upstream has no such gap: go-libp2p-pubsub (v0.16.0 `pubsub.go`
+ * `handleDeadPeers`), when a peer's stream dies while the peer is still
+ * connected ("must be a duplicate connection being closed"), opens a new
+ * writer stream at once.
  */
 import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
