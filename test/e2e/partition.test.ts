@@ -308,6 +308,10 @@ describe('network faults (network namespaces)', () => {
     expectAllAlive()
   }, 300_000)
 
+  test.todo(
+    'issue 11: an unpin on one side of a flapping link is kept when the other side re-pins that pin at the same time (today the re-pin, a CRDT put concurrent with the delete, wins as in go-ds-crdt and upstream, and the acknowledged unpin is undone)'
+  )
+
   test("peer 3's kubo swarm cut: the cluster keeps working and the pin completes after the heal", async () => {
     await net!.cut(3, 'ipfs')
     const cutAt = Date.now()
