@@ -22,6 +22,8 @@
  *
  * Errors: `IPFSError` (block missing after pin_timeout without progress,
  * storage_max reached, undecodable block, unsupported codec/hash/path),
+ * `DiskFullError` (the file system of the blocks folder is full: nothing
+ * half-written is left, the pin is not recorded; the REST API's 507),
  * `AbortError` (caller's signal, connector stopped), `NotFoundError`
  * (`configKey` other than `Datastore/StorageMax`), `InvalidArgumentError`
  * (bad path or multiaddr).
@@ -48,7 +50,7 @@ import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SqliteDatastore } from '../../datastore/sqlite.ts'
-import { AbortError, InvalidArgumentError, IPFSError, NotFoundError } from '../../errors.ts'
+import { AbortError, DiskFullError, InvalidArgumentError, IPFSError, NotFoundError } from '../../errors.ts'
 import { clusterTcp } from '../../host/tcp.ts'
 import type { AbortOptions, IPFSConnector, IPFSPinInfo, PinProgressHandler } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
@@ -104,8 +106,15 @@ function describe(err: unknown): string {
 }
 
 function toIpfsError(what: string, err: unknown): Error {
-  if (err instanceof IPFSError || err instanceof AbortError) return err
+  if (err instanceof IPFSError || err instanceof AbortError || err instanceof DiskFullError) return err
   return new IPFSError(`bundled IPFS (${what}): ${describe(err)}`, { cause: err })
+}
+
+/** `scope.fail`, except that a full disk stays a `DiskFullError` (507) unless the scope timed out or was aborted. */
+function failIn(scope: Scope, command: string, err: unknown): Error {
+  const e = toIpfsError(command, err)
+  if (e instanceof DiskFullError && !scope.signal.aborted) return e
+  return scope.fail(command, e)
 }
 
 async function toBuffer(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
@@ -344,7 +353,7 @@ export class BundledConnector implements IPFSConnector {
       log.info(`IPFS Pin request succeeded: ${cid} (${blocks} blocks)`)
     } catch (err) {
       clusterMetrics.pinsPinAddErrors.inc()
-      throw scope.fail('pin/add', toIpfsError('pin/add', err))
+      throw failIn(scope, 'pin/add', err)
     } finally {
       this.inflight.delete(live)
       scope.close()
@@ -365,7 +374,7 @@ export class BundledConnector implements IPFSConnector {
       scope.signal.throwIfAborted()
       await this.ds.delete(this.pinKey(cid), { signal: scope.signal })
     } catch (err) {
-      throw scope.fail('pin/rm', toIpfsError('pin/rm', err))
+      throw failIn(scope, 'pin/rm', err)
     } finally {
       scope.close()
     }
@@ -531,7 +540,7 @@ export class BundledConnector implements IPFSConnector {
         }
       }
     } catch (err) {
-      throw scope.fail('repo/gc', toIpfsError('repo/gc', err))
+      throw failIn(scope, 'repo/gc', err)
     } finally {
       this.blockstore.stopTracking()
       scope.close()
@@ -563,7 +572,7 @@ export class BundledConnector implements IPFSConnector {
       const st = await unixfs(this.helia).stat(root, { path: segs.slice(2).join('/'), signal: scope.signal })
       return st.cid
     } catch (err) {
-      throw scope.fail('resolve', toIpfsError('resolve', err))
+      throw failIn(scope, 'resolve', err)
     } finally {
       scope.close()
     }
@@ -604,7 +613,7 @@ export class BundledConnector implements IPFSConnector {
     try {
       return await toBuffer(this.helia.blockstore.get(cid, { signal: scope.signal }))
     } catch (err) {
-      throw scope.fail('block/get', toIpfsError('block/get', err))
+      throw failIn(scope, 'block/get', err)
     } finally {
       scope.close()
     }
