@@ -37,6 +37,8 @@ import * as dagCbor from '@ipld/dag-cbor'
 import * as dagJson from '@ipld/dag-json'
 import { type Identify, identify } from '@libp2p/identify'
 import { preSharedKey } from '@libp2p/pnet'
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createHeliaLight } from 'helia'
 import { Key } from 'interface-datastore'
@@ -60,7 +62,7 @@ import { noiseCrypto } from '../../runtime/noise-crypto.ts'
 import type { ID, IPFSID, IPFSPinStatus, IPFSRepoStat, Pin } from '../../types/index.ts'
 import { isPinned, parseIpfsPath, Scope, sleep } from '../ipfshttp/connector.ts'
 import { blockKey, FsBlockstore } from './blockstore.ts'
-import { type BundledInit, gatewayAddress, validateBundledInit } from './config.ts'
+import { type BundledInit, DEFAULT_REWANT_INTERVAL_MS, gatewayAddress, validateBundledInit } from './config.ts'
 import { walkDag } from './dag.ts'
 import { startGateway } from './gateway.ts'
 
@@ -115,6 +117,22 @@ function failIn(scope: Scope, command: string, err: unknown): Error {
   const e = toIpfsError(command, err)
   if (e instanceof DiskFullError && !scope.signal.aborted) return e
   return scope.fail(command, e)
+}
+
+/** The parts of Helia's bitswap (4.x, not exported) the connector reads: its wantlist and the peers' ledgers. */
+interface BitswapInternals {
+  getWantlist(): { cid: CID }[]
+  getPeerWantlist(peer: PeerId): { cid: CID }[] | undefined
+  wantList: { has(cid: CID): boolean }
+}
+
+/** Helia's bitswap of a started node, or undefined when its shape is not the one known (then re-asking waits a fixed 50 ms). */
+function bitswapOf(helia: unknown): BitswapInternals | undefined {
+  const brokers = (helia as { blockBrokers?: unknown }).blockBrokers
+  if (!Array.isArray(brokers)) return undefined
+  const b = (brokers.find((x) => (x as { name?: unknown }).name === 'bitswap') as { bitswap?: BitswapInternals } | undefined)?.bitswap
+  if (typeof b?.getWantlist !== 'function' || typeof b.getPeerWantlist !== 'function' || typeof b.wantList?.has !== 'function') return undefined
+  return b
 }
 
 async function toBuffer(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
@@ -328,13 +346,41 @@ export class BundledConnector implements IPFSConnector {
     this.inflight.add(live)
     clusterMetrics.pinsPinAdd.inc()
     let blocks = 0
+    // re-asking: the block requests waiting, each abortable alone (see rewantStalled)
+    const asks = new Map<string, AbortController>()
+    const rewantMs = this.init.rewantIntervalMs ?? DEFAULT_REWANT_INTERVAL_MS
+    let seenBlocks = 0
+    const rewantTimer =
+      rewantMs > 0
+        ? setInterval(() => {
+            if (blocks !== seenBlocks || asks.size === 0) {
+              seenBlocks = blocks
+              return
+            }
+            this.rewantStalled(cid, asks, pin.origins)
+          }, rewantMs)
+        : undefined
     try {
       const helia = this.helia
       await walkDag(
         pin.cid,
         async (c, signal) => {
-          live.add(blockKey(c))
-          return toBuffer(helia.blockstore.get(c, { signal }))
+          const key = blockKey(c)
+          live.add(key)
+          // bounded: one round per rewant_interval without progress, until the pin's scope ends
+          for (;;) {
+            const ask = new AbortController()
+            asks.set(key, ask)
+            try {
+              return await toBuffer(helia.blockstore.get(c, { signal: AbortSignal.any([signal, ask.signal]) }))
+            } catch (err) {
+              if (signal.aborted || !ask.signal.aborted) throw err
+            } finally {
+              if (asks.get(key) === ask) asks.delete(key)
+            }
+            await this.wantDropped(c, signal)
+            signal.throwIfAborted()
+          }
         },
         {
           maxDepth: pin.maxDepth < 0 ? -1 : pin.maxDepth,
@@ -355,10 +401,62 @@ export class BundledConnector implements IPFSConnector {
       clusterMetrics.pinsPinAddErrors.inc()
       throw failIn(scope, 'pin/add', err)
     } finally {
+      if (rewantTimer !== undefined) clearInterval(rewantTimer)
       this.inflight.delete(live)
       scope.close()
       originsCtl.abort()
     }
+  }
+
+  /**
+   * A pin got no block for a rewant_interval: dials its origins again (up to
+   * 10, those not connected; not awaited) and aborts its waiting block
+   * requests, which `pin` then makes again. A new request is a new want sent
+   * to every connected peer: Helia's bitswap sends a want to each peer once,
+   * and cancels a want for every requester when one of them aborts.
+   */
+  private rewantStalled(cid: string, asks: Map<string, AbortController>, origins: string[]): void {
+    const l = this.heliaNode?.libp2p
+    if (l === undefined) return
+    const connected = new Set(l.getPeers().map((p) => p.toString()))
+    for (const origin of origins.slice(0, 10)) {
+      const id = origin.split('/p2p/')[1]
+      if (id !== undefined && connected.has(id)) continue
+      this.swarmConnect([origin], { signal: this.run.signal }).catch((err: unknown) => log.debug(`re-dialing origin ${origin}: ${describe(err)}`))
+    }
+    log.debug(`pin ${cid}: no block for ${this.init.rewantIntervalMs ?? DEFAULT_REWANT_INTERVAL_MS} ms: asking ${connected.size} peers again for ${asks.size} blocks`)
+    for (const ask of [...asks.values()]) ask.abort()
+    asks.clear()
+  }
+
+  /** Waits (at most 1 s) until Helia's bitswap has dropped its cancelled want for `cid`, so a new request is a new want. */
+  private async wantDropped(cid: CID, signal: AbortSignal): Promise<void> {
+    const bitswap = bitswapOf(this.heliaNode)
+    if (bitswap === undefined) {
+      await sleep(50, signal)
+      return
+    }
+    for (let i = 0; i < 100 && bitswap.wantList.has(cid) && !signal.aborted; i++) await sleep(10, signal)
+  }
+
+  /**
+   * The node's bitswap wantlist (kubo's `ipfs bitswap wantlist`): the blocks
+   * it is asking its peers for; with `peer` (a peer ID string), the blocks
+   * that peer asked this node for and has not got.
+   * @throws InvalidArgumentError (bad peer ID), IPFSError (not started or
+   *   this Helia's bitswap cannot be read)
+   */
+  wantlist(peer?: string): CID[] {
+    const bitswap = bitswapOf(this.helia)
+    if (bitswap === undefined) throw new IPFSError('bundled IPFS (bitswap/wantlist): cannot read the bitswap wantlist of this Helia version')
+    if (peer === undefined) return bitswap.getWantlist().map((e) => e.cid)
+    let id: PeerId
+    try {
+      id = peerIdFromString(peer)
+    } catch (err) {
+      throw new InvalidArgumentError(`invalid peer ID "${peer}": ${describe(err)}`)
+    }
+    return (bitswap.getPeerWantlist(id) ?? []).map((e) => e.cid)
   }
 
   /**
@@ -383,9 +481,13 @@ export class BundledConnector implements IPFSConnector {
   }
 
   /**
-   * The pinset: `typeFilter` `recursive` (depth -1 or N), `direct`, `all`,
-   * or several joined by commas. `indirect` lists nothing (blocks under a
-   * pin are not recorded one by one).
+   * The pinset, as kubo's `pin ls --type=…` answers: `typeFilter`
+   * `recursive` (depth -1 or N), `direct`, `indirect` (every block under a
+   * recursive pin, down to its depth, that is not itself a pin root; found
+   * by walking the local DAGs, each CID once), `all` (the three), or several
+   * joined by commas. Recursive and direct pins come first, then the
+   * indirect blocks. A block missing under a pin is skipped with a warning.
+   * @throws AbortError (signal), IPFSError (pinset unreadable)
    */
   async *pinLs(typeFilter: string, options: AbortOptions = {}): AsyncGenerator<IPFSPinInfo> {
     const filters = new Set(
@@ -395,15 +497,58 @@ export class BundledConnector implements IPFSConnector {
         .filter((s) => s !== '')
     )
     if (filters.size === 0) filters.add('all')
+    const wants = (t: IPFSPinStatus): boolean => filters.has('all') || filters.has(t)
+    const indirect = wants('indirect')
+    /** roots of recursive pins (for the indirect walk) and every pin root (never listed as indirect) */
+    const recursive: BundledPinRecord[] = []
+    const roots = new Set<string>()
     let total = 0
     for await (const r of this.records()) {
-      options.signal?.throwIfAborted()
+      if (options.signal?.aborted === true) throw new AbortError('IPFS request aborted (pin/ls)')
       const type: IPFSPinStatus = r.depth === 0 ? 'direct' : 'recursive'
-      if (!filters.has('all') && !filters.has(type)) continue
+      if (indirect) {
+        roots.add(r.cid)
+        if (type === 'recursive') recursive.push(r)
+      }
+      if (!wants(type)) continue
       total++
       yield { cid: CID.parse(r.cid), type }
     }
     clusterMetrics.pinsIpfsPins.set(total)
+    if (!indirect) return
+    const listed = new Set<string>()
+    for (const r of recursive) {
+      const found: CID[] = []
+      await this.walkLocal(r, options.signal, (c) => {
+        const s = c.toString()
+        if (roots.has(s) || listed.has(s)) return
+        listed.add(s)
+        found.push(c)
+      })
+      for (const c of found) yield { cid: c, type: 'indirect' }
+    }
+  }
+
+  /**
+   * Walks a pin's DAG on local blocks only, down to its depth, calling
+   * `onBlock` for each block (the root included). A missing or undecodable
+   * block is logged and its links are not followed.
+   */
+  private async walkLocal(r: BundledPinRecord, signal: AbortSignal | undefined, onBlock: (c: CID) => void): Promise<void> {
+    await walkDag(
+      CID.parse(r.cid),
+      async (c) => {
+        if (c.multihash.code === identity.code) return c.multihash.digest
+        return this.blockstore.getBytes(c)
+      },
+      {
+        maxDepth: r.depth,
+        concurrency: 8,
+        ...(signal !== undefined ? { signal } : {}),
+        onBlock,
+        onSkip: (c, err) => log.warn(`pin ${r.cid}: block ${c}: ${describe(err)}`)
+      }
+    )
   }
 
   /** `recursive` / `direct` from the pinset record of `pin.cid`, else `unpinned`. */
@@ -513,20 +658,7 @@ export class BundledConnector implements IPFSConnector {
       for await (const r of this.records()) {
         scope.signal.throwIfAborted()
         // a block missing under a pin keeps the rest of that pin's DAG: the walk goes on around it
-        await walkDag(
-          CID.parse(r.cid),
-          async (c) => {
-            if (c.multihash.code === identity.code) return c.multihash.digest
-            return this.blockstore.getBytes(c)
-          },
-          {
-            maxDepth: r.depth,
-            concurrency: 8,
-            signal: scope.signal,
-            onBlock: (c) => marked.add(blockKey(c)),
-            onSkip: (c, err) => log.warn(`repo gc: pin ${r.cid}: block ${c}: ${describe(err)}`)
-          }
-        )
+        await this.walkLocal(r, scope.signal, (c) => marked.add(blockKey(c)))
       }
       for await (const c of this.blockstore.keys()) {
         scope.signal.throwIfAborted()

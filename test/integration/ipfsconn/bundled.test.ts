@@ -10,7 +10,7 @@ import * as dagPb from '@ipld/dag-pb'
 import all from 'it-all'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { type Kubo, startKubo, stopAllKubos, waitFor } from '../../../scripts/launcher/index.ts'
+import { freePort, type Kubo, startKubo, stopAllKubos, waitFor } from '../../../scripts/launcher/index.ts'
 import { BundledConnector, type BundledInit } from '../../../src/ipfsconn/bundled/index.ts'
 import { defaultPinOptions, type Pin, pinWithOpts } from '../../../src/types/index.ts'
 
@@ -115,6 +115,59 @@ describe('bundled connector: pinset and GC', () => {
     expect(await c.blockstore.has(root)).toBe(true)
   })
 
+  test('pinLs lists indirect blocks as kubo does (type indirect and all): same CIDs and types as kubo for the same DAG and pins', async () => {
+    const c = await node('indirect')
+    const l1 = await leaf(c, 'indirect leaf 1, shared')
+    const l2 = await leaf(c, 'leaf 2, also pinned directly')
+    const l3 = await leaf(c, 'indirect leaf 3')
+    const d = await leaf(c, 'a direct pin of its own')
+    const m = await pbNode(c, [l3, l1], 'middle node, pinned recursively too')
+    const r = await pbNode(c, [l1, l2, m], 'root')
+    await c.pin(pinOf(m))
+    await c.pin(pinOf(r))
+    await c.pin(pinOf(l2, 'direct'))
+    await c.pin(pinOf(d, 'direct'))
+    const mine = new Set([l1, l2, l3, d, m, r].map((x) => x.toString()))
+    const ours = async (type: string): Promise<Record<string, string>> =>
+      Object.fromEntries((await all(c.pinLs(type))).map((p) => [p.cid.toString(), p.type]).filter(([k]) => mine.has(k!)))
+    // the same blocks and pins in kubo
+    for (const x of [l1, l2, l3, d]) await kubo.ipfsOk(['block', 'put', '--cid-codec=raw'], { input: await c.blockGet(x) })
+    for (const x of [m, r]) await kubo.ipfsOk(['block', 'put', '--cid-codec=dag-pb'], { input: await c.blockGet(x) })
+    await kubo.ipfsOk(['pin', 'add', m.toString()])
+    await kubo.ipfsOk(['pin', 'add', r.toString()])
+    await kubo.ipfsOk(['pin', 'add', '--recursive=false', l2.toString(), d.toString()])
+    const kubos = async (type: string): Promise<Record<string, string>> => {
+      const out = JSON.parse(await kubo.ipfsOk(['pin', 'ls', `--type=${type}`, '--enc=json'])) as { Keys: Record<string, { Type: string }> }
+      return Object.fromEntries(Object.entries(out.Keys).filter(([k]) => mine.has(k)).map(([k, v]) => [k, v.Type]))
+    }
+    const expected = {
+      [r.toString()]: 'recursive',
+      [m.toString()]: 'recursive',
+      [l2.toString()]: 'direct',
+      [d.toString()]: 'direct',
+      [l1.toString()]: 'indirect',
+      [l3.toString()]: 'indirect'
+    }
+    expect(await kubos('all')).toEqual(expected)
+    expect(await ours('all')).toEqual(expected)
+    expect(await ours('')).toEqual(expected)
+    expect(await ours('indirect')).toEqual(await kubos('indirect'))
+    expect(await ours('indirect')).toEqual({ [l1.toString()]: 'indirect', [l3.toString()]: 'indirect' })
+    expect(await ours('recursive,direct')).toEqual({ [r.toString()]: 'recursive', [m.toString()]: 'recursive', [l2.toString()]: 'direct', [d.toString()]: 'direct' })
+    // each CID once, pins first
+    const listed = await all(c.pinLs('all'))
+    expect(new Set(listed.map((p) => p.cid.toString())).size).toBe(listed.length)
+    expect(listed.findIndex((p) => p.type === 'indirect')).toBeGreaterThan(listed.findLastIndex((p) => p.type !== 'indirect'))
+    // a max-depth pin lists what is under it down to its depth only
+    const deep = await leaf(c, 'two levels down')
+    const mid = await pbNode(c, [deep], 'one level down')
+    const top = await pbNode(c, [mid], 'max-depth 1 root')
+    await c.pin({ ...pinOf(top), maxDepth: 1 })
+    const ind = await all(c.pinLs('indirect'))
+    expect(ind.map((p) => p.cid.toString())).toContain(mid.toString())
+    expect(ind.map((p) => p.cid.toString())).not.toContain(deep.toString())
+  })
+
   test('storage_max refuses a write with a message naming the key, and keeps what is stored', async () => {
     const c = await node('full', { storageMaxBytes: 1500 })
     await leaf(c, 'y'.repeat(1000))
@@ -206,6 +259,64 @@ describe('bundled connector: network', () => {
     await pinning
     for (const c of [root, l1, l2]) expect(await dst.blockstore.has(c)).toBe(true)
     expect(await gcAll(dst)).toEqual([])
+  })
+
+  // Helia's bitswap keeps one want per CID for every requester: when one request is aborted, the want is
+  // cancelled for all (the provider drops it), and a waiting pin is never asked for again
+  async function sharedWantCancelled(rewantIntervalMs: number, pinTimeoutMs: number): Promise<{ pin: Promise<string>; cid: CID; a: BundledConnector }> {
+    const a = await node(`rewant-a-${rewantIntervalMs}`, { rewantIntervalMs, pinTimeoutMs })
+    const b = await node(`rewant-b-${rewantIntervalMs}`)
+    await a.swarmConnect([(await b.id()).addresses[0]!])
+    const aId = (await a.id()).id
+    const bytes = crypto.getRandomValues(new Uint8Array(2000))
+    const cid = CID.createV1(0x55, await sha256.digest(bytes))
+    const wantedByA = (): boolean => b.wantlist(aId).some((x) => x.equals(cid))
+    const ctl = new AbortController()
+    const get = a.blockGet(cid, { signal: ctl.signal }).then(
+      () => 'got',
+      (e: Error) => e.name
+    )
+    const pin = a.pin(pinOf(cid)).then(
+      () => 'pinned',
+      (e: Error) => e.message
+    )
+    await waitFor(async () => wantedByA(), "B holds A's want", 20_000, 20)
+    expect(a.wantlist().some((x) => x.equals(cid))).toBe(true)
+    ctl.abort()
+    expect(await get).toBe('AbortError')
+    await waitFor(async () => !wantedByA(), "A's cancel reached B", 20_000, 20)
+    // the provider gets the block only now: nobody asks it any more unless A asks again
+    await b.blockPut(bytes, { format: 'raw' })
+    return { pin, cid, a }
+  }
+
+  test('re-asking: a pin whose want was cancelled under it (another request for the block aborted) asks again and completes', async () => {
+    const { pin, cid, a } = await sharedWantCancelled(300, 20_000)
+    expect(await pin).toBe('pinned')
+    expect(await a.pinLsCid(pinOf(cid))).toBe('recursive')
+    expect(a.wantlist().some((x) => x.equals(cid))).toBe(false)
+  })
+
+  test('without re-asking (rewant_interval 0) the same pin times out: the behaviour re-asking is for', async () => {
+    const { pin } = await sharedWantCancelled(0, 2500)
+    expect(await pin).toContain('pin timeout')
+  })
+
+  test("re-asking redials a pin's origins that are not connected", async () => {
+    const a = await node('origins-a', { rewantIntervalMs: 300 })
+    // a fixed port: the origin address stays valid across b's restart
+    const b = await node('origins-b', { listenMultiaddress: [`/ip4/127.0.0.1/tcp/${await freePort()}`] })
+    const root = await pbNode(b, [await leaf(b, 'behind an origin')], 'origin root')
+    const bAddr = (await b.id()).addresses[0]!
+    // a pin naming b as origin; the first dial is made to fail by b being unreachable (stopped) at that time
+    await b.stop()
+    const pinning = a.pin(pinWithOpts(root, { ...defaultPinOptions(), origins: [bAddr] }))
+    await waitFor(async () => a.wantlist().some((x) => x.equals(root)), 'A wants the root', 20_000, 20)
+    expect(await a.swarmPeers()).toEqual([])
+    await b.start()
+    await pinning
+    expect(await a.pinLsCid(pinOf(root))).toBe('recursive')
+    expect(await a.swarmPeers()).toContain((await b.id()).id)
   })
 
   test('a CID nobody has fails with a pin timeout message', async () => {
