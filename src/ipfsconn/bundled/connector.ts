@@ -86,6 +86,9 @@ export type BundledServices = { identify: Identify }
 
 const PIN_PREFIX = '/cluster-pins/'
 
+/** Bound of the GC's cached live sets, block keys in all (about 80 bytes each: 500,000 ≈ 40 MiB, ≈ 120 GiB of 256 KiB blocks). */
+export const LIVE_CACHE_MAX_KEYS = 500_000
+
 const CODECS: Record<string, number> = {
   raw: 0x55,
   'dag-pb': 0x70,
@@ -157,6 +160,15 @@ export class BundledConnector implements IPFSConnector {
   private background: Promise<void> | undefined
   /** Blocks of pins being fetched (kept by a GC running meanwhile). */
   private readonly inflight = new Set<Set<string>>()
+  /**
+   * The GC's live set per pin root (root block key → the pin's depth and
+   * the keys of every block of its DAG down to that depth), so a GC walks
+   * each DAG once per process: filled when a pin completes and by a GC's
+   * walk, dropped at unpin; at most LIVE_CACHE_MAX_KEYS block keys in all
+   * (pins past that are walked at each GC).
+   */
+  private readonly liveSets = new Map<string, { depth: number; keys: string[] }>()
+  private liveSetKeys = 0
   private gcRunning: Promise<void> | undefined
   private gateway: HttpListener | undefined
 
@@ -396,6 +408,7 @@ export class BundledConnector implements IPFSConnector {
       const rec: BundledPinRecord = { cid, depth: pin.maxDepth < 0 ? -1 : pin.maxDepth, name: pin.name }
       await this.ds.put(this.pinKey(pin.cid), new TextEncoder().encode(JSON.stringify(rec)))
       clusterMetrics.pinsIpfsPins.inc()
+      this.cacheLiveSet(pin.cid, rec.depth, [...live])
       log.info(`IPFS Pin request succeeded: ${cid} (${blocks} blocks)`)
     } catch (err) {
       clusterMetrics.pinsPinAddErrors.inc()
@@ -471,6 +484,7 @@ export class BundledConnector implements IPFSConnector {
     try {
       scope.signal.throwIfAborted()
       await this.ds.delete(this.pinKey(cid), { signal: scope.signal })
+      this.dropLiveSet(cid)
     } catch (err) {
       throw failIn(scope, 'pin/rm', err)
     } finally {
@@ -534,7 +548,8 @@ export class BundledConnector implements IPFSConnector {
    * `onBlock` for each block (the root included). A missing or undecodable
    * block is logged and its links are not followed.
    */
-  private async walkLocal(r: BundledPinRecord, signal: AbortSignal | undefined, onBlock: (c: CID) => void): Promise<void> {
+  private async walkLocal(r: BundledPinRecord, signal: AbortSignal | undefined, onBlock: (c: CID) => void): Promise<boolean> {
+    let complete = true
     await walkDag(
       CID.parse(r.cid),
       async (c) => {
@@ -546,9 +561,29 @@ export class BundledConnector implements IPFSConnector {
         concurrency: 8,
         ...(signal !== undefined ? { signal } : {}),
         onBlock,
-        onSkip: (c, err) => log.warn(`pin ${r.cid}: block ${c}: ${describe(err)}`)
+        onSkip: (c, err) => {
+          complete = false
+          log.warn(`pin ${r.cid}: block ${c}: ${describe(err)}`)
+        }
       }
     )
+    return complete
+  }
+
+  /** Records the live set of a pin root (see `liveSets`), within the bound. */
+  private cacheLiveSet(root: CID, depth: number, keys: string[]): void {
+    this.dropLiveSet(root)
+    if (this.liveSetKeys + keys.length > LIVE_CACHE_MAX_KEYS) return
+    this.liveSets.set(blockKey(root), { depth, keys })
+    this.liveSetKeys += keys.length
+  }
+
+  private dropLiveSet(root: CID): void {
+    const k = blockKey(root)
+    const old = this.liveSets.get(k)
+    if (old === undefined) return
+    this.liveSets.delete(k)
+    this.liveSetKeys -= old.keys.length
   }
 
   /** `recursive` / `direct` from the pinset record of `pin.cid`, else `unpinned`. */
@@ -638,7 +673,8 @@ export class BundledConnector implements IPFSConnector {
 
   /**
    * Mark-and-sweep GC: marks every block reachable (locally) from the
-   * pinset records down to their depth, plus blocks of in-flight pins and
+   * pinset records down to their depth (each DAG walked once per process:
+   * its live set is then cached, see `liveSets`), plus blocks of in-flight pins and
    * blocks written while it runs; deletes the rest, yielding each removed
    * block (CIDv1 raw) or an error (`key` null). One GC at a time; bounded
    * by repogc_timeout.
@@ -658,7 +694,17 @@ export class BundledConnector implements IPFSConnector {
       for await (const r of this.records()) {
         scope.signal.throwIfAborted()
         // a block missing under a pin keeps the rest of that pin's DAG: the walk goes on around it
-        await this.walkLocal(r, scope.signal, (c) => marked.add(blockKey(c)))
+        const root = CID.parse(r.cid)
+        const cached = this.liveSets.get(blockKey(root))
+        if (cached !== undefined && cached.depth === r.depth) {
+          for (const k of cached.keys) marked.add(k)
+          continue
+        }
+        const keys: string[] = []
+        const complete = await this.walkLocal(r, scope.signal, (c) => keys.push(blockKey(c)))
+        for (const k of keys) marked.add(k)
+        // an incomplete DAG (a block missing) is walked again next time
+        if (complete) this.cacheLiveSet(root, r.depth, keys)
       }
       for await (const c of this.blockstore.keys()) {
         scope.signal.throwIfAborted()

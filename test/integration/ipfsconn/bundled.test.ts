@@ -100,6 +100,46 @@ describe('bundled connector: pinset and GC', () => {
     expect(listed.map((p) => p.cid.toString())).toEqual([a.toString()])
   })
 
+  test('GC walks a pinned DAG once per process (its live set is cached), and still frees it after an unpin', async () => {
+    const c = await node('gc-cache')
+    const leaves = [await leaf(c, 'cached 1'), await leaf(c, 'cached 2'), await leaf(c, 'cached 3')]
+    const root = await pbNode(c, leaves, 'cached root')
+    const loose = await leaf(c, 'not pinned')
+    await c.pin(pinOf(root))
+    let reads = 0
+    const getBytes = c.blockstore.getBytes.bind(c.blockstore)
+    c.blockstore.getBytes = async (cid: CID) => {
+      reads++
+      return getBytes(cid)
+    }
+    // the pin itself filled the cache: no DAG read at all
+    expect((await gcAll(c)).map((k) => k.multihash.bytes.toString())).toEqual([loose.multihash.bytes.toString()])
+    expect(reads).toBe(0)
+    expect(await gcAll(c)).toEqual([])
+    expect(reads).toBe(0)
+    await c.unpin(root)
+    expect((await gcAll(c)).length).toBe(4)
+    // a new process walks once, then uses its cache
+    const again = await leaf(c, 'pinned again')
+    const root2 = await pbNode(c, [again], 'second root')
+    await c.pin(pinOf(root2))
+    await c.stop()
+    const c2 = new BundledConnector(init('gc-cache'))
+    await c2.start()
+    started.push(c2)
+    let reads2 = 0
+    const getBytes2 = c2.blockstore.getBytes.bind(c2.blockstore)
+    c2.blockstore.getBytes = async (cid: CID) => {
+      reads2++
+      return getBytes2(cid)
+    }
+    expect(await gcAll(c2)).toEqual([])
+    expect(reads2).toBe(2)
+    expect(await gcAll(c2)).toEqual([])
+    expect(reads2).toBe(2)
+    for (const k of [root2, again]) expect(await c2.blockstore.has(k)).toBe(true)
+  })
+
   test('direct pin keeps only its root; GC frees the bytes in repoStat', async () => {
     const c = await node('direct')
     const l = await leaf(c, 'x'.repeat(1000))
@@ -295,12 +335,12 @@ describe('bundled connector: network', () => {
     expect(await pin).toBe('pinned')
     expect(await a.pinLsCid(pinOf(cid))).toBe('recursive')
     expect(a.wantlist().some((x) => x.equals(cid))).toBe(false)
-  })
+  }, 60_000)
 
   test('without re-asking (rewant_interval 0) the same pin times out: the behaviour re-asking is for', async () => {
     const { pin } = await sharedWantCancelled(0, 2500)
     expect(await pin).toContain('pin timeout')
-  })
+  }, 60_000)
 
   test("re-asking redials a pin's origins that are not connected", async () => {
     const a = await node('origins-a', { rewantIntervalMs: 300 })
@@ -317,7 +357,7 @@ describe('bundled connector: network', () => {
     await pinning
     expect(await a.pinLsCid(pinOf(root))).toBe('recursive')
     expect(await a.swarmPeers()).toContain((await b.id()).id)
-  })
+  }, 60_000)
 
   test('a CID nobody has fails with a pin timeout message', async () => {
     const c = await node('timeout', { pinTimeoutMs: 1500 })
