@@ -301,16 +301,13 @@ describe('bundled connector: network', () => {
     expect(await gcAll(dst)).toEqual([])
   })
 
-  // Helia's bitswap keeps one want per CID for every requester: when one request is aborted, the want is
-  // cancelled for all (the provider drops it), and a waiting pin is never asked for again
-  async function sharedWantCancelled(rewantIntervalMs: number, pinTimeoutMs: number): Promise<{ pin: Promise<string>; cid: CID; a: BundledConnector }> {
+  // Helia's bitswap keeps one want per CID for all its requesters: when one request is aborted, the want is
+  // dropped for all, and a provider that connects afterwards is not asked for it (nor is any peer again)
+  async function wantDroppedUnderPin(rewantIntervalMs: number, pinTimeoutMs: number): Promise<{ pin: Promise<string>; cid: CID; a: BundledConnector }> {
     const a = await node(`rewant-a-${rewantIntervalMs}`, { rewantIntervalMs, pinTimeoutMs })
     const b = await node(`rewant-b-${rewantIntervalMs}`)
-    await a.swarmConnect([(await b.id()).addresses[0]!])
-    const aId = (await a.id()).id
     const bytes = crypto.getRandomValues(new Uint8Array(2000))
-    const cid = CID.createV1(0x55, await sha256.digest(bytes))
-    const wantedByA = (): boolean => b.wantlist(aId).some((x) => x.equals(cid))
+    const cid = await b.blockPut(bytes, { format: 'raw' })
     const ctl = new AbortController()
     const get = a.blockGet(cid, { signal: ctl.signal }).then(
       () => 'got',
@@ -320,25 +317,25 @@ describe('bundled connector: network', () => {
       () => 'pinned',
       (e: Error) => e.message
     )
-    await waitFor(async () => wantedByA(), "B holds A's want", 20_000, 20)
-    expect(a.wantlist().some((x) => x.equals(cid))).toBe(true)
+    await waitFor(async () => a.wantlist().some((x) => x.equals(cid)), 'A wants the block', 20_000, 20)
     ctl.abort()
     expect(await get).toBe('AbortError')
-    await waitFor(async () => !wantedByA(), "A's cancel reached B", 20_000, 20)
-    // the provider gets the block only now: nobody asks it any more unless A asks again
-    await b.blockPut(bytes, { format: 'raw' })
+    // the pin still waits for the block, but the want is gone
+    expect(a.wantlist().some((x) => x.equals(cid))).toBe(false)
+    // the provider connects only now
+    await a.swarmConnect([(await b.id()).addresses[0]!])
     return { pin, cid, a }
   }
 
-  test('re-asking: a pin whose want was cancelled under it (another request for the block aborted) asks again and completes', async () => {
-    const { pin, cid, a } = await sharedWantCancelled(300, 20_000)
+  test('re-asking: a pin whose want was dropped under it (another request for the block aborted) asks again and gets the block from a provider that connects later', async () => {
+    const { pin, cid, a } = await wantDroppedUnderPin(300, 20_000)
     expect(await pin).toBe('pinned')
     expect(await a.pinLsCid(pinOf(cid))).toBe('recursive')
     expect(a.wantlist().some((x) => x.equals(cid))).toBe(false)
   }, 60_000)
 
   test('without re-asking (rewant_interval 0) the same pin times out: the behaviour re-asking is for', async () => {
-    const { pin } = await sharedWantCancelled(0, 2500)
+    const { pin } = await wantDroppedUnderPin(0, 2500)
     expect(await pin).toContain('pin timeout')
   }, 60_000)
 
@@ -358,6 +355,8 @@ describe('bundled connector: network', () => {
     expect(await a.pinLsCid(pinOf(root))).toBe('recursive')
     expect(await a.swarmPeers()).toContain((await b.id()).id)
   }, 60_000)
+
+  test.todo('content routing: a pin gets blocks from a kubo peer that is neither connected nor in pin.origins, found through a kad-dht on the bundled node (bootstrap peers); not built: blocks come from connected peers only')
 
   test('a CID nobody has fails with a pin timeout message', async () => {
     const c = await node('timeout', { pinTimeoutMs: 1500 })
