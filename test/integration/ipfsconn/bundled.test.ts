@@ -1,6 +1,6 @@
 // The bundled (Helia) IPFS connector: pinset + mark-and-sweep GC, bitswap
 // between two bundled nodes, and interop with a real kubo (loopback).
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +13,9 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { freePort, type Kubo, startKubo, stopAllKubos, waitFor } from '../../../scripts/launcher/index.ts'
 import { BundledConnector, type BundledInit } from '../../../src/ipfsconn/bundled/index.ts'
 import { defaultPinOptions, type Pin, pinWithOpts } from '../../../src/types/index.ts'
+
+// a test past its timeout makes bun kill the processes still running, the shared kubo among them: room for a loaded machine
+setDefaultTimeout(30_000)
 
 let tmp: string
 const started: BundledConnector[] = []
@@ -263,13 +266,14 @@ describe('bundled connector: network', () => {
     await b.swarmConnect([(await a.id()).addresses[0]!])
     await b.pin(pinOf(root))
     expect(await b.pinLsCid(pinOf(root))).toBe('recursive')
-    await expect(outsider.swarmConnect([(await a.id()).addresses[0]!])).rejects.toThrow('swarm/connect')
+    // the handshake with a node of another private network may hang instead of failing: bounded
+    await expect(outsider.swarmConnect([(await a.id()).addresses[0]!], { signal: AbortSignal.timeout(5000) })).rejects.toThrow(/swarm.connect/)
     expect(await outsider.swarmPeers()).toEqual([])
     const bad = join(tmp, 'bad.key')
     await writeFile(bad, 'not a key')
     await expect(new BundledConnector(init('psk-bad', { swarmKeyFile: bad })).start()).rejects.toThrow('bundled.swarm_key_file')
     await expect(new BundledConnector(init('psk-none', { swarmKeyFile: join(tmp, 'absent.key') })).start()).rejects.toThrow('bundled.swarm_key_file')
-  })
+  }, 30_000)
 
   test('a listen address in use fails the start with an IPFSError; the same folder starts afterwards', async () => {
     const a = await node('listen-a')
