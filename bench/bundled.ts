@@ -13,6 +13,12 @@
  *    this process).
  * 3. RSS of this process (the bundled node) idle after start and after the
  *    pin and add above.
+ * 4. A real bundled peer (the compiled binary, `service init --ipfs
+ *    bundled`): its RSS idle and during `ctl add --local` of files of
+ *    BENCH_BUNDLED_PEER_MIB (default "256,1024") MiB, VmRSS of the daemon
+ *    read from /proc/<pid>/status every 250 ms (peak and median printed),
+ *    with the add throughput through the peer. A peak that grows with the
+ *    file size means the add holds the file in memory.
  */
 import { randomBytes } from 'node:crypto'
 import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -22,7 +28,8 @@ import { unixfs } from '@helia/unixfs'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
 import { CID } from 'multiformats/cid'
-import { startKubo, stopAllKubos } from '../scripts/launcher/index.ts'
+import { readFile } from 'node:fs/promises'
+import { initPeer, startKubo, stopAllKubos, waitFor } from '../scripts/launcher/index.ts'
 import { BundledConnector } from '../src/ipfsconn/bundled/index.ts'
 import { defaultPinOptions, pinWithOpts } from '../src/types/index.ts'
 
@@ -36,13 +43,90 @@ function rssMib(): string {
   return mib(process.memoryUsage().rss)
 }
 
+const PEER_MIB = (process.env.BENCH_BUNDLED_PEER_MIB ?? '256,1024')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0)
+
+/** VmRSS of a process, KiB (0 once it is gone). */
+async function vmRssKiB(pid: number): Promise<number> {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'))
+    return m === null ? 0 : Number(m[1])
+  } catch {
+    return 0
+  }
+}
+
+/** Samples a process's VmRSS every `everyMs` until `stop()`, which gives the peak and median, MiB. */
+function sampleRss(pid: number, everyMs = 250): { stop(): Promise<{ peak: number; median: number; samples: number }> } {
+  const samples: number[] = []
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      samples.push(await vmRssKiB(pid))
+      await Bun.sleep(everyMs)
+    }
+  })()
+  return {
+    async stop() {
+      running = false
+      await loop
+      const sorted = samples.filter((n) => n > 0).sort((a, b) => a - b)
+      return { peak: (sorted.at(-1) ?? 0) / 1024, median: (sorted[Math.floor(sorted.length / 2)] ?? 0) / 1024, samples: sorted.length }
+    }
+  }
+}
+
+async function writeRandomFile(file: string, size: number): Promise<void> {
+  await writeFile(file, '')
+  for (let o = 0; o < size; o += 8 * 1024 * 1024) await appendFile(file, randomBytes(Math.min(8 * 1024 * 1024, size - o)))
+}
+
+/** Part 4: a compiled bundled peer, RSS idle and during `ctl add` of each size. */
+async function peerRss(tmp: string): Promise<string[]> {
+  const out: string[] = []
+  const p = await initPeer({
+    ipfsApi: '/ip4/127.0.0.1/tcp/1',
+    initArgs: ['--ipfs', 'bundled'],
+    env: { CLUSTER_PEERNAME: 'bench-bundled', CLUSTER_BUNDLED_LISTENMULTIADDRESS: '/ip4/127.0.0.1/tcp/0', CLUSTER_BUNDLED_STORAGEMAX: '0' }
+  })
+  try {
+    await p.start()
+    const pid = p.proc!.pid
+    // idle: 5 s after READY
+    const idle = sampleRss(pid)
+    await Bun.sleep(5000)
+    const i = await idle.stop()
+    out.push(`RSS  bundled peer    : idle ${i.median.toFixed(1)} MiB (median of ${i.samples} samples, peak ${i.peak.toFixed(1)})`)
+    for (const mibs of PEER_MIB) {
+      const file = join(tmp, `peer-${mibs}.bin`)
+      await writeRandomFile(file, mibs * 1024 * 1024)
+      const s = sampleRss(pid)
+      const t = performance.now()
+      const r = await p.ctl(['add', '-Q', '--local', file], { timeoutMs: 1_800_000 })
+      const secs = (performance.now() - t) / 1000
+      const rss = await s.stop()
+      if (r.code !== 0) throw new Error(`ctl add of ${mibs} MiB failed (${r.code}): ${r.stderr}`)
+      const cid = r.stdout.trim()
+      await waitFor(async () => (await p.ctl(['--enc', 'json', 'status', cid])).stdout.includes('"pinned"'), `${cid} pinned`, 120_000)
+      out.push(
+        `RSS  bundled peer    : during ctl add of ${mibs} MiB: peak ${rss.peak.toFixed(1)} MiB, median ${rss.median.toFixed(1)} MiB (${rss.samples} samples); add ${secs.toFixed(2)} s, ${(mibs / secs).toFixed(1)} MiB/s`
+      )
+      await rm(file, { force: true })
+    }
+  } finally {
+    await p.destroy()
+  }
+  return out
+}
+
 async function main(): Promise<void> {
   const tmp = await mkdtemp(join(tmpdir(), 'bench-bundled-'))
   const file = join(tmp, 'data.bin')
   const size = MIB * 1024 * 1024
   // random, appended in 8 MiB pieces (not held in memory: the RSS figures are the node's)
-  await writeFile(file, '')
-  for (let o = 0; o < size; o += 8 * 1024 * 1024) await appendFile(file, randomBytes(Math.min(8 * 1024 * 1024, size - o)))
+  await writeRandomFile(file, size)
   const [src, dst] = await Promise.all([startKubo(), startKubo()])
   const settings = (folder: string) => ({
     folder: join(tmp, folder),
@@ -103,6 +187,11 @@ async function main(): Promise<void> {
       `add  bundled         : ${bundledAddS.toFixed(2)} s  ${(MIB / bundledAddS).toFixed(1)} MiB/s  (ratio bundled/kubo time ${(bundledAddS / kuboAddS).toFixed(2)}; same CID as kubo: ${added.toString() === cid})`
     )
     console.log(`RSS  bundled node    : idle ${idleRss} MiB, after the pin ${afterPinRss} MiB, after the add ${afterAddRss} MiB`)
+    await bundled.stop()
+    await adder.stop()
+    await stopAllKubos()
+    await rm(file, { force: true })
+    for (const line of await peerRss(tmp)) console.log(line)
   } finally {
     await bundled.stop().catch(() => {})
     await adder.stop().catch(() => {})

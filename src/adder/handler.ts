@@ -10,8 +10,9 @@
  *   `Connection: close`,
  *   `Trailer: X-Stream-Error`; one `AddedOutput` JSON object per line as it
  *   happens; an error after that goes in the `X-Stream-Error` trailer.
- * - `stream-channels=false`: one JSON array of every line once done, or 500
- *   with the error body.
+ * - `stream-channels=false`: one JSON array of every line once done, or the
+ *   error body: 507 when the disk of every destination is full
+ *   (`DiskFullError`), 500 otherwise.
  */
 import type { AbortOptions } from '../interfaces.ts'
 import { getLogger } from '../observability/logging.ts'
@@ -42,8 +43,9 @@ function errorBody(code: number, message: string): string {
 }
 
 function statusFor(err: unknown): number {
-  const name = (err as { name?: unknown } | null)?.name
-  return name === 'InvalidArgumentError' ? 400 : 500
+  const e = err as { name?: unknown; diskFull?: unknown } | null
+  if (e?.name === 'DiskFullError' || (e?.name === 'BlockAdderError' && e.diskFull === true)) return 507
+  return e?.name === 'InvalidArgumentError' ? 400 : 500
 }
 
 /**
@@ -74,7 +76,8 @@ export function createAddHandler(components: AdderComponents): AddHandler {
         for await (const o of outputs) all.push(addOutputToJSON(o))
       } catch (err) {
         log.error(`add: ${errorMessage(err)}`)
-        return new Response(errorBody(500, errorMessage(err)), { status: 500, headers: { ...json, 'Cache-Control': 'no-cache' } })
+        const status = statusFor(err) === 507 ? 507 : 500
+        return new Response(errorBody(status, errorMessage(err)), { status, headers: { ...json, 'Cache-Control': 'no-cache' } })
       }
       return new Response(`${JSON.stringify(all)}\n`, { status: 200, headers: { ...json, 'Cache-Control': 'no-cache' } })
     }

@@ -30,11 +30,17 @@ export interface BlockSink {
 /** Makes the sink for the allocated peers (`[]`: the local peer only). */
 export type BlockSinkFactory = (peers: PeerId[]) => BlockSink
 
-/** All destinations failed (upstream `ErrBlockAdder`). */
+/**
+ * All destinations failed (upstream `ErrBlockAdder`). `diskFull`: every
+ * destination failed because its disk is full (`DiskFullError`; the REST
+ * API answers 507 then).
+ */
 export class BlockAdderError extends ClusterError {
   static override name = 'BlockAdderError'
-  constructor(detail: string, options?: { cause?: unknown }) {
+  readonly diskFull: boolean
+  constructor(detail: string, options?: { cause?: unknown; diskFull?: boolean }) {
     super(`failed to put block on all destinations: ${detail}`, options)
+    this.diskFull = options?.diskFull ?? false
   }
 }
 
@@ -126,15 +132,17 @@ export function streamBlockSink(consume: BlockStreamConsumer, capacity = DEFAULT
 export function fanoutBlockSink(sinks: { peer: PeerId; sink: BlockSink }[]): BlockSink {
   const live = new Set(sinks)
   const errors: string[] = []
+  let diskFull = true
   const drop = (d: { peer: PeerId; sink: BlockSink }, err: unknown): void => {
     if (!live.delete(d)) return
+    if ((err as { name?: unknown } | null)?.name !== 'DiskFullError') diskFull = false
     const msg = errorMessage(err)
     errors.push(`${d.peer}: ${msg}`)
     if (live.size > 0) log.warn(`there were errors streaming blocks, but at least one destination succeeded: ${d.peer}: ${msg}`)
     else log.error(`streaming blocks: ${errors.join('; ')}`)
   }
   const check = (): void => {
-    if (live.size === 0) throw new BlockAdderError(errors.join('; ') || 'no destinations')
+    if (live.size === 0) throw new BlockAdderError(errors.join('; ') || 'no destinations', { diskFull: errors.length > 0 && diskFull })
   }
   return {
     async put(block, options) {

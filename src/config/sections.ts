@@ -548,6 +548,8 @@ export const BUNDLED = section({
     { key: 'repogc_timeout', go: 'RepoGCTimeout', kind: 'duration', def: '24h0m0s', prop: 'repoGcTimeoutMs' },
     // block requests in flight at once while fetching a DAG
     { key: 'fetch_concurrency', go: 'FetchConcurrency', kind: 'int', def: 32, zeroIsDefault: true, prop: 'fetchConcurrency', min: 1 },
+    // a pin without a new block for this long asks its peers again and redials its origins; "0s" = never
+    { key: 'rewant_interval', go: 'RewantInterval', kind: 'duration', def: '10s', prop: 'rewantIntervalMs' },
     // read-only HTTP gateway (/ipfs/<cid>[/path], ?format=raw|car); "" = none
     {
       key: 'gateway_listen_multiaddress',

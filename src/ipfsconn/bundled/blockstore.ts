@@ -11,7 +11,10 @@
  *
  * It keeps a byte counter (`size`, seeded by a walk at `open()`) for
  * `repoStat`, and refuses writes that would pass `storageMax` with a
- * `StorageFullError` naming the limit.
+ * `StorageFullError` naming the limit. A write the file system refuses for
+ * lack of space (ENOSPC, EDQUOT) throws `DiskFullError` (the REST API's
+ * 507): the temporary file is removed, nothing is counted, and the block
+ * store is as before the write.
  */
 import { closeSync, fsyncSync, openSync } from 'node:fs'
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
@@ -23,7 +26,7 @@ import { base32 } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { concat as uint8ArrayConcat } from 'uint8arrays/concat'
-import { IPFSError, NotFoundError } from '../../errors.ts'
+import { DiskFullError, IPFSError, NotFoundError } from '../../errors.ts'
 
 const RAW_CODE = 0x55
 
@@ -46,6 +49,12 @@ async function concat(val: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uin
   const parts: Uint8Array[] = []
   for await (const p of val) parts.push(p)
   return parts.length === 1 ? parts[0]! : uint8ArrayConcat(parts)
+}
+
+/** Whether a file-system error means "no space left" (ENOSPC, or EDQUOT: over quota). */
+export function isNoSpace(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT'
 }
 
 function fsyncDir(dir: string): void {
@@ -129,6 +138,7 @@ export class FsBlockstore extends BaseBlockstore {
   /**
    * Stores a block (fsync + rename). Existing blocks are not rewritten.
    * @throws StorageFullError when the block would pass storage_max
+   * @throws DiskFullError when the file system has no space left (nothing stored)
    */
   override async put(cid: CID, val: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: AbortOptions): Promise<CID> {
     const bytes = await concat(val)
@@ -142,12 +152,12 @@ export class FsBlockstore extends BaseBlockstore {
       )
     }
     options?.signal?.throwIfAborted()
-    if (!this.madeDirs.has(dir)) {
-      await mkdir(dir, { recursive: true })
-      this.madeDirs.add(dir)
-    }
     const tmp = `${file}.${process.pid}.${this.tmpSeq++}.tmp`
     try {
+      if (!this.madeDirs.has(dir)) {
+        await mkdir(dir, { recursive: true })
+        this.madeDirs.add(dir)
+      }
       const fh = await open(tmp, 'w')
       try {
         await fh.writeFile(bytes)
@@ -158,7 +168,13 @@ export class FsBlockstore extends BaseBlockstore {
       await rename(tmp, file)
       fsyncDir(dir)
     } catch (err) {
-      await rm(tmp, { force: true })
+      await rm(tmp, { force: true }).catch(() => {})
+      if (isNoSpace(err)) {
+        throw new DiskFullError(
+          `bundled IPFS: the disk is full, block ${cid} (${bytes.length} bytes) was not stored (${(err as Error).message}); free some space (e.g. "ipfs-cluster-ctl ipfs gc") and retry`,
+          { cause: err }
+        )
+      }
       throw new IPFSError(`bundled IPFS: cannot store block ${cid}: ${(err as Error).message}`, { cause: err })
     }
     this.bytes += bytes.length

@@ -34,7 +34,17 @@ export interface BundledInit {
   connectSwarmsDelayMs: number
   /** Refuse to unpin anything. */
   unpinDisable: boolean
+  /**
+   * While a pin gets no block for this long, ms, its pending block requests
+   * are asked again of every connected peer and its unconnected origins are
+   * dialed again (0 = never; default 10 s). Helia's bitswap asks each peer
+   * once per want and drops a want shared with a request that was aborted.
+   */
+  rewantIntervalMs?: number
 }
+
+/** Default of `rewantIntervalMs`, ms. */
+export const DEFAULT_REWANT_INTERVAL_MS = 10_000
 
 /**
  * Checks the settings.
@@ -64,10 +74,12 @@ export function validateBundledInit(init: BundledInit): void {
     ['pinTimeoutMs', 'pin_timeout'],
     ['unpinTimeoutMs', 'unpin_timeout'],
     ['repoGcTimeoutMs', 'repogc_timeout'],
-    ['connectSwarmsDelayMs', 'connect_swarms_delay']
+    ['connectSwarmsDelayMs', 'connect_swarms_delay'],
+    ['rewantIntervalMs', 'rewant_interval']
   ]
   for (const [field, key] of numbers) {
     const v = init[field]
+    if (v === undefined && field === 'rewantIntervalMs') continue
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`bundled.${key} invalid`)
   }
   if (!Number.isInteger(init.fetchConcurrency) || init.fetchConcurrency < 1) {

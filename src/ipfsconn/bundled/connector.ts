@@ -22,6 +22,8 @@
  *
  * Errors: `IPFSError` (block missing after pin_timeout without progress,
  * storage_max reached, undecodable block, unsupported codec/hash/path),
+ * `DiskFullError` (the file system of the blocks folder is full: nothing
+ * half-written is left, the pin is not recorded; the REST API's 507),
  * `AbortError` (caller's signal, connector stopped), `NotFoundError`
  * (`configKey` other than `Datastore/StorageMax`), `InvalidArgumentError`
  * (bad path or multiaddr).
@@ -35,6 +37,8 @@ import * as dagCbor from '@ipld/dag-cbor'
 import * as dagJson from '@ipld/dag-json'
 import { type Identify, identify } from '@libp2p/identify'
 import { preSharedKey } from '@libp2p/pnet'
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createHeliaLight } from 'helia'
 import { Key } from 'interface-datastore'
@@ -48,7 +52,7 @@ import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SqliteDatastore } from '../../datastore/sqlite.ts'
-import { AbortError, InvalidArgumentError, IPFSError, NotFoundError } from '../../errors.ts'
+import { AbortError, DiskFullError, InvalidArgumentError, IPFSError, NotFoundError } from '../../errors.ts'
 import { clusterTcp } from '../../host/tcp.ts'
 import type { AbortOptions, IPFSConnector, IPFSPinInfo, PinProgressHandler } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
@@ -58,7 +62,7 @@ import { noiseCrypto } from '../../runtime/noise-crypto.ts'
 import type { ID, IPFSID, IPFSPinStatus, IPFSRepoStat, Pin } from '../../types/index.ts'
 import { isPinned, parseIpfsPath, Scope, sleep } from '../ipfshttp/connector.ts'
 import { blockKey, FsBlockstore } from './blockstore.ts'
-import { type BundledInit, gatewayAddress, validateBundledInit } from './config.ts'
+import { type BundledInit, DEFAULT_REWANT_INTERVAL_MS, gatewayAddress, validateBundledInit } from './config.ts'
 import { walkDag } from './dag.ts'
 import { startGateway } from './gateway.ts'
 
@@ -82,6 +86,9 @@ export type BundledServices = { identify: Identify }
 
 const PIN_PREFIX = '/cluster-pins/'
 
+/** Bound of the GC's cached live sets, block keys in all (about 80 bytes each: 500,000 ≈ 40 MiB, ≈ 120 GiB of 256 KiB blocks). */
+export const LIVE_CACHE_MAX_KEYS = 500_000
+
 const CODECS: Record<string, number> = {
   raw: 0x55,
   'dag-pb': 0x70,
@@ -104,8 +111,31 @@ function describe(err: unknown): string {
 }
 
 function toIpfsError(what: string, err: unknown): Error {
-  if (err instanceof IPFSError || err instanceof AbortError) return err
+  if (err instanceof IPFSError || err instanceof AbortError || err instanceof DiskFullError) return err
   return new IPFSError(`bundled IPFS (${what}): ${describe(err)}`, { cause: err })
+}
+
+/** `scope.fail`, except that a full disk stays a `DiskFullError` (507) unless the scope timed out or was aborted. */
+function failIn(scope: Scope, command: string, err: unknown): Error {
+  const e = toIpfsError(command, err)
+  if (e instanceof DiskFullError && !scope.signal.aborted) return e
+  return scope.fail(command, e)
+}
+
+/** The parts of Helia's bitswap (4.x, not exported) the connector reads: its wantlist and the peers' ledgers. */
+interface BitswapInternals {
+  getWantlist(): { cid: CID }[]
+  getPeerWantlist(peer: PeerId): { cid: CID }[] | undefined
+  wantList: { has(cid: CID): boolean }
+}
+
+/** Helia's bitswap of a started node, or undefined when its shape is not the one known (then re-asking waits a fixed 50 ms). */
+function bitswapOf(helia: unknown): BitswapInternals | undefined {
+  const brokers = (helia as { blockBrokers?: unknown }).blockBrokers
+  if (!Array.isArray(brokers)) return undefined
+  const b = (brokers.find((x) => (x as { name?: unknown }).name === 'bitswap') as { bitswap?: BitswapInternals } | undefined)?.bitswap
+  if (typeof b?.getWantlist !== 'function' || typeof b.getPeerWantlist !== 'function' || typeof b.wantList?.has !== 'function') return undefined
+  return b
 }
 
 async function toBuffer(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
@@ -130,6 +160,15 @@ export class BundledConnector implements IPFSConnector {
   private background: Promise<void> | undefined
   /** Blocks of pins being fetched (kept by a GC running meanwhile). */
   private readonly inflight = new Set<Set<string>>()
+  /**
+   * The GC's live set per pin root (root block key → the pin's depth and
+   * the keys of every block of its DAG down to that depth), so a GC walks
+   * each DAG once per process: filled when a pin completes and by a GC's
+   * walk, dropped at unpin; at most LIVE_CACHE_MAX_KEYS block keys in all
+   * (pins past that are walked at each GC).
+   */
+  private readonly liveSets = new Map<string, { depth: number; keys: string[] }>()
+  private liveSetKeys = 0
   private gcRunning: Promise<void> | undefined
   private gateway: HttpListener | undefined
 
@@ -319,13 +358,41 @@ export class BundledConnector implements IPFSConnector {
     this.inflight.add(live)
     clusterMetrics.pinsPinAdd.inc()
     let blocks = 0
+    // re-asking: the block requests waiting, each abortable alone (see rewantStalled)
+    const asks = new Map<string, AbortController>()
+    const rewantMs = this.init.rewantIntervalMs ?? DEFAULT_REWANT_INTERVAL_MS
+    let seenBlocks = 0
+    const rewantTimer =
+      rewantMs > 0
+        ? setInterval(() => {
+            if (blocks !== seenBlocks || asks.size === 0) {
+              seenBlocks = blocks
+              return
+            }
+            this.rewantStalled(cid, asks, pin.origins)
+          }, rewantMs)
+        : undefined
     try {
       const helia = this.helia
       await walkDag(
         pin.cid,
         async (c, signal) => {
-          live.add(blockKey(c))
-          return toBuffer(helia.blockstore.get(c, { signal }))
+          const key = blockKey(c)
+          live.add(key)
+          // bounded: one round per rewant_interval without progress, until the pin's scope ends
+          for (;;) {
+            const ask = new AbortController()
+            asks.set(key, ask)
+            try {
+              return await toBuffer(helia.blockstore.get(c, { signal: AbortSignal.any([signal, ask.signal]) }))
+            } catch (err) {
+              if (signal.aborted || !ask.signal.aborted) throw err
+            } finally {
+              if (asks.get(key) === ask) asks.delete(key)
+            }
+            await this.wantDropped(c, signal)
+            signal.throwIfAborted()
+          }
         },
         {
           maxDepth: pin.maxDepth < 0 ? -1 : pin.maxDepth,
@@ -341,15 +408,68 @@ export class BundledConnector implements IPFSConnector {
       const rec: BundledPinRecord = { cid, depth: pin.maxDepth < 0 ? -1 : pin.maxDepth, name: pin.name }
       await this.ds.put(this.pinKey(pin.cid), new TextEncoder().encode(JSON.stringify(rec)))
       clusterMetrics.pinsIpfsPins.inc()
+      this.cacheLiveSet(pin.cid, rec.depth, [...live])
       log.info(`IPFS Pin request succeeded: ${cid} (${blocks} blocks)`)
     } catch (err) {
       clusterMetrics.pinsPinAddErrors.inc()
-      throw scope.fail('pin/add', toIpfsError('pin/add', err))
+      throw failIn(scope, 'pin/add', err)
     } finally {
+      if (rewantTimer !== undefined) clearInterval(rewantTimer)
       this.inflight.delete(live)
       scope.close()
       originsCtl.abort()
     }
+  }
+
+  /**
+   * A pin got no block for a rewant_interval: dials its origins again (up to
+   * 10, those not connected; not awaited) and aborts its waiting block
+   * requests, which `pin` then makes again. A new request is a new want sent
+   * to every connected peer: Helia's bitswap sends a want to each peer once,
+   * and cancels a want for every requester when one of them aborts.
+   */
+  private rewantStalled(cid: string, asks: Map<string, AbortController>, origins: string[]): void {
+    const l = this.heliaNode?.libp2p
+    if (l === undefined) return
+    const connected = new Set(l.getPeers().map((p) => p.toString()))
+    for (const origin of origins.slice(0, 10)) {
+      const id = origin.split('/p2p/')[1]
+      if (id !== undefined && connected.has(id)) continue
+      this.swarmConnect([origin], { signal: this.run.signal }).catch((err: unknown) => log.debug(`re-dialing origin ${origin}: ${describe(err)}`))
+    }
+    log.debug(`pin ${cid}: no block for ${this.init.rewantIntervalMs ?? DEFAULT_REWANT_INTERVAL_MS} ms: asking ${connected.size} peers again for ${asks.size} blocks`)
+    for (const ask of [...asks.values()]) ask.abort()
+    asks.clear()
+  }
+
+  /** Waits (at most 1 s) until Helia's bitswap has dropped its cancelled want for `cid`, so a new request is a new want. */
+  private async wantDropped(cid: CID, signal: AbortSignal): Promise<void> {
+    const bitswap = bitswapOf(this.heliaNode)
+    if (bitswap === undefined) {
+      await sleep(50, signal)
+      return
+    }
+    for (let i = 0; i < 100 && bitswap.wantList.has(cid) && !signal.aborted; i++) await sleep(10, signal)
+  }
+
+  /**
+   * The node's bitswap wantlist (kubo's `ipfs bitswap wantlist`): the blocks
+   * it is asking its peers for; with `peer` (a peer ID string), the blocks
+   * that peer asked this node for and has not got.
+   * @throws InvalidArgumentError (bad peer ID), IPFSError (not started or
+   *   this Helia's bitswap cannot be read)
+   */
+  wantlist(peer?: string): CID[] {
+    const bitswap = bitswapOf(this.helia)
+    if (bitswap === undefined) throw new IPFSError('bundled IPFS (bitswap/wantlist): cannot read the bitswap wantlist of this Helia version')
+    if (peer === undefined) return bitswap.getWantlist().map((e) => e.cid)
+    let id: PeerId
+    try {
+      id = peerIdFromString(peer)
+    } catch (err) {
+      throw new InvalidArgumentError(`invalid peer ID "${peer}": ${describe(err)}`)
+    }
+    return (bitswap.getPeerWantlist(id) ?? []).map((e) => e.cid)
   }
 
   /**
@@ -364,8 +484,9 @@ export class BundledConnector implements IPFSConnector {
     try {
       scope.signal.throwIfAborted()
       await this.ds.delete(this.pinKey(cid), { signal: scope.signal })
+      this.dropLiveSet(cid)
     } catch (err) {
-      throw scope.fail('pin/rm', toIpfsError('pin/rm', err))
+      throw failIn(scope, 'pin/rm', err)
     } finally {
       scope.close()
     }
@@ -374,9 +495,13 @@ export class BundledConnector implements IPFSConnector {
   }
 
   /**
-   * The pinset: `typeFilter` `recursive` (depth -1 or N), `direct`, `all`,
-   * or several joined by commas. `indirect` lists nothing (blocks under a
-   * pin are not recorded one by one).
+   * The pinset, as kubo's `pin ls --type=…` answers: `typeFilter`
+   * `recursive` (depth -1 or N), `direct`, `indirect` (every block under a
+   * recursive pin, down to its depth, that is not itself a pin root; found
+   * by walking the local DAGs, each CID once), `all` (the three), or several
+   * joined by commas. Recursive and direct pins come first, then the
+   * indirect blocks. A block missing under a pin is skipped with a warning.
+   * @throws AbortError (signal), IPFSError (pinset unreadable)
    */
   async *pinLs(typeFilter: string, options: AbortOptions = {}): AsyncGenerator<IPFSPinInfo> {
     const filters = new Set(
@@ -386,15 +511,79 @@ export class BundledConnector implements IPFSConnector {
         .filter((s) => s !== '')
     )
     if (filters.size === 0) filters.add('all')
+    const wants = (t: IPFSPinStatus): boolean => filters.has('all') || filters.has(t)
+    const indirect = wants('indirect')
+    /** roots of recursive pins (for the indirect walk) and every pin root (never listed as indirect) */
+    const recursive: BundledPinRecord[] = []
+    const roots = new Set<string>()
     let total = 0
     for await (const r of this.records()) {
-      options.signal?.throwIfAborted()
+      if (options.signal?.aborted === true) throw new AbortError('IPFS request aborted (pin/ls)')
       const type: IPFSPinStatus = r.depth === 0 ? 'direct' : 'recursive'
-      if (!filters.has('all') && !filters.has(type)) continue
+      if (indirect) {
+        roots.add(r.cid)
+        if (type === 'recursive') recursive.push(r)
+      }
+      if (!wants(type)) continue
       total++
       yield { cid: CID.parse(r.cid), type }
     }
     clusterMetrics.pinsIpfsPins.set(total)
+    if (!indirect) return
+    const listed = new Set<string>()
+    for (const r of recursive) {
+      const found: CID[] = []
+      await this.walkLocal(r, options.signal, (c) => {
+        const s = c.toString()
+        if (roots.has(s) || listed.has(s)) return
+        listed.add(s)
+        found.push(c)
+      })
+      for (const c of found) yield { cid: c, type: 'indirect' }
+    }
+  }
+
+  /**
+   * Walks a pin's DAG on local blocks only, down to its depth, calling
+   * `onBlock` for each block (the root included). A missing or undecodable
+   * block is logged and its links are not followed.
+   */
+  private async walkLocal(r: BundledPinRecord, signal: AbortSignal | undefined, onBlock: (c: CID) => void): Promise<boolean> {
+    let complete = true
+    await walkDag(
+      CID.parse(r.cid),
+      async (c) => {
+        if (c.multihash.code === identity.code) return c.multihash.digest
+        return this.blockstore.getBytes(c)
+      },
+      {
+        maxDepth: r.depth,
+        concurrency: 8,
+        ...(signal !== undefined ? { signal } : {}),
+        onBlock,
+        onSkip: (c, err) => {
+          complete = false
+          log.warn(`pin ${r.cid}: block ${c}: ${describe(err)}`)
+        }
+      }
+    )
+    return complete
+  }
+
+  /** Records the live set of a pin root (see `liveSets`), within the bound. */
+  private cacheLiveSet(root: CID, depth: number, keys: string[]): void {
+    this.dropLiveSet(root)
+    if (this.liveSetKeys + keys.length > LIVE_CACHE_MAX_KEYS) return
+    this.liveSets.set(blockKey(root), { depth, keys })
+    this.liveSetKeys += keys.length
+  }
+
+  private dropLiveSet(root: CID): void {
+    const k = blockKey(root)
+    const old = this.liveSets.get(k)
+    if (old === undefined) return
+    this.liveSets.delete(k)
+    this.liveSetKeys -= old.keys.length
   }
 
   /** `recursive` / `direct` from the pinset record of `pin.cid`, else `unpinned`. */
@@ -484,7 +673,8 @@ export class BundledConnector implements IPFSConnector {
 
   /**
    * Mark-and-sweep GC: marks every block reachable (locally) from the
-   * pinset records down to their depth, plus blocks of in-flight pins and
+   * pinset records down to their depth (each DAG walked once per process:
+   * its live set is then cached, see `liveSets`), plus blocks of in-flight pins and
    * blocks written while it runs; deletes the rest, yielding each removed
    * block (CIDv1 raw) or an error (`key` null). One GC at a time; bounded
    * by repogc_timeout.
@@ -504,20 +694,17 @@ export class BundledConnector implements IPFSConnector {
       for await (const r of this.records()) {
         scope.signal.throwIfAborted()
         // a block missing under a pin keeps the rest of that pin's DAG: the walk goes on around it
-        await walkDag(
-          CID.parse(r.cid),
-          async (c) => {
-            if (c.multihash.code === identity.code) return c.multihash.digest
-            return this.blockstore.getBytes(c)
-          },
-          {
-            maxDepth: r.depth,
-            concurrency: 8,
-            signal: scope.signal,
-            onBlock: (c) => marked.add(blockKey(c)),
-            onSkip: (c, err) => log.warn(`repo gc: pin ${r.cid}: block ${c}: ${describe(err)}`)
-          }
-        )
+        const root = CID.parse(r.cid)
+        const cached = this.liveSets.get(blockKey(root))
+        if (cached !== undefined && cached.depth === r.depth) {
+          for (const k of cached.keys) marked.add(k)
+          continue
+        }
+        const keys: string[] = []
+        const complete = await this.walkLocal(r, scope.signal, (c) => keys.push(blockKey(c)))
+        for (const k of keys) marked.add(k)
+        // an incomplete DAG (a block missing) is walked again next time
+        if (complete) this.cacheLiveSet(root, r.depth, keys)
       }
       for await (const c of this.blockstore.keys()) {
         scope.signal.throwIfAborted()
@@ -531,7 +718,7 @@ export class BundledConnector implements IPFSConnector {
         }
       }
     } catch (err) {
-      throw scope.fail('repo/gc', toIpfsError('repo/gc', err))
+      throw failIn(scope, 'repo/gc', err)
     } finally {
       this.blockstore.stopTracking()
       scope.close()
@@ -563,7 +750,7 @@ export class BundledConnector implements IPFSConnector {
       const st = await unixfs(this.helia).stat(root, { path: segs.slice(2).join('/'), signal: scope.signal })
       return st.cid
     } catch (err) {
-      throw scope.fail('resolve', toIpfsError('resolve', err))
+      throw failIn(scope, 'resolve', err)
     } finally {
       scope.close()
     }
@@ -604,7 +791,7 @@ export class BundledConnector implements IPFSConnector {
     try {
       return await toBuffer(this.helia.blockstore.get(cid, { signal: scope.signal }))
     } catch (err) {
-      throw scope.fail('block/get', toIpfsError('block/get', err))
+      throw failIn(scope, 'block/get', err)
     } finally {
       scope.close()
     }
