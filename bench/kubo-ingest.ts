@@ -9,8 +9,6 @@
  * The DAG's blocks are read once from `ipfs dag export` into memory, so
  * the cluster's own chunking and hashing are not in these figures.
  */
-import { randomBytes } from 'node:crypto'
-import { createWriteStream, readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,41 +17,10 @@ import { CarWriter } from '@ipld/car/writer'
 import type { CID } from 'multiformats/cid'
 import { encodeMultipart, type UploadEntry } from '../src/adder/multipart.ts'
 import { type Kubo, startKubo, stopAllKubos } from '../scripts/launcher/index.ts'
+import { cpuSeconds, kuboPid, writeRandomFile } from './add-helpers.ts'
 
 const MIB = Number(process.env.BENCH_INGEST_MIB ?? 200)
 const ROUNDS = Number(process.env.BENCH_INGEST_ROUNDS ?? 1)
-
-async function writeRandomFile(path: string, bytes: number): Promise<void> {
-  const out = createWriteStream(path)
-  const chunk = 4 * 1024 * 1024
-  for (let left = bytes; left > 0; left -= chunk) {
-    if (!out.write(randomBytes(Math.min(chunk, left)))) await new Promise((r) => out.once('drain', r))
-  }
-  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())))
-}
-
-/** The pid of the kubo daemon serving `repo` (its environment names IPFS_PATH). */
-function kuboPid(repo: string): number | undefined {
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8')
-      if (!cmd.includes('daemon')) continue
-      const env = readFileSync(`/proc/${d}/environ`, 'utf8')
-      if (env.split('\0').includes(`IPFS_PATH=${repo}`)) return Number(d)
-    } catch {
-      // gone or not ours
-    }
-  }
-  return undefined
-}
-
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(f[11]) + Number(f[12])) / 100
-}
 
 type Block = { cid: CID; bytes: Uint8Array }
 
