@@ -18,11 +18,8 @@
  * - `NotFoundError` from `configKey` for a key kubo's config lacks.
  * - `InvalidArgumentError` for a path `resolve` cannot parse.
  */
-import * as dagCbor from '@ipld/dag-cbor'
 import { parse as ndjsonParse } from 'it-ndjson'
-import { varint } from 'multiformats'
 import { CID } from 'multiformats/cid'
-import { concat as concatBytes } from 'uint8arrays/concat'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { encodeMultipart, type UploadEntry } from '../../adder/multipart.ts'
 import { AbortError, InvalidArgumentError, IPFSError, NotFoundError } from '../../errors.ts'
@@ -30,6 +27,7 @@ import type { AbortOptions, IPFSConnector, IPFSPinInfo, PinProgressHandler } fro
 import { getLogger } from '../../observability/logging.ts'
 import { clusterMetrics } from '../../observability/metrics.ts'
 import type { ID, IPFSID, IPFSPinStatus, IPFSRepoStat, Pin } from '../../types/index.ts'
+import { carV1Stream } from './car.ts'
 import { type IpfsHttpInit, nodeUrl, validateIpfsHttpInit } from './config.ts'
 
 const log = getLogger('ipfshttp')
@@ -883,34 +881,9 @@ async function* blockParts(blocks: AsyncIterable<{ cid: CID; bytes: Uint8Array }
   }
 }
 
-/**
- * One multipart part holding a CARv1 stream of `blocks` (`dag/import`):
- * the header (dag-cbor `{roots: [first], version: 1}`, the root being only
- * a placeholder kubo does not pin here), then per block its section
- * (varint length, CID bytes, block bytes). The block bytes are not copied.
- */
+/** One multipart part holding the CARv1 stream of `blocks` (`dag/import`), see {@link carV1Stream}. */
 function carParts(first: CID, blocks: AsyncIterable<{ cid: CID; bytes: Uint8Array }>): UploadEntry[] {
-  return [
-    {
-      kind: 'file',
-      path: 'blocks.car',
-      content: async function* () {
-        const header = dagCbor.encode({ roots: [first], version: 1 })
-        yield concatBytes([varintBytes(header.length), header])
-        for await (const b of blocks) {
-          const cid = b.cid.bytes
-          yield concatBytes([varintBytes(cid.length + b.bytes.length), cid])
-          if (b.bytes.length > 0) yield b.bytes
-        }
-      }
-    }
-  ]
-}
-
-function varintBytes(n: number): Uint8Array {
-  const out = new Uint8Array(varint.encodingLength(n))
-  varint.encodeTo(n, out, 0)
-  return out
+  return [{ kind: 'file', path: 'blocks.car', content: () => carV1Stream(first, blocks) }]
 }
 
 /**
