@@ -11,6 +11,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import * as dagCbor from '@ipld/dag-cbor'
+import * as dagPb from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -137,7 +139,7 @@ describe('CIDs equal kubo `ipfs add --only-hash`', () => {
 })
 
 describe('IpfsHttpConnector.blockStream', () => {
-  test('stores every block of an upload (raw leaves + dag-pb parents, several requests)', async () => {
+  test('stores every block of an upload (raw leaves + dag-pb parents, one dag/import stream)', async () => {
     const ipfs = new IpfsHttpConnector({ ...defaultIpfsHttpInit(), nodeMultiaddress: kubo.apiMultiaddr, connectSwarmsDelayMs: 0 })
     const seen: string[] = []
     const root = await addLocal([join(dir, 'mib1')], 'raw-leaves=true&chunker=size-2048', (src) =>
@@ -173,6 +175,77 @@ describe('IpfsHttpConnector.blockStream', () => {
     }
     expect((err as Error).name).toBe('IPFSError')
     expect((err as Error).message).toContain('does not match')
+  })
+
+  test('a mismatched block among many fails the stream, wherever it is, and nothing hangs', async () => {
+    const ipfs = new IpfsHttpConnector({ ...defaultIpfsHttpInit(), nodeMultiaddress: kubo.apiMultiaddr, connectSwarmsDelayMs: 0 })
+    for (const at of [0, 150, 299]) {
+      let pulled = 0
+      const src = async function* (): AsyncGenerator<Block> {
+        for (let i = 0; i < 300; i++) {
+          const bytes = randomBytes(64 * 1024)
+          const cid = CID.create(1, raw.code, await sha256.digest(i === at ? randomBytes(8) : bytes))
+          pulled++
+          yield { cid, bytes }
+        }
+      }
+      let err: unknown
+      try {
+        await ipfs.blockStream(src())
+      } catch (e) {
+        err = e
+      }
+      expect(`${at}: ${(err as Error | undefined)?.name}`).toBe(`${at}: IPFSError`)
+      expect((err as Error).message).toContain('does not match')
+      expect(pulled).toBeGreaterThan(at)
+    }
+  }, 60_000)
+
+  test('a stream mixing raw, dag-pb and dag-cbor blocks: every block stored (dag/import and block/put requests)', async () => {
+    const ipfs = new IpfsHttpConnector({ ...defaultIpfsHttpInit(), nodeMultiaddress: kubo.apiMultiaddr, connectSwarmsDelayMs: 0 })
+    const rawBytes = randomBytes(1000)
+    const rawCid = CID.create(1, raw.code, await sha256.digest(rawBytes))
+    const pbBytes = dagPb.encode({ Links: [{ Hash: rawCid, Name: 'r', Tsize: 1000 }] })
+    const pbCid = CID.createV0(await sha256.digest(pbBytes))
+    const cborBytes = dagCbor.encode({ hello: 'world', n: randomBytes(4).readUInt32BE(0) })
+    const cborCid = CID.create(1, dagCbor.code, await sha256.digest(cborBytes))
+    const raw2 = randomBytes(10)
+    const raw2Cid = CID.create(1, raw.code, await sha256.digest(raw2))
+    const blocks: Block[] = [
+      { cid: rawCid, bytes: rawBytes },
+      { cid: pbCid, bytes: pbBytes },
+      { cid: cborCid, bytes: cborBytes },
+      { cid: raw2Cid, bytes: raw2 }
+    ]
+    await ipfs.blockStream(
+      (async function* () {
+        yield* blocks
+      })()
+    )
+    for (const b of blocks) {
+      const got = await ipfs.blockGet(b.cid)
+      expect(Buffer.from(got).equals(Buffer.from(b.bytes))).toBe(true)
+    }
+  })
+
+  test("the source's own error is rethrown as is", async () => {
+    const ipfs = new IpfsHttpConnector({ ...defaultIpfsHttpInit(), nodeMultiaddress: kubo.apiMultiaddr, connectSwarmsDelayMs: 0 })
+    const boom = new Error('upload broke off')
+    let err: unknown
+    try {
+      await ipfs.blockStream(
+        (async function* () {
+          for (let i = 0; i < 20; i++) {
+            const bytes = randomBytes(1024)
+            yield { cid: CID.create(1, raw.code, await sha256.digest(bytes)), bytes }
+          }
+          throw boom
+        })()
+      )
+    } catch (e) {
+      err = e
+    }
+    expect(err).toBe(boom)
   })
 
   test('kubo unreachable is an IPFSError', async () => {
