@@ -80,6 +80,19 @@ function rssMb(pid: number | undefined, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): num
   }
 }
 
+/** CPU time (user + system) used so far by process `pid`, ms (from /proc; NaN when unknown). */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // fields 14 and 15 of stat(5) (utime, stime), in clock ticks of 10 ms
+    return (Number(f[11]) + Number(f[12])) * 10
+  } catch {
+    return Number.NaN
+  }
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 function exec(argv: string[], env: Record<string, string>, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
@@ -208,6 +221,8 @@ async function newPeer(side: SideName, kubo: Kubo, batching: boolean): Promise<P
     service = [bin, 'service']
     ctl = [bin, 'ctl']
     env = { CLUSTER_MDNSINTERVAL: '0s' }
+    // the same log levels as upstream's below (no access log line per request)
+    daemonFlags = ['--loglevel', 'info,restapilog:error']
     init = ['init', '--randomports']
   } else {
     const tools = await upstreamTools()
@@ -320,8 +335,11 @@ async function benchIngest(kubo: Kubo): Promise<void> {
       const p = await newPeer(side, kubo, batching)
       try {
         await p.daemon.start(120_000)
+        const cpu0 = cpuMs(p.daemon.pid)
         const { rate, failed } = await ingest(p, cids)
-        record(`REST ingestion, ${INGEST} pins, ${CLIENTS} clients, batching ${batching ? 'on (500/1s)' : 'off'}`, 'pins/s', true, side, rate)
+        const label = `${INGEST} pins, ${CLIENTS} clients, batching ${batching ? 'on (500/1s)' : 'off'}`
+        record(`REST ingestion, ${label}`, 'pins/s', true, side, rate)
+        record(`daemon CPU per pin, ingestion ${label}`, 'ms', false, side, (cpuMs(p.daemon.pid) - cpu0) / INGEST)
         if (failed > 0) console.error(`  [${side}] ${failed} requests failed`)
         if (!batching) record(`RSS after ingesting ${INGEST} pins`, 'MB', false, side, rssMb(p.daemon.pid))
       } finally {
@@ -345,6 +363,7 @@ async function benchChurn(kubo: Kubo): Promise<void> {
       const samples: number[] = [rssMb(p.daemon.pid)]
       const sampler = setInterval(() => samples.push(rssMb(p.daemon.pid)), every * 1000)
       const t0 = performance.now()
+      const cpu0 = cpuMs(p.daemon.pid)
       const per = CHURN_CIDS / CHURN_CLIENTS
       await Promise.all(
         Array.from({ length: CHURN_CLIENTS }, async (_, c) => {
@@ -363,6 +382,7 @@ async function benchChurn(kubo: Kubo): Promise<void> {
       samples.push(rssMb(p.daemon.pid))
       const rate = ops / ((performance.now() - t0) / 1000)
       record(`pin+unpin churn, ${CHURN_CIDS} CIDs, ${CHURN_CLIENTS} clients, ${CHURN_SECONDS} s`, 'ops/s', true, side, rate)
+      record('daemon CPU per churn operation', 'ms', false, side, (cpuMs(p.daemon.pid) - cpu0) / ops)
       record(`RSS during churn (every ${every} s)`, '', false, side, samples.map((s) => s.toFixed(0)).join('→') + ' MB')
       record('RSS at the end of churn', 'MB', false, side, samples[samples.length - 1]!)
       if (failed > 0) console.error(`  [${side}] churn: ${failed} requests failed`)
