@@ -16,6 +16,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { errorMessage, InvalidArgumentError } from '../errors.ts'
 import type { Pin, PinType } from '../types/index.ts'
 import { Pin as PbPin } from '../types/pb/types.pb.ts'
+import { decodePbPinFast } from './pbfast.ts'
 
 /** Upstream's zero time (`time.Time{}`), used when a stored timestamp is unset. */
 export const ZERO_DATE = new Date('0001-01-01T00:00:00Z')
@@ -131,9 +132,11 @@ function castCid(b: Uint8Array | undefined): CID | null {
  * @throws InvalidArgumentError on malformed bytes, peer IDs or multiaddrs.
  */
 export function pinFromProtobuf(bytes: Uint8Array, cid?: CID): Pin {
-  let pb: PbPin
+  // the hand-written decoder gives the generated one's object; what it
+  // leaves (malformed or unusual input) goes to the generated one
+  let pb: PbPin | undefined = decodePbPinFast(bytes)
   try {
-    pb = PbPin.decode(bytes)
+    pb ??= PbPin.decode(bytes)
   } catch (err) {
     throw new InvalidArgumentError(`error decoding protobuf pin: ${errorMessage(err)}`)
   }
