@@ -6,6 +6,7 @@
  */
 import { CID } from 'multiformats/cid'
 import { errorMessage, InvalidArgumentError } from '../errors.ts'
+import { cidString } from './cidstring.ts'
 import type {
   AddedOutput,
   Alert,
@@ -150,9 +151,19 @@ export function parseCid(s: unknown, field = 'cid'): CID {
   }
 }
 
+/** the last time converted by timeToJSON (pins listed in a row often share their second) */
+let lastTimeMs = Number.NaN
+let lastTimeIso = ''
+
 /** RFC3339 with upstream's zero time for null. */
 export function timeToJSON(d: Date | null): string {
-  return d === null ? ZERO_TIME : d.toISOString()
+  if (d === null) return ZERO_TIME
+  const ms = d.getTime()
+  if (ms !== lastTimeMs) {
+    lastTimeIso = d.toISOString()
+    lastTimeMs = ms
+  }
+  return lastTimeIso
 }
 
 export function timeFromJSON(s: unknown, field: string): Date | null {
@@ -166,11 +177,11 @@ export function timeFromJSON(s: unknown, field: string): Date | null {
 
 export function pinToJSON(p: Pin): PinJSON {
   return {
-    cid: p.cid.toString(),
+    cid: cidString(p.cid),
     type: p.type,
     allocations: p.allocations,
     max_depth: p.maxDepth,
-    reference: p.reference?.toString() ?? null,
+    reference: p.reference === null ? null : cidString(p.reference),
     timestamp: timeToJSON(p.timestamp),
     replication_factor_min: p.replicationFactorMin,
     replication_factor_max: p.replicationFactorMax,
@@ -180,7 +191,7 @@ export function pinToJSON(p: Pin): PinJSON {
     user_allocations: p.userAllocations.length > 0 ? p.userAllocations : null,
     expire_at: timeToJSON(p.expireAt),
     metadata: Object.keys(p.metadata).length > 0 ? p.metadata : null,
-    pin_update: p.pinUpdate?.toString() ?? null,
+    pin_update: p.pinUpdate === null ? null : cidString(p.pinUpdate),
     origins: p.origins
   }
 }
