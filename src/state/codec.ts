@@ -69,7 +69,25 @@ function peerIdBytes(p: string): Uint8Array<ArrayBuffer> {
   return bytes
 }
 
+/** the last peer ID decoded (a pinset's allocations repeat the same few peers) */
+let lastPeerBytes: Uint8Array | undefined
+let lastPeerString = ''
+
+function samePeerBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false
+  return true
+}
+
 function peerIdString(b: Uint8Array): string {
+  if (lastPeerBytes !== undefined && samePeerBytes(lastPeerBytes, b)) return lastPeerString
+  const s = peerIdStringCached(b)
+  lastPeerBytes = b.slice() // a copy: b may be a view into a row
+  lastPeerString = s
+  return s
+}
+
+function peerIdStringCached(b: Uint8Array): string {
   const k = String.fromCharCode.apply(null, b as unknown as number[])
   const hit = peerStringByBytes.get(k)
   if (hit !== undefined) return hit
