@@ -55,7 +55,11 @@ const PEER_CACHE_MAX = 4096
 const peerBytesByString = new Map<string, Uint8Array<ArrayBuffer>>()
 const peerStringByBytes = new Map<string, string>()
 
-function peerIdBytes(p: string): Uint8Array<ArrayBuffer> {
+/**
+ * The multihash bytes of a peer ID string (memoized; the array is shared:
+ * callers must not change it). @throws InvalidArgumentError on an invalid ID.
+ */
+export function peerIdBytes(p: string): Uint8Array<ArrayBuffer> {
   const hit = peerBytesByString.get(p)
   if (hit !== undefined) return hit
   let bytes: Uint8Array<ArrayBuffer>
@@ -79,7 +83,8 @@ function samePeerBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true
 }
 
-function peerIdString(b: Uint8Array): string {
+/** The string form of a peer ID from its multihash bytes (memoized). @throws InvalidArgumentError on invalid bytes. */
+export function peerIdString(b: Uint8Array): string {
   if (lastPeerBytes !== undefined && samePeerBytes(lastPeerBytes, b)) return lastPeerString
   const s = peerIdStringCached(b)
   lastPeerBytes = b.slice() // a copy: b may be a view into a row
