@@ -10,8 +10,10 @@
  *
  * Options: `--scales a,b,c` (pinset sizes, default 10000,100000; 1000000 is
  * opt-in), `--ingest N` (pins POSTed per ingestion run, default 3000),
- * `--churn-seconds S` (default 30), `--only ingest,churn,scale` (sections,
- * default all), `--sides ours,upstream`.
+ * `--churn-seconds S` (default 30; 600 for the 10-minute RSS row), `--only
+ * ingest,churn,scale,version` (sections, default these four), `--sides ours,upstream`;
+ * opt-in: `--only peers3 --sync-scale N` (three peers of each side: the
+ * global `GET /pins` and a new peer's sync time at N pins, default 100000).
  *
  * Rows:
  * - REST ingestion: N pins POSTed by 16 clients, batching off, then on
@@ -38,7 +40,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { generateIdentity } from '../src/config/identity.ts'
-import { clusterBinary, type Kubo, startKubo, stopAllKubos } from '../scripts/launcher/index.ts'
+import { clusterBinary, freePort, type Kubo, startKubo, stopAllKubos } from '../scripts/launcher/index.ts'
 import { upstreamTools } from '../test/helpers/upstream.ts'
 
 // ---------- options ----------
@@ -54,6 +56,8 @@ const INGEST = Number(opt('ingest', '3000'))
 const CHURN_SECONDS = Number(opt('churn-seconds', '30'))
 const ONLY = new Set(opt('only', 'ingest,churn,scale,version').split(','))
 const SIDES = opt('sides', 'ours,upstream').split(',') as SideName[]
+/** `--sync-scale N`: pinset size of the opt-in `peers3` section (three-peer global GET /pins, a new peer's sync) */
+const SYNC_SCALE = Number(opt('sync-scale', '100000'))
 const CLIENTS = 16
 /** bound on one pin/unpin request of the bench, ms */
 const REQUEST_TIMEOUT_MS = 60_000
@@ -75,6 +79,19 @@ function rssMb(pid: number | undefined, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): num
   try {
     const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return m !== null ? Number(m[1]) / 1024 : Number.NaN
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** CPU time (user + system) used so far by process `pid`, ms (from /proc; NaN when unknown). */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // fields 14 and 15 of stat(5) (utime, stime), in clock ticks of 10 ms
+    return (Number(f[11]) + Number(f[12])) * 10
   } catch {
     return Number.NaN
   }
@@ -188,10 +205,15 @@ function apiOf(cfg: ConfigJson): { apiMultiaddr: string; apiUrl: string } {
 }
 
 /** One peer of `side`, default config (plus batching when asked), pointed at `kubo`. */
-async function newPeer(side: SideName, kubo: Kubo, batching: boolean): Promise<Peer> {
+async function newPeer(
+  side: SideName,
+  kubo: Kubo,
+  batching: boolean,
+  cluster: { secret?: string; port?: number; bootstrap?: string } = {}
+): Promise<Peer> {
   const folder = await mkdtemp(join(tmpdir(), `vsup-${side}-`))
   const edit = (cfg: ConfigJson): void => {
-    cfg.cluster.listen_multiaddress = ['/ip4/127.0.0.1/tcp/0']
+    cfg.cluster.listen_multiaddress = [`/ip4/127.0.0.1/tcp/${cluster.port ?? 0}`]
     cfg.cluster.mdns_interval = '0s'
     cfg.ipfs_connector.ipfshttp.node_multiaddress = kubo.apiMultiaddr
     if (cfg.api?.ipfsproxy !== undefined) cfg.api.ipfsproxy.node_multiaddress = kubo.apiMultiaddr
@@ -208,6 +230,8 @@ async function newPeer(side: SideName, kubo: Kubo, batching: boolean): Promise<P
     service = [bin, 'service']
     ctl = [bin, 'ctl']
     env = { CLUSTER_MDNSINTERVAL: '0s' }
+    // the same log levels as upstream's below (no access log line per request)
+    daemonFlags = ['--loglevel', 'info,restapilog:error']
     init = ['init', '--randomports']
   } else {
     const tools = await upstreamTools()
@@ -217,7 +241,7 @@ async function newPeer(side: SideName, kubo: Kubo, batching: boolean): Promise<P
     env = { GOLOG_LOG_FMT: 'nocolor' }
     init = ['init', '--randomports', '--consensus', 'crdt']
   }
-  const r = await exec([...service, '-c', folder, ...init], { ...env, CLUSTER_SECRET: randomBytes(32).toString('hex') }, 60_000)
+  const r = await exec([...service, '-c', folder, ...init], { ...env, CLUSTER_SECRET: cluster.secret ?? randomBytes(32).toString('hex') }, 60_000)
   if (r.code !== 0) throw new Error(`${side}: init failed: ${r.stderr}`)
   const { apiMultiaddr, apiUrl } = apiOf(await editConfig(folder, edit))
   return {
@@ -225,7 +249,11 @@ async function newPeer(side: SideName, kubo: Kubo, batching: boolean): Promise<P
     folder,
     apiUrl,
     apiMultiaddr,
-    daemon: new Daemon([...service, ...daemonFlags, '-c', folder, 'daemon'], env, join(folder, 'daemon.log')),
+    daemon: new Daemon(
+      [...service, ...daemonFlags, '-c', folder, 'daemon', ...(cluster.bootstrap !== undefined ? ['--bootstrap', cluster.bootstrap] : [])],
+      env,
+      join(folder, 'daemon.log')
+    ),
     importState: (file) => exec([...service, '-c', folder, 'state', 'import', '-f', file], env, 3_600_000),
     ctl: (args, t = 600_000) => exec([...ctl, '--host', apiMultiaddr, ...args], {}, t),
     destroy: async () => rm(folder, { recursive: true, force: true })
@@ -320,8 +348,11 @@ async function benchIngest(kubo: Kubo): Promise<void> {
       const p = await newPeer(side, kubo, batching)
       try {
         await p.daemon.start(120_000)
+        const cpu0 = cpuMs(p.daemon.pid)
         const { rate, failed } = await ingest(p, cids)
-        record(`REST ingestion, ${INGEST} pins, ${CLIENTS} clients, batching ${batching ? 'on (500/1s)' : 'off'}`, 'pins/s', true, side, rate)
+        const label = `${INGEST} pins, ${CLIENTS} clients, batching ${batching ? 'on (500/1s)' : 'off'}`
+        record(`REST ingestion, ${label}`, 'pins/s', true, side, rate)
+        record(`daemon CPU per pin, ingestion ${label}`, 'ms', false, side, (cpuMs(p.daemon.pid) - cpu0) / INGEST)
         if (failed > 0) console.error(`  [${side}] ${failed} requests failed`)
         if (!batching) record(`RSS after ingesting ${INGEST} pins`, 'MB', false, side, rssMb(p.daemon.pid))
       } finally {
@@ -345,6 +376,7 @@ async function benchChurn(kubo: Kubo): Promise<void> {
       const samples: number[] = [rssMb(p.daemon.pid)]
       const sampler = setInterval(() => samples.push(rssMb(p.daemon.pid)), every * 1000)
       const t0 = performance.now()
+      const cpu0 = cpuMs(p.daemon.pid)
       const per = CHURN_CIDS / CHURN_CLIENTS
       await Promise.all(
         Array.from({ length: CHURN_CLIENTS }, async (_, c) => {
@@ -363,8 +395,14 @@ async function benchChurn(kubo: Kubo): Promise<void> {
       samples.push(rssMb(p.daemon.pid))
       const rate = ops / ((performance.now() - t0) / 1000)
       record(`pin+unpin churn, ${CHURN_CIDS} CIDs, ${CHURN_CLIENTS} clients, ${CHURN_SECONDS} s`, 'ops/s', true, side, rate)
+      record('daemon CPU per churn operation', 'ms', false, side, (cpuMs(p.daemon.pid) - cpu0) / ops)
       record(`RSS during churn (every ${every} s)`, '', false, side, samples.map((s) => s.toFixed(0)).join('→') + ' MB')
       record('RSS at the end of churn', 'MB', false, side, samples[samples.length - 1]!)
+      const oneMinute = samples[Math.round(60 / every)]
+      if (CHURN_SECONDS >= 120 && oneMinute !== undefined) {
+        // the target: within 25% of the value after the first minute
+        record('churn RSS at the end / after 1 minute', 'x', false, side, samples[samples.length - 1]! / oneMinute)
+      }
       if (failed > 0) console.error(`  [${side}] churn: ${failed} requests failed`)
     } finally {
       await p.daemon.stop()
@@ -432,6 +470,91 @@ async function benchScale(kubo: Kubo, n: number): Promise<void> {
   }
 }
 
+/** Polls `fn` every 500 ms until it is true or `ms` pass; false on timeout. */
+async function pollUntil(fn: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms
+  for (let i = 0; Date.now() < deadline && i < 1_000_000; i++) {
+    if (await fn().catch(() => false)) return true
+    await sleep(500)
+  }
+  return false
+}
+
+/** Whether `peer` has the whole pinset of `cids`: a sample of them first (cheap), then a full count. */
+async function hasPinset(peer: Peer, cids: string[]): Promise<boolean> {
+  const step = Math.max(1, Math.floor(cids.length / 20))
+  for (let i = 0; i < cids.length; i += step) {
+    const res = await fetch(`${peer.apiUrl}/allocations/${cids[i]}`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+    await res.arrayBuffer()
+    if (!res.ok) return false
+  }
+  const last = await fetch(`${peer.apiUrl}/allocations/${cids[cids.length - 1]}`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+  await last.arrayBuffer()
+  if (!last.ok) return false
+  return (await streamCount(`${peer.apiUrl}/allocations?filter=pin`)).n === cids.length
+}
+
+/**
+ * `--only peers3 --sync-scale N`: a cluster of three peers of one side
+ * sharing a secret; the first holds N imported pins, the other two join
+ * (`--bootstrap`) and sync; then the global `GET /pins` (every peer's
+ * status of every pin, merged) from the first; then a fourth peer joins and
+ * its time to hold the whole pinset is the sync time. One kubo for all.
+ */
+async function benchPeers3(kubo: Kubo, n: number): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'vsup-pins3-'))
+  const file = join(dir, 'pins.ndjson')
+  const k = n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1000}k`
+  try {
+    await writePins(file, n)
+    const cids = (await readFile(file, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as { cid: string }).cid)
+    for (const side of SIDES) {
+      const secret = randomBytes(32).toString('hex')
+      const port = await freePort()
+      const first = await newPeer(side, kubo, false, { secret, port })
+      const peers: Peer[] = [first]
+      try {
+        const imp = await first.importState(file)
+        if (imp.code !== 0) throw new Error(`[${side}] state import failed (${imp.code}): ${imp.stderr.slice(-2000)}`)
+        await first.daemon.start(600_000)
+        const id = (JSON.parse(await readFile(join(first.folder, 'identity.json'), 'utf8')) as { id: string }).id
+        const bootstrap = `/ip4/127.0.0.1/tcp/${port}/p2p/${id}`
+        const timeoutMs = Math.max(120_000, n * 20)
+        let t0 = performance.now()
+        for (let i = 0; i < 2; i++) {
+          const p = await newPeer(side, kubo, false, { secret, port: await freePort(), bootstrap })
+          peers.push(p)
+          await p.daemon.start(600_000)
+        }
+        const synced = await pollUntil(async () => (await hasPinset(peers[1]!, cids)) && (await hasPinset(peers[2]!, cids)), timeoutMs)
+        record(`two peers joining one with ${k} pins: both hold the pinset`, 's', false, side, synced ? (performance.now() - t0) / 1000 : Number.NaN)
+        if (!synced) console.error(`  [${side}] the joining peers did not get the whole pinset in ${timeoutMs} ms`)
+        const st = await streamCount(`${first.apiUrl}/pins`)
+        if (st.n !== n) console.error(`  [${side}] global GET /pins returned ${st.n} items, wanted ${n}`)
+        record(`global GET /pins, 3 peers, ${k} pins`, 'pins/s', true, side, st.rate)
+        record(`RSS after the global GET /pins, ${k} pins (first peer)`, 'MB', false, side, rssMb(first.daemon.pid))
+        t0 = performance.now()
+        const fourth = await newPeer(side, kubo, false, { secret, port: await freePort(), bootstrap })
+        peers.push(fourth)
+        await fourth.daemon.start(600_000)
+        const ok = await pollUntil(() => hasPinset(fourth, cids), timeoutMs)
+        record(`a new peer joining 3 peers with ${k} pins: holds the pinset`, 's', false, side, ok ? (performance.now() - t0) / 1000 : Number.NaN)
+        if (!ok) console.error(`  [${side}] the fourth peer did not get the whole pinset in ${timeoutMs} ms`)
+      } finally {
+        for (const p of peers.reverse()) {
+          await p.daemon.stop()
+          await p.destroy()
+        }
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
 async function benchVersion(kubo: Kubo): Promise<void> {
   for (const side of SIDES) {
     const p = await newPeer(side, kubo, false)
@@ -461,6 +584,7 @@ async function main(): Promise<void> {
     if (ONLY.has('ingest')) await benchIngest(kubo)
     if (ONLY.has('scale')) for (const n of SCALES) await benchScale(kubo, n)
     if (ONLY.has('churn')) await benchChurn(kubo)
+    if (ONLY.has('peers3')) await benchPeers3(kubo, SYNC_SCALE)
   } finally {
     printTable()
     console.log(`(${((Date.now() - t0) / 1000).toFixed(0)} s)`)

@@ -25,6 +25,16 @@ const TARGETS = ['linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64', 'wind
 
 const args = process.argv.slice(2)
 const all = args.includes('--all')
+/**
+ * `--splitting` (opt-in, this machine's build only): code splitting inside
+ * the executable, so a module's `node:` built-ins (node:http, node:tls,
+ * zlib, crypto…) load when the module is first imported instead of at
+ * start (in a single bundle every built-in any module imports is loaded
+ * before `main` runs). `--outfile PATH` writes the binary elsewhere.
+ */
+const splitting = args.includes('--splitting')
+const outIdx = args.indexOf('--outfile')
+const outfile = outIdx >= 0 ? args[outIdx + 1] : undefined
 const targets: string[] = []
 for (let i = 0; i < args.length; i++) if (args[i] === '--target' && args[i + 1] !== undefined) targets.push(args[++i]!)
 
@@ -41,7 +51,7 @@ if (ui.status !== 0) throw new Error('building the dashboard (scripts/build-ui.t
 
 function build(target: string | undefined): string {
   const name = target === undefined ? 'ipfs-cluster' : `ipfs-cluster-${target}${target.startsWith('windows') ? '.exe' : ''}`
-  const out = join(DIST, name)
+  const out = target === undefined && outfile !== undefined ? outfile : join(DIST, name)
   const cmd = [
     process.execPath,
     'build',
@@ -50,6 +60,7 @@ function build(target: string | undefined): string {
     // (`ctl version` 0.19 s -> 0.07 s, and the daemon's start to READY).
     // Only for this machine's build so far: cross-target bytecode is untested.
     ...(target === undefined ? ['--bytecode', '--format=esm'] : []),
+    ...(target === undefined && splitting ? ['--splitting'] : []),
     '--minify-syntax',
     '--sourcemap=none',
     `--define`,

@@ -59,6 +59,7 @@ import type {
   TrackerStatus
 } from './types/index.ts'
 import { pinWithOpts } from './types/index.ts'
+import { cidString } from './types/cidstring.ts'
 import { parseCid, pinInfoToGlobal } from './types/json.ts'
 import { COMMIT, RPC_PROTOCOL, VERSION } from './version.ts'
 
@@ -1115,7 +1116,7 @@ export class Cluster implements ClusterAPI, Startable {
             continue
           }
           const pi = r.value
-          const key = pi.cid.toString()
+          const key = cidString(pi.cid)
           let e = pending.get(key)
           if (e === undefined) {
             e = {

@@ -12,6 +12,14 @@ export interface RawKeyValue {
   hasRaw(key: string): boolean
   /** Applies every write (null = delete) in one transaction, in order: all or nothing. */
   writeRaw(writes: Iterable<readonly [string, Uint8Array | null]>): void
+  /**
+   * Optional. As `writeRaw` (applied, visible to reads and all or nothing
+   * before it returns), but the disk flush is not waited for on the calling
+   * thread: the returned `durable` resolves once the writes are on disk (as
+   * durable as `writeRaw`'s), and rejects if the flush fails. Callers answer
+   * their clients only after `durable`. Absent: use `writeRaw`.
+   */
+  writeRawApplied?(writes: Iterable<readonly [string, Uint8Array | null]>): { durable: Promise<void> }
   /** Every pair whose key starts with `prefix`, in key order, read in pages (never the whole range in memory). */
   entriesRaw(prefix: string, options?: { signal?: AbortSignal }): Iterable<{ key: string; value: Uint8Array }>
 }
@@ -20,4 +28,15 @@ export interface RawKeyValue {
 export function hasRawKeyValue(ds: unknown): ds is RawKeyValue {
   const d = ds as Partial<RawKeyValue> | null
   return typeof d?.getRaw === 'function' && typeof d.hasRaw === 'function' && typeof d.writeRaw === 'function' && typeof d.entriesRaw === 'function'
+}
+
+/**
+ * Applies `writes` in one transaction and resolves once they are on disk:
+ * through `writeRawApplied` when the datastore has it (the flush runs off
+ * the JS thread, so requests keep being read meanwhile), else `writeRaw`.
+ * @throws what `writeRaw` throws (DiskFullError…), or the flush's error.
+ */
+export async function writeRawDurably(ds: RawKeyValue, writes: Iterable<readonly [string, Uint8Array | null]>): Promise<void> {
+  if (ds.writeRawApplied === undefined) ds.writeRaw(writes)
+  else await ds.writeRawApplied(writes).durable
 }

@@ -5,6 +5,7 @@
  * `info,crdt:debug` (a bare level is the default for every facility).
  * Mirrors upstream `cmd/ipfs-cluster-service/main.go` setupLogLevel.
  */
+import { writeSync } from 'node:fs'
 import { type ConsolaInstance, type ConsolaReporter, createConsola, LogLevels } from 'consola'
 
 export type LevelName = 'error' | 'warn' | 'info' | 'debug'
@@ -32,9 +33,47 @@ const plainReporter: ConsolaReporter = {
     const msg = obj.args
       .map((a: unknown) => (a instanceof Error ? (a.stack ?? a.message) : typeof a === 'string' ? a : formatValue(a)))
       .join(' ')
-    process.stderr.write(`${obj.date.toISOString()}\t${level}\t${obj.tag || 'main'}\t${msg}\n`)
+    writeLine(`${obj.date.toISOString()}\t${level}\t${obj.tag || 'main'}\t${msg}\n`)
   }
 }
+
+/**
+ * Lines logged within one turn of the event loop go to stderr in one write
+ * (one `stderr.write` per line was 8% of the daemon's CPU under 16 clients
+ * pinning, one "new pin added" line each). What is pending when the
+ * process exits is written synchronously then; a SIGKILL may lose the lines
+ * of the last turn.
+ */
+let pendingLines: string[] = []
+let flushScheduled = false
+
+function flushLines(): void {
+  flushScheduled = false
+  if (pendingLines.length === 0) return
+  const out = pendingLines.join('')
+  pendingLines = []
+  process.stderr.write(out)
+}
+
+function writeLine(line: string): void {
+  pendingLines.push(line)
+  if (pendingLines.length >= 1024) flushLines()
+  else if (!flushScheduled) {
+    flushScheduled = true
+    setImmediate(flushLines)
+  }
+}
+
+process.on('exit', () => {
+  if (pendingLines.length === 0) return
+  const out = pendingLines.join('')
+  pendingLines = []
+  try {
+    writeSync(2, out)
+  } catch {
+    // stderr is gone
+  }
+})
 
 function formatValue(v: unknown): string {
   try {
@@ -46,6 +85,9 @@ function formatValue(v: unknown): string {
 
 const root = createConsola({
   level: LogLevels.info,
+  // no collapsing of repeated lines (go-log has none), and no JSON
+  // serialisation of every line's arguments to detect repeats
+  throttle: 0,
   stdout: process.stderr,
   stderr: process.stderr,
   ...(process.stderr.isTTY === true ? {} : { reporters: [plainReporter] })

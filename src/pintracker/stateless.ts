@@ -18,6 +18,7 @@ import { AbortError, errorMessage, IPFSError, NotFoundError, QueueFullError } fr
 import type { AbortOptions, IPFSConnector, PinTracker, ReadOnlyState } from '../interfaces.ts'
 import { getLogger } from '../observability/logging.ts'
 import { defaultPinOptions, type Pin, type PinInfo, pinWithOpts, type TrackerStatus } from '../types/index.ts'
+import { cidString } from '../types/cidstring.ts'
 import { type StatelessPinTrackerInit, validateStatelessPinTrackerInit } from './config.ts'
 import { type LocalIPFSId, type Operation, type OperationCounts, OperationTracker, type OperationType } from './optracker.ts'
 
@@ -408,7 +409,7 @@ export class StatelessPinTracker implements PinTracker {
     if (all || filter.has('pinned') || filter.has('unexpectedly_unpinned')) {
       kuboPins = new Set()
       try {
-        for await (const p of this.components.ipfs.pinLs('recursive,direct', options)) kuboPins.add(p.cid.toString())
+        for await (const p of this.components.ipfs.pinLs('recursive,direct', options)) kuboPins.add(cidString(p.cid))
       } catch (err) {
         if (err instanceof AbortError) throw err
         const e = new IPFSError(`could not get pinset from IPFS: ${errorMessage(err)}`, { cause: err })
@@ -419,8 +420,10 @@ export class StatelessPinTracker implements PinTracker {
     const seenOps = new Set<string>()
     for await (const pin of st.list(options)) {
       if (options.signal?.aborted === true) throw new AbortError('status listing aborted')
-      const key = pin.cid.toString()
-      const op = this.optracker.op(pin.cid)
+      // no operation queued (the usual case of a listing): no lookup, and the
+      // CID's string (the kubo pinset key) by the table encoder
+      const key = cidString(pin.cid)
+      const op = this.optracker.size === 0 ? undefined : this.optracker.op(pin.cid)
       if (op !== undefined) {
         seenOps.add(key)
         if (match(op.status)) yield this.optracker.pinInfo(op, ipfs)

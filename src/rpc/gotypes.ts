@@ -24,11 +24,10 @@
  * reading, a missing, nil or present-but-empty value is the zero value
  * (ugorji may write `a0`, `90` or `80` for empty values).
  */
-import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
-import * as Digest from 'multiformats/hashes/digest'
 import { InvalidArgumentError } from '../errors.ts'
+import { peerIdBytes, peerIdString } from '../state/codec.ts'
 import { TRACKER_STATUSES, type PinType, type TrackerStatus } from '../types/index.ts'
 import { GoInt } from './msgpack.ts'
 
@@ -189,7 +188,9 @@ const PIN_TYPES: Record<PinType, number> = { pin: 2, 'meta-pin': 4, 'clusterdag-
 /** `peer.ID` bytes (its multihash). @throws InvalidArgumentError for text that is not a peer ID. */
 export function peerToGo(p: string): Uint8Array {
   try {
-    return peerIdFromString(p).toMultihash().bytes
+    // memoized both ways (src/state/codec.ts): base58 conversions of peer IDs
+    // were 29% of a peer's CPU merging a three-peer global status
+    return peerIdBytes(p)
   } catch {
     throw new InvalidArgumentError(`invalid peer ID ${JSON.stringify(p)}`)
   }
@@ -200,7 +201,7 @@ export function peerFromGo(v: unknown): string {
   if (typeof v === 'string') return v
   if (!(v instanceof Uint8Array) || v.byteLength === 0) return ''
   try {
-    return peerIdFromMultihash(Digest.decode(v)).toString()
+    return peerIdString(v)
   } catch {
     throw new InvalidArgumentError('invalid peer ID bytes')
   }

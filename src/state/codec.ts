@@ -16,6 +16,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { errorMessage, InvalidArgumentError } from '../errors.ts'
 import type { Pin, PinType } from '../types/index.ts'
 import { Pin as PbPin } from '../types/pb/types.pb.ts'
+import { decodePbPinFast } from './pbfast.ts'
 
 /** Upstream's zero time (`time.Time{}`), used when a stored timestamp is unset. */
 export const ZERO_DATE = new Date('0001-01-01T00:00:00Z')
@@ -54,7 +55,11 @@ const PEER_CACHE_MAX = 4096
 const peerBytesByString = new Map<string, Uint8Array<ArrayBuffer>>()
 const peerStringByBytes = new Map<string, string>()
 
-function peerIdBytes(p: string): Uint8Array<ArrayBuffer> {
+/**
+ * The multihash bytes of a peer ID string (memoized; the array is shared:
+ * callers must not change it). @throws InvalidArgumentError on an invalid ID.
+ */
+export function peerIdBytes(p: string): Uint8Array<ArrayBuffer> {
   const hit = peerBytesByString.get(p)
   if (hit !== undefined) return hit
   let bytes: Uint8Array<ArrayBuffer>
@@ -68,7 +73,26 @@ function peerIdBytes(p: string): Uint8Array<ArrayBuffer> {
   return bytes
 }
 
-function peerIdString(b: Uint8Array): string {
+/** the last peer ID decoded (a pinset's allocations repeat the same few peers) */
+let lastPeerBytes: Uint8Array | undefined
+let lastPeerString = ''
+
+function samePeerBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** The string form of a peer ID from its multihash bytes (memoized). @throws InvalidArgumentError on invalid bytes. */
+export function peerIdString(b: Uint8Array): string {
+  if (lastPeerBytes !== undefined && samePeerBytes(lastPeerBytes, b)) return lastPeerString
+  const s = peerIdStringCached(b)
+  lastPeerBytes = b.slice() // a copy: b may be a view into a row
+  lastPeerString = s
+  return s
+}
+
+function peerIdStringCached(b: Uint8Array): string {
   const k = String.fromCharCode.apply(null, b as unknown as number[])
   const hit = peerStringByBytes.get(k)
   if (hit !== undefined) return hit
@@ -131,9 +155,11 @@ function castCid(b: Uint8Array | undefined): CID | null {
  * @throws InvalidArgumentError on malformed bytes, peer IDs or multiaddrs.
  */
 export function pinFromProtobuf(bytes: Uint8Array, cid?: CID): Pin {
-  let pb: PbPin
+  // the hand-written decoder gives the generated one's object; what it
+  // leaves (malformed or unusual input) goes to the generated one
+  let pb: PbPin | undefined = decodePbPinFast(bytes)
   try {
-    pb = PbPin.decode(bytes)
+    pb ??= PbPin.decode(bytes)
   } catch (err) {
     throw new InvalidArgumentError(`error decoding protobuf pin: ${errorMessage(err)}`)
   }

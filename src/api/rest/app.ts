@@ -16,6 +16,7 @@ import { RESTAPI } from '../../config/sections.ts'
 import { fieldDefaults } from '../../config/typed.ts'
 import type { AbortOptions, ClusterAPI } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
+import { textResponse } from '../../runtime/http.ts'
 import { errorMessage, InvalidArgumentError } from '../../errors.ts'
 import type { GlobalPinInfo } from '../../types/index.ts'
 import {
@@ -107,7 +108,7 @@ function errorResponse(code: number, message: string, headers?: HeadersInit): Re
 }
 
 function jsonResponse(value: unknown, status = 200): Response {
-  return new Response(`${JSON.stringify(value)}\n`, { status, headers: { 'Content-Type': 'application/json' } })
+  return textResponse(`${JSON.stringify(value)}\n`, { status, headers: { 'Content-Type': 'application/json' } })
 }
 
 function noContent(): Response {

@@ -19,10 +19,10 @@ import http from 'node:http'
 import https from 'node:https'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parse as ndjsonParse } from 'it-ndjson'
-import { checkUploadPaths, uploadEntries } from '../../adder/files.ts'
-import { encodeMultipart, multipartLength, randomBoundary, type UploadEntry } from '../../adder/multipart.ts'
+// the adder's upload helpers load with the first add (not for every ctl command: ctl's cold start)
+import type { UploadEntry } from '../../adder/multipart.ts'
 import { writeRequestBody } from '../../runtime/http.ts'
-import { type AddParams, addParamsToQuery } from '../../adder/params.ts'
+import type { AddParams } from '../../adder/params.ts'
 import { ClusterError, errorMessage } from '../../errors.ts'
 import { getLogger } from '../../observability/logging.ts'
 import type { CID } from 'multiformats/cid'
@@ -635,12 +635,17 @@ export class RestClient {
     params: AddParams,
     options?: AbortOptions & { onRead?: (bytes: number) => void }
   ): AsyncGenerator<AddedOutput> {
+    const { checkUploadPaths, uploadEntries } = await import('../../adder/files.ts')
     await checkUploadPaths(paths, params)
     yield* this.addMultiFile(() => uploadEntries(paths, { recursive: params.recursive, hidden: params.hidden, onRead: options?.onRead }), params, options)
   }
 
   /** POST /add of prepared entries (upstream `AddMultiFile`); always streamed. */
   async *addMultiFile(entries: () => AsyncIterable<UploadEntry>, params: AddParams, options?: AbortOptions): AsyncGenerator<AddedOutput> {
+    const [{ addParamsToQuery }, { encodeMultipart, multipartLength, randomBoundary }] = await Promise.all([
+      import('../../adder/params.ts'),
+      import('../../adder/multipart.ts')
+    ])
     const q = addParamsToQuery({ ...params, streamChannels: true })
     const boundary = randomBoundary()
     const body: StreamBody = () => encodeMultipart(entries(), boundary).body as unknown as AsyncIterable<Uint8Array>

@@ -25,7 +25,7 @@ import { defaultPinOptions, pinWithOpts } from '../../types/index.ts'
 import { type Broadcaster, type CrdtOp, CrdtStore, type DagSyncer } from './crdt.ts'
 import { CrdtBlockstore } from './dag.ts'
 import { CRDT_DEFAULTS } from './defaults.ts'
-import { hasRawKeyValue } from '../../datastore/raw.ts'
+import { hasRawKeyValue, writeRawDurably } from '../../datastore/raw.ts'
 import type { SetChange } from './set.ts'
 
 const log = getLogger('crdt')
@@ -523,7 +523,7 @@ export class CrdtConsensus implements Consensus {
       await new Promise<void>((r) => setImmediate(r)) // let concurrent callers join this batch
       const items = this.pendingWrites.splice(0)
       try {
-        if (hasRawKeyValue(this.ds)) this.ds.writeRaw(items.map((it) => [it.key, it.value] as const))
+        if (hasRawKeyValue(this.ds)) await writeRawDurably(this.ds, items.map((it) => [it.key, it.value] as const))
         else {
           const b = this.ds.batch()
           for (const it of items) b.put(new Key(it.key, false), it.value)

@@ -254,7 +254,9 @@ export class CrdtStore {
   /**
    * Commits `ops` as one delta (in order; a delete drops earlier puts of the
    * same key, as go-ds-crdt's batch) plus `extra` raw writes in the same
-   * datastore batch. Resolves once durable; returns the new head, or
+   * datastore batch. Resolves once durable (the delta is applied, and its
+   * change hooks run, before; other deltas may be merged while it is being
+   * flushed); returns the new head, or
    * undefined when there was nothing to do (e.g. deleting absent keys).
    */
   async publish(ops: CrdtOp[], extra?: Map<string, Uint8Array | null>, options?: AbortOptions): Promise<CID | undefined> {
@@ -290,13 +292,18 @@ export class CrdtStore {
       txn.put(this.processedKey(cid), new Uint8Array(0))
       for (const h of heads) txn.delete(this.headKey(h))
       txn.put(this.headKey(cid), putUvarint(priority))
-      await txn.commit(options)
+      // applied now, flushed to disk off the thread: the next delta (local
+      // or from a peer) can be merged while this one's fsync runs
+      const { durable } = await txn.commitApplied(options)
+      durable.catch(() => {}) // awaited below; never an unhandled rejection meanwhile
       this.heads.clear()
       this.heads.set(blockId(cid), { cid, height: priority })
       this.emit(changes)
-      return { cid, bytes }
+      return { cid, bytes, durable }
     })
     if (res === undefined) return undefined
+    // resolve (and announce / broadcast the new head) only once it is on disk
+    await res.durable
     await this.announce(res.cid, res.bytes, options)
     this.scheduleHeadsBroadcast()
     return res.cid

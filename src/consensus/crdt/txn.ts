@@ -97,6 +97,24 @@ export class Txn {
     await b.commit(options)
     this.writes.clear()
   }
+
+  /**
+   * As `commit()`, but returns once the writes are applied (visible to
+   * reads), with `durable` resolving once they are on disk, when the
+   * datastore can flush off the JS thread (`RawKeyValue.writeRawApplied`);
+   * otherwise `durable` is already resolved after a plain `commit()`.
+   */
+  async commitApplied(options?: AbortOptions): Promise<{ durable: Promise<void> }> {
+    if (this.raw?.writeRawApplied === undefined || this.writes.size === 0) {
+      await this.commit(options)
+      return { durable: Promise.resolve() }
+    }
+    options?.signal?.throwIfAborted()
+    const keys = [...this.writes.keys()].sort() // key order, as commit()
+    const out = this.raw.writeRawApplied(keys.map((k) => [k, this.writes.get(k) ?? null] as const))
+    this.writes.clear()
+    return out
+  }
 }
 
 /** Unsigned LEB128 varint (go `binary.PutUvarint`). */

@@ -182,4 +182,43 @@ describe('sqlite specifics', () => {
     ])
     await ds.close()
   })
+  test('writeRawApplied: applied at once, durable after the flush, kept across a reopen; a failing write throws and waits for nothing', async () => {
+    const folder = await tempDir()
+    const { SqliteDatastore } = await import('../../../src/datastore/sqlite.ts')
+    const path = join(folder, 'applied.sqlite')
+    const ds = new SqliteDatastore({ path })
+    await ds.open()
+    const flushes: Array<Promise<void>> = []
+    for (let i = 0; i < 50; i++) {
+      const { durable } = ds.writeRawApplied([[`/w/${String(i).padStart(3, '0')}`, enc(`v${i}`)]])
+      // visible to reads before the flush
+      expect(dec(ds.getRaw(`/w/${String(i).padStart(3, '0')}`)!)).toBe(`v${i}`)
+      flushes.push(durable)
+    }
+    // a plain write in between (its own fsync) changes nothing for the others
+    ds.writeRaw([['/w/plain', enc('p')]])
+    await Promise.all(flushes)
+    function* failing(): Generator<readonly [string, Uint8Array | null]> {
+      yield ['/w/bad', enc('bad')]
+      throw new Error('disk on fire')
+    }
+    expect(() => ds.writeRawApplied(failing())).toThrow('disk on fire')
+    expect(ds.hasRaw('/w/bad')).toBe(false)
+    const last = ds.writeRawApplied([['/w/last', enc('last')]])
+    await ds.close() // waits for the flush in flight
+    await last.durable
+    const again = new SqliteDatastore({ path })
+    await again.open()
+    const keys = [...again.entriesRaw('/w/')].map((p) => p.key)
+    expect(keys.length).toBe(52)
+    expect(keys).toContain('/w/last')
+    expect(keys).toContain('/w/plain')
+    await again.close()
+    // no WAL file to flush: as durable as writeRaw at once
+    const mem = new SqliteDatastore({ path: ':memory:' })
+    await mem.open()
+    await mem.writeRawApplied([['/m/1', enc('one')]]).durable
+    expect(dec(mem.getRaw('/m/1')!)).toBe('one')
+    await mem.close()
+  })
 })
