@@ -35,6 +35,8 @@ const ELSEWHERE = '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA'
 const SYNC_NODES = 4000
 const PINS_PER_NODE = 2
 const SYNC_PINS = SYNC_NODES * PINS_PER_NODE
+/** metadata that makes each DAG block about 2.5 KB (10 MB in all): a fetch long enough to be killed in */
+const PAD = 'x'.repeat(1200)
 
 const kubos: Kubo[] = []
 const peers: ClusterPeer[] = []
@@ -138,7 +140,7 @@ beforeAll(async () => {
       const cid = inlineCid(`synced-${n}-${j}`)
       synced.add(cid)
       await offline.add({
-        ...pinWithOpts(CID.parse(cid), { ...defaultPinOptions(), name: `synced-${n}-${j}`, replicationFactorMin: 1, replicationFactorMax: 1 }),
+        ...pinWithOpts(CID.parse(cid), { ...defaultPinOptions(), name: `synced-${n}-${j}`, replicationFactorMin: 1, replicationFactorMax: 1, metadata: { pad: PAD } }),
         allocations: [ELSEWHERE]
       })
     }
@@ -175,11 +177,11 @@ describe('kill -9 during a new peer CRDT sync', () => {
     const fetching = await waitFor(
       async () => {
         const g = await dagProgress(p3)
-        return g.blocks >= SYNC_NODES * 0.2 && g
+        return g.blocks > 0 && g
       },
-      'the new peer to fetch a fifth of the DAG',
+      'the new peer to fetch blocks of the DAG',
       180_000,
-      20
+      2
     )
     await p3.kill()
     const atKill1 = await dagProgress(p3)
@@ -270,7 +272,7 @@ describe('kill -9 during a batch commit', () => {
       expect(allocs.length).toBe(2)
     }
     // and the others converge to the same pinset
-    for (const other of peers.filter((p) => p !== p1 && p.proc?.exitCode === null)) {
+    for (const other of peers.filter((p) => p !== p1 && p.proc !== undefined && p.proc.exitCode === null && p.proc.signalCode === null)) {
       await waitFor(async () => (await pinset(other)).size === mine.size, `${other.env.CLUSTER_PEERNAME} to converge`, 120_000, 1000)
       const theirs = await pinset(other)
       for (const [cid, allocs] of mine) expect(theirs.get(cid)).toEqual(allocs)
