@@ -74,6 +74,8 @@ function toBytes(v: unknown): Uint8Array {
 export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
   private readonly init: SqliteDatastoreInit
   private db: SqliteDatabase | undefined
+  /** inside `atomically`: a write failed, so the transaction is lost and every later write is refused */
+  private atomicFailed: Error | undefined
   private st:
     | {
         put: SqliteStatement
@@ -147,7 +149,7 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
 
   put(key: Key, val: Uint8Array, options?: AbortOptions): Key {
     options?.signal?.throwIfAborted()
-    writing(() => this.s().put.run(key.toString(), val))
+    this.write(() => this.s().put.run(key.toString(), val))
     return key
   }
 
@@ -165,7 +167,7 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
 
   delete(key: Key, options?: AbortOptions): void {
     options?.signal?.throwIfAborted()
-    writing(() => this.s().del.run(key.toString()))
+    this.write(() => this.s().del.run(key.toString()))
   }
 
   async *putMany(source: Iterable<Pair> | AsyncIterable<Pair>, options?: AbortOptions): AsyncGenerator<Key> {
@@ -194,7 +196,7 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
   /** RawKeyValue: every write in one transaction (null = delete). @throws DiskFullError on a full disk (nothing written). */
   writeRaw(writes: Iterable<readonly [string, Uint8Array | null]>): void {
     const st = this.s()
-    writing(() =>
+    this.write(() =>
       this.db!.transaction(() => {
         for (const [k, v] of writes) {
           if (v === null) st.del.run(k)
@@ -274,7 +276,7 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
         options?.signal?.throwIfAborted()
         const st = this.s()
         const db = this.db!
-        writing(() =>
+        this.write(() =>
           db.transaction(() => {
             for (const op of ops) {
               if (op.value === null) st.del.run(op.key)
@@ -290,7 +292,62 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
   /** Runs `fn` with every write in one transaction (used by callers needing atomic multi-key writes). */
   transaction<T>(fn: () => T): T {
     this.s()
-    return writing(() => this.db!.transaction(fn))
+    return this.write(() => this.db!.transaction(fn))
+  }
+
+  /** Runs one write; inside `atomically`, a failure dooms the whole transaction. */
+  private write<T>(fn: () => T): T {
+    if (this.atomicFailed !== undefined) {
+      throw new Error(`datastore: an earlier write of this all-or-nothing operation failed (${this.atomicFailed.message}); nothing was written`)
+    }
+    try {
+      return writing(fn)
+    } catch (err) {
+      if (this.inAtomic) this.atomicFailed = err instanceof Error ? err : new Error(String(err))
+      throw err
+    }
+  }
+
+  private inAtomic = false
+
+  /**
+   * Runs `fn` (async, many writes) as ONE SQLite transaction: once it
+   * resolves every write it made is committed (one fsync); if it throws, or
+   * the process dies first, none is (SQLite discards an uncommitted
+   * transaction when the database next opens). Reads inside `fn` see its
+   * writes. The caller must be the only writer meanwhile (an offline peer:
+   * `state import`). Used by `atomicWrites` (./atomic.ts).
+   * @throws whatever `fn` throws (after the rollback); DiskFullError when the commit finds the disk full.
+   */
+  async atomically<T>(fn: () => Promise<T>): Promise<T> {
+    const db = this.db
+    if (db === undefined) throw new Error('sqlite datastore is not open')
+    db.beginOuter()
+    this.inAtomic = true
+    this.atomicFailed = undefined
+    try {
+      const out = await fn()
+      if (this.atomicFailed !== undefined) throw this.atomicFailed
+      writing(() => db.endOuter(true))
+      return out
+    } catch (err) {
+      db.endOuter(false)
+      throw err
+    } finally {
+      this.inAtomic = false
+      this.atomicFailed = undefined
+    }
+  }
+
+  /** Deletes every key starting with `prefix` (one statement; inside `atomically`, part of its transaction). */
+  deletePrefix(prefix: string): void {
+    const db = this.db
+    if (db === undefined) throw new Error('sqlite datastore is not open')
+    const upper = prefixUpperBound(prefix)
+    this.write(() => {
+      if (upper === undefined) db.prepare('DELETE FROM kv WHERE key >= ?').run(prefix)
+      else db.prepare('DELETE FROM kv WHERE key >= ? AND key < ?').run(prefix, upper)
+    })
   }
 
   private *pages(prefix: string | undefined, withValues: boolean, options?: AbortOptions): Generator<{ key: string; value?: Uint8Array }> {

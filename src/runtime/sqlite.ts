@@ -21,9 +21,19 @@ export interface SqliteDatabase {
   prepare(sql: string): SqliteStatement
   /**
    * Runs `fn` inside `BEGIN IMMEDIATE … COMMIT`; rolls back and rethrows on
-   * error. Not re-entrant.
+   * error. Not re-entrant. Inside an outer transaction (`beginOuter`) it
+   * runs as a savepoint of it instead: all or nothing within the outer one.
    */
   transaction<T>(fn: () => T): T
+  /**
+   * Starts a transaction that spans many calls, async steps between them
+   * (`BEGIN IMMEDIATE`): every write until `endOuter` is one commit, or none.
+   * The caller must be the connection's only writer meanwhile.
+   * @throws Error when a transaction is already open.
+   */
+  beginOuter(): void
+  /** Commits (`true`) or rolls back (`false`) the outer transaction; no-op when none is open (SQLite may have rolled it back itself, e.g. on a full disk). */
+  endOuter(commit: boolean): void
   close(): void
 }
 
@@ -67,9 +77,13 @@ export async function openSqlite(path: string): Promise<SqliteDatabase> {
 
 function wrap(db: NativeDatabase): SqliteDatabase {
   let inTx = false
+  let outer = false
   const begin = db.prepare('BEGIN IMMEDIATE')
   const commit = db.prepare('COMMIT')
   const rollback = db.prepare('ROLLBACK')
+  const savepoint = db.prepare('SAVEPOINT inner_tx')
+  const release = db.prepare('RELEASE inner_tx')
+  const rollbackTo = db.prepare('ROLLBACK TO inner_tx')
   return {
     exec(sql) {
       db.exec(sql)
@@ -88,6 +102,24 @@ function wrap(db: NativeDatabase): SqliteDatabase {
     transaction(fn) {
       if (inTx) throw new Error('nested sqlite transaction')
       inTx = true
+      if (outer) {
+        savepoint.run()
+        try {
+          const out = fn()
+          release.run()
+          return out
+        } catch (err) {
+          try {
+            rollbackTo.run()
+            release.run()
+          } catch {
+            // SQLite rolled the whole transaction back itself (the caller refuses later writes)
+          }
+          throw err
+        } finally {
+          inTx = false
+        }
+      }
       begin.run()
       try {
         const out = fn()
@@ -102,6 +134,33 @@ function wrap(db: NativeDatabase): SqliteDatabase {
         throw err
       } finally {
         inTx = false
+      }
+    },
+    beginOuter() {
+      if (outer || inTx) throw new Error('nested sqlite transaction')
+      begin.run()
+      outer = true
+    },
+    endOuter(ok) {
+      if (!outer) return
+      outer = false
+      if (ok) {
+        try {
+          commit.run()
+        } catch (err) {
+          try {
+            rollback.run()
+          } catch {
+            // already rolled back by SQLite
+          }
+          throw err
+        }
+        return
+      }
+      try {
+        rollback.run()
+      } catch {
+        // already rolled back by SQLite
       }
     },
     close() {

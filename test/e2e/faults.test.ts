@@ -7,16 +7,18 @@
  *   a message saying the disk is full, reads keep working, and pins succeed
  *   again once space is freed; the database passes `PRAGMA integrity_check`
  *   and a restart shows every acknowledged pin.
- * - `kill -9` of the daemon during `ctl add`, and of `state import`: after a
- *   restart every acknowledged write is there and nothing half-written is
- *   (an interrupted import keeps the daemon from starting until it is redone).
+ * - `kill -9` of the daemon during `ctl add`: after a restart every
+ *   acknowledged write is there and nothing half-written is.
+ * - `kill -9` of `state import` (sqlite and leveldb) at several points: the
+ *   store then holds the old pinset or the whole new one, never a mix, and
+ *   the daemon starts.
  * - `service state crdt info|dot|mark-dirty|mark-clean`, and the repair a
  *   dirty store gets at the next start.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, readlink, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
@@ -179,66 +181,115 @@ describe('kill -9 mid-operation', () => {
     await p.stop()
   }, 300_000)
 
-  test('kill -9 during state import: the store opens, every pin present is complete, and the import rerun gives all of them', async () => {
-    const p = await newPeer()
-    const other = '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA'
-    // a template line from a real export
-    await p.start()
-    const seed = await addToKubo()
-    expect((await p.ctl(['pin', 'add', '--no-status', '--name', 'seed', seed])).code).toBe(0)
-    expect(await p.stop()).toBe(0)
-    const exp = await runBinary(['service', '-c', p.folder, 'state', 'export'], { env: p.env })
-    expect(exp.code).toBe(0)
-    const template = JSON.parse(exp.stdout.trim()) as Record<string, unknown>
-    const N = 40_000
-    const lines: string[] = []
-    const names = new Map<string, string>()
-    for (let i = 0; i < N; i++) {
-      const cid = CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(`import-${i}`))).toString()
-      names.set(cid, `imported-${i}`)
-      lines.push(JSON.stringify({ ...template, cid, name: `imported-${i}`, allocations: [other] }))
+  /** The read offset of `proc`'s open file `path` (/proc/<pid>/fdinfo), or undefined when not open. */
+  async function readOffset(pid: number, path: string): Promise<number | undefined> {
+    let fds: string[]
+    try {
+      fds = await readdir(`/proc/${pid}/fd`)
+    } catch {
+      return undefined
     }
-    const file = join(p.folder, 'import.ndjson')
-    await writeFile(file, `${lines.join('\n')}\n`)
-    const proc = Bun.spawn([clusterBinary(), 'service', '-c', p.folder, 'state', 'import', '-f', file], {
-      env: { ...process.env, ...p.env },
-      stdin: 'ignore',
-      stdout: 'pipe',
-      stderr: 'pipe'
-    })
-    const wal = join(p.folder, 'sqlite', 'datastore.sqlite-wal')
-    const walSize = async (): Promise<number> => (await stat(wal).catch(() => ({ size: 0 }))).size
-    const before = await walSize()
-    await waitFor(async () => proc.exitCode !== null || (await walSize()) > before + 3 * 1024 * 1024, 'the import to write', 120_000, 20)
-    proc.kill('SIGKILL')
-    await proc.exited
-    const stderr = await new Response(proc.stderr).text()
-    figures.push(`kill -9 during state import of ${N} pins: ${stderr.includes('imported') ? 'it had finished' : 'killed mid-way'}`)
-    expect(await sqliteIntegrity(p.folder)).toBe('ok')
-    const partial = await runBinary(['service', '-c', p.folder, 'state', 'export'], { env: p.env, timeoutMs: 120_000 })
-    expect(partial.code).toBe(0)
-    const got = partial.stdout.trim() === '' ? [] : partial.stdout.trim().split('\n')
-    for (const line of got) {
-      const pin = JSON.parse(line) as { cid: string; name: string; allocations: string[] }
-      if (pin.cid === seed) continue // the import had not cleaned the old pinset yet
-      expect(names.get(pin.cid)).toBe(pin.name)
-      expect(pin.allocations).toEqual([other])
+    for (const fd of fds) {
+      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')
+      if (target !== path) continue
+      const info = await readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8').catch(() => '')
+      const m = /^pos:\s*(\d+)/m.exec(info)
+      if (m !== null) return Number(m[1])
     }
-    figures.push(`  after the kill: ${got.length} pins exported (of ${N}); every one complete`)
-    // the partial pinset is not served: the daemon refuses to start until the import is redone
-    const pending = join(p.folder, 'state-import.pending')
-    if (!stderr.includes('imported')) {
-      expect(existsSync(pending)).toBe(true)
-      const refused = await runBinary(['service', '-c', p.folder, 'daemon'], { env: p.env, timeoutMs: 30_000 })
-      expect(refused.code).not.toBe(0)
-      expect(refused.stderr + refused.stdout).toContain('a "state import" was interrupted')
-    }
-    const again = await runBinary(['service', '-c', p.folder, 'state', 'import', '-f', file], { env: p.env, timeoutMs: 300_000 })
-    expect(`${again.code} ${again.stderr}`).toContain(`imported ${N} pins`)
-    const full = await runBinary(['service', '-c', p.folder, 'state', 'export'], { env: p.env, timeoutMs: 120_000 })
-    expect(full.stdout.trim().split('\n').length).toBe(N)
-    expect(existsSync(pending)).toBe(false)
-  }, 300_000)
+    return undefined
+  }
+
+  async function exportPins(p: ClusterPeer): Promise<Array<{ cid: string; name: string; allocations: string[] }>> {
+    const r = await runBinary(['service', '-c', p.folder, 'state', 'export'], { env: p.env, timeoutMs: 120_000 })
+    expect(`${r.code} ${r.stderr.slice(-2000)}`).toStartWith('0 ')
+    const out = r.stdout.trim()
+    return out === '' ? [] : out.split('\n').map((l) => JSON.parse(l) as { cid: string; name: string; allocations: string[] })
+  }
+
+  for (const backend of ['sqlite', 'leveldb'] as const) {
+    test(`kill -9 during state import (${backend}): the store holds the old pinset or the whole new one, never a mix; the daemon starts either way`, async () => {
+      const p = await initPeer({ ipfsApi: kubo.apiMultiaddr, initArgs: ['--datastore', backend] })
+      peers.push(p)
+      const other = '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA'
+      // the old pinset: three pins, the first also a template line from a real export
+      await p.start()
+      const old = new Map<string, string>()
+      for (let i = 0; i < 3; i++) {
+        const cid = await addToKubo()
+        expect((await p.ctl(['pin', 'add', '--no-status', '--name', `old-${i}`, cid])).code).toBe(0)
+        old.set(cid, `old-${i}`)
+      }
+      expect(await p.stop()).toBe(0)
+      const template = (await exportPins(p))[0] as unknown as Record<string, unknown>
+      const N = 40_000
+      const lines: string[] = []
+      const names = new Map<string, string>()
+      for (let i = 0; i < N; i++) {
+        const cid = CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(`import-${backend}-${i}`))).toString()
+        names.set(cid, `imported-${i}`)
+        lines.push(JSON.stringify({ ...template, cid, name: `imported-${i}`, allocations: [other] }))
+      }
+      const file = join(p.folder, 'import.ndjson')
+      await writeFile(file, `${lines.join('\n')}\n`)
+      const size = (await stat(file)).size
+      /** 'old' or 'new', after checking that the pinset is exactly one of them */
+      const whichPinset = async (): Promise<'old' | 'new'> => {
+        const got = await exportPins(p)
+        const want = got.length > 0 && names.has(got[0]!.cid) ? names : old
+        expect(got.length).toBe(want.size)
+        for (const pin of got) {
+          expect(want.get(pin.cid)).toBe(pin.name)
+          if (want === names) expect(pin.allocations).toEqual([other])
+        }
+        return want === names ? 'new' : 'old'
+      }
+      // kill -9 at several points of the import: while the file is read (the
+      // pins being written), near its end, and once it has been read whole and
+      // closed (the last delta and the commit); each time from the old pinset
+      const seen: string[] = []
+      for (const fraction of [0.2, 0.6, 0.95, 1]) {
+        const proc = Bun.spawn([clusterBinary(), 'service', '-c', p.folder, 'state', 'import', '-f', file], {
+          env: { ...process.env, ...p.env },
+          stdin: 'ignore',
+          stdout: 'pipe',
+          stderr: 'pipe'
+        })
+        // fraction 1: the file read whole and closed, the process still committing
+        let opened = false
+        await waitFor(
+          async () => {
+            if (proc.exitCode !== null) return true
+            const at = await readOffset(proc.pid, file)
+            if (at !== undefined) opened = true
+            return fraction < 1 ? (at ?? 0) >= fraction * size : opened && at === undefined
+          },
+          `the import to read ${fraction * 100}% of its file`,
+          120_000,
+          5
+        )
+        proc.kill('SIGKILL')
+        await proc.exited
+        const stderr = await new Response(proc.stderr).text()
+        const finished = stderr.includes(`imported ${N} pins`)
+        if (backend === 'sqlite') expect(await sqliteIntegrity(p.folder)).toBe('ok')
+        const which = await whichPinset()
+        // a finished import holds the new pinset; a killed one may have committed or not, but never half
+        if (finished) expect(which).toBe('new')
+        seen.push(`${fraction * 100}% read: ${finished ? 'had finished' : 'killed'}, ${which} pinset`)
+        if (which === 'new') break
+      }
+      figures.push(`kill -9 during state import of ${N} pins (${backend}): ${seen.join('; ')}`)
+      // no marker is left: the daemon starts, whichever pinset the store holds
+      expect(existsSync(join(p.folder, 'state-import.pending'))).toBe(false)
+      await p.start()
+      const served = await pinLs(p)
+      expect(served.size === old.size || served.size === N).toBe(true)
+      expect(await p.stop()).toBe(0)
+      const again = await runBinary(['service', '-c', p.folder, 'state', 'import', '-f', file], { env: p.env, timeoutMs: 300_000 })
+      expect(`${again.code} ${again.stderr}`).toContain(`imported ${N} pins`)
+      expect(await whichPinset()).toBe('new')
+    }, 300_000)
+  }
 })
 
 describe('service state crdt', () => {

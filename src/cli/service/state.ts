@@ -5,7 +5,7 @@
  * datastore and state modules load only when a command runs.
  */
 import { createReadStream, createWriteStream, existsSync } from 'node:fs'
-import { rm, writeFile } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadIdentity, loadServiceConfig, processEnv, resolveConfigFolder } from '../../config/index.ts'
 import type { CrdtConsensus } from '../../consensus/crdt/index.ts'
@@ -15,10 +15,12 @@ import { UsageError } from '../errors.ts'
 import { globals, type ServiceCommand } from './context.ts'
 
 /**
- * `<config>/state-import.pending`: written before `state import` wipes the
- * pinset and removed once the new one is committed. While it exists the
- * daemon refuses to start (a crash mid-import left a partial pinset);
- * `state import` again or `state cleanup` clear it.
+ * `<config>/state-import.pending`: written by earlier versions before
+ * `state import` wiped the pinset, removed once the new one was committed.
+ * `state import` is now all-or-nothing (`atomicWrites`, src/datastore/atomic.ts)
+ * and writes none; one left by an interrupted import of an earlier version
+ * still keeps the daemon from starting (that pinset may be partial) until
+ * `state import` again or `state cleanup` clears it.
  */
 export const IMPORT_PENDING_FILE = 'state-import.pending'
 
@@ -36,7 +38,10 @@ export function refuseInterruptedImport(folder: string): void {
 interface OfflineConsensus {
   state(): Promise<ReadOnlyState>
   clean(): Promise<void>
-  /** Replaces the pinset with what `fill` writes (raft: as a new snapshot). */
+  /**
+   * Replaces the pinset with what `fill` writes (raft: as a new snapshot), all
+   * or nothing: after a crash at any point the store holds the old pinset or the whole new one.
+   */
   replace(fill: (state: BatchingState) => Promise<number>): Promise<number>
   /** the crdt consensus itself (undefined under raft), for `state crdt …` */
   crdt?: CrdtConsensus
@@ -45,6 +50,7 @@ interface OfflineConsensus {
 async function withConsensus<T>(fn: (c: OfflineConsensus) => Promise<T>): Promise<T> {
   const { createOfflineConsensus, RaftConsensus } = await import('../../consensus/index.ts')
   const { openDatastore } = await import('../../datastore/index.ts')
+  const { atomicWrites } = await import('../../datastore/atomic.ts')
   const env = processEnv()
   const folder = resolveConfigFolder(globals.config, env)
   const config = await loadServiceConfig(folder, { env })
@@ -55,10 +61,12 @@ async function withConsensus<T>(fn: (c: OfflineConsensus) => Promise<T>): Promis
     const raft = config.consensus.raft
     if (raft !== null) {
       // raft: the pinset under datastore_namespace, the log and snapshot beside it; nothing runs
-      const r = new RaftConsensus(
-        { ...raft, peerId: identity.id, namespace: raft.datastoreNamespace },
-        { datastore: ds.datastore, transport: { start: async () => {}, stop: async () => {}, send: () => {} } }
-      )
+      const raftOn = (datastore: typeof ds.datastore): InstanceType<typeof RaftConsensus> =>
+        new RaftConsensus(
+          { ...raft, peerId: identity.id, namespace: raft.datastoreNamespace },
+          { datastore, transport: { start: async () => {}, stop: async () => {}, send: () => {} } }
+        )
+      const r = raftOn(ds.datastore)
       const state = async (): Promise<ReadOnlyState> => {
         if (!(await r.isEmpty())) return await r.state()
         // migration in: an upstream peer's raft/ folder (its latest snapshot), when we hold no raft state
@@ -73,19 +81,26 @@ async function withConsensus<T>(fn: (c: OfflineConsensus) => Promise<T>): Promis
         for (const p of pins) await mem.add(p)
         return mem
       }
-      return await fn({ state, clean: () => r.clean(), replace: (fill) => r.replaceWithSnapshot(fill) })
+      return await fn({
+        state,
+        clean: () => r.clean(),
+        // the log, the snapshot and the pinset replaced in one all-or-nothing write
+        replace: (fill) => atomicWrites(ds.datastore, (scope) => raftOn(scope.datastore).replaceWithSnapshot(fill))
+      })
     }
     const crdt = config.consensus.crdt
     // state commands commit immediately, whatever the daemon's batching
-    const consensus = createOfflineConsensus(
-      {
-        peerId: identity.id,
-        clusterName: crdt.clusterName,
-        namespace: crdt.datastoreNamespace,
-        trustedPeers: crdt.trustAll ? ['*'] : crdt.trustedPeers
-      },
-      { datastore: ds.datastore }
-    )
+    const crdtOn = (datastore: typeof ds.datastore): CrdtConsensus =>
+      createOfflineConsensus(
+        {
+          peerId: identity.id,
+          clusterName: crdt.clusterName,
+          namespace: crdt.datastoreNamespace,
+          trustedPeers: crdt.trustAll ? ['*'] : crdt.trustedPeers
+        },
+        { datastore }
+      )
+    const consensus = crdtOn(ds.datastore)
     await consensus.start()
     try {
       await consensus.ready()
@@ -93,13 +108,25 @@ async function withConsensus<T>(fn: (c: OfflineConsensus) => Promise<T>): Promis
         state: () => consensus.state(),
         clean: () => consensus.clean(),
         replace: async (fill) => {
-          await consensus.clean()
-          await consensus.ready()
-          // upstream: an offline batching state; deltas of up to 1 MB, committed at the end
-          const offline = await consensus.offlineState()
-          const n = await fill(offline)
-          await offline.commit()
-          return n
+          // all or nothing: the old pinset deleted and the new one written in one
+          // atomic write (one SQLite transaction; one batch otherwise), by a
+          // consensus of its own over it (this one stays idle, stopped)
+          await consensus.stop()
+          return await atomicWrites(ds.datastore, async (scope) => {
+            await scope.deletePrefix(`${consensus.datastoreNamespace}/`)
+            const importing = crdtOn(scope.datastore)
+            await importing.start()
+            try {
+              await importing.ready()
+              // upstream: an offline batching state; deltas of up to 1 MB, committed at the end
+              const offline = await importing.offlineState()
+              const n = await fill(offline)
+              await offline.commit()
+              return n
+            } finally {
+              await importing.stop()
+            }
+          })
         },
         crdt: consensus
       })
@@ -181,7 +208,6 @@ The current pinset is removed first.`,
     const folder = resolveConfigFolder(globals.config, processEnv())
     const pending = join(folder, IMPORT_PENDING_FILE)
     const n = await withConsensus(async (c) => {
-      await writeFile(pending, `${file !== '' ? file : 'stdin'}\n`)
       const count = await c.replace((offline) =>
         importState(offline, input as AsyncIterable<Uint8Array>, {
           replicationFactorMin: rmin,
@@ -189,6 +215,7 @@ The current pinset is removed first.`,
           userAllocations: allocs
         })
       )
+      // a marker an earlier version left: the pinset it guarded is now replaced whole
       await rm(pending, { force: true })
       return count
     })

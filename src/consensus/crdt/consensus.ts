@@ -634,6 +634,11 @@ export class CrdtConsensus implements Consensus {
     this.trusted.delete(peer)
   }
 
+  /** `datastore_namespace` as used: every key of this consensus starts with it and a `/`. */
+  get datastoreNamespace(): string {
+    return this.init.namespace
+  }
+
   /** Deletes every key under the namespace (used by `state cleanup`, with the peer stopped). */
   async clean(options?: AbortOptions): Promise<void> {
     log.info('cleaning all CRDT data from datastore')
