@@ -6,7 +6,8 @@
  *   bun bench/pinsvc.ts --pins 1000000 --pages 5 --paging-only
  *
  * Pins are imported with `service state import`, allocated to another
- * peer (so the tracker reports them `remote` and kubo fetches nothing);
+ * peer, down (so the tracker reports them `remote` and kubo fetches
+ * nothing; asking that peer fails at once: its address is a closed port);
  * the API then looks each one up in the state and reports it `queued`,
  * its slowest path. Figures: time of one listing (`limit=1000`, and
  * kubo's `limit=10&status=queued`), time per page of 10 when paging like
@@ -78,7 +79,12 @@ async function main(): Promise<void> {
     peer = await initPeer({ ipfsApi: kubo.apiMultiaddr })
     const cfg = JSON.parse(readFileSync(join(peer.folder, 'service.json'), 'utf8')) as {
       api: { pinsvcapi: { http_listen_multiaddress: string | string[] } }
+      cluster: { peer_addresses?: string[] }
     }
+    // the allocated peer is down (a closed loopback port): asking it for a
+    // pin's status fails at once instead of searching for it
+    cfg.cluster.peer_addresses = [`/ip4/127.0.0.1/tcp/9/p2p/${other}`]
+    writeFileSync(join(peer.folder, 'service.json'), JSON.stringify(cfg, null, 2))
     const ma = cfg.api.pinsvcapi.http_listen_multiaddress
     const m = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(Array.isArray(ma) ? ma[0]! : ma)
     if (m === null) throw new Error('no pinsvcapi address')
