@@ -21,9 +21,9 @@
  *   `created` (possible only if two CIDs of the same second hash alike,
  *   see `status.ts`): such pins are left for the next page, unless they
  *   alone fill the page.
- * - `count` from the index: after the page, up to `limit` more pins are
- *   read; `count` is the matches seen, plus 1 when pins remain beyond
- *   them. It is exact when the matches end within that window (the last
+ * - `count` from the index: after the page, up to max(`limit`, 100) more
+ *   pins are read; `count` is the matches seen, plus 1 when pins remain
+ *   beyond them. It is exact when the matches end within that window (the last
  *   page, a small pinset), otherwise a lower bound greater than the page's
  *   length: kubo's client (boxo `Ls`) asks for the next page until `count`
  *   equals the page's length, and an empty page always says 0. Upstream
@@ -96,6 +96,8 @@ export const PIN_STATUS_INFO: Readonly<Record<string, string>> = Object.freeze({
 })
 
 const MAX_DELEGATES = 20
+/** pins read past a page from the index to count what follows (at least; `limit` when larger). */
+const COUNT_WINDOW = 100
 /** statuses asked at once while paging from the index. */
 const STATUS_CONCURRENCY = 16
 
@@ -315,7 +317,7 @@ export function createPinSvcApp(init: PinSvcApiInit, components: PinSvcApiCompon
    * A page from the pins-by-creation index (newest first, from `before`):
    * pins are read in index order, filtered by name and meta from the pin
    * itself, then by status (asked per pin, `STATUS_CONCURRENCY` at a time),
-   * until `limit` match; then up to `limit` more index entries are read to
+   * until `limit` match; then up to max(`limit`, 100) more index entries are read to
    * count what follows (see `count` in the file comment). Cost: one seek,
    * plus the entries walked; never the whole pinset unless the filter
    * matches nothing.
@@ -339,7 +341,7 @@ export function createPinSvcApp(init: PinSvcApiInit, components: PinSvcApiCompon
     try {
       for await (const p of pins) {
         if (matched.length >= opts.limit) {
-          if (lookahead >= opts.limit) {
+          if (lookahead >= Math.max(opts.limit, COUNT_WINDOW)) {
             ended = false
             break
           }
