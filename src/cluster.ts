@@ -926,6 +926,11 @@ export class Cluster implements ClusterAPI, Startable {
     yield* state.list(options)
   }
 
+  async pinsNewestFirst(range: { before?: bigint; after?: bigint }, options?: AbortOptions): Promise<AsyncGenerator<Pin> | null> {
+    const state = await this.c.consensus.state(options)
+    return (await state.newestFirst?.(range, options)) ?? null
+  }
+
   async pinGet(cid: CID, options?: AbortOptions): Promise<Pin> {
     const state = await this.c.consensus.state(options)
     try {

@@ -43,6 +43,13 @@ export interface ReadOnlyState {
   list(options?: AbortOptions): AsyncGenerator<Pin>
   has(cid: CID, options?: AbortOptions): Promise<boolean>
   get(cid: CID, options?: AbortOptions): Promise<Pin>
+  /**
+   * The pinset newest first (by `created`, src/state/created.ts), strictly
+   * between `after` and `before` (ns since the epoch), from the local
+   * pins-by-creation index: reaching the first pin costs O(log n). Null
+   * when this state keeps no such index (yet). Optional: ours, not upstream's.
+   */
+  newestFirst?(range: { before?: bigint; after?: bigint }, options?: AbortOptions): Promise<AsyncGenerator<Pin> | null>
 }
 
 /** Write access to the pinset (`state.State`). */
@@ -220,6 +227,8 @@ export interface ClusterAPI {
   pins(options?: AbortOptions): AsyncGenerator<Pin>
   /** @throws NotFoundError */
   pinGet(cid: CID, options?: AbortOptions): Promise<Pin>
+  /** The pinset newest first within strict `created` bounds (ns), or null when the state has no index for it (`ReadOnlyState.newestFirst`). */
+  pinsNewestFirst?(range: { before?: bigint; after?: bigint }, options?: AbortOptions): Promise<AsyncGenerator<Pin> | null>
   status(cid: CID, local: boolean, options?: AbortOptions): Promise<GlobalPinInfo>
   statusAll(filter: Set<TrackerStatus>, local: boolean, options?: AbortOptions): AsyncGenerator<GlobalPinInfo>
   /** Status of specific CIDs (`?cids=`). */

@@ -262,6 +262,23 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
     for (const r of this.pages(prefix, true, options)) yield { key: r.key, value: r.value! }
   }
 
+  /**
+   * Keys `k` with `start <= k < end`, in key order, read in pages (a range
+   * scan from `start`: O(log n) to reach it, whatever the table's size).
+   */
+  *keysBetween(start: string, end: string, options?: AbortOptions): Generator<string> {
+    let last: string | undefined
+    const n = this.init.pageSize ?? 1000
+    for (;;) {
+      options?.signal?.throwIfAborted()
+      const st = this.s()
+      const rows = last === undefined ? st.keysRange.all(start, end) : st.keysRangeFrom.all(last, end)
+      for (const r of rows) yield r.key as string
+      if (rows.length < n) return
+      last = rows[rows.length - 1]!.key as string
+    }
+  }
+
   /** A batch applied in one SQLite transaction on `commit()` (in call order). */
   batch(): Batch {
     const ops: Array<{ key: string; value: Uint8Array | null }> = []

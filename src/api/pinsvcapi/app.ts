@@ -11,12 +11,24 @@
  *   or removed requestid is unknown (404).
  * - `POST /pins` and `POST /pins/{requestid}` answer 202 with the pin's
  *   status (upstream 200, always `queued`); `DELETE` answers 202.
- * - `GET /pins` streams the cluster's status (`statusAll`) and keeps only
- *   the best `limit` matches (newest first), so memory does not grow with
- *   the pinset. `before`/`after` are strict. A page never ends in the
- *   middle of pins that share a `created` (possible only if two CIDs of the
- *   same second hash alike, see `status.ts`): such pins are left for the
- *   next page, unless they alone fill the page.
+ * - `GET /pins` without `cid` reads the local pins-by-creation index
+ *   (src/state/created.ts) from `before`, newest first, and stops once
+ *   `limit` pins match: a page costs one seek plus the pins walked, not the
+ *   pinset. Where the state has no such index (raft), it streams the
+ *   cluster's status (`statusAll`) and keeps only the best `limit` matches,
+ *   so memory does not grow with the pinset either way. `before`/`after`
+ *   are strict. A page never ends in the middle of pins that share a
+ *   `created` (possible only if two CIDs of the same second hash alike,
+ *   see `status.ts`): such pins are left for the next page, unless they
+ *   alone fill the page.
+ * - `count` from the index: after the page, up to max(`limit`, 100) more
+ *   pins are read; `count` is the matches seen, plus 1 when pins remain
+ *   beyond them. It is exact when the matches end within that window (the last
+ *   page, a small pinset), otherwise a lower bound greater than the page's
+ *   length: kubo's client (boxo `Ls`) asks for the next page until `count`
+ *   equals the page's length, and an empty page always says 0. Upstream
+ *   (and the `statusAll` path) count every match: that is what made a page
+ *   read the whole pinset.
  * - Errors are the spec's `Failure`: `{"error":{"reason":CODE,"details":message}}`
  *   with 400 (bad input), 401, 404 (unknown requestid) or 500.
  */
@@ -26,6 +38,7 @@ import { errorMessage, errorName, NotFoundError } from '../../errors.ts'
 import type { AbortOptions, ClusterAPI } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { defaultPinOptions, type GlobalPinInfo, type Pin } from '../../types/index.ts'
+import { cidToKeyString } from '../../state/keys.ts'
 import { parseCid } from '../../types/json.ts'
 import {
   authMiddleware,
@@ -46,7 +59,7 @@ const log = getLogger('pinsvcapi')
 export type PinSvcApiInit = RestApiInit
 
 /** What the API uses of the cluster. */
-export type PinSvcCluster = Pick<ClusterAPI, 'id' | 'pin' | 'unpin' | 'pinGet' | 'status' | 'statusAll'>
+export type PinSvcCluster = Pick<ClusterAPI, 'id' | 'pin' | 'unpin' | 'pinGet' | 'status' | 'statusAll' | 'pinsNewestFirst'>
 
 export interface PinSvcApiComponents {
   cluster: PinSvcCluster
@@ -83,6 +96,24 @@ export const PIN_STATUS_INFO: Readonly<Record<string, string>> = Object.freeze({
 })
 
 const MAX_DELEGATES = 20
+/** pins read past a page from the index to count what follows (at least; `limit` when larger). */
+const COUNT_WINDOW = 100
+/** statuses asked at once while paging from the index. */
+const STATUS_CONCURRENCY = 16
+
+/** `fn` over `items`, at most `n` at a time, results in order. */
+async function mapConcurrent<T, R>(items: T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i]!)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker))
+  return out
+}
 
 const REASONS: Record<number, string> = {
   400: 'BAD_REQUEST',
@@ -140,10 +171,10 @@ interface Item {
   status: SvcStatus
 }
 
-/** Newest first, then by CID string (descending) so the order is total. */
+/** Newest first, then by state key (`/<BASE32(cid bytes)>`, ascending) so the order is total: the index's order. */
 function before(a: Item, b: Item): boolean {
   if (a.created !== b.created) return a.created > b.created
-  return a.key > b.key
+  return a.key < b.key
 }
 
 /**
@@ -282,9 +313,71 @@ export function createPinSvcApp(init: PinSvcApiInit, components: PinSvcApiCompon
     return nameMatches(opts, g.name) && metaMatches(opts.meta, g.metadata)
   }
 
+  /**
+   * A page from the pins-by-creation index (newest first, from `before`):
+   * pins are read in index order, filtered by name and meta from the pin
+   * itself, then by status (asked per pin, `STATUS_CONCURRENCY` at a time),
+   * until `limit` match; then up to max(`limit`, 100) more index entries are read to
+   * count what follows (see `count` in the file comment). Cost: one seek,
+   * plus the entries walked; never the whole pinset unless the filter
+   * matches nothing.
+   */
+  const indexedPage = async (opts: ListOptions, pins: AsyncGenerator<Pin>, options: AbortOptions): Promise<PinResultsJSON> => {
+    const matched: Item[] = []
+    let lookahead = 0
+    let ended = true
+    let chunk: Pin[] = []
+    const flush = async (): Promise<void> => {
+      const statuses = await mapConcurrent(chunk, STATUS_CONCURRENCY, async (p) => {
+        const g = await cluster.status(p.cid, false, options)
+        return { g, status: await svcStatusOf(g, async () => p) }
+      })
+      chunk = []
+      for (const { g, status } of statuses) {
+        if (status === null || !opts.status.has(status)) continue
+        matched.push({ created: createdOf(g.cid, g.created), key: cidToKeyString(g.cid), g, status })
+      }
+    }
+    try {
+      for await (const p of pins) {
+        if (matched.length >= opts.limit) {
+          if (lookahead >= Math.max(opts.limit, COUNT_WINDOW)) {
+            ended = false
+            break
+          }
+          lookahead++
+        }
+        if (!nameMatches(opts, p.name) || !metaMatches(opts.meta, p.metadata)) continue
+        chunk.push(p)
+        // while filling the page, ask no more statuses than the page still needs
+        const want = matched.length < opts.limit ? opts.limit - matched.length : STATUS_CONCURRENCY
+        if (chunk.length >= Math.min(want, STATUS_CONCURRENCY)) await flush()
+      }
+      await flush()
+    } finally {
+      await pins.return(undefined)
+    }
+    // a page never ends inside a group of equal `created` that continues past it (unless the group fills it)
+    let page = matched.slice(0, opts.limit)
+    const last = page[page.length - 1]
+    const next = matched[opts.limit]
+    if (last !== undefined && next !== undefined && next.created === last.created) {
+      const trimmed = page.filter((i) => i.created !== last.created)
+      if (trimmed.length > 0) page = trimmed
+    }
+    const results: PinStatusJSON[] = []
+    const own = {}
+    for (const it of page) results.push(await pinStatus(it.g, it.status, own, options))
+    return { count: matched.length + (ended ? 0 : 1), results }
+  }
+
   app.get('/pins', async (c) => {
     const opts = listOptionsFromQuery(new URL(c.req.url).searchParams)
     const options = signalOf(c)
+    if (opts.cids.length === 0 && cluster.pinsNewestFirst !== undefined) {
+      const pins = await cluster.pinsNewestFirst({ before: opts.before, after: opts.after }, options)
+      if (pins !== null) return json(await indexedPage(opts, pins, options))
+    }
     const top = new TopK(opts.limit)
     const source: AsyncIterable<GlobalPinInfo> =
       opts.cids.length > 0
@@ -297,7 +390,7 @@ export function createPinSvcApp(init: PinSvcApiInit, components: PinSvcApiCompon
       if (!matches(opts, g, created)) continue
       const status = await svcStatusOf(g, lookupOf(g.cid, options))
       if (status === null || !opts.status.has(status)) continue
-      top.offer({ created, key: g.cid.toString(), g, status })
+      top.offer({ created, key: cidToKeyString(g.cid), g, status })
     }
     const page = top.page()
     const results: PinStatusJSON[] = []

@@ -33,6 +33,7 @@
  */
 import type { CID } from 'multiformats/cid'
 import { InvalidArgumentError } from '../../errors.ts'
+import { createdOf as stateCreatedOf } from '../../state/created.ts'
 import type { GlobalPinInfo, TrackerStatus } from '../../types/index.ts'
 
 /** The spec's `Status`. */
@@ -98,21 +99,8 @@ export type Created = bigint
 
 const NS = 1_000_000_000n
 
-/** FNV-1a (32 bits) of the CID's bytes, folded to whole milliseconds (0..999), in ns. */
-function fraction(cid: CID): bigint {
-  let h = 0x811c9dc5
-  for (const b of cid.bytes) {
-    h ^= b
-    h = Math.imul(h, 0x01000193) >>> 0
-  }
-  return BigInt(h % 1000) * 1_000_000n
-}
-
-/** The `created` of a pin committed at `timestamp` (see the file comment). */
-export function createdOf(cid: CID, timestamp: Date): Created {
-  const seconds = BigInt(Math.floor(timestamp.getTime() / 1000))
-  return seconds * NS + fraction(cid)
-}
+/** The `created` of a pin committed at `timestamp` (see the file comment); the same value orders the pins-by-creation index. */
+export const createdOf: (cid: CID, timestamp: Date) => Created = stateCreatedOf
 
 /** RFC 3339 in UTC with nine fraction digits, e.g. `2026-12-01T21:34:20.123456789Z`. */
 export function formatCreated(c: Created): string {

@@ -19,6 +19,7 @@ import { errorMessage, errorName, NotFoundError, QueueFullError } from '../../er
 import type { AbortOptions, BatchingState, Consensus, ReadOnlyState, StateChangeHandler } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { pinFromProtobuf, pinToProtobuf } from '../../state/codec.ts'
+import { createdIndexReady, rebuildCreatedIndex, walkCreated } from '../../state/created.ts'
 import { cidToKeyString, keyStringToCid } from '../../state/keys.ts'
 import type { PeerId, Pin } from '../../types/index.ts'
 import { defaultPinOptions, pinWithOpts } from '../../types/index.ts'
@@ -165,6 +166,22 @@ export class CrdtConsensus implements Consensus {
         const v = await store.get(cidToKeyString(cid), options)
         if (v === undefined) throw new NotFoundError(`${cid.toString()} is not pinned`)
         return pinFromProtobuf(v, cid)
+      },
+      newestFirst: async (range, options) => {
+        if (!(await createdIndexReady(this.ds, this.init.namespace, options))) return null
+        const ds = this.ds
+        const ns = this.init.namespace
+        return (async function* () {
+          for await (const { stateKey } of walkCreated(ds, ns, range, options)) {
+            const v = await store.get(stateKey, options)
+            if (v === undefined) continue // unpinned since the walk read its page
+            try {
+              yield pinFromProtobuf(v, keyStringToCid(stateKey))
+            } catch (err) {
+              log.error(`error decoding pin ${stateKey}: ${errorMessage(err)}`)
+            }
+          }
+        })()
       }
     }
   }
@@ -227,6 +244,7 @@ export class CrdtConsensus implements Consensus {
     const controller = new AbortController()
     this.controller = controller
     await this.store.load({ signal: controller.signal })
+    await this.ensureCreatedIndex(controller.signal)
     if (this.trustAll) log.info("'trust all' mode enabled. Any peer in the cluster can modify the pinset.")
     // recover the persisted batching queue (also when batching was disabled since)
     let maxSeq = -1
@@ -253,6 +271,15 @@ export class CrdtConsensus implements Consensus {
     this.scheduleRebroadcast()
     this.scheduleRepair(0)
     this.readyPromise.resolve()
+  }
+
+  /** Builds the local pins-by-creation index (src/state/created.ts) when the store has none: a store written by a version without it. */
+  private async ensureCreatedIndex(signal: AbortSignal | undefined): Promise<void> {
+    const ns = this.init.namespace
+    if (await createdIndexReady(this.ds, ns, { signal })) return
+    const t0 = Date.now()
+    const n = await rebuildCreatedIndex(this.ds, ns, this.store.entries({ signal }), { signal })
+    log.info(`built the pins-by-creation index: ${n} pins in ${Date.now() - t0} ms`)
   }
 
   async stop(): Promise<void> {
@@ -363,6 +390,8 @@ export class CrdtConsensus implements Consensus {
    */
   async offlineState(options?: AbortOptions): Promise<BatchingState> {
     await this.store.load(options)
+    // an empty store gets its index marker now (a `state import` into it needs no rebuild at the next start)
+    await this.ensureCreatedIndex(options?.signal)
     const store = this.store
     const view = this.stateView
     let ops: CrdtOp[] = []

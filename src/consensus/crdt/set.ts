@@ -11,6 +11,7 @@
  */
 import { compare } from 'uint8arrays/compare'
 import type { AbortOptions } from '../../interfaces.ts'
+import { createdIndexWrites, createdPrefix } from '../../state/created.ts'
 import { blockIdToCid, decodeNode } from './dag.ts'
 import type { Delta, Element } from './pb/delta.pb.ts'
 import { putUvarint, readUvarint, type Txn } from './txn.ts'
@@ -23,10 +24,13 @@ export type BlockGetter = (id: string, options?: AbortOptions) => Promise<Uint8A
 
 export class CrdtSet {
   readonly ns: string
+  /** `<namespace>/created/`: the local pins-by-creation index (src/state/created.ts), kept in each merge's transaction. */
+  readonly createdPrefix: string
 
   /** @param namespace the crdt namespace, e.g. `/c` (the set lives in `<namespace>/s`). */
   constructor(namespace: string) {
     this.ns = `${namespace}/s`
+    this.createdPrefix = createdPrefix(namespace)
   }
 
   valueKey(key: string): string {
@@ -205,6 +209,11 @@ export class CrdtSet {
         if (old !== undefined) changes.set(key, { op: 'delete', key, old })
       } else if (old === undefined || compare(old, now) !== 0) {
         changes.set(key, { op: 'put', key, value: now })
+      } else continue
+      // the index follows the value, in the same transaction (never broadcast: not part of the delta)
+      for (const [k, v] of createdIndexWrites(this.createdPrefix, key, old, now)) {
+        if (v === null) txn.delete(k)
+        else txn.put(k, v)
       }
     }
   }

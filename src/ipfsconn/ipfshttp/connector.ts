@@ -22,7 +22,7 @@ import { parse as ndjsonParse } from 'it-ndjson'
 import { CID } from 'multiformats/cid'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { encodeMultipart, type UploadEntry } from '../../adder/multipart.ts'
-import { AbortError, InvalidArgumentError, IPFSError, NotFoundError } from '../../errors.ts'
+import { AbortError, errorName, InvalidArgumentError, IPFSError, NotFoundError } from '../../errors.ts'
 import type { AbortOptions, IPFSConnector, IPFSPinInfo, PinProgressHandler } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { clusterMetrics } from '../../observability/metrics.ts'
@@ -331,7 +331,8 @@ export class IpfsHttpConnector implements IPFSConnector {
    * otherwise), unless kubo already has it pinned that way. Before pinning it
    * asks kubo to connect to up to 10 of `pin.origins` (not awaited). When
    * `pin.pinUpdate` is set and that CID is pinned recursively, it runs
-   * `pin/update?unpin=false` instead (bounded by ipfs_request_timeout).
+   * `pin/update?unpin=false` instead (bounded by ipfs_request_timeout), and
+   * falls back to `pin/add` when kubo refuses it (`from` unpinned meanwhile).
    * Otherwise `pin/add?progress=true`: `onProgress(blocks)` is called on
    * each progress line, and the request is aborted when no progress was
    * made for `pin_timeout`.
@@ -364,10 +365,20 @@ export class IpfsHttpConnector implements IPFSConnector {
             ['arg', cid],
             ['unpin', 'false']
           ]
-          await this.postJSON<unknown>('pin/update', q, options)
-          clusterMetrics.pinsIpfsPins.inc()
-          log.info(`IPFS Pin Update request succeeded. ${from} -> ${cid} (unpin=false)`)
-          return
+          try {
+            await this.postJSON<unknown>('pin/update', q, options)
+            clusterMetrics.pinsIpfsPins.inc()
+            log.info(`IPFS Pin Update request succeeded. ${from} -> ${cid} (unpin=false)`)
+            return
+          } catch (err) {
+            // `from` can be unpinned between the check above and pin/update:
+            // a pin update is followed by the unpin of `from`, which this
+            // peer's tracker runs concurrently ("'from' cid was not
+            // recursively pinned already"). Upstream then fails the pin;
+            // a plain pin/add still pins `to`.
+            if (options.signal?.aborted === true || errorName(err) !== 'IPFSError') throw err
+            log.warn(`IPFS Pin Update ${from} -> ${cid} failed (${describe(err)}): pinning ${cid} with pin/add`)
+          }
         }
       }
       clusterMetrics.pinsPinAdd.inc()

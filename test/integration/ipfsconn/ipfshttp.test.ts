@@ -101,6 +101,21 @@ describe('IpfsHttpConnector against a real kubo', () => {
     await c.unpin(CID.parse(to))
   })
 
+  test('pin with pinUpdate when `from` is unpinned after the check: pin/update is refused, pin/add pins `to`', async () => {
+    const c = connector(offline)
+    const from = await addUnpinned(offline, `update race from ${Math.random()}`)
+    const to = await addUnpinned(offline, `update race to ${Math.random()}`)
+    // the tracker's concurrent unpin of `from` lands between the check and pin/update:
+    // the check still says recursive, kubo no longer has it
+    const check = c.pinLsCid.bind(c)
+    c.pinLsCid = async (p, o) => (p.cid.toString() === from ? 'recursive' : await check(p, o))
+    expect(await check(pinOf(from))).toBe('unpinned')
+    await c.pin({ ...pinOf(to), pinUpdate: CID.parse(from) })
+    expect(await check(pinOf(to))).toBe('recursive')
+    expect(await check(pinOf(from))).toBe('unpinned')
+    await c.unpin(CID.parse(to))
+  })
+
   test('pin of a block an offline kubo does not have fails with IPFSError', async () => {
     const c = connector(offline, { pinTimeoutMs: 5000 })
     const missing = await randomRawCid()

@@ -10,6 +10,10 @@ import type { PinSvcCluster } from '../../../../src/api/pinsvcapi/index.ts'
 import type { GlobalPinInfo, PeerId, Pin, PinOptions, TrackerStatus } from '../../../../src/types/index.ts'
 import { defaultPinOptions, pinWithOpts } from '../../../../src/types/index.ts'
 import { makeId } from '../stub.ts'
+import { MemoryDatastore } from '../../../../src/datastore/memory.ts'
+import { pinToProtobuf } from '../../../../src/state/codec.ts'
+import { type CreatedRange, rebuildCreatedIndex, walkCreated } from '../../../../src/state/created.ts'
+import { cidToKeyString, keyStringToCid } from '../../../../src/state/keys.ts'
 
 export { makeCid } from '../stub.ts'
 
@@ -41,7 +45,12 @@ export function storedPin(cid: CID, opts: Partial<PinOptions> & { timestamp?: Da
   return p
 }
 
-export function pinSvcStub(): PinSvcStub {
+/**
+ * `indexed`: the stub also offers `pinsNewestFirst`, from the real
+ * pins-by-creation index (src/state/created.ts) built over a memory
+ * datastore from the pinset at each call, so the app takes its index path.
+ */
+export function pinSvcStub(indexed = false): PinSvcStub {
   const s: PinSvcStub = {
     pinset: new Map(),
     statuses: new Map(),
@@ -84,6 +93,22 @@ export function pinSvcStub(): PinSvcStub {
       if (p === undefined) return global(s, storedPin(cid), 'unpinned')
       return global(s, p)
     },
+    ...(indexed
+      ? {
+          async pinsNewestFirst(range: CreatedRange) {
+            s.calls.push({ method: 'pinsNewestFirst', args: [range] })
+            const ds = new MemoryDatastore()
+            const entries = [...s.pinset.values()].map((p) => ({ key: cidToKeyString(p.cid), value: pinToProtobuf(p) }))
+            await rebuildCreatedIndex(ds, '/x', entries as unknown as AsyncIterable<{ key: string; value: Uint8Array }>)
+            return (async function* () {
+              for await (const { stateKey } of walkCreated(ds, '/x', range)) {
+                const p = s.pinset.get(keyStringToCid(stateKey).toString())
+                if (p !== undefined) yield p
+              }
+            })()
+          }
+        }
+      : {}),
     async *statusAll(filter: Set<TrackerStatus>) {
       s.calls.push({ method: 'statusAll', args: [filter] })
       // state key order, not creation order
