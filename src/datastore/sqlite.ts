@@ -218,12 +218,15 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
    * a flush runs shares the next one. The thread stays free during the
    * flush (about 2–8 ms here), which a blocking commit spent idle.
    * Without a WAL file (`:memory:`, or `synchronous: 'normal'` configured)
-   * the writes are as durable as `writeRaw`'s at once.
+   * the writes are as durable as `writeRaw`'s at once; inside `atomically`
+   * they join its transaction (SQLite refuses a change of safety level
+   * there) and are durable when it commits.
    * @throws DiskFullError on a full disk (nothing written); `durable`
    * rejects when the flush fails (the writes are then applied but maybe not on disk).
    */
   writeRawApplied(writes: Iterable<readonly [string, Uint8Array | null]>): { durable: Promise<void> } {
-    if (this.walPath === undefined) {
+    if (this.walPath === undefined || this.inAtomic) {
+      // inside `atomically` the writes join its one transaction, made durable by its commit
       this.writeRaw(writes)
       return { durable: Promise.resolve() }
     }
