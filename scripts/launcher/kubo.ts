@@ -136,23 +136,45 @@ async function pinnedToolsBinary(script: string): Promise<string | undefined> {
   return existsSync(bin) ? bin : undefined
 }
 
-/** A free TCP port on 127.0.0.1 (bind port 0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+const handedOut = new Set<number>()
+
+function listenOnce(port: number): Promise<number | undefined> {
+  return new Promise((res) => {
     const srv = createServer()
     srv.unref()
-    srv.on('error', rej)
-    srv.listen(0, '127.0.0.1', () => {
+    srv.once('error', () => res(undefined))
+    srv.listen(port, '127.0.0.1', () => {
       const addr = srv.address()
-      if (addr === null || typeof addr === 'string') {
-        srv.close()
-        rej(new Error('could not get a free port'))
-        return
-      }
-      const port = addr.port
-      srv.close(() => res(port))
+      const got = addr !== null && typeof addr !== 'string' ? addr.port : undefined
+      srv.close(() => res(got))
     })
   })
+}
+
+/**
+ * A free TCP port on 127.0.0.1, never the same twice in this process. Tried
+ * first at random between 10000 and 32767, below the kernel's ephemeral range,
+ * so that no outgoing connection takes it before the daemon binds it; then
+ * port 0.
+ */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 64; i++) {
+    const want = 10_000 + Math.floor(Math.random() * 22_768)
+    if (handedOut.has(want)) continue
+    const got = await listenOnce(want)
+    if (got !== undefined) {
+      handedOut.add(got)
+      return got
+    }
+  }
+  for (let i = 0; i < 64; i++) {
+    const got = await listenOnce(0)
+    if (got !== undefined && !handedOut.has(got)) {
+      handedOut.add(got)
+      return got
+    }
+  }
+  throw new Error('could not get a free port')
 }
 
 function run(

@@ -6,6 +6,7 @@
  * component's `config.go` and `cmd/ipfs-cluster-service/main.go` (init).
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
+import { readFileSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
 import { hostname } from 'node:os'
@@ -419,7 +420,47 @@ export async function defaultServiceConfig(opts: DefaultServiceConfigOptions = {
   return json
 }
 
+/**
+ * The lowest port of the kernel's ephemeral range (`ip_local_port_range`;
+ * 32768 when it cannot be read): ports below it are never handed to
+ * outgoing connections.
+ */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    return Number.isInteger(low) && low > 2048 ? low : 32768
+  } catch {
+    return 32768
+  }
+}
+
+function tryListen(srv: Server, port: number, host: string | undefined): Promise<number | undefined> {
+  return new Promise((res) => {
+    const onError = (): void => res(undefined)
+    srv.once('error', onError)
+    srv.listen({ port, host, exclusive: true }, () => {
+      srv.off('error', onError)
+      const a = srv.address()
+      res(typeof a === 'object' && a !== null ? a.port : undefined)
+    })
+  })
+}
+
+/**
+ * A free TCP port, held open by the returned server until `closeAll`.
+ * Unlike upstream's `RandomizePorts` (port 0, so a port of the ephemeral
+ * range), it first tries random ports between 10000 and the ephemeral range:
+ * between `service init` and the daemon's start, an outgoing connection of
+ * any process can take an ephemeral port, and the daemon then fails with
+ * "port in use". Port 0 after 64 tries.
+ */
 async function listenTcp(host: string | undefined): Promise<{ port: number; holder: Server }> {
+  const low = ephemeralLow()
+  for (let i = 0; i < 64 && low > 10_001; i++) {
+    const srv = createServer()
+    const port = await tryListen(srv, 10_000 + Math.floor(Math.random() * (low - 10_000)), host)
+    if (port !== undefined) return { port, holder: srv }
+  }
   const srv = createServer()
   return await new Promise((res, rej) => {
     srv.once('error', rej)
