@@ -43,6 +43,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { candidatePort, ephemeralLow } from '../../src/runtime/ports.ts'
 import { waitFor } from './poll.ts'
 
 export interface KuboCommandResult {
@@ -153,13 +154,15 @@ function listenOnce(port: number): Promise<number | undefined> {
 
 /**
  * A free TCP port on 127.0.0.1, never the same twice in this process. Tried
- * first at random between 10000 and 32767, below the kernel's ephemeral range,
+ * first at random between 10000 and the kernel's ephemeral range (src/runtime/ports.ts),
  * so that no outgoing connection takes it before the daemon binds it; then
  * port 0.
  */
 export async function freePort(): Promise<number> {
+  const low = ephemeralLow()
   for (let i = 0; i < 64; i++) {
-    const want = 10_000 + Math.floor(Math.random() * 22_768)
+    const want = candidatePort(low)
+    if (want === undefined) break
     if (handedOut.has(want)) continue
     const got = await listenOnce(want)
     if (got !== undefined) {

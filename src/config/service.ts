@@ -6,7 +6,6 @@
  * component's `config.go` and `cmd/ipfs-cluster-service/main.go` (init).
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
-import { readFileSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
 import { hostname } from 'node:os'
@@ -15,6 +14,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { errorMessage, UnsupportedError } from '../errors.ts'
 import { getLogger } from '../observability/logging.ts'
+import { candidatePort, ephemeralLow } from '../runtime/ports.ts'
 import type { Env } from './env.ts'
 import { ConfigError, ConfigSourceError } from './errors.ts'
 import { applyEnv, type FieldSpec, isPlainObject, type Json, type JsonObject, type NormalizeContext, normalize, toJson } from './schema.ts'
@@ -420,20 +420,6 @@ export async function defaultServiceConfig(opts: DefaultServiceConfigOptions = {
   return json
 }
 
-/**
- * The lowest port of the kernel's ephemeral range (`ip_local_port_range`;
- * 32768 when it cannot be read): ports below it are never handed to
- * outgoing connections.
- */
-function ephemeralLow(): number {
-  try {
-    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
-    return Number.isInteger(low) && low > 2048 ? low : 32768
-  } catch {
-    return 32768
-  }
-}
-
 function tryListen(srv: Server, port: number, host: string | undefined): Promise<number | undefined> {
   return new Promise((res) => {
     const onError = (): void => res(undefined)
@@ -456,9 +442,11 @@ function tryListen(srv: Server, port: number, host: string | undefined): Promise
  */
 async function listenTcp(host: string | undefined): Promise<{ port: number; holder: Server }> {
   const low = ephemeralLow()
-  for (let i = 0; i < 64 && low > 10_001; i++) {
+  for (let i = 0; i < 64; i++) {
+    const want = candidatePort(low)
+    if (want === undefined) break
     const srv = createServer()
-    const port = await tryListen(srv, 10_000 + Math.floor(Math.random() * (low - 10_000)), host)
+    const port = await tryListen(srv, want, host)
     if (port !== undefined) return { port, holder: srv }
   }
   const srv = createServer()
