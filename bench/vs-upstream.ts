@@ -283,7 +283,11 @@ async function streamCount(url: string): Promise<{ n: number; rate: number }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(1_800_000) })
   if (!res.ok || res.body === null) throw new Error(`${url}: ${res.status}`)
   let n = 0
-  for await (const chunk of res.body) for (const b of chunk) if (b === 10) n++
+  // indexOf, not a JS loop over every byte: that loop took ~0.5 s per 44 MB
+  // (100k pins) on this machine, as long as our daemon's whole listing
+  for await (const chunk of res.body) {
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++
+  }
   return { n, rate: n / ((performance.now() - t0) / 1000) }
 }
 
