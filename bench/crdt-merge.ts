@@ -27,7 +27,7 @@ try {
   await dsB.open()
   const a = new CrdtStore({ namespace: '/c' }, { datastore: dsA, blockstore: new CrdtBlockstore(dsA, '/c') })
   await a.load()
-  let head
+  let head: Awaited<ReturnType<CrdtStore["publish"]>> | undefined
   for (let d = 0; d < D; d++) {
     const ops = []
     for (let i = 0; i < P; i++) ops.push({ key: binaryToKeyString(randomBytes(36)), value: randomBytes(120) })
