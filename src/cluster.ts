@@ -440,7 +440,10 @@ export class Cluster implements ClusterAPI, Startable {
     log.debug(`repinning ${pin.cid} from peer ${peer}`)
     try {
       const before = pin.allocations.join(',')
-      const out = await this.commitPin({ ...pin, allocations: [] }, options, [peer])
+      // a re-allocation keeps the pin's timestamp: that is how a peer tells it
+      // from a user's new pin when an unpin was concurrent with it
+      // (src/consensus/crdt/stale.ts; upstream sets a new timestamp)
+      const out = await this.commitPin({ ...pin, allocations: [] }, options, [peer], true)
       if (out.allocations.join(',') === before) return 'unchanged'
       log.info(`repinned ${pin.cid} out of ${peer}`)
       return 'moved'
@@ -777,8 +780,8 @@ export class Cluster implements ClusterAPI, Startable {
     return this.commitPin(pin, options)
   }
 
-  /** Upstream `Cluster.pin` steps 3-8; `blacklist`: peers not to allocate. */
-  private async commitPin(pin: Pin, options?: AbortOptions, blacklist: PeerId[] = []): Promise<Pin> {
+  /** Upstream `Cluster.pin` steps 3-8; `blacklist`: peers not to allocate; `reallocation`: keep `pin.timestamp`. */
+  private async commitPin(pin: Pin, options?: AbortOptions, blacklist: PeerId[] = [], reallocation = false): Promise<Pin> {
     if (pin.replicationFactorMin === 0) pin.replicationFactorMin = this.init.replicationFactorMin
     if (pin.replicationFactorMax === 0) pin.replicationFactorMax = this.init.replicationFactorMax
     validateReplication(pin)
@@ -800,7 +803,7 @@ export class Cluster implements ClusterAPI, Startable {
         throw new InvalidArgumentError(`cannot repin ${pin.cid} as direct: it is already pinned recursively`)
       }
     }
-    pin.timestamp = new Date()
+    if (!reallocation) pin.timestamp = new Date()
     pin.allocations = await this.allocate(pin, existing, blacklist, options)
     if (existing !== undefined && samePin(existing, pin)) {
       log.info(`pin ${pin.cid} already exists with the same options and allocations`)

@@ -19,6 +19,7 @@ import { errorMessage, errorName, NotFoundError, QueueFullError } from '../../er
 import type { AbortOptions, BatchingState, Consensus, ReadOnlyState, StateChangeHandler } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { pinFromProtobuf, pinToProtobuf } from '../../state/codec.ts'
+import { isReallocationOf } from '../../state/reallocation.ts'
 import { createdIndexReady, rebuildCreatedIndex, walkCreated } from '../../state/created.ts'
 import { cidToKeyString, keyStringToCid } from '../../state/keys.ts'
 import type { PeerId, Pin } from '../../types/index.ts'
@@ -129,7 +130,9 @@ export class CrdtConsensus implements Consensus {
         blockstore: this.blockstore,
         dagSyncer: components.dagSyncer,
         broadcaster: components.broadcaster,
-        onChanges: this.init.changeHooks ? (c) => this.handleChanges(c) : undefined
+        onChanges: this.init.changeHooks ? (c) => this.handleChanges(c) : undefined,
+        // an unpin concurrent with one of our re-allocations holds (src/consensus/crdt/stale.ts)
+        isReallocation: isReallocationOf
       }
     )
     for (const p of init.trustedPeers) {
@@ -679,6 +682,11 @@ export class CrdtConsensus implements Consensus {
   }
 
   /** The current heads (for `state crdt info` and tests). */
+  /** Re-allocations this peer removed since start because an unpin was concurrent with them (src/consensus/crdt/stale.ts). */
+  get staleReallocationsRemoved(): number {
+    return this.store.staleReallocationsRemoved
+  }
+
   heads(): { heads: CID[]; height: bigint } {
     return this.store.headList()
   }

@@ -34,11 +34,12 @@ import { keyStringToBinary } from '../../state/keys.ts'
 import { hasRawKeyValue } from '../../datastore/raw.ts'
 import { blockId, blockIdToCid, type CrdtBlockstore, decodeNode, makeNode, sortCids } from './dag.ts'
 import { CRDTBroadcast, type Delta, type Element } from './pb/delta.pb.ts'
-import { CrdtSet, type SetChange } from './set.ts'
+import { type BlockGetter, CrdtSet, type SetChange, STALE_REALLOCATION_TOMBSTONE } from './set.ts'
+import { staleReallocations } from './stale.ts'
 import { putUvarint, readUvarint, Txn } from './txn.ts'
 import * as Digest from 'multiformats/hashes/digest'
 import * as dagPB from '@ipld/dag-pb'
-import { errorMessage, errorName } from '../../errors.ts'
+import { errorMessage, errorName, NotFoundError } from '../../errors.ts'
 
 const log = getLogger('crdt')
 
@@ -80,7 +81,18 @@ export interface CrdtStoreComponents {
   broadcaster?: Broadcaster
   /** Called after each committed batch with the keys it changed. */
   onChanges?: (changes: SetChange[]) => void
+  /**
+   * Whether value `live` is value `removed` re-allocated (the same pin with
+   * other allocations: src/state/reallocation.ts). When given, remote deltas
+   * that could hide a stale re-allocation mark their keys, and the store
+   * removes re-allocations made concurrently with an unpin (src/consensus/crdt/stale.ts).
+   */
+  isReallocation?: (live: Uint8Array, removed: Uint8Array) => boolean
 }
+
+/** A re-allocation check runs this long after the merge that asks for it, plus up to `REALLOCATION_CHECK_JITTER_MS` (so that the peers that all see the same stale pin do not all remove it). */
+const REALLOCATION_CHECK_DELAY_MS = 200
+const REALLOCATION_CHECK_JITTER_MS = 1_300
 
 /** Encodes a head broadcast (`pb.CRDTBroadcast`). */
 export function encodeBroadcast(heads: CID[]): Uint8Array {
@@ -117,6 +129,12 @@ export class CrdtStore {
 
   /** ms during which local deltas share one head broadcast */
   private readonly broadcastCoalesceMs: number
+  private readonly isReallocation: ((live: Uint8Array, removed: Uint8Array) => boolean) | undefined
+  /** armed when keys are marked for a re-allocation check */
+  private checkTimer: ReturnType<typeof setTimeout> | undefined
+  private checksStopped = false
+  /** re-allocations removed because an unpin was concurrent with them (since start) */
+  staleReallocationsRemoved = 0
 
   constructor(init: { namespace: string; maxConcurrentHeads?: number; broadcastCoalesceMs?: number }, components: CrdtStoreComponents) {
     this.namespace = init.namespace
@@ -128,6 +146,8 @@ export class CrdtStore {
     this.dagSyncer = components.dagSyncer
     this.broadcaster = components.broadcaster
     this.onChanges = components.onChanges
+    this.isReallocation = components.isReallocation
+    this.set.checkReallocations = this.isReallocation !== undefined
   }
 
   private get headsPrefix(): string {
@@ -170,6 +190,10 @@ export class CrdtStore {
     const vk = new Key(`${this.namespace}/crdt_version`, false)
     if (!(await this.ds.has(vk, options))) await this.ds.put(vk, putUvarint(CRDT_VERSION + 1n), options)
     this.loaded = true
+    // marks left by a crash before their check ran
+    if (this.isReallocation !== undefined) {
+      for await (const _ of this.ds.queryKeys({ prefix: this.set.checkPrefix, limit: 1 }, options)) this.scheduleReallocationCheck()
+    }
     const { height } = this.headList()
     log.info(`crdt datastore loaded. Number of heads: ${this.heads.size}. Current max-height: ${height}`)
   }
@@ -217,11 +241,12 @@ export class CrdtStore {
     }
   }
 
-  private blockGetter(txn: Txn): (id: string, options?: AbortOptions) => Promise<Uint8Array> {
+  private blockGetter(txn: Txn): BlockGetter {
     return async (id, options) => {
       const cid = blockIdToCid(id)
       const local = await txn.get(this.blocks.keyOf(cid), options)
       if (local !== undefined) return local
+      if (options?.localOnly === true) throw new NotFoundError(`block not found: ${cid.toString()}`)
       return await this.fetchBlock(cid, options)
     }
   }
@@ -273,36 +298,56 @@ export class CrdtStore {
         if (op.value !== null) byKey.set(op.key, { key: op.key, id: '', value: op.value as Uint8Array<ArrayBuffer> })
         else tombstones.push(...(await this.set.rmv(txn, op.key, options)))
       }
-      const elements = [...byKey.values()]
       for (const [k, v] of extra ?? []) {
         if (v === null) txn.delete(k)
         else txn.put(k, v)
       }
-      if (elements.length === 0 && tombstones.length === 0) {
-        await txn.commit(options)
-        return undefined
-      }
-      const { heads, height } = this.headList()
-      const priority = height + 1n
-      const delta: Delta = { elements, tombstones, priority }
-      const { cid, bytes } = await makeNode(delta, heads)
-      txn.put(this.blocks.keyOf(cid), bytes)
-      const changes = new Map<string, SetChange>()
-      await this.set.merge(txn, delta, blockId(cid), this.blockGetter(txn), changes, options, true)
-      txn.put(this.processedKey(cid), new Uint8Array(0))
-      for (const h of heads) txn.delete(this.headKey(h))
-      txn.put(this.headKey(cid), putUvarint(priority))
-      // applied now, flushed to disk off the thread: the next delta (local
-      // or from a peer) can be merged while this one's fsync runs
-      const { durable } = await txn.commitApplied(options)
-      durable.catch(() => {}) // awaited below; never an unhandled rejection meanwhile
-      this.heads.clear()
-      this.heads.set(blockId(cid), { cid, height: priority })
-      this.emit(changes)
-      return { cid, bytes, durable }
+      return await this.commitLocalDelta(txn, [...byKey.values()], tombstones, options)
     })
+    return await this.finishLocalDelta(res, options)
+  }
+
+  /**
+   * Inside the lock: makes the delta of `elements` and `tombstones` on the
+   * current heads, merges it and commits it with whatever `txn` already
+   * holds (only `txn` when both are empty).
+   */
+  private async commitLocalDelta(
+    txn: Txn,
+    elements: Element[],
+    tombstones: Element[],
+    options?: AbortOptions
+  ): Promise<{ cid: CID; bytes: Uint8Array; durable: Promise<void> } | undefined> {
+    if (elements.length === 0 && tombstones.length === 0) {
+      await txn.commit(options)
+      return undefined
+    }
+    const { heads, height } = this.headList()
+    const priority = height + 1n
+    const delta: Delta = { elements, tombstones, priority }
+    const { cid, bytes } = await makeNode(delta, heads)
+    txn.put(this.blocks.keyOf(cid), bytes)
+    const changes = new Map<string, SetChange>()
+    await this.set.merge(txn, delta, blockId(cid), this.blockGetter(txn), changes, options, true)
+    txn.put(this.processedKey(cid), new Uint8Array(0))
+    for (const h of heads) txn.delete(this.headKey(h))
+    txn.put(this.headKey(cid), putUvarint(priority))
+    // applied now, flushed to disk off the thread: the next delta (local
+    // or from a peer) can be merged while this one's fsync runs
+    const { durable } = await txn.commitApplied(options)
+    durable.catch(() => {}) // awaited by finishLocalDelta; never an unhandled rejection meanwhile
+    this.heads.clear()
+    this.heads.set(blockId(cid), { cid, height: priority })
+    this.emit(changes)
+    return { cid, bytes, durable }
+  }
+
+  /** After the lock: resolves (and announces / broadcasts the new head) only once the delta is on disk. */
+  private async finishLocalDelta(
+    res: { cid: CID; bytes: Uint8Array; durable: Promise<void> } | undefined,
+    options?: AbortOptions
+  ): Promise<CID | undefined> {
     if (res === undefined) return undefined
-    // resolve (and announce / broadcast the new head) only once it is on disk
     await res.durable
     await this.announce(res.cid, res.bytes, options)
     this.scheduleHeadsBroadcast()
@@ -334,6 +379,54 @@ export class CrdtStore {
     } catch (err) {
       log.error(`change hook: ${errorMessage(err)}`)
     }
+  }
+
+  /** Arms the re-allocation check (once; marks written meanwhile are checked by the same run). */
+  private scheduleReallocationCheck(): void {
+    if (this.isReallocation === undefined || this.checkTimer !== undefined || this.checksStopped) return
+    const delay = REALLOCATION_CHECK_DELAY_MS + Math.floor(Math.random() * REALLOCATION_CHECK_JITTER_MS)
+    this.checkTimer = setTimeout(() => {
+      this.checkTimer = undefined
+      this.checkReallocations().catch((err: unknown) => {
+        log.warn(`checking re-allocations: ${errorMessage(err)}`)
+        this.scheduleReallocationCheck() // the marks stay: try again
+      })
+    }, delay)
+  }
+
+  /**
+   * Checks every marked key (`<namespace>/r<key>`) and removes the stale
+   * re-allocations found (src/consensus/crdt/stale.ts): one local delta
+   * per key, tombstoning only those elements. Returns how many were removed.
+   */
+  async checkReallocations(options?: AbortOptions): Promise<number> {
+    const isReallocation = this.isReallocation
+    if (isReallocation === undefined) return 0
+    const prefix = this.set.checkPrefix
+    let removed = 0
+    for (const markKey of await new Txn(this.ds).keysWithPrefix(prefix, options)) {
+      if (this.checksStopped) break
+      const key = markKey.slice(prefix.length)
+      const res = await this.lock(async () => {
+        const txn = new Txn(this.ds)
+        if (!(await txn.has(markKey, options))) return undefined
+        const stale = await staleReallocations(this.set, txn, key, this.blockGetter(txn), isReallocation, options)
+        txn.delete(markKey)
+        if (stale.length > 0) {
+          log.info(`${key}: removing ${stale.length} re-allocation(s) made concurrently with its unpin, so that the unpin holds`)
+          removed += stale.length
+        }
+        return await this.commitLocalDelta(
+          txn,
+          [],
+          stale.map((id) => ({ key, id, value: STALE_REALLOCATION_TOMBSTONE as Uint8Array<ArrayBuffer> })),
+          options
+        )
+      })
+      await this.finishLocalDelta(res, options)
+    }
+    this.staleReallocationsRemoved += removed
+    return removed
   }
 
   /** Broadcasts heads (no-op without a broadcaster or with no heads). */
@@ -458,7 +551,7 @@ export class CrdtStore {
           if (this.applying.size === 0 && !this.halfApplied) txn.delete(this.dirtyKey.toString())
         }
         const changes = new Map<string, SetChange>()
-        await this.set.merge(txn, delta, blockId(cid), this.blockGetter(txn), changes, options)
+        const marked = await this.set.merge(txn, delta, blockId(cid), this.blockGetter(txn), changes, options)
         txn.put(this.processedKey(cid), new Uint8Array(0))
         // heads below the root (also those other branches made heads meanwhile) give way to it
         const replaced = isRoot ? [...this.heads.keys()].filter((id) => visited.has(id)) : []
@@ -475,6 +568,7 @@ export class CrdtStore {
           this.heads.set(blockId(head), { cid: head, height: rootPrio })
         }
         this.emit(changes)
+        if (marked) this.scheduleReallocationCheck()
       })
     }
   }
@@ -584,10 +678,11 @@ export class CrdtStore {
           if (await this.isProcessed(cid, options)) return
           const txn = new Txn(this.ds)
           const changes = new Map<string, SetChange>()
-          await this.set.merge(txn, delta, blockId(cid), this.blockGetter(txn), changes, options)
+          const marked = await this.set.merge(txn, delta, blockId(cid), this.blockGetter(txn), changes, options)
           txn.put(this.processedKey(cid), new Uint8Array(0))
           await txn.commit(options)
           this.emit(changes)
+          if (marked) this.scheduleReallocationCheck()
         })
         reprocessed++
       }
@@ -627,6 +722,9 @@ export class CrdtStore {
 
   /** Waits for in-flight operations to finish; a head broadcast still waiting for its timer is sent now. */
   async drain(): Promise<void> {
+    this.checksStopped = true
+    if (this.checkTimer !== undefined) clearTimeout(this.checkTimer)
+    this.checkTimer = undefined
     await this.lock(async () => {})
     if (this.broadcastTimer !== undefined) {
       clearTimeout(this.broadcastTimer)

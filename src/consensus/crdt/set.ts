@@ -2,25 +2,104 @@
  * The add-wins observed-remove set of go-ds-crdt (set.go, v0.6.8), with its
  * datastore layout under `<ns>/s`:
  * - `<ns>/s/s/<key>/<id>`: element `key` added by block `id` (empty value)
- * - `<ns>/s/t/<key>/<id>`: that element tombstoned
+ * - `<ns>/s/t/<key>/<id>`: that element tombstoned; go-ds-crdt stores an
+ *   empty value, ours stores who tombstoned it and what it removed
+ *   (`encodeTombValue`: a local record, never broadcast; go-ds-crdt reads
+ *   only the key)
  * - `<ns>/s/k/<key>/v`: the current value of a live key (the "live index")
  * - `<ns>/s/k/<key>/p`: its priority, uvarint(priority + 1)
+ * - `<namespace>/r<key>` (ours): a key to check for a stale re-allocation
+ *   (see `CrdtStore` and `reallocationCheckKey`); its value is the id of the
+ *   block whose merge asked for the check
  * Keys are `/<BASE32(cid bytes)>`, ids `/<BASE32(block multihash)>`.
  * The value with the highest priority wins; ties go to the greatest value
  * bytes. Merging is commutative: deltas may arrive in any order.
  */
 import { compare } from 'uint8arrays/compare'
+import { equals } from 'uint8arrays/equals'
+import { errorMessage } from '../../errors.ts'
 import type { AbortOptions } from '../../interfaces.ts'
+import { getLogger } from '../../observability/logging.ts'
 import { createdIndexWrites, createdPrefix } from '../../state/created.ts'
 import { blockIdToCid, decodeNode } from './dag.ts'
 import type { Delta, Element } from './pb/delta.pb.ts'
 import { putUvarint, readUvarint, type Txn } from './txn.ts'
 
+const log = getLogger('crdt')
+
 /** What a merge did to a key, reported once its transaction commits. */
 export type SetChange = { op: 'put'; key: string; value: Uint8Array } | { op: 'delete'; key: string; old: Uint8Array | undefined }
 
-/** Reads a block's bytes (local store first, then the DAG syncer). */
-export type BlockGetter = (id: string, options?: AbortOptions) => Promise<Uint8Array>
+/** What a tombstone records (ours): the block that tombstoned the element, its priority, the key's value it removed. */
+export interface TombRecord {
+  deleter: string
+  deleterPriority: bigint
+  /** the key's value before the deleting delta was merged here (empty when the key was not live) */
+  removed: Uint8Array
+}
+
+const TOMB_RECORD_VERSION = 1
+
+/**
+ * The `value` of the tombstones by which a peer removes a stale
+ * re-allocation (go-ds-crdt tombstones have an empty value, and every
+ * go-ds-crdt version ignores it: the delta stays theirs). Such a removal is
+ * no unpin, so it is never taken as one: what it removed is not recorded.
+ */
+export const STALE_REALLOCATION_TOMBSTONE: Uint8Array = new TextEncoder().encode('stale re-allocation')
+
+/** Encodes a tombstone's value: `0x01, uvarint(len(deleter)), deleter (ASCII), uvarint(priority), removed`. */
+export function encodeTombValue(rec: TombRecord): Uint8Array {
+  const id = new TextEncoder().encode(rec.deleter)
+  const idLen = putUvarint(id.length)
+  const prio = putUvarint(rec.deleterPriority)
+  const out = new Uint8Array(1 + idLen.length + id.length + prio.length + rec.removed.length)
+  let o = 0
+  out[o++] = TOMB_RECORD_VERSION
+  out.set(idLen, o)
+  o += idLen.length
+  out.set(id, o)
+  o += id.length
+  out.set(prio, o)
+  o += prio.length
+  out.set(rec.removed, o)
+  return out
+}
+
+/** Decodes a tombstone's value; undefined for go-ds-crdt's empty value or anything else not ours. */
+export function decodeTombValue(b: Uint8Array): TombRecord | undefined {
+  if (b.length < 3 || b[0] !== TOMB_RECORD_VERSION) return undefined
+  try {
+    let o = 1
+    const [idLen, n1] = uvarintAt(b, o)
+    o += n1
+    if (o + idLen > b.length) return undefined
+    const deleter = new TextDecoder().decode(b.subarray(o, o + idLen))
+    o += idLen
+    const [prio, n2] = uvarintAt(b, o)
+    o += n2
+    return { deleter, deleterPriority: BigInt(prio), removed: b.subarray(o) }
+  } catch {
+    return undefined
+  }
+}
+
+/** A uvarint at `o` (at most 8 bytes, below 2^53): [value, bytes read]. @throws RangeError when truncated or too long. */
+function uvarintAt(b: Uint8Array, o: number): [number, number] {
+  let v = 0
+  let mul = 1
+  for (let i = 0; i < 8; i++) {
+    const c = b[o + i]
+    if (c === undefined) throw new RangeError('truncated uvarint')
+    v += (c & 0x7f) * mul
+    if (c < 0x80) return [v, i + 1]
+    mul *= 128
+  }
+  throw new RangeError('uvarint too long')
+}
+
+/** Reads a block's bytes (local store first, then the DAG syncer unless `localOnly`). @throws when it cannot. */
+export type BlockGetter = (id: string, options?: AbortOptions & { localOnly?: boolean }) => Promise<Uint8Array>
 
 export class CrdtSet {
   readonly ns: string
@@ -28,9 +107,21 @@ export class CrdtSet {
   readonly createdPrefix: string
 
   /** @param namespace the crdt namespace, e.g. `/c` (the set lives in `<namespace>/s`). */
+  /** `<namespace>/r`: keys to check for a stale re-allocation (written by merges when `checkReallocations`). */
+  readonly checkPrefix: string
+  /** remote merges mark the keys a stale re-allocation could hide in (`CrdtStore` checks them) */
+  checkReallocations = false
+
+  /** @param namespace the crdt namespace, e.g. `/c` (the set lives in `<namespace>/s`). */
   constructor(namespace: string) {
     this.ns = `${namespace}/s`
     this.createdPrefix = createdPrefix(namespace)
+    this.checkPrefix = `${namespace}/r`
+  }
+
+  /** `<namespace>/r<key>`: `key` is to be checked for a stale re-allocation. */
+  reallocationCheckKey(key: string): string {
+    return this.checkPrefix + key
   }
 
   valueKey(key: string): string {
@@ -69,13 +160,23 @@ export class CrdtSet {
     return out
   }
 
+  /** The elements of `key` tombstoned so far (their block ids), with what each tombstone recorded (undefined: go-ds-crdt's empty value). */
+  async tombRecords(txn: Txn, key: string, options?: AbortOptions): Promise<Array<{ id: string; record: TombRecord | undefined }>> {
+    const out: Array<{ id: string; record: TombRecord | undefined }> = []
+    for (const id of await this.idsUnder(txn, `${this.ns}/t${key}/`, options)) {
+      const v = await txn.get(this.tombKey(key, id), options)
+      out.push({ id, record: v === undefined ? undefined : decodeTombValue(v) })
+    }
+    return out
+  }
+
   /**
    * ids of blocks that added `key` and are not tombstoned: two range reads
    * (its elements, its tombstones) instead of one lookup per element. A key
    * pinned and unpinned n times has n of each, so this is what keeps churn
    * on the same CIDs cheap.
    */
-  private async liveElemIds(txn: Txn, key: string, options?: AbortOptions): Promise<string[]> {
+  async liveElemIds(txn: Txn, key: string, options?: AbortOptions): Promise<string[]> {
     const elems = await this.elemIds(txn, key, options)
     if (elems.length === 0) return elems
     const tombs = new Set(await this.idsUnder(txn, `${this.ns}/t${key}/`, options))
@@ -107,11 +208,11 @@ export class CrdtSet {
     id: string,
     value: Uint8Array,
     prio: bigint,
-    fresh: boolean,
+    untombed: boolean,
     current: Uint8Array | undefined,
     options?: AbortOptions
   ): Promise<void> {
-    if (!fresh && (await this.inTombs(txn, key, id, options))) return
+    if (!untombed && (await this.inTombs(txn, key, id, options))) return
     // a key without a value has no priority row either (both are written and
     // deleted together, here and in merge), so its priority is 0: not read
     const cur = current === undefined ? 0n : await this.getPriority(txn, key, options)
@@ -123,6 +224,32 @@ export class CrdtSet {
     }
     txn.put(vk, value)
     this.setPriority(txn, key, prio)
+  }
+
+  /**
+   * The value block `id` gave `key` (the greatest, if several), or undefined
+   * when the block cannot be read or has no such element; `cache` holds the
+   * deltas decoded so far (null: unreadable).
+   */
+  async elementValue(id: string, key: string, getBlock: BlockGetter, cache: Map<string, Delta | null>, options?: AbortOptions): Promise<Uint8Array | undefined> {
+    let delta = cache.get(id)
+    if (delta === undefined) {
+      try {
+        delta = decodeNode(await getBlock(id, { signal: options?.signal, localOnly: true })).delta
+      } catch (err) {
+        options?.signal?.throwIfAborted()
+        log.debug(`reading block ${id} for the value it gave ${key}: ${errorMessage(err)}`)
+        delta = null
+      }
+      cache.set(id, delta)
+    }
+    if (delta === null) return undefined
+    let greatest: Uint8Array | undefined
+    for (const e of delta.elements) {
+      if (e.key !== key) continue
+      if (greatest === undefined || compare(greatest, e.value) < 0) greatest = e.value
+    }
+    return greatest
   }
 
   /** The best value among live elements of `key`, skipping `pending` ids (set.go findBestValue). */
@@ -161,6 +288,9 @@ export class CrdtSet {
    * `fresh`: the block was made by this very call's transaction (a local
    * publish), so no tombstone can name it yet (a tombstone names a block id,
    * the hash of a block nobody else has seen) and that lookup is skipped.
+   * Returns whether it marked keys for a re-allocation check
+   * (`checkReallocations`, remote blocks only: a local delta descends from
+   * every delete merged here before it).
    */
   async merge(
     txn: Txn,
@@ -170,7 +300,10 @@ export class CrdtSet {
     changes: Map<string, SetChange>,
     options?: AbortOptions,
     fresh = false
-  ): Promise<void> {
+  ): Promise<boolean> {
+    const marking = this.checkReallocations && !fresh
+    const toCheck = new Set<string>()
+    const decoded = new Map<string, Delta | null>()
     const before = new Map<string, Uint8Array | undefined>()
     const touch = async (key: string): Promise<void> => {
       if (!before.has(key)) before.set(key, await txn.get(this.valueKey(key), options))
@@ -191,7 +324,11 @@ export class CrdtSet {
         txn.put(vk, value)
         this.setPriority(txn, key, prio)
       }
-      txn.put(this.tombKey(key, t.id), new Uint8Array(0))
+      const removed = equals(t.value, STALE_REALLOCATION_TOMBSTONE)
+        ? new Uint8Array(0)
+        : ((await this.elementValue(t.id, key, getBlock, decoded, options)) ?? new Uint8Array(0))
+      txn.put(this.tombKey(key, t.id), encodeTombValue({ deleter: id, deleterPriority: delta.priority, removed }))
+      if (marking) toCheck.add(key)
     }
     for (const e of delta.elements) {
       const key = e.key
@@ -200,7 +337,15 @@ export class CrdtSet {
       const vk = this.valueKey(key)
       // the current value: this transaction's write, else what `touch` read
       const current = txn.writes.has(vk) ? (txn.writes.get(vk) ?? undefined) : before.get(key)
-      await this.setValue(txn, key, id, e.value, delta.priority, fresh, current, options)
+      let untombed = fresh
+      if (marking) {
+        // one range read answers both "is this element tombstoned?" and "was this key ever removed?"
+        const tombs = await this.idsUnder(txn, `${this.ns}/t${key}/`, options)
+        if (tombs.includes(id)) continue
+        untombed = true
+        if (tombs.length > 0) toCheck.add(key)
+      }
+      await this.setValue(txn, key, id, e.value, delta.priority, untombed, current, options)
     }
     // report the net effect on each key touched
     for (const [key, old] of before) {
@@ -216,6 +361,13 @@ export class CrdtSet {
         else txn.put(k, v)
       }
     }
+    let marked = false
+    for (const key of toCheck) {
+      if ((await txn.get(this.valueKey(key), options)) === undefined) continue // not live: nothing to undo
+      txn.put(this.reallocationCheckKey(key), new TextEncoder().encode(id))
+      marked = true
+    }
+    return marked
   }
 }
 
