@@ -189,9 +189,11 @@ function partHeaders(head: string): { formName: string | undefined; filename: st
  * the parser refuses (`..`, empty without `unnamedFile`) fails with the
  * parser's error. It also refuses what the two would read differently, so
  * that kubo never sees it: a part outside the directory opened last (kubo
- * reads parts as a depth-first walk, the DAG builder by path), a form name
- * with kubo's `?mode=`/`?mtime=`, an unknown header parameter, an upload
- * without parts. `onDir` gets each directory's path as its part comes.
+ * reads parts as a depth-first walk, the DAG builder by path), a part
+ * without a filename (kubo does not fall back to the form name), an
+ * unknown header parameter, an upload without parts. The form name's
+ * `?mode=…&mtime=…` (kubo's CLI sends them) is left to kubo, which stores
+ * them only with `preserve-mode`/`preserve-mtime` (sent as false). `onDir` gets each directory's path as its part comes.
  * The boundary search is `Buffer.indexOf` (native).
  * @throws InvalidArgumentError
  */
@@ -210,16 +212,20 @@ export async function* checkedParts(
   let headLen = 0
   let ended = false
   let parts = 0
+  let unnamed = false
   const open: string[] = []
 
   const checkPart = (raw: Buffer): void => {
     const { formName, filename, mime } = partHeaders(raw.toString('utf8'))
-    if (formName?.includes('?') === true) throw new InvalidArgumentError('upload parts with mode or mtime are not supported')
-    const name = queryUnescape(filename ?? formName ?? '')
+    // kubo takes only the filename (the parser falls back to the form name)
+    if (filename === undefined && formName !== undefined) throw new InvalidArgumentError('upload parts without a filename are not supported')
+    const name = queryUnescape(filename ?? '')
     const isDir = mime === DIRECTORY_CONTENT_TYPE || mime === 'multipart/form-data'
     parts++
+    if (unnamed) throw new InvalidArgumentError('an unnamed part must be the only one of the upload')
     if (name === '' && options.unnamedFile === true && !isDir) {
       if (parts > 1) throw new InvalidArgumentError('an unnamed part must be the only one of the upload')
+      unnamed = true
       return
     }
     const path = cleanPath(name)

@@ -11,6 +11,7 @@ import { getLogger } from '../observability/logging.ts'
 import type { AddedOutput } from '../types/index.ts'
 import { type AddDestinations, type AdderComponents, type AddOutput, type AddResult, addEntries, destinationsOf, pinOptionsOf } from './adder.ts'
 import { parseMultipart } from './multipart.ts'
+import { BlockAdderError } from './sink.ts'
 import type { AddParams } from './params.ts'
 import { type AddRelay, checkedParts, type KuboAddEvent, relayQuery, relayRefusal } from './relay.ts'
 
@@ -138,6 +139,8 @@ async function* relayedAdd(
     } catch (err) {
       if (checkError !== undefined) throw checkError
       if (signal.aborted) throw new AbortError('add aborted: the request was cancelled (the client went away?)')
+      // the local kubo was the only destination: the cluster adder's error
+      if ((err as { name?: unknown } | null)?.name === 'IPFSError') throw new BlockAdderError(`${components.localPeer}: ${errorMessage(err)}`, { cause: err })
       throw err
     }
     if (checkError !== undefined) throw checkError

@@ -146,3 +146,123 @@ describe('the relayed add gives the cluster adder lines', () => {
     expect(() => addParamsFromQuery(new URLSearchParams('chunker=rabin'))).toThrow(/not supported/)
   })
 })
+
+describe('fallback to the cluster adder', () => {
+  test('blocks for another peer too: the cluster adder, and the other peer gets every block', async () => {
+    const remote: string[] = []
+    const pins: Pinned[] = []
+    const comps = components({
+      pins,
+      allocate: async () => [LOCAL, OTHER],
+      blockSinks: blockSinkFactory({
+        localPeer: LOCAL,
+        ipfs,
+        remote: () => async (blocks) => {
+          for await (const b of blocks) remote.push(b.cid.toString())
+        }
+      })
+    })
+    const query = 'recursive=true'
+    const r = await run(files([join(dir, 'tree')], query), query, comps)
+    expect(r.result?.relayed).toBe(false)
+    const root = pins[0]?.cid.toString() ?? ''
+    expect(remote).toContain(root)
+    expect(pins[0]?.allocations).toEqual([LOCAL, OTHER])
+    const relayedLocal = await run(files([join(dir, 'tree')], query), query, components())
+    expect(relayedLocal.result?.relayed).toBe(true)
+    expect(relayedLocal.lines.at(-1)).toContain(root)
+  })
+
+  test('a kubo with a non-default Import config: the cluster adder (its CIDs, not that kubo config)', async () => {
+    const odd = await startKubo({
+      offline: true,
+      config: (cfg) => {
+        cfg.Import = { ...(cfg.Import as Record<string, unknown>), UnixFSHAMTDirectorySizeThreshold: '1B' }
+      }
+    })
+    const oddIpfs = new IpfsHttpConnector({ ...defaultIpfsHttpInit(), nodeMultiaddress: odd.apiMultiaddr, connectSwarmsDelayMs: 0 })
+    expect(await oddIpfs.relayRefusal()).toMatch(/UnixFSHAMTDirectorySizeThreshold/)
+    const query = 'recursive=true'
+    const r = await run(files([join(dir, 'tree')], query), query, components({ ipfs: oddIpfs, relay: oddIpfs }))
+    expect(r.result?.relayed).toBe(false)
+    const normal = await run(files([join(dir, 'tree')], query), query, components())
+    expect(r.lines).toEqual(normal.lines)
+    // kubo's own add there shards the folder: another root
+    const kuboRoot = await odd.ipfsOk(['add', '-Q', '-r', '--pin=false', join(dir, 'tree')])
+    expect(normal.lines.at(-1)).not.toContain(kuboRoot)
+  }, 120_000)
+})
+
+describe('only-hash, errors and aborts', () => {
+  test('only-hash is relayed and stores nothing', async () => {
+    const data = randomBytes(600 * 1024)
+    const pins: Pinned[] = []
+    const entries: UploadEntry[] = [{ kind: 'file', path: 'fresh', content: async function* () { yield data } }]
+    const comps = components({ pins, allocate: async () => [] })
+    const r = await run(entries, '', comps, { onlyHash: true })
+    expect(r.result?.relayed).toBe(true)
+    expect(r.result?.pinned).toBe(false)
+    expect(pins).toEqual([])
+    const cid = JSON.parse(r.lines.at(-1) ?? '{}').cid as string
+    const want = await kubo.ipfsOk(['add', '-Q', '--only-hash'], { input: data })
+    expect(cid).toBe(want)
+    const stat = await kubo.ipfs(['block', 'stat', '--offline', cid])
+    expect(stat.code).not.toBe(0)
+  })
+
+  test('a client gone mid-upload: the add fails and nothing is pinned', async () => {
+    const pins: Pinned[] = []
+    const ctrl = new AbortController()
+    let sent = 0
+    const entries: UploadEntry[] = [
+      {
+        kind: 'file',
+        path: 'endless',
+        content: async function* () {
+          const chunk = randomBytes(256 * 1024)
+          while (true) {
+            sent += chunk.length
+            if (sent > 4 * 1024 * 1024) ctrl.abort()
+            yield chunk
+            await new Promise((r) => setImmediate(r))
+          }
+        }
+      }
+    ]
+    await expect(run(entries, '', components({ pins }), { signal: ctrl.signal })).rejects.toThrow(/abort/i)
+    expect(pins).toEqual([])
+  })
+
+  test("kubo's error after its first lines (X-Stream-Error trailer) fails the add", async () => {
+    // a body that breaks off after a complete first file: kubo reports the
+    // truncated second part only in the trailer
+    const boundary = 'relaytest'
+    const body = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a"\r\nContent-Type: application/octet-stream\r\n\r\nfirst\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="b"\r\nContent-Type: application/octet-stream\r\n\r\nsecond, cut`
+    const lines: string[] = []
+    const it = ipfs.add(
+      (async function* () {
+        yield new TextEncoder().encode(body)
+      })(),
+      `multipart/form-data; boundary=${boundary}`,
+      [['pin', 'false']]
+    )
+    const err = await (async () => {
+      try {
+        for await (const ev of it) lines.push(ev.Name)
+      } catch (e) {
+        return e as Error
+      }
+      return undefined
+    })()
+    expect(err?.name).toBe('IPFSError')
+    expect(lines).toContain('a')
+  })
+
+  test('an upload the cluster adder refuses is refused with its error, nothing pinned', async () => {
+    const pins: Pinned[] = []
+    await expect(run([{ kind: 'file', path: '../escape', content: async function* () { yield new Uint8Array(3) } }], '', components({ pins }))).rejects.toThrow(
+      /invalid path in upload/
+    )
+    expect(pins).toEqual([])
+  })
+})
