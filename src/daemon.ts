@@ -6,7 +6,7 @@
  * connector, tracker, informers, allocator, datastore.
  */
 import { join } from 'node:path'
-import { type AdderComponents, batchedBlockStream, blockSinkFactory, createAddHandler } from './adder/index.ts'
+import { batchedBlockStream, blockSinkFactory, createAddHandler, type UploadComponents } from './adder/index.ts'
 import { createIpfsProxyServer } from './api/ipfsproxy/index.ts'
 import { createBalancedAllocator } from './allocator/balanced/index.ts'
 import { createPinSvcApiServer } from './api/pinsvcapi/index.ts'
@@ -252,10 +252,13 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     // the adder (REST POST /add, the proxy's add): blocks go to the IPFS
     // daemons of the peers chosen by Cluster.blockAllocate (remote ones
     // through the IPFSConnector.BlockStream RPC), then the pin is committed
-    // with those peers first.
-    const adder: AdderComponents = {
+    // with those peers first. When only the local kubo gets them, kubo's
+    // own add builds the DAG (the relay).
+    const adder: UploadComponents = {
       localPeer: peerId,
       ipfs,
+      // kubo's own add, when the blocks go to the local kubo only (src/adder/relay.ts)
+      ...(ipfs instanceof IpfsHttpConnector ? { relay: ipfs } : {}),
       allocate: (_cid, opts, o) => cluster.blockAllocate(opts, o),
       pin: (cid, opts, o) =>
         cluster.pin(cid, { ...opts, userAllocations: opts.allocations.length > 0 ? opts.allocations : opts.userAllocations }, o),

@@ -63,7 +63,36 @@ export interface AddResult {
   pinned: boolean
 }
 
-function pinOptionsOf(p: AddParams): PinOptions {
+/**
+ * Where an add's blocks go and what its pin is allocated to: `dests`, the
+ * pin's allocations (`[]`: everywhere, for replication -1), `sinkPeers`, the
+ * peers whose IPFS daemons get the blocks (`[]`: the local one).
+ */
+export interface AddDestinations {
+  dests: PeerId[]
+  sinkPeers: PeerId[]
+}
+
+/**
+ * Asks `components.allocate` for an add's destinations (upstream
+ * `adder.go` with `single/dag_service.go`): with `local`, only the local
+ * peer gets the blocks and, unless user allocations are given, it takes
+ * the last allocation slot.
+ */
+export async function destinationsOf(params: AddParams, components: Pick<AdderComponents, 'allocate' | 'localPeer'>, options: AbortOptions = {}): Promise<AddDestinations> {
+  let dests = [...(await components.allocate(null, pinOptionsOf(params), options))]
+  let sinkPeers = dests
+  if (params.local) {
+    if (!dests.includes(components.localPeer) && dests.length > 0 && params.userAllocations.length === 0) {
+      dests[dests.length - 1] = components.localPeer
+    }
+    sinkPeers = [components.localPeer]
+  }
+  if (params.replicationFactorMin < 0) dests = []
+  return { dests, sinkPeers }
+}
+
+export function pinOptionsOf(p: AddParams): PinOptions {
   return {
     replicationFactorMin: p.replicationFactorMin,
     replicationFactorMax: p.replicationFactorMax,
@@ -102,6 +131,7 @@ async function* counting(content: AsyncIterable<Uint8Array>, report: (bytes: num
  * the root is pinned (unless `noPin`), and `onDone` gets the result.
  *
  * Closing the generator early aborts the add (nothing is pinned).
+ * `options.destinations`: already chosen (else asked of `allocate`).
  * @param entries the upload in order (a CAR upload: its first entry, a file)
  * @throws InvalidArgumentError (bad options, bad CAR, an empty upload),
  *   BlockAdderError, IPFSError, AbortError, errors of `allocate` and `pin`.
@@ -110,7 +140,7 @@ export async function* addEntries(
   entries: AsyncIterable<AddEntry>,
   params: AddParams,
   components: AdderComponents,
-  options: AbortOptions & { onDone?: (r: AddResult) => void } = {}
+  options: AbortOptions & { onDone?: (r: AddResult) => void; destinations?: AddDestinations } = {}
 ): AsyncGenerator<AddOutput> {
   const ctrl = new AbortController()
   const outer = options.signal
@@ -133,17 +163,7 @@ export async function* addEntries(
 
   const work = (async (): Promise<void> => {
     const pinOpts = pinOptionsOf(params)
-    let dests = [...(await components.allocate(null, pinOpts, { signal }))]
-    let sinkPeers = dests
-    if (params.local) {
-      // upstream single/dag_service.go: the local peer gets the blocks and,
-      // unless user allocations are given, takes the last allocation slot
-      if (!dests.includes(components.localPeer) && dests.length > 0 && params.userAllocations.length === 0) {
-        dests[dests.length - 1] = components.localPeer
-      }
-      sinkPeers = [components.localPeer]
-    }
-    if (params.replicationFactorMin < 0) dests = []
+    const { dests, sinkPeers } = options.destinations ?? (await destinationsOf(params, components, { signal }))
     const allocations = dests.length > 0 ? dests : undefined
     const factory = components.blockSinks ?? blockSinkFactory({ localPeer: components.localPeer, ipfs: components.ipfs })
     const sink: BlockSink = factory(sinkPeers)

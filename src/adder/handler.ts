@@ -18,8 +18,8 @@ import type { AbortOptions } from '../interfaces.ts'
 import { getLogger } from '../observability/logging.ts'
 import { RESPONSE_TRAILERS, STREAM_ERROR_TRAILER, type TrailerCarrier, type TrailerList } from '../runtime/http.ts'
 import { addedOutputToJSON } from '../types/json.ts'
-import { type AdderComponents, type AddOutput, addEntries } from './adder.ts'
-import { parseMultipart } from './multipart.ts'
+import type { AddOutput } from './adder.ts'
+import { addUpload, type UploadComponents } from './upload.ts'
 import { type AddParams, addParamsFromQuery } from './params.ts'
 import { errorMessage } from '../errors.ts'
 
@@ -50,9 +50,9 @@ function statusFor(err: unknown): number {
 
 /**
  * Builds the `/add` handler.
- * @param components what the adder needs (local peer, IPFS, allocate, pin, block sinks)
+ * @param components what the adder needs (local peer, IPFS, allocate, pin, block sinks, the relay to kubo's `add`)
  */
-export function createAddHandler(components: AdderComponents): AddHandler {
+export function createAddHandler(components: UploadComponents): AddHandler {
   return async (req: Request, options: AbortOptions = {}): Promise<Response> => {
     const json = { 'Content-Type': 'application/json' }
     let params: AddParams
@@ -67,8 +67,7 @@ export function createAddHandler(components: AdderComponents): AddHandler {
     }
     const ctrl = new AbortController()
     const signal = options.signal !== undefined ? AbortSignal.any([options.signal, ctrl.signal]) : ctrl.signal
-    const entries = parseMultipart(req.body, ct, { signal })
-    const outputs = addEntries(entries, params, components, { signal })
+    const outputs = addUpload(req.body, ct, params, components, { signal })
 
     if (!params.streamChannels) {
       const all: Record<string, unknown>[] = []

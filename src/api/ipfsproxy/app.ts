@@ -20,9 +20,7 @@
  */
 import { type Context, Hono } from 'hono'
 import type { CID } from 'multiformats/cid'
-import type { AdderComponents } from '../../adder/adder.ts'
-import { addEntries } from '../../adder/adder.ts'
-import { parseMultipart } from '../../adder/multipart.ts'
+import { addUpload, type UploadComponents } from '../../adder/upload.ts'
 import { type AddParams, addParamsFromQuery } from '../../adder/params.ts'
 import type { BlockSink } from '../../adder/sink.ts'
 import { ClusterError, errorMessage, errorName, InvalidArgumentError } from '../../errors.ts'
@@ -67,7 +65,7 @@ export interface IpfsProxyComponents {
   /** One peer's kubo `repo/stat` (RPC `IPFSConnector.RepoStat`). */
   repoStat: (peer: PeerId, opts: { sizeOnly: boolean }, options?: AbortOptions) => Promise<IPFSRepoStat>
   /** The adder (as the REST API's `/add` uses it). */
-  adder: AdderComponents
+  adder: UploadComponents
   /** Requests to the IPFS daemon behind the proxy. */
   fetchNode: NodeFetch
 }
@@ -444,13 +442,13 @@ export function createIpfsProxyApp(init: IpfsProxyInit, components: IpfsProxyCom
       throw new InvalidArgumentError("error reading request: request Content-Type isn't multipart/form-data")
     }
     log.debug('proxy add: kubo options the cluster adder has no use for are ignored (inline-limit, empty-dirs, fscache, quiet…)')
-    const adder: AdderComponents = onlyHash ? { ...components.adder, allocate: async () => [], blockSinks: () => discardSink() } : components.adder
+    const adder: UploadComponents = onlyHash ? { ...components.adder, allocate: async () => [], blockSinks: () => discardSink() } : components.adder
     const ctrl = new AbortController()
     const signal = AbortSignal.any([req.signal, ctrl.signal])
     // stdin (a part without a name): kubo names its line after its CID; the
     // name is not part of the DAG unless wrapped, so a wrapped one is refused
     const unnamed = params.wrap ? {} : { unnamedFile: STDIN_NAME }
-    const outputs = addEntries(parseMultipart(req.body, ct, { signal, ...unnamed }), params, adder, { signal })
+    const outputs = addUpload(req.body, ct, params, adder, { signal, onlyHash, ...unnamed })
     const lines = (async function* () {
       try {
         for await (const o of outputs) {

@@ -25,6 +25,9 @@ import { encodeMultipart, type UploadEntry } from '../../adder/multipart.ts'
 import { AbortError, errorName, InvalidArgumentError, IPFSError, NotFoundError } from '../../errors.ts'
 import type { AbortOptions, IPFSConnector, IPFSPinInfo, PinProgressHandler } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
+import { importConfigRefusal, type KuboAddEvent } from '../../adder/relay.ts'
+import { fetchWithTrailers } from '../../runtime/fetch.ts'
+import { RESPONSE_TRAILERS, STREAM_ERROR_TRAILER, type TrailerCarrier } from '../../runtime/http.ts'
 import { clusterMetrics } from '../../observability/metrics.ts'
 import type { ID, IPFSID, IPFSPinStatus, IPFSRepoStat, Pin } from '../../types/index.ts'
 import { carV1Stream } from './car.ts'
@@ -155,6 +158,8 @@ export class IpfsHttpConnector implements IPFSConnector {
   private failedRequests = 0
   private nextSlot = 0
   private informerCount = 0
+  /** the last `relayRefusal` answer and when it was read (ms). */
+  private importCheck: { at: number; refusal: string | null } | undefined
 
   /** @throws InvalidArgumentError on invalid settings (see `validateIpfsHttpInit`). */
   constructor(init: IpfsHttpInit, components: IpfsHttpComponents = {}) {
@@ -241,7 +246,7 @@ export class IpfsHttpConnector implements IPFSConnector {
    * status is 200 (the body is not read). The scope stays open: the caller
    * reads the body and closes it.
    */
-  private async post(command: string, query: Query, scope: Scope, body?: BodyInit, headers?: Record<string, string>): Promise<Response> {
+  private async post(command: string, query: Query, scope: Scope, body?: BodyInit, headers?: Record<string, string>, withTrailers = false): Promise<Response> {
     const qs = new URLSearchParams(query).toString()
     const url = `${this.baseUrl}/api/v0/${command}${qs === '' ? '' : `?${qs}`}`
     log.debug(`posting /${command}${qs === '' ? '' : `?${qs}`}`)
@@ -249,7 +254,8 @@ export class IpfsHttpConnector implements IPFSConnector {
     if (scope.signal.aborted) throw scope.fail(command, new Error('aborted'))
     let res: Response
     try {
-      res = await fetch(url, { method: 'POST', body, signal: scope.signal, ...(headers !== undefined ? { headers } : {}) })
+      const init = { method: 'POST', body, signal: scope.signal, ...(headers !== undefined ? { headers } : {}) }
+      res = await (withTrailers ? fetchWithTrailers(url, init) : fetch(url, init))
     } catch (err) {
       if (!scope.signal.aborted) {
         this.failedRequests++
@@ -792,6 +798,96 @@ export class IpfsHttpConnector implements IPFSConnector {
     await this.triggerInformers()
   }
 
+  /**
+   * Why kubo's `add` could give other CIDs than the cluster adder (a
+   * non-default `Import` setting, see `importConfigRefusal`), or `null`.
+   * kubo's config is read with `config/show` at most every
+   * {@link IMPORT_CONFIG_TTL_MS} (kubo applies a config change to the next
+   * `add`, so it is read again after that).
+   * @throws IPFSError, AbortError
+   */
+  async relayRefusal(options: AbortOptions = {}): Promise<string | null> {
+    const cached = this.importCheck
+    if (cached !== undefined && Date.now() - cached.at < IMPORT_CONFIG_TTL_MS) return cached.refusal
+    const cfg = await this.postJSON<unknown>('config/show', [], options)
+    const refusal = importConfigRefusal(cfg)
+    this.importCheck = { at: Date.now(), refusal }
+    if (refusal !== null) log.debug(`adds are not relayed to kubo: ${refusal}`)
+    return refusal
+  }
+
+  /**
+   * kubo's own `add` of a multipart/form-data upload (the add relay, see
+   * `src/adder/relay.ts`): streams `body` to `POST /api/v0/add?<query>`
+   * and yields kubo's output lines as they come. kubo reports a failure
+   * after its first line only in the `X-Stream-Error` trailer, which is
+   * read (the request goes over `node:http`; `fetch` drops trailers) once
+   * the output ends. The timeout (`ipfs_request_timeout`) counts from the
+   * last chunk sent or line received. Closing the generator early aborts
+   * the request: kubo's add stops.
+   * @throws IPFSError (kubo unreachable, an error status, an error line or
+   *   trailer, output that is not kubo's), AbortError; an error of `body`
+   *   itself is rethrown as is.
+   */
+  async *add(body: AsyncIterable<Uint8Array>, contentType: string, query: Query, options: AbortOptions = {}): AsyncGenerator<KuboAddEvent> {
+    const command = 'add'
+    const timeoutMs = this.init.ipfsRequestTimeoutMs
+    // ends the request when the generator is closed early (the scope's own
+    // links to the caller's signal are gone once it is closed)
+    const stop = new AbortController()
+    const scope = this.scope(timeoutMs, command, { signal: options.signal !== undefined ? AbortSignal.any([options.signal, stop.signal]) : stop.signal })
+    let sourceError: unknown
+    let complete = false
+    const it = body[Symbol.asyncIterator]()
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        async pull(ctrl) {
+          try {
+            const r = await it.next()
+            scope.reset(timeoutMs)
+            if (r.done === true) ctrl.close()
+            else ctrl.enqueue(r.value)
+          } catch (err) {
+            sourceError = err
+            ctrl.error(err)
+          }
+        },
+        async cancel() {
+          await it.return?.(undefined)
+        }
+      },
+      { highWaterMark: 0 }
+    )
+    try {
+      const res = await this.post(command, query, scope, stream, { 'Content-Type': contentType }, true)
+      if (res.body === null) throw new IPFSError('IPFS error (add): the response has no body')
+      const out = res.body as TrailerCarrier
+      try {
+        for await (const obj of ndjsonParse(out as unknown as AsyncIterable<Uint8Array>)) {
+          scope.reset(timeoutMs)
+          const o = obj as { Type?: unknown; Message?: unknown; Name?: unknown }
+          if (o !== null && typeof o === 'object' && o.Type === 'error' && typeof o.Message === 'string') throw new KuboResponseError(command, 200, o.Message)
+          if (o === null || typeof o !== 'object' || typeof o.Name !== 'string') throw new IPFSError(`IPFS error (add): unexpected output line ${JSON.stringify(obj).slice(0, 200)}`)
+          yield obj as KuboAddEvent
+        }
+      } catch (err) {
+        if (sourceError !== undefined) throw sourceError
+        throw err
+      }
+      const trailer = (out[RESPONSE_TRAILERS]?.() ?? []).find(([k]) => k.toLowerCase() === STREAM_ERROR_TRAILER.toLowerCase())
+      if (trailer !== undefined && trailer[1] !== '') throw new KuboResponseError(command, 200, trailer[1])
+      if (sourceError !== undefined) throw sourceError
+      complete = true
+    } catch (err) {
+      if (sourceError !== undefined && !scope.signal.aborted) throw sourceError
+      throw err instanceof IPFSError ? err : scope.fail(command, err)
+    } finally {
+      if (!complete) stop.abort()
+      scope.close()
+      if (!stream.locked) await stream.cancel().catch(() => {})
+    }
+  }
+
   private async triggerInformers(): Promise<void> {
     const n = this.init.informerTriggerInterval ?? 0
     const send = this.components.sendInformersMetrics
@@ -959,6 +1055,9 @@ const IMPORT_CODECS = new Set([0x55, 0x70])
 
 /** Blocks per `block/put` request of {@link IpfsHttpConnector.blockStream}. */
 export const BLOCK_STREAM_BATCH = 256
+
+/** How long `relayRefusal` trusts the kubo config it read (ms). */
+export const IMPORT_CONFIG_TTL_MS = 5_000
 
 /** `block/put` requests of one {@link IpfsHttpConnector.blockStream} in flight at once. */
 export const BLOCK_STREAM_CONCURRENCY = 2
