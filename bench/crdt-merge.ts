@@ -12,6 +12,7 @@ import { CrdtStore } from '../src/consensus/crdt/crdt.ts'
 import { CrdtBlockstore } from '../src/consensus/crdt/dag.ts'
 import { SqliteDatastore } from '../src/datastore/sqlite.ts'
 import { binaryToKeyString } from '../src/state/keys.ts'
+import { isReallocationOf } from '../src/state/reallocation.ts'
 
 const arg = (n: string, d: number): number => {
   const i = process.argv.indexOf(`--${n}`)
@@ -36,7 +37,7 @@ try {
   const blocksB = new CrdtBlockstore(dsB, '/c')
   // copy A's blocks into B (as a fetch would)
   for (const { key, value } of dsA.entriesRaw('/c/b/blocks/')) dsB.writeRaw([[key, value]])
-  const b = new CrdtStore({ namespace: '/c' }, { datastore: dsB, blockstore: blocksB })
+  const b = new CrdtStore({ namespace: '/c' }, { datastore: dsB, blockstore: blocksB, isReallocation: isReallocationOf })
   await b.load()
   const t0 = performance.now()
   await b.handleHead(head!)

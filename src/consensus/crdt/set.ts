@@ -152,9 +152,9 @@ export class CrdtSet {
 
   private async idsUnder(txn: Txn, prefix: string, options?: AbortOptions): Promise<string[]> {
     const out: string[] = []
-    for (const k of await txn.keysWithPrefix(prefix, options)) {
+    for (const k of await txn.childKeys(prefix, options)) {
       const rest = k.slice(prefix.length)
-      if (rest === '' || rest.includes('/')) continue // another key sharing the prefix
+      if (rest === '') continue
       out.push('/' + rest)
     }
     return out

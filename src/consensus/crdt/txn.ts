@@ -14,6 +14,8 @@ export class Txn {
   readonly ds: Datastore
   /** key -> value (null = deleted) */
   readonly writes = new Map<string, Uint8Array | null>()
+  /** parent (a key up to and with its last `/`) -> the keys written under it: `childKeys` without a scan of every write */
+  private readonly byParent = new Map<string, Set<string>>()
 
   /** the datastore's string-keyed access when it has one (sqlite): no Key objects, no NotFound throws */
   private readonly raw: RawKeyValue | undefined
@@ -24,11 +26,52 @@ export class Txn {
   }
 
   put(key: string, value: Uint8Array): void {
+    if (!this.writes.has(key)) this.noteParent(key)
     this.writes.set(key, value)
   }
 
   delete(key: string): void {
+    if (!this.writes.has(key)) this.noteParent(key)
     this.writes.set(key, null)
+  }
+
+  private noteParent(key: string): void {
+    const parent = key.slice(0, key.lastIndexOf('/') + 1)
+    let keys = this.byParent.get(parent)
+    if (keys === undefined) {
+      keys = new Set()
+      this.byParent.set(parent, keys)
+    }
+    keys.add(key)
+  }
+
+  private clearWrites(): void {
+    this.writes.clear()
+    this.byParent.clear()
+  }
+
+  /**
+   * Keys directly under `parent` (which ends with `/`: `<parent><name>`,
+   * no further `/`), as stored plus pending writes (unordered). Unlike
+   * `keysWithPrefix` its cost does not grow with the number of pending
+   * writes, so a merge of a delta of 10,000 elements can ask it per element.
+   */
+  async childKeys(parent: string, options?: AbortOptions): Promise<string[]> {
+    const out = new Set<string>()
+    const direct = (k: string): boolean => k.indexOf('/', parent.length) === -1
+    if (this.raw !== undefined) {
+      for (const { key } of this.raw.entriesRaw(parent, options)) if (direct(key)) out.add(key)
+    } else {
+      for await (const k of this.ds.queryKeys({ prefix: parent }, options)) {
+        const s = k.toString()
+        if (s.startsWith(parent) && direct(s)) out.add(s)
+      }
+    }
+    for (const k of this.byParent.get(parent) ?? []) {
+      if (this.writes.get(k) === null) out.delete(k)
+      else out.add(k)
+    }
+    return [...out]
   }
 
   async get(key: string, options?: AbortOptions): Promise<Uint8Array | undefined> {
@@ -86,7 +129,7 @@ export class Txn {
       // (the native default sort: code-unit order, which is sqlite's for these ASCII keys)
       const keys = [...this.writes.keys()].sort()
       this.raw.writeRaw(keys.map((k) => [k, this.writes.get(k) ?? null] as const))
-      this.writes.clear()
+      this.clearWrites()
       return
     }
     const b = this.ds.batch()
@@ -95,7 +138,7 @@ export class Txn {
       else b.put(new Key(k, false), v)
     }
     await b.commit(options)
-    this.writes.clear()
+    this.clearWrites()
   }
 
   /**
@@ -112,7 +155,7 @@ export class Txn {
     options?.signal?.throwIfAborted()
     const keys = [...this.writes.keys()].sort() // key order, as commit()
     const out = this.raw.writeRawApplied(keys.map((k) => [k, this.writes.get(k) ?? null] as const))
-    this.writes.clear()
+    this.clearWrites()
     return out
   }
 }
