@@ -54,7 +54,7 @@ import {
   RpcUnauthorizedError
 } from './errors.ts'
 import { isStreamingMethod } from './methods.ts'
-import { goDecoder, goEncode, MAX_VALUE_BYTES } from './msgpack.ts'
+import { GoRaw, goDecode, goDecoder, goEncode, MAX_VALUE_BYTES } from './msgpack.ts'
 import { DEFAULT_RPC_POLICY, endpointType, type RpcPolicy } from './policy.ts'
 
 const log = getLogger('rpc')
@@ -234,6 +234,11 @@ function responseError(r: WireResponse): Error | undefined {
   if (type === ErrType.Server || type === ErrType.Client) return new RpcTransportError(msg)
   const make = KNOWN_ERRORS[text(r.ErrName)]
   return make !== undefined ? make(msg) : new RpcRemoteError(text(r.ErrName) || 'Error', msg)
+}
+
+/** A handler's pre-encoded value (`GoRaw`) as a local caller expects it: decoded, as a remote one would get it. */
+function unraw(v: unknown): unknown {
+  return v instanceof GoRaw ? goDecode(v.bytes) : v
 }
 
 function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
@@ -549,7 +554,9 @@ export class Rpc implements RpcClient {
     try {
       const result = await handler(args, { peer, local: false, signal: handlerCtl.signal })
       if (!isAsyncIterable(result)) throw new RpcKindError(`${header.Name}.${header.Method} did not answer a stream`)
-      await sendStream(result, async (items) => io.send(...items.flatMap((item) => [{ Service: header }, item ?? null])))
+      // the same Response header before every item: encoded once
+      const itemHeader = new GoRaw(goEncode({ Service: header }))
+      await sendStream(result, async (items) => io.send(...items.flatMap((item) => [itemHeader, item ?? null])))
       // the caller's arguments end with its half-close; read to it as gorpc's server does
       for await (const _ of args) {
         // arguments the method did not read
@@ -626,7 +633,7 @@ export class Rpc implements RpcClient {
     aborted.catch(() => {})
     const result = await Promise.race([Promise.resolve(handler(arg, { peer: this.peerId, local: true, signal: d.signal })), aborted])
     if (isAsyncIterable(result)) throw new RpcKindError(`${service}.${method} is a streaming method: use callStream`)
-    return result
+    return unraw(result)
   }
 
   async *callStream(peer: PeerId, service: string, method: string, args: RpcArgs, options?: RpcCallOptions): AsyncGenerator<unknown> {
@@ -695,7 +702,7 @@ export class Rpc implements RpcClient {
           return
         }
         d.pause()
-        yield r.value
+        yield unraw(r.value)
       }
     } finally {
       if (!done) it.return?.()?.catch(() => {})
