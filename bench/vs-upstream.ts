@@ -543,6 +543,8 @@ async function benchPeers3(kubo: Kubo, n: number): Promise<void> {
         record(`two peers joining one with ${k} pins: both hold the pinset`, 's', false, side, synced ? (performance.now() - t0) / 1000 : Number.NaN)
         if (!synced) console.error(`  [${side}] the joining peers did not get the whole pinset in ${timeoutMs} ms`)
         const rates: number[] = []
+        const cpuFirst: number[] = []
+        const cpuAll: number[] = []
         for (let run = 0; run < GLOBAL_RUNS; run++) {
           const cpu0 = peers.map((p) => cpuMs(p.daemon.pid))
           const w0 = performance.now()
@@ -551,11 +553,17 @@ async function benchPeers3(kubo: Kubo, n: number): Promise<void> {
           if (st.n !== n) console.error(`  [${side}] global GET /pins returned ${st.n} items, wanted ${n}`)
           rates.push(st.rate)
           // wall vs CPU: a daemon far below its share of the wall time waits (latency), not works
-          const cpu = peers.map((p, i) => ((cpuMs(p.daemon.pid) - cpu0[i]!) / wall) * 100)
+          const used = peers.map((p, i) => cpuMs(p.daemon.pid) - cpu0[i]!)
+          cpuFirst.push((used[0]! * 1000) / n)
+          cpuAll.push((used.reduce((a, b) => a + b, 0) * 1000) / n)
+          const cpu = used.map((u) => (u / wall) * 100)
           console.error(`  [${side}] global GET /pins run ${run + 1}: ${fmt(st.rate)} pins/s, ${fmt(wall)} ms wall, daemon CPU ${cpu.map((c) => `${c.toFixed(0)}%`).join(' / ')}`)
         }
-        rates.sort((a, b) => a - b)
-        record(`global GET /pins, 3 peers, ${k} pins`, 'pins/s', true, side, rates[Math.floor(rates.length / 2)]!)
+        const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+        record(`global GET /pins, 3 peers, ${k} pins`, 'pins/s', true, side, median(rates))
+        // CPU time is steadier than wall time on a shared machine (10 ms ticks: coarse below ~1000 pins)
+        record(`global GET /pins, ${k} pins: CPU per pin, first peer`, 'µs', false, side, median(cpuFirst))
+        record(`global GET /pins, ${k} pins: CPU per pin, three peers`, 'µs', false, side, median(cpuAll))
         record(`RSS after the global GET /pins, ${k} pins (first peer)`, 'MB', false, side, rssMb(first.daemon.pid))
         if (SKIP_FOURTH) continue
         t0 = performance.now()
