@@ -284,17 +284,25 @@ async function kuboBlocks(kubo: Kubo, n: number): Promise<string[]> {
   return out
 }
 
-async function streamCount(url: string): Promise<{ n: number; rate: number }> {
+const CLUSTER_ERROR = Buffer.from('"cluster_error"')
+
+/** Lines of a streamed body and its rate; `errors`: "cluster_error" occurrences (one split across chunks is missed). */
+async function streamCount(url: string): Promise<{ n: number; rate: number; bytes: number; errors: number }> {
   const t0 = performance.now()
   const res = await fetch(url, { signal: AbortSignal.timeout(1_800_000) })
   if (!res.ok || res.body === null) throw new Error(`${url}: ${res.status}`)
   let n = 0
+  let bytes = 0
+  let errors = 0
   // indexOf, not a JS loop over every byte: that loop took ~0.5 s per 44 MB
   // (100k pins) on this machine, as long as our daemon's whole listing
   for await (const chunk of res.body) {
+    bytes += chunk.byteLength
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++
+    const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    for (let i = b.indexOf(CLUSTER_ERROR); i !== -1; i = b.indexOf(CLUSTER_ERROR, i + 1)) errors++
   }
-  return { n, rate: n / ((performance.now() - t0) / 1000) }
+  return { n, rate: n / ((performance.now() - t0) / 1000), bytes, errors }
 }
 
 async function ingest(peer: Peer, cids: string[]): Promise<{ rate: number; failed: number }> {
@@ -557,7 +565,9 @@ async function benchPeers3(kubo: Kubo, n: number): Promise<void> {
           cpuFirst.push((used[0]! * 1000) / n)
           cpuAll.push((used.reduce((a, b) => a + b, 0) * 1000) / n)
           const cpu = used.map((u) => (u / wall) * 100)
-          console.error(`  [${side}] global GET /pins run ${run + 1}: ${fmt(st.rate)} pins/s, ${fmt(wall)} ms wall, daemon CPU ${cpu.map((c) => `${c.toFixed(0)}%`).join(' / ')}`)
+          console.error(
+            `  [${side}] global GET /pins run ${run + 1}: ${fmt(st.rate)} pins/s, ${fmt(wall)} ms wall, daemon CPU ${cpu.map((c) => `${c.toFixed(0)}%`).join(' / ')}, ${fmt(st.bytes / n)} B/pin${st.errors > 0 ? `, ${st.errors} cluster_error entries` : ''}`
+          )
         }
         const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
         record(`global GET /pins, 3 peers, ${k} pins`, 'pins/s', true, side, median(rates))
