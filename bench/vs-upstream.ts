@@ -13,7 +13,9 @@
  * `--churn-seconds S` (default 30; 600 for the 10-minute RSS row), `--only
  * ingest,churn,scale,version` (sections, default these four), `--sides ours,upstream`;
  * opt-in: `--only peers3 --sync-scale N` (three peers of each side: the
- * global `GET /pins` and a new peer's sync time at N pins, default 100000).
+ * global `GET /pins` and a new peer's sync time at N pins, default 100000;
+ * `--global-runs K` repeats the global GET, its row is the median, and
+ * `--skip-fourth` leaves out the fourth peer's sync).
  *
  * Rows:
  * - REST ingestion: N pins POSTed by 16 clients, batching off, then on
@@ -58,6 +60,10 @@ const ONLY = new Set(opt('only', 'ingest,churn,scale,version').split(','))
 const SIDES = opt('sides', 'ours,upstream').split(',') as SideName[]
 /** `--sync-scale N`: pinset size of the opt-in `peers3` section (three-peer global GET /pins, a new peer's sync) */
 const SYNC_SCALE = Number(opt('sync-scale', '100000'))
+/** `--global-runs K`: how many times `peers3` runs the global GET /pins (the row is the median; default 1) */
+const GLOBAL_RUNS = Math.max(1, Number(opt('global-runs', '1')))
+/** `--skip-fourth`: `peers3` does not measure a fourth peer's sync */
+const SKIP_FOURTH = process.argv.includes('--skip-fourth')
 const CLIENTS = 16
 /** bound on one pin/unpin request of the bench, ms */
 const REQUEST_TIMEOUT_MS = 60_000
@@ -278,17 +284,25 @@ async function kuboBlocks(kubo: Kubo, n: number): Promise<string[]> {
   return out
 }
 
-async function streamCount(url: string): Promise<{ n: number; rate: number }> {
+const CLUSTER_ERROR = Buffer.from('"cluster_error"')
+
+/** Lines of a streamed body and its rate; `errors`: "cluster_error" occurrences (one split across chunks is missed). */
+async function streamCount(url: string): Promise<{ n: number; rate: number; bytes: number; errors: number }> {
   const t0 = performance.now()
   const res = await fetch(url, { signal: AbortSignal.timeout(1_800_000) })
   if (!res.ok || res.body === null) throw new Error(`${url}: ${res.status}`)
   let n = 0
+  let bytes = 0
+  let errors = 0
   // indexOf, not a JS loop over every byte: that loop took ~0.5 s per 44 MB
   // (100k pins) on this machine, as long as our daemon's whole listing
   for await (const chunk of res.body) {
+    bytes += chunk.byteLength
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++
+    const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    for (let i = b.indexOf(CLUSTER_ERROR); i !== -1; i = b.indexOf(CLUSTER_ERROR, i + 1)) errors++
   }
-  return { n, rate: n / ((performance.now() - t0) / 1000) }
+  return { n, rate: n / ((performance.now() - t0) / 1000), bytes, errors }
 }
 
 async function ingest(peer: Peer, cids: string[]): Promise<{ rate: number; failed: number }> {
@@ -536,10 +550,32 @@ async function benchPeers3(kubo: Kubo, n: number): Promise<void> {
         const synced = await pollUntil(async () => (await hasPinset(peers[1]!, cids)) && (await hasPinset(peers[2]!, cids)), timeoutMs)
         record(`two peers joining one with ${k} pins: both hold the pinset`, 's', false, side, synced ? (performance.now() - t0) / 1000 : Number.NaN)
         if (!synced) console.error(`  [${side}] the joining peers did not get the whole pinset in ${timeoutMs} ms`)
-        const st = await streamCount(`${first.apiUrl}/pins`)
-        if (st.n !== n) console.error(`  [${side}] global GET /pins returned ${st.n} items, wanted ${n}`)
-        record(`global GET /pins, 3 peers, ${k} pins`, 'pins/s', true, side, st.rate)
+        const rates: number[] = []
+        const cpuFirst: number[] = []
+        const cpuAll: number[] = []
+        for (let run = 0; run < GLOBAL_RUNS; run++) {
+          const cpu0 = peers.map((p) => cpuMs(p.daemon.pid))
+          const w0 = performance.now()
+          const st = await streamCount(`${first.apiUrl}/pins`)
+          const wall = performance.now() - w0
+          if (st.n !== n) console.error(`  [${side}] global GET /pins returned ${st.n} items, wanted ${n}`)
+          rates.push(st.rate)
+          // wall vs CPU: a daemon far below its share of the wall time waits (latency), not works
+          const used = peers.map((p, i) => cpuMs(p.daemon.pid) - cpu0[i]!)
+          cpuFirst.push((used[0]! * 1000) / n)
+          cpuAll.push((used.reduce((a, b) => a + b, 0) * 1000) / n)
+          const cpu = used.map((u) => (u / wall) * 100)
+          console.error(
+            `  [${side}] global GET /pins run ${run + 1}: ${fmt(st.rate)} pins/s, ${fmt(wall)} ms wall, daemon CPU ${cpu.map((c) => `${c.toFixed(0)}%`).join(' / ')}, ${fmt(st.bytes / n)} B/pin${st.errors > 0 ? `, ${st.errors} cluster_error entries` : ''}`
+          )
+        }
+        const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+        record(`global GET /pins, 3 peers, ${k} pins`, 'pins/s', true, side, median(rates))
+        // CPU time is steadier than wall time on a shared machine (10 ms ticks: coarse below ~1000 pins)
+        record(`global GET /pins, ${k} pins: CPU per pin, first peer`, 'µs', false, side, median(cpuFirst))
+        record(`global GET /pins, ${k} pins: CPU per pin, three peers`, 'µs', false, side, median(cpuAll))
         record(`RSS after the global GET /pins, ${k} pins (first peer)`, 'MB', false, side, rssMb(first.daemon.pid))
+        if (SKIP_FOURTH) continue
         t0 = performance.now()
         const fourth = await newPeer(side, kubo, false, { secret, port: await freePort(), bootstrap })
         peers.push(fourth)
@@ -583,7 +619,7 @@ async function main(): Promise<void> {
   const t0 = Date.now()
   const kubo = await startKubo({ offline: true })
   try {
-    console.error(`# ours: ${clusterBinary()}; upstream: ${await upstreamTools()}; kubo ${kubo.apiUrl}`)
+    console.error(`# ours: ${clusterBinary()}; upstream: ${SIDES.includes('upstream') ? await upstreamTools() : '-'}; kubo ${kubo.apiUrl}`)
     if (ONLY.has('version')) await benchVersion(kubo)
     if (ONLY.has('ingest')) await benchIngest(kubo)
     if (ONLY.has('scale')) for (const n of SCALES) await benchScale(kubo, n)

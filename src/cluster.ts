@@ -1079,37 +1079,57 @@ export class Cluster implements ClusterAPI, Startable {
    */
   private async *globalPinInfoStream(open: (peer: PeerId) => AsyncIterable<PinInfo>, options?: AbortOptions): AsyncGenerator<GlobalPinInfo> {
     const members = await this.members(options)
-    type Source = { peer: PeerId; it: AsyncIterator<PinInfo>; done: boolean }
-    type Entry = { g: GlobalPinInfo; seen: Set<PeerId> }
-    const sources: Source[] = members.map((peer) => ({ peer, it: open(peer)[Symbol.asyncIterator](), done: false }))
+    type Step = { r: IteratorResult<PinInfo> | undefined; err: unknown }
+    type Source = { peer: PeerId; index: number; it: AsyncIterator<PinInfo>; done: boolean }
+    // which sources reported an entry: a bit mask (up to 30 peers), else a set of indexes
+    type Entry = { g: GlobalPinInfo; mask: number; seen: Set<number> | undefined }
+    const sources: Source[] = members.map((peer, index) => ({ peer, index, it: open(peer)[Symbol.asyncIterator](), done: false }))
+    const useMask = sources.length <= 30
+    let doneMask = 0
+    const allMask = useMask ? 2 ** sources.length - 1 : 0
     const pending = new Map<string, Entry>()
     const errored = new Map<PeerId, string>()
     const finalize = (e: Entry): GlobalPinInfo => {
+      if (errored.size === 0) return e.g
       const now = new Date()
-      for (const [peer, msg] of errored) {
-        if (!e.seen.has(peer)) e.g.peerMap[peer] = this.peerPinInfo(peer, 'cluster_error', now, msg)
+      for (const s of sources) {
+        const msg = errored.get(s.peer)
+        if (msg !== undefined && !reported(e, s)) e.g.peerMap[s.peer] = this.peerPinInfo(s.peer, 'cluster_error', now, msg)
       }
       return e.g
     }
-    const complete = (e: Entry): boolean => sources.every((s) => s.done || e.seen.has(s.peer))
+    const reported = (e: Entry, s: Source): boolean => (useMask ? (e.mask & (1 << s.index)) !== 0 : e.seen!.has(s.index))
+    const complete = (e: Entry): boolean => (useMask ? ((e.mask | doneMask) & allMask) === allMask : sources.every((s) => s.done || reported(e, s)))
+    const step = (s: Source): Promise<Step> =>
+      s.it.next().then(
+        (r) => ({ r, err: undefined }),
+        (err: unknown) => ({ r: undefined, err })
+      )
+    const active: Source[] = []
+    const steps: Promise<Step>[] = []
+    const touched: string[] = []
     try {
-      while (sources.some((s) => !s.done)) {
-        const active = sources.filter((s) => !s.done)
-        const round = await Promise.all(
-          active.map((s) =>
-            s.it.next().then(
-              (r) => ({ s, r, err: undefined as unknown }),
-              (err: unknown) => ({ s, r: undefined, err })
-            )
-          )
-        )
-        options?.signal?.throwIfAborted()
-        const touched: string[] = []
+      for (;;) {
+        // one item from every peer still streaming per round, asked concurrently
+        active.length = 0
+        steps.length = 0
+        for (const s of sources) {
+          if (s.done) continue
+          active.push(s)
+          steps.push(step(s))
+        }
+        if (active.length === 0) break
+        touched.length = 0
         let finished = false
-        for (const { s, r, err } of round) {
-          if (r === undefined) {
+        for (let i = 0; i < active.length; i++) {
+          const s = active[i]!
+          const { r, err } = await steps[i]!
+          options?.signal?.throwIfAborted()
+          if (r === undefined || r.done === true) {
             s.done = true
+            if (useMask) doneMask |= 1 << s.index
             finished = true
+            if (r !== undefined) continue
             if (isAuthorizationError(err)) {
               log.debug(`rpc auth error: ${errorMessage(err)}`)
               continue
@@ -1118,28 +1138,32 @@ export class Cluster implements ClusterAPI, Startable {
             errored.set(s.peer, errorMessage(err))
             continue
           }
-          if (r.done === true) {
-            s.done = true
-            finished = true
-            continue
-          }
           const pi = r.value
           const key = cidString(pi.cid)
           let e = pending.get(key)
           if (e === undefined) {
             e = {
               g: { cid: pi.cid, name: pi.name, allocations: pi.allocations, origins: pi.origins, created: pi.created, metadata: pi.metadata, peerMap: {} },
-              seen: new Set()
+              mask: 0,
+              seen: useMask ? undefined : new Set()
             }
             pending.set(key, e)
           }
           e.g.peerMap[pi.peer !== '' ? pi.peer : s.peer] = pi.pinInfo
-          e.seen.add(s.peer)
+          if (useMask) e.mask |= 1 << s.index
+          else e.seen!.add(s.index)
           touched.push(key)
         }
         // A finished peer can complete any entry; otherwise only the entries just reported can.
-        const candidates = finished ? [...pending.keys()] : touched
-        for (const key of candidates) {
+        if (finished) {
+          for (const [key, e] of pending) {
+            if (!complete(e)) continue
+            pending.delete(key)
+            yield finalize(e)
+          }
+          continue
+        }
+        for (const key of touched) {
           const e = pending.get(key)
           if (e === undefined || !complete(e)) continue
           pending.delete(key)

@@ -17,6 +17,7 @@ import { preSharedKey } from '@libp2p/pnet'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { getLogger } from '../observability/logging.ts'
 import { PrivateNetworkHandshakeError } from './errors.ts'
+import { growXsalsa20Memory } from './xsalsa20-memory.ts'
 
 const log = getLogger('p2p')
 
@@ -102,6 +103,8 @@ interface Observable {
  * secret plus the wrong-secret detection described above.
  */
 export function clusterProtector(secret: Uint8Array, failures: PnetFailures): () => ConnectionProtector {
+  // before any connection: see xsalsa20-memory.ts
+  if (!growXsalsa20Memory()) log.warn('could not pre-grow the pnet cipher memory: a busy peer may drop connections (xsalsa20 memory growth bug)')
   const inner = preSharedKey({ psk: pskFromSecret(secret) })()
   return () => ({
     async protect(connection: MessageStream, options?: { signal?: AbortSignal }): Promise<MessageStream> {

@@ -28,6 +28,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { InvalidArgumentError } from '../errors.ts'
 import { peerIdBytes, peerIdString } from '../state/codec.ts'
+import { decodeCid } from '../types/cidbytes.ts'
 import { TRACKER_STATUSES, type PinType, type TrackerStatus } from '../types/index.ts'
 import { GoInt } from './msgpack.ts'
 
@@ -213,7 +214,7 @@ export function cidFromGo(v: unknown): CID | null {
   if (!(v instanceof Uint8Array)) throw new InvalidArgumentError('a CID must be bytes')
   if (v.byteLength === 0) return null
   try {
-    return CID.decode(v)
+    return decodeCid(v)
   } catch {
     throw new InvalidArgumentError('invalid CID bytes')
   }

@@ -26,6 +26,18 @@ export class GoInt {
   }
 }
 
+/**
+ * A value already encoded (the bytes of one msgpack value, e.g. a hot
+ * struct written by a hand-made encoder): `goEncode` writes it verbatim,
+ * alone or inside a map or array.
+ */
+export class GoRaw {
+  readonly bytes: Uint8Array
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes
+  }
+}
+
 /** The parts of @msgpack/msgpack's Encoder that the old-spec subclass replaces or calls (private in its types). */
 interface EncoderInternals {
   writeU8(v: number): void
@@ -68,6 +80,11 @@ goProto.encodeBinary = function (this: EncoderInternals, v: ArrayBufferView): vo
 }
 
 goProto.encodeObject = function (this: EncoderInternals, v: unknown, depth: number): void {
+  if (v instanceof GoRaw) {
+    this.ensureBufferSizeToWrite(v.bytes.byteLength)
+    this.writeU8a(v.bytes)
+    return
+  }
   if (!(v instanceof GoInt)) {
     base.encodeObject.call(this, v, depth)
     return
@@ -91,6 +108,7 @@ const encoder = new GoEncoder({ ignoreUndefined: true })
 
 /** Encodes one value the way ugorji's MsgpackHandle{} does for the same Go value. */
 export function goEncode(value: unknown): Uint8Array {
+  if (value instanceof GoRaw) return value.bytes
   return encoder.encode(value)
 }
 

@@ -21,7 +21,6 @@ import {
   GO_METRIC,
   GO_NODE_WITH_META,
   GO_PIN,
-  GO_PININFO,
   GO_REPO_GC,
   GO_VERSION,
   peerFromGo,
@@ -32,6 +31,8 @@ import {
   valueFromGo,
   valueToGo
 } from './gotypes.ts'
+import { GoRaw } from './msgpack.ts'
+import { encodePinInfo, pinInfoFromGo } from './pininfo.ts'
 import type { Rpc, RpcCallOptions, RpcClient } from './rpc.ts'
 
 /** Go's `struct{}`: the argument of methods that take none, the reply of those that give none. */
@@ -69,7 +70,6 @@ async function* noReplies(work: Promise<void>): AsyncGenerator<never> {
   yield* []
 }
 
-const pinInfoFromGo = (v: unknown): PinInfo => fromGo<PinInfo>(GO_PININFO, v)
 const idFromGo = (v: unknown): ID => fromGo<ID>(GO_ID, v)
 
 /** What `Cluster.PeerRemove` may call besides `ClusterAPI.peerRemove`. */
@@ -124,7 +124,8 @@ export interface RpcBlock {
 export function registerClusterRpc(rpc: Pick<Rpc, 'register'>, s: ClusterRpcServices): void {
   const { cluster, tracker, ipfs, monitor, consensus } = s
   const idToGo = (id: ID): unknown => toGo(GO_ID, id)
-  const pinInfoToGo = (pi: PinInfo): unknown => toGo(GO_PININFO, pi)
+  // the msgpack bytes of toGo(GO_PININFO, pi), written directly (pininfo.ts)
+  const pinInfoToGo = (pi: PinInfo): unknown => new GoRaw(encodePinInfo(pi))
 
   rpc.register('Cluster', 'ID', async (_a, ctx) => idToGo(await cluster.id({ signal: ctx.signal })))
   rpc.register('Cluster', 'IDStream', async function* (_a, ctx) {

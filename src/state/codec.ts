@@ -11,9 +11,10 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id'
-import { CID } from 'multiformats/cid'
+import type { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { errorMessage, InvalidArgumentError } from '../errors.ts'
+import { decodeCid } from '../types/cidbytes.ts'
 import type { Pin, PinType } from '../types/index.ts'
 import { Pin as PbPin } from '../types/pb/types.pb.ts'
 import { decodePbPinFast } from './pbfast.ts'
@@ -73,9 +74,14 @@ export function peerIdBytes(p: string): Uint8Array<ArrayBuffer> {
   return bytes
 }
 
-/** the last peer ID decoded (a pinset's allocations repeat the same few peers) */
-let lastPeerBytes: Uint8Array | undefined
-let lastPeerString = ''
+/**
+ * the last peer IDs decoded (a pinset's allocations repeat the same few
+ * peers; a PinInfo carries three: its peer, its allocation, its IPFS peer)
+ */
+const RECENT_PEERS = 8
+const recentPeerBytes: (Uint8Array | undefined)[] = new Array(RECENT_PEERS).fill(undefined)
+const recentPeerStrings: string[] = new Array(RECENT_PEERS).fill('')
+let nextRecentPeer = 0
 
 function samePeerBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
@@ -85,10 +91,14 @@ function samePeerBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** The string form of a peer ID from its multihash bytes (memoized). @throws InvalidArgumentError on invalid bytes. */
 export function peerIdString(b: Uint8Array): string {
-  if (lastPeerBytes !== undefined && samePeerBytes(lastPeerBytes, b)) return lastPeerString
+  for (let i = 0; i < RECENT_PEERS; i++) {
+    const r = recentPeerBytes[i]
+    if (r !== undefined && samePeerBytes(r, b)) return recentPeerStrings[i]!
+  }
   const s = peerIdStringCached(b)
-  lastPeerBytes = b.slice() // a copy: b may be a view into a row
-  lastPeerString = s
+  recentPeerBytes[nextRecentPeer] = b.slice() // a copy: b may be a view into a row
+  recentPeerStrings[nextRecentPeer] = s
+  nextRecentPeer = (nextRecentPeer + 1) % RECENT_PEERS
   return s
 }
 
@@ -143,7 +153,7 @@ export function pinToProtobuf(pin: Pin): Uint8Array {
 function castCid(b: Uint8Array | undefined): CID | null {
   if (b === undefined || b.length === 0) return null
   try {
-    return CID.decode(b)
+    return decodeCid(b)
   } catch {
     return null
   }

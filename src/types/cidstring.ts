@@ -14,8 +14,27 @@ const B = 'b'.charCodeAt(0)
 /** reused output buffer (character codes); CIDs are short */
 let out: number[] = []
 
+/**
+ * The last CIDs encoded, by identity: a global status keys its merge by
+ * the CID's string and then writes the same CID object's string in the
+ * JSON a few items later.
+ */
+const RECENT = 8
+const recentCids: (CID | undefined)[] = new Array(RECENT).fill(undefined)
+const recentStrings: string[] = new Array(RECENT).fill('')
+let nextRecent = 0
+
 /** The string form of `cid`, as `cid.toString()` gives it. */
 export function cidString(cid: CID): string {
+  for (let i = 0; i < RECENT; i++) if (recentCids[i] === cid) return recentStrings[i]!
+  const s = encode(cid)
+  recentCids[nextRecent] = cid
+  recentStrings[nextRecent] = s
+  nextRecent = (nextRecent + 1) % RECENT
+  return s
+}
+
+function encode(cid: CID): string {
   if (cid.version !== 1) return cid.toString()
   const bytes = cid.bytes
   const n = 1 + Math.ceil((bytes.length * 8) / 5)

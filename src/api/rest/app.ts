@@ -19,6 +19,7 @@ import { getLogger } from '../../observability/logging.ts'
 import { textResponse } from '../../runtime/http.ts'
 import { errorMessage, InvalidArgumentError } from '../../errors.ts'
 import type { GlobalPinInfo } from '../../types/index.ts'
+import { globalPinInfoLine } from '../../types/gpinline.ts'
 import {
   alertToJSON,
   connectGraphToJSON,
@@ -299,12 +300,12 @@ export function createRestApp(init: RestApiInit, components: RestApiComponents):
       const filter = statusFilterFromQuery(query.get('filter') ?? '')
       source = cluster.statusAll(filter, local, signalOf(c))
     }
-    return streamResponse(source, globalPinInfoToJSON)
+    return streamResponse(source, globalPinInfoToJSON, globalPinInfoLine)
   })
 
   app.post('/pins/recover', (c) => {
     const local = queryFlag(new URL(c.req.url).searchParams, 'local')
-    return streamResponse(cluster.recoverAll(local, signalOf(c)), globalPinInfoToJSON)
+    return streamResponse(cluster.recoverAll(local, signalOf(c)), globalPinInfoToJSON, globalPinInfoLine)
   })
 
   app.post('/pins/:hash/recover', async (c) => {

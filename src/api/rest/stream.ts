@@ -41,8 +41,10 @@ const WAITED = Symbol('waited')
  * Awaits the first item before answering (to choose 200, 204 or 500).
  * @param source async iterator of items (its `return()` is called on cancel)
  * @param toJSON maps an item to its wire shape
+ * @param toText optional: the item's JSON text directly (must equal
+ *   `JSON.stringify(toJSON(item))`), for hot item types
  */
-export async function streamResponse<T>(source: AsyncIterator<T>, toJSON: (item: T) => unknown): Promise<Response> {
+export async function streamResponse<T>(source: AsyncIterator<T>, toJSON: (item: T) => unknown, toText?: (item: T) => string): Promise<Response> {
   const headers = { 'Content-Type': 'application/json', Trailer: STREAM_ERROR_TRAILER }
   let first: IteratorResult<T>
   try {
@@ -55,7 +57,7 @@ export async function streamResponse<T>(source: AsyncIterator<T>, toJSON: (item:
   if (first.done === true) return new Response(null, { status: 204, headers })
 
   const enc = new TextEncoder()
-  const line = (item: T): string => `${JSON.stringify(toJSON(item))}\n`
+  const line = toText !== undefined ? (item: T): string => `${toText(item)}\n` : (item: T): string => `${JSON.stringify(toJSON(item))}\n`
   let held: string[] = [line(first.value)]
   let streamError = ''
   let finished = false
