@@ -378,6 +378,28 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
   }
 
   private *pages(prefix: string | undefined, withValues: boolean, options?: AbortOptions): Generator<{ key: string; value?: Uint8Array }> {
+    for (const rows of this.rowPages(prefix, withValues, options)) {
+      for (const r of rows) {
+        const key = r.key as string
+        yield withValues ? { key, value: toBytes(r.value) } : { key }
+      }
+    }
+  }
+
+  /** RawKeyValue: the pairs of `entriesRaw`, one array per page read. */
+  *entryPagesRaw(prefix: string, options?: AbortOptions): Generator<Array<{ key: string; value: Uint8Array }>> {
+    for (const rows of this.rowPages(prefix, true, options)) {
+      const page = new Array<{ key: string; value: Uint8Array }>(rows.length)
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i]!
+        page[i] = { key: r.key as string, value: toBytes(r.value) }
+      }
+      yield page
+    }
+  }
+
+  /** The rows under `prefix` in key order, one array per page (`pageSize` rows, the last one shorter). */
+  private *rowPages(prefix: string | undefined, withValues: boolean, options?: AbortOptions): Generator<Array<Record<string, unknown>>> {
     const p = prefix ?? ''
     const upper = p === '' ? undefined : prefixUpperBound(p)
     let last: string | undefined
@@ -394,10 +416,7 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
             : (withValues ? st.pageRangeFrom : st.keysRangeFrom).all(last, upper)
       }
       if (rows.length === 0) return
-      for (const r of rows) {
-        const key = r.key as string
-        yield withValues ? { key, value: toBytes(r.value) } : { key }
-      }
+      yield rows
       const lastRow = rows[rows.length - 1]!
       last = lastRow.key as string
       if (rows.length < (this.init.pageSize ?? 1000)) return
