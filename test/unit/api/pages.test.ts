@@ -17,7 +17,7 @@ import { waitFor } from '../../../scripts/launcher/poll.ts'
 setLogLevels('error')
 
 function init(): RestApiInit {
-  return { basicAuthCredentials: null, headers: {}, ...DEFAULT_CORS }
+  return { basicAuthCredentials: null, headers: {}, ...DEFAULT_CORS, corsAllowedOrigins: ['*'], corsAllowedMethods: ['GET'], corsAllowedHeaders: [], corsExposedHeaders: [...DEFAULT_CORS.corsExposedHeaders] }
 }
 
 /** A deterministic pseudo-random source (the same pins every run). */
