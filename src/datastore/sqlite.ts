@@ -85,6 +85,8 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
         pageFrom: SqliteStatement
         pageRange: SqliteStatement
         pageRangeFrom: SqliteStatement
+        suffixRange: SqliteStatement
+        suffixRangeFrom: SqliteStatement
         keysAll: SqliteStatement
         keysFrom: SqliteStatement
         keysRange: SqliteStatement
@@ -130,6 +132,8 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
       pageFrom: db.prepare(`SELECT key, value FROM kv WHERE key > ? ORDER BY key LIMIT ${n}`),
       pageRange: db.prepare(`SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ${n}`),
       pageRangeFrom: db.prepare(`SELECT key, value FROM kv WHERE key > ? AND key < ? ORDER BY key LIMIT ${n}`),
+      suffixRange: db.prepare(`SELECT key, value FROM kv WHERE key >= ? AND key < ? AND substr(key, -length(?3)) = ?3 ORDER BY key LIMIT ${n}`),
+      suffixRangeFrom: db.prepare(`SELECT key, value FROM kv WHERE key > ? AND key < ? AND substr(key, -length(?3)) = ?3 ORDER BY key LIMIT ${n}`),
       keysAll: db.prepare(`SELECT key FROM kv WHERE key >= ? ORDER BY key LIMIT ${n}`),
       keysFrom: db.prepare(`SELECT key FROM kv WHERE key > ? ORDER BY key LIMIT ${n}`),
       keysRange: db.prepare(`SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ${n}`),
@@ -386,20 +390,35 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
     }
   }
 
-  /** RawKeyValue: the pairs of `entriesRaw`, one array per page read. */
-  *entryPagesRaw(prefix: string, options?: AbortOptions): Generator<Array<{ key: string; value: Uint8Array }>> {
-    for (const rows of this.rowPages(prefix, true, options)) {
-      const page = new Array<{ key: string; value: Uint8Array }>(rows.length)
+  /** RawKeyValue: the pairs of `entriesRaw`, one array per page read (`suffix`: only keys ending so, chosen by sqlite). */
+  *entryPagesRaw(prefix: string, options?: AbortOptions & { suffix?: string }): Generator<Array<{ key: string; value: Uint8Array }>> {
+    for (const rows of this.rowPages(prefix, true, options, options?.suffix)) {
+      // the page's values copied into one ArrayBuffer, each value a view of
+      // it: a view of a row's own small array makes JavaScriptCore give
+      // that array an ArrayBuffer first (the decoders' views into the value,
+      // CID.decode's checks: a third of a listing), once per page this way
+      let total = 0
+      const values = new Array<Uint8Array>(rows.length)
       for (let i = 0; i < rows.length; i++) {
-        const r = rows[i]!
-        page[i] = { key: r.key as string, value: toBytes(r.value) }
+        const v = toBytes(rows[i]!.value)
+        values[i] = v
+        total += v.length
+      }
+      const arena = new Uint8Array(new ArrayBuffer(total))
+      const page = new Array<{ key: string; value: Uint8Array }>(rows.length)
+      let off = 0
+      for (let i = 0; i < rows.length; i++) {
+        const v = values[i]!
+        arena.set(v, off)
+        page[i] = { key: rows[i]!.key as string, value: arena.subarray(off, off + v.length) }
+        off += v.length
       }
       yield page
     }
   }
 
   /** The rows under `prefix` in key order, one array per page (`pageSize` rows, the last one shorter). */
-  private *rowPages(prefix: string | undefined, withValues: boolean, options?: AbortOptions): Generator<Array<Record<string, unknown>>> {
+  private *rowPages(prefix: string | undefined, withValues: boolean, options?: AbortOptions, suffix?: string): Generator<Array<Record<string, unknown>>> {
     const p = prefix ?? ''
     const upper = p === '' ? undefined : prefixUpperBound(p)
     let last: string | undefined
@@ -407,7 +426,9 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
       options?.signal?.throwIfAborted()
       const st = this.s()
       let rows: Array<Record<string, unknown>>
-      if (upper === undefined) {
+      if (suffix !== undefined && suffix !== '' && upper !== undefined && withValues) {
+        rows = last === undefined ? st.suffixRange.all(p, upper, suffix) : st.suffixRangeFrom.all(last, upper, suffix)
+      } else if (upper === undefined) {
         rows = last === undefined ? (withValues ? st.pageAll : st.keysAll).all(p) : (withValues ? st.pageFrom : st.keysFrom).all(last)
       } else {
         rows =

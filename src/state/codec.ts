@@ -140,10 +140,30 @@ export function pinToProtobuf(pin: Pin): Uint8Array {
   })
 }
 
+/**
+ * `CID.decode(b)` for the usual shapes without its varint readers and
+ * sub-views (a third of decoding a pin): a CIDv1 of a one-byte codec with
+ * a sha2-256 multihash, and a CIDv0. The CID's `bytes` is `b` itself, its
+ * multihash and digest views of it, as `CID.decode` gives them.
+ */
+export function decodeCid(b: Uint8Array): CID {
+  const n = b.length
+  if (n === 36 && b[0] === 1 && b[1]! < 0x80 && b[2] === SHA2_256 && b[3] === 32) {
+    return new CID(1, b[1]!, new Digest.Digest(SHA2_256, 32, b.subarray(4), b.subarray(2)), b)
+  }
+  if (n === 34 && b[0] === SHA2_256 && b[1] === 32) {
+    return new CID(0, DAG_PB, new Digest.Digest(SHA2_256, 32, b.subarray(2), b), b) as unknown as CID
+  }
+  return CID.decode(b)
+}
+
+const SHA2_256 = 0x12
+const DAG_PB = 0x70
+
 function castCid(b: Uint8Array | undefined): CID | null {
   if (b === undefined || b.length === 0) return null
   try {
-    return CID.decode(b)
+    return decodeCid(b)
   } catch {
     return null
   }

@@ -253,7 +253,8 @@ export class CrdtStore {
     const ds = this.ds
     if (hasRawKeyValue(ds) && ds.entryPagesRaw !== undefined) {
       const from = prefix.length - 1
-      for (const rows of ds.entryPagesRaw(prefix, options)) {
+      // the value rows only (a key's priority row sits next to it)
+      for (const rows of ds.entryPagesRaw(prefix, { signal: options?.signal, suffix: '/v' })) {
         const page: Array<{ key: string; value: Uint8Array }> = []
         for (const r of rows) {
           const k = r.key
