@@ -26,9 +26,10 @@ export interface RawKeyValue {
    * Optional. The pairs of `entriesRaw`, in the same order, one array per
    * page read from the table (for listings that handle a page at a time);
    * with `suffix`, only the keys that end with it (the others are skipped
-   * by the datastore, not handed over). The values may share one buffer.
+   * by the datastore, not handed over), `rows` per page (a hint). The
+   * values may share one buffer.
    */
-  entryPagesRaw?(prefix: string, options?: { signal?: AbortSignal; suffix?: string }): Iterable<Array<{ key: string; value: Uint8Array }>>
+  entryPagesRaw?(prefix: string, options?: { signal?: AbortSignal; suffix?: string; rows?: number }): Iterable<Array<{ key: string; value: Uint8Array }>>
 }
 
 /** Whether `ds` offers `RawKeyValue`. */

@@ -49,7 +49,7 @@ const BROADCAST_COALESCE_MS = 20
 
 /** The CRDT format version go-ds-crdt writes (`crdt_version`, stored +1). */
 const CRDT_VERSION = 1n
-/** pairs per page of `entryPages` when the datastore is not read in pages */
+/** pairs per page of `entryPages` (a page's JSON lines become one chunk of a listing) */
 const ENTRY_PAGE = PAGE_SIZE
 
 /** Fetches blocks from other peers (bitswap in a cluster; local only for one peer). */
@@ -254,7 +254,7 @@ export class CrdtStore {
     if (hasRawKeyValue(ds) && ds.entryPagesRaw !== undefined) {
       const from = prefix.length - 1
       // the value rows only (a key's priority row sits next to it)
-      for (const rows of ds.entryPagesRaw(prefix, { signal: options?.signal, suffix: '/v' })) {
+      for (const rows of ds.entryPagesRaw(prefix, { signal: options?.signal, suffix: '/v', rows: ENTRY_PAGE })) {
         const page: Array<{ key: string; value: Uint8Array }> = []
         for (const r of rows) {
           const k = r.key

@@ -143,6 +143,10 @@ describe('sqlite specifics', () => {
     const onlyV = flat(ds.entryPagesRaw('/s/k/', { suffix: '/v' }))
     expect(onlyV).toEqual(want.filter(([k]) => k!.endsWith('/v')))
     expect(onlyV.length).toBe(61)
+    const small = [...ds.entryPagesRaw('/s/k/', { suffix: '/v', rows: 3 })]
+    expect(small.every((p) => p.length <= 3)).toBe(true)
+    expect(small.length).toBe(21)
+    expect(flat(small)).toEqual(onlyV)
     await ds.close()
   })
 
