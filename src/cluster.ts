@@ -60,6 +60,7 @@ import type {
 } from './types/index.ts'
 import { pinWithOpts } from './types/index.ts'
 import { cidString } from './types/cidstring.ts'
+import { pagesOf } from './types/pages.ts'
 import { parseCid, pinInfoToGlobal } from './types/json.ts'
 import { COMMIT, RPC_PROTOCOL, VERSION } from './version.ts'
 
@@ -929,6 +930,12 @@ export class Cluster implements ClusterAPI, Startable {
     yield* state.list(options)
   }
 
+  async *pinPages(options?: AbortOptions): AsyncGenerator<Pin[]> {
+    const state = await this.c.consensus.state(options)
+    if (state.listPages !== undefined) yield* state.listPages(options)
+    else yield* pagesOf(state.list(options))
+  }
+
   async pinsNewestFirst(range: { before?: bigint; after?: bigint }, options?: AbortOptions): Promise<AsyncGenerator<Pin> | null> {
     const state = await this.c.consensus.state(options)
     return (await state.newestFirst?.(range, options)) ?? null
@@ -964,6 +971,19 @@ export class Cluster implements ClusterAPI, Startable {
           : client.trackerStatusAll(peer, filter, { signal: options?.signal, timeoutMs: this.streamIdleTimeoutMs }),
       options
     )
+  }
+
+  /**
+   * `statusAll` in pages when it is this peer's tracker alone (`local`, or
+   * no RPC); undefined for the cluster-wide merge, which streams items.
+   */
+  statusAllPages(filter: Set<TrackerStatus>, local: boolean, options?: AbortOptions): AsyncGenerator<GlobalPinInfo[]> | undefined {
+    if (!local && this.client !== undefined) return undefined
+    const tracker = this.c.tracker
+    return (async function* () {
+      const pages = tracker.statusAllPages !== undefined ? tracker.statusAllPages(filter, options) : pagesOf(tracker.statusAll(filter, options))
+      for await (const page of pages) yield page.map(pinInfoToGlobal)
+    })()
   }
 
   /** Upstream `setTrackerStatus`: the same status for several peers, with what their last ping says about them. */

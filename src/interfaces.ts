@@ -41,6 +41,12 @@ export interface Startable {
  */
 export interface ReadOnlyState {
   list(options?: AbortOptions): AsyncGenerator<Pin>
+  /**
+   * The same pins as `list`, in the same order, a page (one datastore read,
+   * decoded at once) per step: one await per page instead of per pin, for
+   * the listings. Pages may be empty. Optional: ours, not upstream's.
+   */
+  listPages?(options?: AbortOptions): AsyncGenerator<Pin[]>
   has(cid: CID, options?: AbortOptions): Promise<boolean>
   get(cid: CID, options?: AbortOptions): Promise<Pin>
   /**
@@ -159,6 +165,8 @@ export interface PinTracker extends Startable {
   untrack(cid: CID, options?: AbortOptions): Promise<void>
   /** Status of every CID in the pinset plus in-flight operations; `filter` empty = all. */
   statusAll(filter: Set<TrackerStatus>, options?: AbortOptions): AsyncGenerator<PinInfo>
+  /** `statusAll` in pages (same items, same order; pages may be empty). Optional. */
+  statusAllPages?(filter: Set<TrackerStatus>, options?: AbortOptions): AsyncGenerator<PinInfo[]>
   status(cid: CID, options?: AbortOptions): Promise<PinInfo>
   recoverAll(options?: AbortOptions): AsyncGenerator<PinInfo>
   recover(cid: CID, options?: AbortOptions): Promise<PinInfo>
@@ -225,12 +233,16 @@ export interface ClusterAPI {
   unpinPath(path: string, options?: AbortOptions): Promise<Pin>
   /** The pinset (`filter`: pin types); streamed. */
   pins(options?: AbortOptions): AsyncGenerator<Pin>
+  /** `pins` in pages (same pins, same order; pages may be empty). Optional. */
+  pinPages?(options?: AbortOptions): AsyncGenerator<Pin[]>
   /** @throws NotFoundError */
   pinGet(cid: CID, options?: AbortOptions): Promise<Pin>
   /** The pinset newest first within strict `created` bounds (ns), or null when the state has no index for it (`ReadOnlyState.newestFirst`). */
   pinsNewestFirst?(range: { before?: bigint; after?: bigint }, options?: AbortOptions): Promise<AsyncGenerator<Pin> | null>
   status(cid: CID, local: boolean, options?: AbortOptions): Promise<GlobalPinInfo>
   statusAll(filter: Set<TrackerStatus>, local: boolean, options?: AbortOptions): AsyncGenerator<GlobalPinInfo>
+  /** `statusAll` in pages; undefined when not paged (the cluster-wide merge streams items). Optional. */
+  statusAllPages?(filter: Set<TrackerStatus>, local: boolean, options?: AbortOptions): AsyncGenerator<GlobalPinInfo[]> | undefined
   /** Status of specific CIDs (`?cids=`). */
   statusCids(cids: CID[], local: boolean, options?: AbortOptions): AsyncGenerator<GlobalPinInfo>
   recover(cid: CID, local: boolean, options?: AbortOptions): Promise<GlobalPinInfo>

@@ -22,6 +22,14 @@ export interface RawKeyValue {
   writeRawApplied?(writes: Iterable<readonly [string, Uint8Array | null]>): { durable: Promise<void> }
   /** Every pair whose key starts with `prefix`, in key order, read in pages (never the whole range in memory). */
   entriesRaw(prefix: string, options?: { signal?: AbortSignal }): Iterable<{ key: string; value: Uint8Array }>
+  /**
+   * Optional. The pairs of `entriesRaw`, in the same order, one array per
+   * page read from the table (for listings that handle a page at a time);
+   * with `suffix`, only the keys that end with it (the others are skipped
+   * by the datastore, not handed over), `rows` per page (a hint). The
+   * values may share one buffer.
+   */
+  entryPagesRaw?(prefix: string, options?: { signal?: AbortSignal; suffix?: string; rows?: number }): Iterable<Array<{ key: string; value: Uint8Array }>>
 }
 
 /** Whether `ds` offers `RawKeyValue`. */

@@ -18,6 +18,7 @@ import { AbortError, errorMessage, IPFSError, NotFoundError, QueueFullError } fr
 import type { AbortOptions, IPFSConnector, PinTracker, ReadOnlyState } from '../interfaces.ts'
 import { getLogger } from '../observability/logging.ts'
 import { defaultPinOptions, type Pin, type PinInfo, pinWithOpts, type TrackerStatus } from '../types/index.ts'
+import { pagesOf } from '../types/pages.ts'
 import { cidString } from '../types/cidstring.ts'
 import { type StatelessPinTrackerInit, validateStatelessPinTrackerInit } from './config.ts'
 import { type LocalIPFSId, type Operation, type OperationCounts, OperationTracker, type OperationType } from './optracker.ts'
@@ -396,12 +397,17 @@ export class StatelessPinTracker implements PinTracker {
    * @throws IPFSError when kubo's pins cannot be listed; state errors.
    */
   async *statusAll(filter: Set<TrackerStatus>, options: AbortOptions = {}): AsyncGenerator<PinInfo> {
+    for await (const page of this.statusAllPages(filter, options)) yield* page
+  }
+
+  /** `statusAll` a page of the state at a time (same items, same order; pages may be empty). */
+  async *statusAllPages(filter: Set<TrackerStatus>, options: AbortOptions = {}): AsyncGenerator<PinInfo[]> {
     const all = filter.size === 0
     const match = (s: TrackerStatus): boolean => all || filter.has(s)
     const ipfs = await this.ipfsId(options)
     const needsState = all || filter.has('pinned') || filter.has('unexpectedly_unpinned') || filter.has('sharded') || filter.has('remote')
     if (!needsState) {
-      yield* this.optracker.getAll(filter, ipfs)
+      yield [...this.optracker.getAll(filter, ipfs)]
       return
     }
     const st = await this.components.state(options)
@@ -418,27 +424,34 @@ export class StatelessPinTracker implements PinTracker {
       }
     }
     const seenOps = new Set<string>()
-    for await (const pin of st.list(options)) {
+    const pages = st.listPages !== undefined ? st.listPages(options) : pagesOf(st.list(options))
+    for await (const pins of pages) {
       if (options.signal?.aborted === true) throw new AbortError('status listing aborted')
-      // no operation queued (the usual case of a listing): no lookup, and the
-      // CID's string (the kubo pinset key) by the table encoder
-      const key = cidString(pin.cid)
-      const op = this.optracker.size === 0 ? undefined : this.optracker.op(pin.cid)
-      if (op !== undefined) {
-        seenOps.add(key)
-        if (match(op.status)) yield this.optracker.pinInfo(op, ipfs)
-        continue
+      const out: PinInfo[] = []
+      for (const pin of pins) {
+        // no operation queued (the usual case of a listing): no lookup, and the
+        // CID's string (the kubo pinset key) by the table encoder
+        const key = cidString(pin.cid)
+        const op = this.optracker.size === 0 ? undefined : this.optracker.op(pin.cid)
+        if (op !== undefined) {
+          seenOps.add(key)
+          if (match(op.status)) out.push(this.optracker.pinInfo(op, ipfs))
+          continue
+        }
+        let info: PinInfo
+        if (pin.type === 'meta-pin') info = this.pinInfoFromPin(pin, ipfs, 'sharded')
+        else if (isRemotePin(pin, this.init.peerId)) info = this.pinInfoFromPin(pin, ipfs, 'remote')
+        else if (kuboPins?.has(key) === true) info = this.pinInfoFromPin(pin, ipfs, 'pinned')
+        else info = this.pinInfoFromPin(pin, ipfs, 'unexpectedly_unpinned', UNEXPECTEDLY_UNPINNED_MESSAGE)
+        if (match(info.pinInfo.status)) out.push(info)
       }
-      let info: PinInfo
-      if (pin.type === 'meta-pin') info = this.pinInfoFromPin(pin, ipfs, 'sharded')
-      else if (isRemotePin(pin, this.init.peerId)) info = this.pinInfoFromPin(pin, ipfs, 'remote')
-      else if (kuboPins?.has(key) === true) info = this.pinInfoFromPin(pin, ipfs, 'pinned')
-      else info = this.pinInfoFromPin(pin, ipfs, 'unexpectedly_unpinned', UNEXPECTEDLY_UNPINNED_MESSAGE)
-      if (match(info.pinInfo.status)) yield info
+      yield out
     }
+    const rest: PinInfo[] = []
     for (const info of this.optracker.getAll(filter, ipfs)) {
-      if (!seenOps.has(info.cid.toString())) yield info
+      if (!seenOps.has(info.cid.toString())) rest.push(info)
     }
+    if (rest.length > 0) yield rest
   }
 
   /**

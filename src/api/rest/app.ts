@@ -38,7 +38,7 @@ import {
   queryFlag,
   statusFilterFromQuery
 } from './params.ts'
-import { filterStream, streamResponse } from './stream.ts'
+import { filterStream, mapStream, streamPagesResponse, streamResponse } from './stream.ts'
 import { uiMiddleware } from './ui.ts'
 
 const log = getLogger('restapi')
@@ -278,6 +278,10 @@ export function createRestApp(init: RestApiInit, components: RestApiComponents):
 
   app.get('/allocations', (c) => {
     const types = pinTypeFilterFromQuery(c.req.query('filter') ?? '')
+    if (cluster.pinPages !== undefined) {
+      const pages = cluster.pinPages(signalOf(c))
+      return streamPagesResponse(types === null ? pages : mapStream(pages, (page) => page.filter((p) => types.has(p.type))), pinToJSON)
+    }
     const pins = cluster.pins(signalOf(c))
     const source = types === null ? pins : filterStream(pins, (p) => types.has(p.type))
     return streamResponse(source, pinToJSON)
@@ -298,6 +302,8 @@ export function createRestApp(init: RestApiInit, components: RestApiComponents):
       source = cluster.statusCids(cids, local, signalOf(c))
     } else {
       const filter = statusFilterFromQuery(query.get('filter') ?? '')
+      const pages = cluster.statusAllPages?.(filter, local, signalOf(c))
+      if (pages !== undefined) return streamPagesResponse(pages, globalPinInfoToJSON)
       source = cluster.statusAll(filter, local, signalOf(c))
     }
     return streamResponse(source, globalPinInfoToJSON, globalPinInfoLine)

@@ -46,4 +46,4 @@ export {
   type RestApiServer,
   type RestApiServerInit
 } from './server.ts'
-export { filterStream, mapStream, STREAM_ERROR_TRAILER, streamResponse, streamTrailers } from './stream.ts'
+export { filterStream, mapStream, STREAM_ERROR_TRAILER, streamPagesResponse, streamResponse, streamTrailers } from './stream.ts'

@@ -44,41 +44,64 @@ const WAITED = Symbol('waited')
  * @param toText optional: the item's JSON text directly (must equal
  *   `JSON.stringify(toJSON(item))`), for hot item types
  */
-export async function streamResponse<T>(source: AsyncIterator<T>, toJSON: (item: T) => unknown, toText?: (item: T) => string): Promise<Response> {
+export function streamResponse<T>(source: AsyncIterator<T>, toJSON: (item: T) => unknown, toText?: (item: T) => string): Promise<Response> {
+  const line = toText !== undefined ? (item: T): string => `${toText(item)}\n` : (item: T): string => `${JSON.stringify(toJSON(item))}\n`
+  return respond(source, line)
+}
+
+/**
+ * As {@link streamResponse}, from a source of pages of items: the same
+ * bytes, framing and trailers as the items one by one, but one await per
+ * page and a page's lines joined at once. Empty pages are skipped (a source
+ * of empty pages only answers 204).
+ */
+export function streamPagesResponse<T>(source: AsyncIterator<readonly T[]>, toJSON: (item: T) => unknown): Promise<Response> {
+  return respond(source, (page) => {
+    let out = ''
+    for (let i = 0; i < page.length; i++) out += `${JSON.stringify(toJSON(page[i]!))}\n`
+    return out
+  })
+}
+
+/** The response of both: `render` gives a value's lines ('' for none). */
+async function respond<V>(source: AsyncIterator<V>, render: (value: V) => string): Promise<Response> {
   const headers = { 'Content-Type': 'application/json', Trailer: STREAM_ERROR_TRAILER }
-  let first: IteratorResult<T>
+  let firstLines = ''
   try {
-    first = await source.next()
+    for (;;) {
+      const first = await source.next()
+      if (first.done === true) return new Response(null, { status: 204, headers })
+      firstLines = render(first.value)
+      if (firstLines !== '') break
+    }
   } catch (err) {
     const message = errorMessage(err)
     log.error(`sending error response: 500: ${message}`)
     return new Response(`${JSON.stringify({ code: 500, message })}\n`, { status: 500, headers })
   }
-  if (first.done === true) return new Response(null, { status: 204, headers })
 
   const enc = new TextEncoder()
-  const line = toText !== undefined ? (item: T): string => `${toText(item)}\n` : (item: T): string => `${JSON.stringify(toJSON(item))}\n`
-  let held: string[] = [line(first.value)]
+  let held: string[] = [firstLines]
   let streamError = ''
   let finished = false
   /** a `next()` still running when a chunk was sent: the next pull awaits it */
-  let inflight: Promise<IteratorResult<T>> | undefined
+  let inflight: Promise<IteratorResult<V>> | undefined
 
   const body = new ReadableStream<Uint8Array>(
     {
-      // Items that are ready at once go out together, up to CHUNK_CHARS per
+      // Values that are ready at once go out together, up to CHUNK_CHARS per
       // chunk (one enqueue per item was a third of listing 100,000 pins);
-      // an item never waits more than CHUNK_WAIT_MS for the next one, so a
+      // a value never waits more than CHUNK_WAIT_MS for the next one, so a
       // slow stream (a global status) still sends each item as it comes.
       async pull(ctrl) {
         let size = held.reduce((n, l) => n + l.length, 0)
         let timer: ReturnType<typeof setTimeout> | undefined
         let timeout: Promise<typeof WAITED> | undefined
         try {
-          for (;;) {
+          while (size < CHUNK_CHARS) {
             const next = inflight ?? source.next()
             inflight = next
-            let r: IteratorResult<T> | typeof WAITED
+            let r: IteratorResult<V> | typeof WAITED
             if (held.length === 0) r = await next
             else {
               timeout ??= new Promise((resolve) => {
@@ -92,10 +115,10 @@ export async function streamResponse<T>(source: AsyncIterator<T>, toJSON: (item:
               finished = true
               break
             }
-            const l = line(r.value)
+            const l = render(r.value)
+            if (l === '') continue
             held.push(l)
             size += l.length
-            if (size >= CHUNK_CHARS) break
           }
         } catch (err) {
           inflight = undefined
@@ -105,7 +128,7 @@ export async function streamResponse<T>(source: AsyncIterator<T>, toJSON: (item:
         } finally {
           if (timer !== undefined) clearTimeout(timer)
         }
-        if (held.length > 0) ctrl.enqueue(enc.encode(held.join('')))
+        if (held.length > 0) ctrl.enqueue(enc.encode(held.length === 1 ? held[0]! : held.join('')))
         held = []
         if (finished) ctrl.close()
       },

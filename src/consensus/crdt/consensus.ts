@@ -32,6 +32,21 @@ import type { SetChange } from './set.ts'
 
 const log = getLogger('crdt')
 
+/** A listed state entry's pin, or undefined (logged) when it does not decode. */
+function decodeListed(key: string, value: Uint8Array): Pin | undefined {
+  try {
+    // the value carries the CID (cheaper than decoding the base32 key); the key is the fallback
+    try {
+      return pinFromProtobuf(value)
+    } catch {
+      return pinFromProtobuf(value, keyStringToCid(key))
+    }
+  } catch (err) {
+    log.error(`error decoding pin ${key}: ${errorMessage(err)}`)
+    return undefined
+  }
+}
+
 export interface CrdtBatchingConfig {
   /** operations per delta; 0 disables batching. */
   maxBatchSize: number
@@ -148,18 +163,18 @@ export class CrdtConsensus implements Consensus {
     this.stateView = {
       async *list(options?: AbortOptions): AsyncGenerator<Pin> {
         for await (const { key, value } of store.entries(options)) {
-          try {
-            // the value carries the CID (cheaper than decoding the base32 key); the key is the fallback
-            let pin: Pin
-            try {
-              pin = pinFromProtobuf(value)
-            } catch {
-              pin = pinFromProtobuf(value, keyStringToCid(key))
-            }
-            yield pin
-          } catch (err) {
-            log.error(`error decoding pin ${key}: ${errorMessage(err)}`)
+          const pin = decodeListed(key, value)
+          if (pin !== undefined) yield pin
+        }
+      },
+      async *listPages(options?: AbortOptions): AsyncGenerator<Pin[]> {
+        for await (const entries of store.entryPages(options)) {
+          const page: Pin[] = []
+          for (const { key, value } of entries) {
+            const pin = decodeListed(key, value)
+            if (pin !== undefined) page.push(pin)
           }
+          yield page
         }
       },
       async has(cid: CID, options?: AbortOptions): Promise<boolean> {

@@ -31,6 +31,7 @@ import { CID as CIDClass } from 'multiformats/cid'
 import type { AbortOptions } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
 import { keyStringToBinary } from '../../state/keys.ts'
+import { PAGE_SIZE } from '../../types/pages.ts'
 import { hasRawKeyValue } from '../../datastore/raw.ts'
 import { blockId, blockIdToCid, type CrdtBlockstore, decodeNode, makeNode, sortCids } from './dag.ts'
 import { CRDTBroadcast, type Delta, type Element } from './pb/delta.pb.ts'
@@ -48,6 +49,8 @@ const BROADCAST_COALESCE_MS = 20
 
 /** The CRDT format version go-ds-crdt writes (`crdt_version`, stored +1). */
 const CRDT_VERSION = 1n
+/** pairs per page of `entryPages` (a page's JSON lines become one chunk of a listing) */
+const ENTRY_PAGE = PAGE_SIZE
 
 /** Fetches blocks from other peers (bitswap in a cluster; local only for one peer). */
 export interface DagSyncer {
@@ -239,6 +242,37 @@ export class CrdtStore {
       if (!k.endsWith('/v')) continue
       yield { key: k.slice(prefix.length - 1, -2), value }
     }
+  }
+
+  /**
+   * The pairs of `entries`, in the same order, one array per page read from
+   * the datastore (batches of {@link ENTRY_PAGE} without a paged datastore).
+   */
+  async *entryPages(options?: AbortOptions): AsyncGenerator<Array<{ key: string; value: Uint8Array }>> {
+    const prefix = this.set.keysPrefix
+    const ds = this.ds
+    if (hasRawKeyValue(ds) && ds.entryPagesRaw !== undefined) {
+      const from = prefix.length - 1
+      // the value rows only (a key's priority row sits next to it)
+      for (const rows of ds.entryPagesRaw(prefix, { signal: options?.signal, suffix: '/v', rows: ENTRY_PAGE })) {
+        const page: Array<{ key: string; value: Uint8Array }> = []
+        for (const r of rows) {
+          const k = r.key
+          if (k.endsWith('/v')) page.push({ key: k.slice(from, -2), value: r.value })
+        }
+        yield page
+      }
+      return
+    }
+    let page: Array<{ key: string; value: Uint8Array }> = []
+    for await (const e of this.entries(options)) {
+      page.push(e)
+      if (page.length >= ENTRY_PAGE) {
+        yield page
+        page = []
+      }
+    }
+    if (page.length > 0) yield page
   }
 
   private blockGetter(txn: Txn): BlockGetter {

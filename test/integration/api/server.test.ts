@@ -205,6 +205,56 @@ describe('server', () => {
     expect(cluster.produced).toBe(produced)
   })
 
+  test('a paged listing to a client that does not read: the source stops at the socket buffers, then closes', async () => {
+    const cluster: StubCluster = stubCluster()
+    const pin = pinWithOpts(await makeCid('paged'), { ...defaultPinOptions(), name: 'a paged pin' })
+    const TOTAL_PAGES = 4000 // 1,024,000 pins, ~400 MB of NDJSON
+    let pages = 0
+    let closed = 0
+    const paged = Object.assign(cluster, {
+      async *pinPages() {
+        try {
+          for (let i = 0; i < TOTAL_PAGES; i++) {
+            pages++
+            yield Array.from({ length: 256 }, () => pin)
+          }
+        } finally {
+          closed++
+        }
+      }
+    })
+    server = createRestApiServer(baseInit(['/ip4/127.0.0.1/tcp/0']), { cluster: paged })
+    await server.start()
+    const port = Number(server.addresses()[0]!.split('/')[4])
+    const sock = net.connect(port, '127.0.0.1', () => sock.write('GET /allocations HTTP/1.1\r\nHost: x\r\n\r\n'))
+    sock.pause()
+    const ended = new Promise<void>((resolve) => {
+      sock.on('close', () => resolve())
+      sock.on('error', () => resolve())
+    })
+    await waitFor(() => pages > 0, 'the first page', 3000, 5)
+    // the server waits for the socket to drain: production stops far short of the listing
+    let before = -1
+    await waitFor(
+      async () => {
+        const now = pages
+        await new Promise((r) => setTimeout(r, 100))
+        const stable = now === pages && now === before
+        before = pages
+        return stable
+      },
+      'the source to stop while the client does not read',
+      10_000,
+      5
+    )
+    expect(pages).toBeLessThan(TOTAL_PAGES / 10)
+    expect(closed).toBe(0)
+    sock.destroy()
+    await ended
+    await waitFor(() => closed === 1, 'the page source to be closed', 3000, 5)
+    expect(pages).toBeLessThan(TOTAL_PAGES / 10)
+  })
+
   test('stop() cuts in-flight streams after the grace period', async () => {
     const cluster: StubCluster = stubCluster()
     cluster.infinitePins = true

@@ -121,6 +121,35 @@ describe('sqlite specifics', () => {
     expect(prefixUpperBound('')).toBeUndefined()
   })
 
+  test('entryPagesRaw: the pairs of entriesRaw in pages, with a key suffix filter', async () => {
+    const folder = await tempDir()
+    const { SqliteDatastore } = await import('../../../src/datastore/sqlite.ts')
+    const ds = new SqliteDatastore({ path: join(folder, 'x.sqlite'), pageSize: 7 })
+    await ds.open()
+    const writes: Array<[string, Uint8Array]> = []
+    for (let i = 0; i < 60; i++) {
+      const k = `/s/k/${String(i).padStart(3, '0')}`
+      writes.push([`${k}/p`, enc(`p${i}`)], [`${k}/v`, enc(`v${i}`.repeat(i % 5))])
+    }
+    writes.push(['/s/l/x/v', enc('outside')], ['/s/k/z', enc('no suffix')], ['/s/k/é/v', enc('accent')])
+    ds.writeRaw(writes)
+    const flat = (pages: Iterable<Array<{ key: string; value: Uint8Array }>>): string[][] => [...pages].flat().map((p) => [p.key, dec(p.value)])
+    const want = [...ds.entriesRaw('/s/k/')].map((p) => [p.key, dec(p.value)])
+    expect(want.length).toBe(122)
+    const pages = [...ds.entryPagesRaw('/s/k/')]
+    expect(pages.length).toBeGreaterThan(10)
+    expect(pages.every((p) => p.length <= 7)).toBe(true)
+    expect(flat(pages)).toEqual(want)
+    const onlyV = flat(ds.entryPagesRaw('/s/k/', { suffix: '/v' }))
+    expect(onlyV).toEqual(want.filter(([k]) => k!.endsWith('/v')))
+    expect(onlyV.length).toBe(61)
+    const small = [...ds.entryPagesRaw('/s/k/', { suffix: '/v', rows: 3 })]
+    expect(small.every((p) => p.length <= 3)).toBe(true)
+    expect(small.length).toBe(21)
+    expect(flat(small)).toEqual(onlyV)
+    await ds.close()
+  })
+
   test('query streams across many pages', async () => {
     const folder = await tempDir()
     const { SqliteDatastore } = await import('../../../src/datastore/sqlite.ts')
