@@ -7,8 +7,7 @@
  * The file is random bytes (no deduplication), written streamed to a temp
  * folder and deleted at the end. Each round runs `ipfs add` then `ctl add`;
  * after each add the pin is removed and the repo garbage-collected, so
- * every add stores every block (ctl's pin is removed through the cluster
- * first). Per round: wall time, and the CPU seconds
+ * every add stores every block. Per round: wall time, and the CPU seconds
  * of the client (kubo's CLI or ctl), the cluster daemon and kubo's daemon;
  * at the end the min and median ratio, and the daemon's peak RSS (VmHWM).
  */
@@ -65,11 +64,6 @@ try {
       const ctlKuboCpu = cpuSeconds(kpid) - k0
       if (r.code !== 0) throw new Error(`ctl add failed (${r.code}): ${r.stdout}${r.stderr}`)
       ctlCid = r.stdout.trim()
-      // unpinned through the cluster first: left in the cluster's pinset, the
-      // pin tracker may pin it in kubo again around the gc, and the next
-      // round's `ipfs add` then finds every block stored (a cheap add)
-      const u = await runTimed([clusterBinary(), 'ctl', '--host', peer.apiMultiaddr, 'pin', 'rm', '--wait', ctlCid], peer.env)
-      if (u.code !== 0) throw new Error(`ctl pin rm failed (${u.code}): ${u.stdout}${u.stderr}`)
       await clean(kubo, ctlCid)
       ratios.push(ipfsS / ctlS)
       console.log(
