@@ -11,10 +11,10 @@
  *   segment of the URL path.
  * File contents are read lazily, in chunks, when the upload pulls them.
  */
-import { createReadStream } from 'node:fs'
 import { lstat, readdir, readlink } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { InvalidArgumentError } from '../errors.ts'
+import { fileChunks } from '../runtime/file.ts'
 import type { UploadEntry } from './multipart.ts'
 
 export interface UploadOptions {
@@ -23,9 +23,6 @@ export interface UploadOptions {
   /** called with the number of bytes read from files/URLs so far. */
   onRead?: (bytes: number) => void
 }
-
-/** Read chunk size for local files (bytes). */
-const READ_CHUNK = 1024 * 1024
 
 function isURL(p: string): boolean {
   return /^https?:\/\//i.test(p)
@@ -103,7 +100,7 @@ export async function* uploadEntries(paths: string[], opts: UploadOptions): Asyn
         kind: 'file',
         path: name,
         size: st.size,
-        content: () => counted(createReadStream(fsPath, { highWaterMark: READ_CHUNK }) as AsyncIterable<Uint8Array>, opts.onRead, total)
+        content: () => counted(fileChunks(fsPath), opts.onRead, total)
       }
     }
     // sockets, fifos, devices: skipped, as boxo's serial files do

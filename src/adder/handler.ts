@@ -21,6 +21,7 @@ import { addedOutputToJSON } from '../types/json.ts'
 import type { AddOutput } from './adder.ts'
 import { addUpload, type UploadComponents } from './upload.ts'
 import { type AddParams, addParamsFromQuery } from './params.ts'
+import { announcedLength } from './relay.ts'
 import { errorMessage } from '../errors.ts'
 
 const log = getLogger('adder')
@@ -67,7 +68,7 @@ export function createAddHandler(components: UploadComponents): AddHandler {
     }
     const ctrl = new AbortController()
     const signal = options.signal !== undefined ? AbortSignal.any([options.signal, ctrl.signal]) : ctrl.signal
-    const outputs = addUpload(req.body, ct, params, components, { signal })
+    const outputs = addUpload(req.body, ct, params, components, { signal, contentLength: announcedLength(req.headers) })
 
     if (!params.streamChannels) {
       const all: Record<string, unknown>[] = []

@@ -30,6 +30,8 @@ export interface AddUploadOptions extends AbortOptions {
   onlyHash?: boolean
   /** the path given to a part without a name (see `parseMultipart`); the relay leaves kubo's name (the CID). */
   unnamedFile?: string
+  /** the body's length, when the request announced it (see `announcedLength`): the relay forwards it. */
+  contentLength?: number
   onDone?: (r: AddResult & { relayed: boolean }) => void
 }
 
@@ -122,7 +124,7 @@ async function* relayedAdd(
     const pending: AddOutput[] = []
     const held: AddOutput[] = []
     try {
-      for await (const ev of relay.add(checked, contentType, relayQuery(params, onlyHash), { signal })) {
+      for await (const ev of relay.add(checked, contentType, relayQuery(params, onlyHash), { signal, contentLength: options.contentLength })) {
         const o = outputOf(ev, allocations)
         if (o.cid === undefined) {
           if (params.progress) yield o

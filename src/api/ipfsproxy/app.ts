@@ -22,6 +22,7 @@ import { type Context, Hono } from 'hono'
 import type { CID } from 'multiformats/cid'
 import { addUpload, type UploadComponents } from '../../adder/upload.ts'
 import { type AddParams, addParamsFromQuery } from '../../adder/params.ts'
+import { announcedLength } from '../../adder/relay.ts'
 import type { BlockSink } from '../../adder/sink.ts'
 import { ClusterError, errorMessage, errorName, InvalidArgumentError } from '../../errors.ts'
 import type { AbortOptions, ClusterAPI } from '../../interfaces.ts'
@@ -448,7 +449,7 @@ export function createIpfsProxyApp(init: IpfsProxyInit, components: IpfsProxyCom
     // stdin (a part without a name): kubo names its line after its CID; the
     // name is not part of the DAG unless wrapped, so a wrapped one is refused
     const unnamed = params.wrap ? {} : { unnamedFile: STDIN_NAME }
-    const outputs = addUpload(req.body, ct, params, adder, { signal, onlyHash, ...unnamed })
+    const outputs = addUpload(req.body, ct, params, adder, { signal, onlyHash, contentLength: announcedLength(req.headers), ...unnamed })
     const lines = (async function* () {
       try {
         for await (const o of outputs) {

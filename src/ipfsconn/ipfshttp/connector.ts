@@ -824,12 +824,18 @@ export class IpfsHttpConnector implements IPFSConnector {
    * read (the request goes over `node:http`; `fetch` drops trailers) once
    * the output ends. The timeout (`ipfs_request_timeout`) counts from the
    * last chunk sent or line received. Closing the generator early aborts
-   * the request: kubo's add stops.
+   * the request: kubo's add stops. `contentLength` (the body's exact
+   * length, when known) is sent as `Content-Length`.
    * @throws IPFSError (kubo unreachable, an error status, an error line or
    *   trailer, output that is not kubo's), AbortError; an error of `body`
    *   itself is rethrown as is.
    */
-  async *add(body: AsyncIterable<Uint8Array>, contentType: string, query: Query, options: AbortOptions = {}): AsyncGenerator<KuboAddEvent> {
+  async *add(
+    body: AsyncIterable<Uint8Array>,
+    contentType: string,
+    query: Query,
+    options: AbortOptions & { contentLength?: number } = {}
+  ): AsyncGenerator<KuboAddEvent> {
     const command = 'add'
     const timeoutMs = this.init.ipfsRequestTimeoutMs
     // ends the request when the generator is closed early (the scope's own
@@ -859,7 +865,10 @@ export class IpfsHttpConnector implements IPFSConnector {
       { highWaterMark: 0 }
     )
     try {
-      const res = await this.post(command, query, scope, stream, { 'Content-Type': contentType }, true)
+      // a known length: no chunked framing (node:http copies each chunk to frame it)
+      const headers: Record<string, string> = { 'Content-Type': contentType }
+      if (options.contentLength !== undefined) headers['Content-Length'] = String(options.contentLength)
+      const res = await this.post(command, query, scope, stream, headers, true)
       if (res.body === null) throw new IPFSError('IPFS error (add): the response has no body')
       const out = res.body as TrailerCarrier
       try {

@@ -14,7 +14,7 @@ import type { CID } from 'multiformats/cid'
 import type { AddResult } from '../../../src/adder/adder.ts'
 import { addOutputToJSON } from '../../../src/adder/handler.ts'
 import { uploadEntries } from '../../../src/adder/files.ts'
-import { encodeMultipart, type UploadEntry } from '../../../src/adder/multipart.ts'
+import { encodeMultipart, multipartLength, randomBoundary, type UploadEntry } from '../../../src/adder/multipart.ts'
 import { addParamsFromQuery } from '../../../src/adder/params.ts'
 import { blockSinkFactory } from '../../../src/adder/sink.ts'
 import { addUpload, type UploadComponents } from '../../../src/adder/upload.ts'
@@ -78,11 +78,11 @@ async function run(
   entries: UploadEntry[] | AsyncIterable<UploadEntry>,
   query: string,
   comps: UploadComponents,
-  opts: { onlyHash?: boolean; signal?: AbortSignal } = {}
+  opts: { onlyHash?: boolean; signal?: AbortSignal; boundary?: string; contentLength?: number } = {}
 ): Promise<{ lines: string[]; result: (AddResult & { relayed: boolean }) | undefined }> {
   const params = addParamsFromQuery(new URLSearchParams(query))
   if (opts.onlyHash === true) params.noPin = true
-  const { body, contentType } = encodeMultipart(entries)
+  const { body, contentType } = encodeMultipart(entries, opts.boundary)
   const lines: string[] = []
   let result: (AddResult & { relayed: boolean }) | undefined
   for await (const o of addUpload(body, contentType, params, comps, {
@@ -141,6 +141,22 @@ describe('the relayed add gives the cluster adder lines', () => {
       }
     }, 120_000)
   }
+
+  test("the upload's announced length is sent on to kubo (no chunked framing): the same lines", async () => {
+    for (const [label, names, q] of INPUTS) {
+      const paths = names.map((n) => join(dir, n))
+      const boundary = randomBoundary()
+      const contentLength = await multipartLength(files(paths, q), boundary)
+      expect(contentLength).toBeGreaterThan(0)
+      const pinsA: Pinned[] = []
+      const pinsB: Pinned[] = []
+      const sized = await run(files(paths, q), q, components({ pins: pinsA }), { boundary, contentLength })
+      const built = await run(files(paths, q), q, components({ pins: pinsB, relayEnabled: false }))
+      expect(sized.result?.relayed).toBe(true)
+      expect(`${label}\n${sized.lines.join('\n')}`).toBe(`${label}\n${built.lines.join('\n')}`)
+      expect(pinsA.map((p) => `${p.cid}`)).toEqual(pinsB.map((p) => `${p.cid}`))
+    }
+  }, 120_000)
 
   test('a rabin chunker is refused by both (the cluster adder cannot cut as kubo does)', () => {
     expect(() => addParamsFromQuery(new URLSearchParams('chunker=rabin'))).toThrow(/not supported/)

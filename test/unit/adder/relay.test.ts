@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { encodeMultipart, type UploadEntry } from '../../../src/adder/multipart.ts'
 import { addParamsFromQuery } from '../../../src/adder/params.ts'
-import { checkedParts, importConfigRefusal, multipartBoundary, relayQuery, relayRefusal } from '../../../src/adder/relay.ts'
+import { announcedLength, checkedParts, importConfigRefusal, multipartBoundary, relayQuery, relayRefusal } from '../../../src/adder/relay.ts'
 
 const enc = new TextEncoder()
 const dec = new TextDecoder()
@@ -142,5 +142,19 @@ describe('importConfigRefusal', () => {
     expect(importConfigRefusal({ Import: { SomethingNew: true } })).toMatch(/SomethingNew/)
     expect(importConfigRefusal({ Internal: { UnixFSShardingSizeThreshold: '1KiB' } })).toMatch(/Internal/)
     expect(importConfigRefusal(null)).toMatch(/unreadable/)
+  })
+})
+
+describe('announcedLength', () => {
+  test('a plain decimal Content-Length without Transfer-Encoding', () => {
+    expect(announcedLength(new Headers({ 'content-length': '209715315' }))).toBe(209715315)
+    expect(announcedLength(new Headers({ 'content-length': '0' }))).toBe(0)
+  })
+  test('none, not a decimal, or with a Transfer-Encoding: unknown', () => {
+    expect(announcedLength(new Headers())).toBeUndefined()
+    expect(announcedLength(new Headers({ 'content-length': '12, 12' }))).toBeUndefined()
+    expect(announcedLength(new Headers({ 'content-length': '-1' }))).toBeUndefined()
+    expect(announcedLength(new Headers({ 'content-length': '1e3' }))).toBeUndefined()
+    expect(announcedLength(new Headers({ 'content-length': '10', 'transfer-encoding': 'chunked' }))).toBeUndefined()
   })
 })
