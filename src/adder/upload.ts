@@ -103,13 +103,25 @@ async function* relayedAdd(
   const signal = ctrl.signal
   const onlyHash = options.onlyHash === true
   const allocations = dests.length > 0 ? dests : undefined
+  // the upload, not closed when kubo's request stops reading it: after a
+  // failure the rest is read and dropped before the error is answered, so
+  // the client, still sending, gets the error and not a broken pipe
+  const source = body[Symbol.asyncIterator]()
+  const unclosed: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => ({ next: () => source.next() }) }
+  const drain = async (): Promise<void> => {
+    try {
+      for (let r = await source.next(); r.done !== true && !signal.aborted; r = await source.next()) {}
+    } catch {
+      // the client went away meanwhile: nothing to answer
+    }
+  }
   // an upload the cluster adder's parser refuses fails with its error, not kubo's
   let checkError: unknown
   // the directories of the upload (their parts come before kubo's lines for them)
   const dirs = new Set<string>([''])
   const checked = (async function* (): AsyncGenerator<Uint8Array> {
     try {
-      yield* checkedParts(body, contentType, { unnamedFile: options.unnamedFile !== undefined, onDir: (p) => dirs.add(p) })
+      yield* checkedParts(unclosed, contentType, { unnamedFile: options.unnamedFile !== undefined, onDir: (p) => dirs.add(p) })
     } catch (err) {
       checkError = err
       throw err
@@ -139,8 +151,9 @@ async function* relayedAdd(
         while (pending.length > 1) yield pending.shift() as AddOutput
       }
     } catch (err) {
-      if (checkError !== undefined) throw checkError
       if (signal.aborted) throw new AbortError('add aborted: the request was cancelled (the client went away?)')
+      await drain()
+      if (checkError !== undefined) throw checkError
       // the local kubo was the only destination: the cluster adder's error
       if ((err as { name?: unknown } | null)?.name === 'IPFSError') throw new BlockAdderError(`${components.localPeer}: ${errorMessage(err)}`, { cause: err })
       throw err
@@ -167,6 +180,7 @@ async function* relayedAdd(
   } finally {
     outer?.removeEventListener('abort', onOuterAbort)
     if (!finished) {
+      source.return?.().catch(() => {})
       ctrl.abort(new AbortError('add aborted: the client went away'))
       log.warn('add aborted, nothing pinned: the client went away')
     }
