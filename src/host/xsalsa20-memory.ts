@@ -15,32 +15,36 @@
  * peers' entries in one run out of five to eight; six instances updating
  * 1.1 MB each fail within a few rounds).
  *
- * The memory is grown to its maximum once, before any connection exists
- * (growing reserves address space; pages are backed only when written),
- * so no instance ever grows it again and no view goes stale.
+ * The memory is grown once, before the first connection's ciphers exist,
+ * to 16 MiB: no update of up to 16 MiB (socket reads are far smaller)
+ * grows it again, so no view goes stale. Not to its maximum (64 MiB): the
+ * engine counts the memory in the heap's size and lets the JS heap grow
+ * with it before collecting, which cost a three-peer cluster's peer 226 MB
+ * of RSS in test/e2e/ipfsproxy.test.ts's 256 MiB `cat` (against < 150 MB),
+ * and a lone peer 287 vs 140 MB in a 200 MiB add.
  */
 import xsalsa20 from 'xsalsa20'
 
-/** xsalsa20.wat: `(memory (export "memory") 10 1000)` */
-const MAX_BYTES = 1000 * 65536
+/** xsalsa20.wat: `(memory (export "memory") 10 1000)`; grown to 256 pages */
+const PREGROW_BYTES = 256 * 65536
 
 let done = false
 
-/** Grows xsalsa20's shared memory to its maximum (once; later calls do nothing). @returns whether it is at its maximum */
+/** Grows xsalsa20's shared memory to 16 MiB (once; later calls do nothing). @returns whether it is that large */
 export function growXsalsa20Memory(): boolean {
   if (done) return true
   // an instance's `_xor` (the WASM backend) has `realloc(size)` and `_memory` (its view)
   const x = xsalsa20(new Uint8Array(24), new Uint8Array(32))
   const wasm = (x as unknown as { _xor?: { realloc?: (size: number) => void; _memory?: Uint8Array } })._xor
   if (wasm === undefined || typeof wasm.realloc !== 'function' || wasm._memory === undefined) return false
-  if (wasm._memory.length < MAX_BYTES) {
+  if (wasm._memory.length < PREGROW_BYTES) {
     try {
-      wasm.realloc(MAX_BYTES - 1)
+      wasm.realloc(PREGROW_BYTES)
     } catch {
       return false
     }
   }
-  done = (wasm._memory?.length ?? 0) >= MAX_BYTES
+  done = (wasm._memory?.length ?? 0) >= PREGROW_BYTES
   x.finalize()
   return done
 }
