@@ -66,6 +66,9 @@ import { COMMIT, RPC_PROTOCOL, VERSION } from './version.ts'
 
 const log = getLogger('cluster')
 
+/** How long `join` waits for the bootstrap peer's `Cluster.PeerAdd` answer (ms). */
+const JOIN_PEER_ADD_TIMEOUT_MS = 45_000
+
 /** The CID given to the allocator by `blockAllocate` (the add's CID is not known yet): identity CID of nothing. */
 const BLOCK_ALLOCATE_CID = CID.parse('bafkqaaa')
 
@@ -481,7 +484,12 @@ export class Cluster implements ClusterAPI, Startable {
     if (client === undefined) throw new InvalidArgumentError('joining a cluster needs the cluster swarm')
     if (peer === this.init.peerId) return this.id(options)
     const o = { signal: options?.signal, timeoutMs: this.rpcTimeoutMs }
-    const mine = await client.peerAdd(peer, this.init.peerId, o)
+    // upstream's Join waits for PeerAdd without a deadline of its own: under
+    // raft the bootstrap peer answers once the new voter's config entry is
+    // committed, which needs this peer's raft to catch up first; a loaded
+    // machine took longer than the 15 s RPC timeout (a CI failure of
+    // test/e2e/raft.test.ts), so the join waits up to JOIN_PEER_ADD_TIMEOUT_MS
+    const mine = await client.peerAdd(peer, this.init.peerId, { ...o, timeoutMs: Math.max(this.rpcTimeoutMs, JOIN_PEER_ADD_TIMEOUT_MS) })
     const theirs = await client.id(peer, o).catch(() => undefined)
     const now = Date.now()
     await this.c.monitor
