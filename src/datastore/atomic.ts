@@ -26,6 +26,13 @@ export interface AtomicScope {
   datastore: Datastore
   /** Deletes every key starting with `prefix` (e.g. `/crdt/`, the old pinset), as part of the operation. */
   deletePrefix(prefix: string, options?: AbortOptions): Promise<void>
+  /**
+   * A hint: keys starting with `prefix` are about to be written in bulk,
+   * mostly new ones (e.g. right after `deletePrefix(prefix)`). sqlite
+   * stages them and inserts them in key order at the end
+   * (`SqliteDatastore.bulkLoad`); reads stay exact. Elsewhere a no-op.
+   */
+  bulkLoad(prefix: string): void
 }
 
 /**
@@ -40,12 +47,13 @@ export async function atomicWrites<T>(ds: Datastore, fn: (scope: AtomicScope) =>
     return await ds.atomically(() =>
       fn({
         datastore: ds,
-        deletePrefix: async (prefix) => ds.deletePrefix(prefix)
+        deletePrefix: async (prefix) => ds.deletePrefix(prefix),
+        bulkLoad: (prefix) => ds.bulkLoad(prefix)
       })
     )
   }
   const overlay = new OverlayDatastore(ds)
-  const out = await fn({ datastore: overlay, deletePrefix: async (prefix) => overlay.deletePrefix(prefix) })
+  const out = await fn({ datastore: overlay, deletePrefix: async (prefix) => overlay.deletePrefix(prefix), bulkLoad: () => {} })
   await overlay.commitTo(options)
   return out
 }

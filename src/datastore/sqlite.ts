@@ -21,6 +21,7 @@ import { open as openFile, type FileHandle } from 'node:fs/promises'
 import type { AbortOptions } from '../interfaces.ts'
 import { DiskFullError, errorMessage } from '../errors.ts'
 import { openSqlite, type SqliteDatabase, type SqliteStatement } from '../runtime/sqlite.ts'
+import { HashedKeySet } from './keyset.ts'
 import type { RawKeyValue } from './raw.ts'
 
 /**
@@ -99,6 +100,8 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
   /** writeRawApplied transactions waiting for the next flush of the WAL */
   private syncWaiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> = []
   private syncing: Promise<void> | undefined
+  /** inside `atomically`, after `bulkLoad`: the key range whose writes are staged (see `bulkLoad`) */
+  private stage: Stage | undefined
 
   constructor(init: SqliteDatastoreInit) {
     super()
@@ -160,25 +163,130 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
 
   put(key: Key, val: Uint8Array, options?: AbortOptions): Key {
     options?.signal?.throwIfAborted()
-    this.write(() => this.s().put.run(key.toString(), val))
+    const k = key.toString()
+    this.write(() => this.putRow(this.s(), k, val))
     return key
   }
 
   get(key: Key, options?: AbortOptions): Uint8Array {
     options?.signal?.throwIfAborted()
-    const row = this.s().get.get(key.toString())
-    if (row === undefined) throw new NotFoundError(`key not found: ${key.toString()}`)
-    return toBytes(row.value)
+    const v = this.getRaw(key.toString())
+    if (v === undefined) throw new NotFoundError(`key not found: ${key.toString()}`)
+    return v
   }
 
   has(key: Key, options?: AbortOptions): boolean {
     options?.signal?.throwIfAborted()
-    return this.s().has.get(key.toString()) !== undefined
+    return this.hasRaw(key.toString())
   }
 
   delete(key: Key, options?: AbortOptions): void {
     options?.signal?.throwIfAborted()
-    this.write(() => this.s().del.run(key.toString()))
+    const k = key.toString()
+    this.write(() => this.putRow(this.s(), k, null))
+  }
+
+  /** One row written (null: deleted), or staged when `key` is in the `bulkLoad` range. */
+  private putRow(st: NonNullable<SqliteDatastore['st']>, key: string, value: Uint8Array | null): void {
+    const stage = this.stage
+    if (stage !== undefined && key.startsWith(stage.prefix)) {
+      stage.insert.run(key, value)
+      if (!stage.keys.add(key) || value === null) stage.simple = false
+      stage.rows++
+      return
+    }
+    if (value === null) st.del.run(key)
+    else st.put.run(key, value)
+  }
+
+  /** Before a point read of `key`: false when the read can be answered "absent" without the table. */
+  private pointRead(key: string): boolean {
+    const stage = this.stage
+    if (stage === undefined || !key.startsWith(stage.prefix)) return true
+    if (stage.keys.mayHave(key)) this.flushStage() // written in this load (or a hash twin): into the table, then read it there
+    return stage.tableHas
+  }
+
+  /** Before a range read of keys in [start, end) (end undefined: no bound): staged rows in it go to the table first. */
+  private rangeRead(start: string, end: string | undefined): void {
+    const stage = this.stage
+    if (stage === undefined || stage.rows === 0) return
+    const overlaps = (end === undefined || stage.prefix < end) && (stage.upper === undefined || start < stage.upper)
+    if (overlaps) this.flushStage()
+  }
+
+  /**
+   * Moves every staged row into the table in key order (the last write of
+   * each key wins; a staged delete removes the row), then empties the stage.
+   */
+  private flushStage(): void {
+    const stage = this.stage
+    if (stage === undefined || stage.rows === 0) return
+    const db = this.db!
+    // the row with max(rowid) of each key: SQLite takes a bare column of an
+    // aggregate query with one max() from the row holding that maximum
+    const last = 'SELECT key, value, max(rowid) FROM temp.kv_stage GROUP BY key'
+    // the ORDER BY sorts every staged row: let SQLite's sorter use a second
+    // thread (measured at 1M pins: 13.4 s -> 10.0 s for 4M rows on 2 cores)
+    db.exec('PRAGMA threads=2')
+    try {
+      this.write(() => {
+        if (stage.simple) {
+          // each key staged once, no delete: no last-write selection to make
+          db.exec('INSERT OR REPLACE INTO kv (key, value) SELECT key, value FROM temp.kv_stage ORDER BY key')
+        } else {
+          if (stage.tableHas) db.exec(`DELETE FROM kv WHERE key IN (SELECT key FROM (${last}) WHERE value IS NULL)`)
+          db.exec(`INSERT OR REPLACE INTO kv (key, value) SELECT key, value FROM (${last}) WHERE value IS NOT NULL ORDER BY key`)
+        }
+        db.exec('DELETE FROM temp.kv_stage')
+      })
+    } finally {
+      db.exec('PRAGMA threads=0')
+    }
+    stage.keys.clear()
+    stage.rows = 0
+    stage.simple = true
+    stage.tableHas = true
+  }
+
+  /**
+   * Inside `atomically` only: declares that the keys starting with `prefix`
+   * are about to be written in bulk, mostly new ones in no useful order
+   * (`state import` after deleting the old pinset). Until the operation
+   * ends, writes under `prefix` are appended to a staging table (a SQLite
+   * TEMP table: a temporary file, never in the WAL) and moved into `kv` in
+   * key order at the end, so the key B-tree is filled left to right instead
+   * of at a random leaf per row (a random insert into the index of a 4M-row
+   * table cost 5–10 µs and grew with the table; appends stay flat). Reads
+   * stay exact: the staged keys are remembered as 53-bit hashes
+   * (`HashedKeySet`, 16–32 bytes a key); a point read of a key that may be
+   * staged, or a range read over the prefix, first moves the staged rows
+   * into `kv` (so a read costs what it did; a load that re-reads what it
+   * wrote loses the gain, never correctness); a key never staged reads
+   * `kv`, or nothing when `prefix` held no keys when the load began.
+   * All or nothing as the rest of `atomically`: the staged rows are part
+   * of its transaction. Temporary space: about the size of the rows staged,
+   * in SQLite's temporary directory (SQLITE_TMPDIR, else TMPDIR, else /var/tmp, /tmp).
+   * @throws Error outside `atomically`, or when a load is already declared.
+   */
+  bulkLoad(prefix: string): void {
+    const db = this.db
+    if (db === undefined) throw new Error('sqlite datastore is not open')
+    if (!this.inAtomic) throw new Error('datastore: bulkLoad outside an all-or-nothing operation')
+    if (this.stage !== undefined) throw new Error('datastore: a bulk load is already declared')
+    const upper = prefixUpperBound(prefix)
+    const st = this.s()
+    const any = upper === undefined ? st.keysAll.all(prefix) : st.keysRange.all(prefix, upper)
+    this.write(() => db.exec('CREATE TEMP TABLE kv_stage (key TEXT NOT NULL, value BLOB)'))
+    this.stage = {
+      prefix,
+      upper,
+      keys: new HashedKeySet(),
+      rows: 0,
+      simple: true,
+      tableHas: any.length > 0,
+      insert: db.prepare('INSERT INTO temp.kv_stage (key, value) VALUES (?, ?)')
+    }
   }
 
   async *putMany(source: Iterable<Pair> | AsyncIterable<Pair>, options?: AbortOptions): AsyncGenerator<Key> {
@@ -196,11 +304,13 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
 
   /** RawKeyValue: the value at `key`, or undefined (no Key object, no throw). */
   getRaw(key: string): Uint8Array | undefined {
+    if (!this.pointRead(key)) return undefined
     const row = this.s().get.get(key)
     return row === undefined ? undefined : toBytes(row.value)
   }
 
   hasRaw(key: string): boolean {
+    if (!this.pointRead(key)) return false
     return this.s().has.get(key) !== undefined
   }
 
@@ -209,10 +319,7 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
     const st = this.s()
     this.write(() =>
       this.db!.transaction(() => {
-        for (const [k, v] of writes) {
-          if (v === null) st.del.run(k)
-          else st.put.run(k, v)
-        }
+        for (const [k, v] of writes) this.putRow(st, k, v)
       })
     )
   }
@@ -283,6 +390,7 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
   *keysBetween(start: string, end: string, options?: AbortOptions): Generator<string> {
     let last: string | undefined
     const n = this.init.pageSize ?? 1000
+    this.rangeRead(start, end)
     for (;;) {
       options?.signal?.throwIfAborted()
       const st = this.s()
@@ -309,10 +417,7 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
         const db = this.db!
         this.write(() =>
           db.transaction(() => {
-            for (const op of ops) {
-              if (op.value === null) st.del.run(op.key)
-              else st.put.run(op.key, op.value)
-            }
+            for (const op of ops) this.putRow(st, op.key, op.value)
           })
         )
         ops.length = 0
@@ -359,12 +464,26 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
     try {
       const out = await fn()
       if (this.atomicFailed !== undefined) throw this.atomicFailed
+      if (this.stage !== undefined) {
+        this.flushStage()
+        if (this.atomicFailed !== undefined) throw this.atomicFailed
+        this.stage = undefined
+        writing(() => db.exec('DROP TABLE temp.kv_stage'))
+      }
       writing(() => db.endOuter(true))
       return out
     } catch (err) {
       db.endOuter(false)
       throw err
     } finally {
+      if (this.stage !== undefined) {
+        this.stage = undefined
+        try {
+          db.exec('DROP TABLE IF EXISTS temp.kv_stage') // normally gone with the rollback
+        } catch {
+          // the connection may be unusable after a failed commit; the table is temporary anyway
+        }
+      }
       this.inAtomic = false
       this.atomicFailed = undefined
     }
@@ -375,6 +494,7 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
     const db = this.db
     if (db === undefined) throw new Error('sqlite datastore is not open')
     const upper = prefixUpperBound(prefix)
+    this.rangeRead(prefix, upper)
     this.write(() => {
       if (upper === undefined) db.prepare('DELETE FROM kv WHERE key >= ?').run(prefix)
       else db.prepare('DELETE FROM kv WHERE key >= ? AND key < ?').run(prefix, upper)
@@ -432,6 +552,7 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
     const p = prefix ?? ''
     const limit = only?.rows !== undefined && only.rows > 0 ? Math.floor(only.rows) : (this.init.pageSize ?? 1000)
     const upper = p === '' ? undefined : prefixUpperBound(p)
+    this.rangeRead(p, upper)
     let last: string | undefined
     for (;;) {
       options?.signal?.throwIfAborted()
@@ -478,4 +599,20 @@ export class SqliteDatastore extends BaseDatastore implements RawKeyValue {
 
 function plain(q: Query | KeyQuery): boolean {
   return (q.filters === undefined || q.filters.length === 0) && (q.orders === undefined || q.orders.length === 0) && q.offset == null && q.limit == null
+}
+
+/** A `bulkLoad` in progress. */
+interface Stage {
+  prefix: string
+  /** `prefixUpperBound(prefix)` */
+  upper: string | undefined
+  /** every key staged since the last flush, as hashes */
+  keys: HashedKeySet
+  /** rows staged since the last flush */
+  rows: number
+  /** every row staged since the last flush has a key of its own (by hash) and a value: the flush needs no last-write selection */
+  simple: boolean
+  /** whether `kv` may hold keys under `prefix` (it did when the load began, or a flush wrote some) */
+  tableHas: boolean
+  insert: SqliteStatement
 }

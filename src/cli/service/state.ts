@@ -114,6 +114,8 @@ async function withConsensus<T>(fn: (c: OfflineConsensus) => Promise<T>): Promis
           await consensus.stop()
           return await atomicWrites(ds.datastore, async (scope) => {
             await scope.deletePrefix(`${consensus.datastoreNamespace}/`)
+            // the namespace is empty: its rows are inserted in key order at the end (sqlite)
+            scope.bulkLoad(`${consensus.datastoreNamespace}/`)
             const importing = crdtOn(scope.datastore)
             await importing.start()
             try {

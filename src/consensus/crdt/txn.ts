@@ -14,8 +14,13 @@ export class Txn {
   readonly ds: Datastore
   /** key -> value (null = deleted) */
   readonly writes = new Map<string, Uint8Array | null>()
-  /** parent (a key up to and with its last `/`) -> the keys written under it: `childKeys` without a scan of every write */
-  private readonly byParent = new Map<string, Set<string>>()
+  /**
+   * parent (a key up to and with its last `/`) -> the keys written under
+   * it: `childKeys` without a scan of every write. Built on the first
+   * `childKeys` call and kept up to date from then on (a delta that never
+   * asks, e.g. an import's, does not pay a Set per key).
+   */
+  private byParent: Map<string, Set<string>> | undefined
 
   /** the datastore's string-keyed access when it has one (sqlite): no Key objects, no NotFound throws */
   private readonly raw: RawKeyValue | undefined
@@ -26,28 +31,26 @@ export class Txn {
   }
 
   put(key: string, value: Uint8Array): void {
-    if (!this.writes.has(key)) this.noteParent(key)
+    if (this.byParent !== undefined && !this.writes.has(key)) noteParent(this.byParent, key)
     this.writes.set(key, value)
   }
 
   delete(key: string): void {
-    if (!this.writes.has(key)) this.noteParent(key)
+    if (this.byParent !== undefined && !this.writes.has(key)) noteParent(this.byParent, key)
     this.writes.set(key, null)
   }
 
-  private noteParent(key: string): void {
-    const parent = key.slice(0, key.lastIndexOf('/') + 1)
-    let keys = this.byParent.get(parent)
-    if (keys === undefined) {
-      keys = new Set()
-      this.byParent.set(parent, keys)
+  private parents(): Map<string, Set<string>> {
+    if (this.byParent === undefined) {
+      this.byParent = new Map()
+      for (const k of this.writes.keys()) noteParent(this.byParent, k)
     }
-    keys.add(key)
+    return this.byParent
   }
 
   private clearWrites(): void {
     this.writes.clear()
-    this.byParent.clear()
+    this.byParent = undefined
   }
 
   /**
@@ -67,7 +70,7 @@ export class Txn {
         if (s.startsWith(parent) && direct(s)) out.add(s)
       }
     }
-    for (const k of this.byParent.get(parent) ?? []) {
+    for (const k of this.parents().get(parent) ?? []) {
       if (this.writes.get(k) === null) out.delete(k)
       else out.add(k)
     }
@@ -158,6 +161,16 @@ export class Txn {
     this.clearWrites()
     return out
   }
+}
+
+function noteParent(byParent: Map<string, Set<string>>, key: string): void {
+  const parent = key.slice(0, key.lastIndexOf('/') + 1)
+  let keys = byParent.get(parent)
+  if (keys === undefined) {
+    keys = new Set()
+    byParent.set(parent, keys)
+  }
+  keys.add(key)
 }
 
 /** Unsigned LEB128 varint (go `binary.PutUvarint`). */
