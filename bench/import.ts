@@ -14,15 +14,11 @@
  * Run under `flock /tmp/heavy.lock`.
  */
 import { spawn } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
-import { createWriteStream, existsSync, statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import * as Digest from 'multiformats/hashes/digest'
-import { generateIdentity } from '../src/config/identity.ts'
+import { writePins } from './pins-file.ts'
 
 function opt(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`)
@@ -77,29 +73,6 @@ async function timed(argv: string[], timeoutMs: number): Promise<Timed> {
       })
     })
   })
-}
-
-async function writePins(file: string, n: number): Promise<void> {
-  const other = (await generateIdentity()).id
-  const ts = new Date().toISOString()
-  const salt = randomBytes(8).toString('hex')
-  const out = createWriteStream(file)
-  for (let i = 0; i < n; i++) {
-    const cid = CID.createV1(raw.code, Digest.create(0x12, createHash('sha256').update(`${salt}-${i}`).digest()))
-    const line = `${JSON.stringify({
-      cid: cid.toString(),
-      type: 'pin',
-      allocations: [other],
-      max_depth: -1,
-      replication_factor_min: 1,
-      replication_factor_max: 1,
-      name: `pin-${i}`,
-      mode: 'recursive',
-      timestamp: ts
-    })}\n`
-    if (!out.write(line)) await new Promise<void>((r) => out.once('drain', () => r()))
-  }
-  await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())))
 }
 
 function dirBytes(dir: string, names: string[]): number {

@@ -41,9 +41,9 @@ import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
-import { generateIdentity } from '../src/config/identity.ts'
 import { clusterBinary, freePort, type Kubo, startKubo, stopAllKubos } from '../scripts/launcher/index.ts'
 import { upstreamTools } from '../test/helpers/upstream.ts'
+import { writePins } from './pins-file.ts'
 
 // ---------- options ----------
 function opt(name: string, def: string): string {
@@ -76,7 +76,7 @@ type SideName = 'ours' | 'upstream'
 type ConfigJson = Record<string, any>
 
 // ---------- helpers ----------
-function rawCid(seed: string): CID {
+function _rawCid(seed: string): CID {
   return CID.createV1(raw.code, Digest.create(0x12, createHash('sha256').update(seed).digest()))
 }
 
@@ -427,28 +427,6 @@ async function benchChurn(kubo: Kubo): Promise<void> {
       await p.destroy()
     }
   }
-}
-
-async function writePins(file: string, n: number): Promise<void> {
-  const other = (await generateIdentity()).id
-  const ts = new Date().toISOString()
-  const out = createWriteStream(file)
-  const salt = randomBytes(8).toString('hex')
-  for (let i = 0; i < n; i++) {
-    const line = `${JSON.stringify({
-      cid: rawCid(`${salt}-${i}`).toString(),
-      type: 'pin',
-      allocations: [other],
-      max_depth: -1,
-      replication_factor_min: 1,
-      replication_factor_max: 1,
-      name: `pin-${i}`,
-      mode: 'recursive',
-      timestamp: ts
-    })}\n`
-    if (!out.write(line)) await new Promise<void>((r) => out.once('drain', () => r()))
-  }
-  await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())))
 }
 
 async function benchScale(kubo: Kubo, n: number): Promise<void> {
