@@ -46,6 +46,8 @@ const log = getLogger('crdt')
 
 /** Local deltas committed within this many ms share one head broadcast (default). */
 const BROADCAST_COALESCE_MS = 20
+/** Most local deltas kept for the next heads broadcast (older ones are fetched by the peers as before). */
+const UNSENT_DELTAS_MAX = 64
 
 /** The CRDT format version go-ds-crdt writes (`crdt_version`, stored +1). */
 const CRDT_VERSION = 1n
@@ -64,9 +66,21 @@ export interface DagSyncer {
   putBlock(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void>
 }
 
+/** A delta's DAG node: its CID and encoded bytes. */
+export interface DeltaBlock {
+  cid: CID
+  bytes: Uint8Array
+}
+
 /** Sends and receives head broadcasts (gossipsub topic in a cluster). */
 export interface Broadcaster {
-  broadcast(data: Uint8Array, options?: AbortOptions): Promise<void>
+  /**
+   * Sends an encoded `CRDTBroadcast`. `ancestors` (optional) are the blocks
+   * of the local deltas the heads descend from that no broadcast carried
+   * yet, newest first, each one linked from a head or from a block before
+   * it: a broadcaster may send them along (inline blocks) or ignore them.
+   */
+  broadcast(data: Uint8Array, options?: AbortOptions, ancestors?: DeltaBlock[]): Promise<void>
   /** Resolves with the next received message; rejects when `signal` aborts. */
   next(signal: AbortSignal): Promise<Uint8Array>
 }
@@ -129,6 +143,8 @@ export class CrdtStore {
   private halfApplied = false
   /** armed by a local delta: the heads broadcast that delta will go out with */
   private broadcastTimer: ReturnType<typeof setTimeout> | undefined
+  /** the local deltas made since the last heads broadcast (blocks, oldest first; at most UNSENT_DELTAS_MAX) */
+  private unsentDeltas: DeltaBlock[] = []
 
   /** ms during which local deltas share one head broadcast */
   private readonly broadcastCoalesceMs: number
@@ -384,6 +400,8 @@ export class CrdtStore {
     if (res === undefined) return undefined
     await res.durable
     await this.announce(res.cid, res.bytes, options)
+    this.unsentDeltas.push({ cid: res.cid, bytes: res.bytes })
+    if (this.unsentDeltas.length > UNSENT_DELTAS_MAX) this.unsentDeltas.shift()
     this.scheduleHeadsBroadcast()
     return res.cid
   }
@@ -396,13 +414,17 @@ export class CrdtStore {
    * messages a second, each signed and kept in the seen-messages cache for
    * `seen_messages_ttl`). The newest head descends from the ones it
    * replaces, so a peer receiving it walks to all of them. The wire message
-   * is go-ds-crdt's `CRDTBroadcast`, unchanged.
+   * is go-ds-crdt's `CRDTBroadcast`, unchanged; the blocks of the deltas it
+   * stands for go to the broadcaster as `ancestors`, so that they can travel
+   * inline and a live peer need not fetch them one by one.
    */
   private scheduleHeadsBroadcast(): void {
     if (this.broadcaster === undefined || this.broadcastTimer !== undefined) return
     this.broadcastTimer = setTimeout(() => {
       this.broadcastTimer = undefined
-      this.broadcast(this.headList().heads).catch((err: unknown) => log.warn(`broadcast failed: ${errorMessage(err)}`))
+      this.broadcast(this.headList().heads, undefined, this.takeUnsentDeltas()).catch((err: unknown) =>
+        log.warn(`broadcast failed: ${errorMessage(err)}`)
+      )
     }, this.broadcastCoalesceMs)
   }
 
@@ -463,11 +485,21 @@ export class CrdtStore {
     return removed
   }
 
-  /** Broadcasts heads (no-op without a broadcaster or with no heads). */
-  async broadcast(heads: CID[], options?: AbortOptions): Promise<void> {
+  /** The blocks of the local deltas not yet broadcast, newest first; forgets them. */
+  private takeUnsentDeltas(): DeltaBlock[] {
+    const out = this.unsentDeltas.reverse()
+    this.unsentDeltas = []
+    return out
+  }
+
+  /**
+   * Broadcasts heads (no-op without a broadcaster or with no heads);
+   * `ancestors` as in `Broadcaster.broadcast`.
+   */
+  async broadcast(heads: CID[], options?: AbortOptions, ancestors?: DeltaBlock[]): Promise<void> {
     if (this.broadcaster === undefined || heads.length === 0) return
     try {
-      await this.broadcaster.broadcast(encodeBroadcast(heads), options)
+      await this.broadcaster.broadcast(encodeBroadcast(heads), options, ancestors)
     } catch (err) {
       log.warn(`broadcast failed: ${errorMessage(err)}`)
     }
@@ -763,7 +795,7 @@ export class CrdtStore {
     if (this.broadcastTimer !== undefined) {
       clearTimeout(this.broadcastTimer)
       this.broadcastTimer = undefined
-      await this.broadcast(this.headList().heads)
+      await this.broadcast(this.headList().heads, undefined, this.takeUnsentDeltas())
     }
   }
 }

@@ -36,7 +36,7 @@ import { concat } from 'uint8arrays/concat'
 import { errorMessage, errorName, NotFoundError, UnsupportedError } from '../../errors.ts'
 import type { AbortOptions, Startable } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
-import { type Broadcaster, type DagSyncer, encodeBroadcast } from './crdt.ts'
+import { type Broadcaster, type DagSyncer, type DeltaBlock, encodeBroadcast } from './crdt.ts'
 import { CrdtBlockstore } from './dag.ts'
 import { InlineBroadcast } from './pb/inline.pb.ts'
 import { CRDT_DEFAULTS } from './defaults.ts'
@@ -82,6 +82,8 @@ export interface PubsubBroadcasterInit {
 export const INLINE_BLOCKS_FIELD = 15
 /** Most inline bytes one message carries. */
 const INLINE_MAX_TOTAL = 512 * 1024
+/** Most blocks one message carries inline (its heads and the local deltas they stand for). */
+const INLINE_MAX_BLOCKS = 64
 
 /**
  * Appends inline blocks (field 15 of `pb/inline.proto`) to an encoded
@@ -225,8 +227,13 @@ export function createPubsubBroadcaster(
       .catch((err: Error) => log.warn(`crdt broadcast: ${err.message}`))
   })
 
-  /** Adds the small head blocks of an encoded broadcast (best effort). */
-  async function withInline(data: Uint8Array, options?: AbortOptions): Promise<Uint8Array> {
+  /**
+   * Adds the small head blocks of an encoded broadcast, then the `ancestors`
+   * given (local deltas not broadcast yet, newest first) that a receiver
+   * would accept: each one linked from a block already in the message, as
+   * `storeInline` checks (best effort).
+   */
+  async function withInline(data: Uint8Array, options?: AbortOptions, ancestors?: DeltaBlock[]): Promise<Uint8Array> {
     const blockstore = components.blockstore
     if (blockstore === undefined || inlineMax === 0) return data
     let heads: Uint8Array[]
@@ -236,14 +243,36 @@ export function createPubsubBroadcaster(
       return data
     }
     const blocks: Uint8Array[] = []
+    /** hashes the receiver will accept next: the heads, then the links of each block sent */
+    const wanted = new Set<string>()
     let total = 0
+    const add = (k: string, b: Uint8Array): void => {
+      if (b.length >= inlineMax || total + b.length > INLINE_MAX_TOTAL || blocks.length >= INLINE_MAX_BLOCKS) return
+      wanted.delete(k)
+      blocks.push(b)
+      total += b.length
+      try {
+        for (const l of dagPB.decode(b).Links) wanted.add(mhKey(l.Hash))
+      } catch {}
+    }
+    const headCids: CID[] = []
     for (const h of heads) {
       try {
-        const b = await blockstore.get(CIDClass.decode(h), options)
-        if (b.length >= inlineMax || total + b.length > INLINE_MAX_TOTAL) continue
-        blocks.push(b)
-        total += b.length
+        const cid = CIDClass.decode(h)
+        headCids.push(cid)
+        wanted.add(mhKey(cid))
       } catch {}
+    }
+    for (const cid of headCids) {
+      const k = mhKey(cid)
+      if (!wanted.has(k)) continue
+      try {
+        add(k, await blockstore.get(cid, options))
+      } catch {}
+    }
+    for (const a of ancestors ?? []) {
+      const k = mhKey(a.cid)
+      if (wanted.has(k)) add(k, a.bytes)
     }
     inlineSent += blocks.length
     return appendInlineBlocks(data, blocks)
@@ -265,9 +294,9 @@ export function createPubsubBroadcaster(
     get inlineRejected() {
       return inlineRejected
     },
-    async broadcast(data: Uint8Array, options?: AbortOptions): Promise<void> {
+    async broadcast(data: Uint8Array, options?: AbortOptions, ancestors?: DeltaBlock[]): Promise<void> {
       options?.signal?.throwIfAborted()
-      await components.pubsub.publish(topic, await withInline(data, options))
+      await components.pubsub.publish(topic, await withInline(data, options, ancestors))
     },
     inject(data: Uint8Array): void {
       storing = storing.then(() => deliver(data))
