@@ -71,6 +71,8 @@ export class ClusterPeer {
   cwd: string | undefined
   proc: Subprocess<'ignore', 'pipe', 'pipe'> | undefined
   private tail = ''
+  /** set by `stop()` and `kill()`: the daemon's exit was asked for */
+  private stopping = false
   private logFile: WriteStream | undefined
   /** wraps an argv to run where this peer runs (a network namespace, see test/helpers/netns.ts); identity by default */
   readonly wrap: (argv: string[]) => string[]
@@ -123,6 +125,7 @@ export class ClusterPeer {
       stderr: 'pipe'
     })
     this.proc = proc
+    this.stopping = false
     const collect = async (s: ReadableStream<Uint8Array>): Promise<void> => {
       const dec = new TextDecoder()
       for await (const chunk of s) this.append(dec.decode(chunk, { stream: true }))
@@ -151,6 +154,7 @@ export class ClusterPeer {
   async stop(timeoutMs = 20_000): Promise<number | null> {
     const p = this.proc
     if (p === undefined || p.exitCode !== null) return p?.exitCode ?? null
+    this.stopping = true
     p.kill('SIGTERM')
     const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs)
     await p.exited
@@ -158,10 +162,22 @@ export class ClusterPeer {
     return p.exitCode
   }
 
+  /**
+   * Why the daemon is not running when nobody stopped it (it exited or was
+   * killed by a signal on its own), with the end of its output; `undefined`
+   * while it runs, before a start, or after `stop()`/`kill()`.
+   */
+  unexpectedExit(tailChars = 6000): string | undefined {
+    const p = this.proc
+    if (p === undefined || this.stopping || (p.exitCode === null && p.signalCode === null)) return undefined
+    return `the daemon in ${this.folder} exited by itself (code ${p.exitCode}, signal ${p.signalCode}):\n${this.logs.slice(-tailChars)}`
+  }
+
   /** kill -9 */
   async kill(): Promise<void> {
     const p = this.proc
     if (p === undefined || p.exitCode !== null) return
+    this.stopping = true
     p.kill('SIGKILL')
     await p.exited
   }

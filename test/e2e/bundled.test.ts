@@ -5,7 +5,7 @@
  * full-disk case adds a peer whose blocks folder is a small tmpfs mounted
  * by the test (needs root).
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
 import { copyFile, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -172,6 +172,17 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true })
 })
 
+// a peer that died on its own explains the failures after it: say why, once
+const reported = new Set<ClusterPeer>()
+afterEach(() => {
+  for (const p of peers) {
+    const why = p.unexpectedExit()
+    if (why === undefined || reported.has(p)) continue
+    reported.add(p)
+    console.error(why)
+  }
+})
+
 describe('bundled cluster (no kubo)', () => {
   let root = ''
   let allocated: ClusterPeer[] = []
@@ -203,7 +214,7 @@ describe('bundled cluster (no kubo)', () => {
     const extra = join(work, 'extra.bin')
     await writeFile(extra, randomBytes(2 * 1024 * 1024))
     const r = await peers[1]!.ctl(['add', '-Q', '--replication-min', '3', '--replication-max', '3', extra], { timeoutMs: 120_000 })
-    expect(r.code).toBe(0)
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' })
     const cid = r.stdout.trim()
     await waitFor(async () => (await peersWith(cid, 'pinned')).length === 3, `${cid} PINNED on 3 peers`, 120_000)
     const ids = await Promise.all(peers.map(peerIdOf))
