@@ -154,10 +154,10 @@ async function resolve(names: string[]): Promise<Resolved> {
     if (cmd.subCommands === undefined) break
     const name = names[i]!
     if (name.startsWith('-')) break
-    const subs = await subCommandsOf(cmd)
-    const next = subs[name]
-    if (next === undefined) return { path, cmd, spec: specOf(cmd), rest: names.slice(i), unknown: name }
-    cmd = next
+    // only the named command's module loads (`ctl version` loads no other)
+    const load = Object.hasOwn(cmd.subCommands, name) ? cmd.subCommands[name] : undefined
+    if (load === undefined) return { path, cmd, spec: specOf(cmd), rest: names.slice(i), unknown: name }
+    cmd = await load()
     path = `${path} ${name}`
   }
   return { path, cmd, spec: specOf(cmd), rest: names.slice(i) }
