@@ -6,6 +6,14 @@
  *   empty value, ours stores who tombstoned it and what it removed
  *   (`encodeTombValue`: a local record, never broadcast; go-ds-crdt reads
  *   only the key)
+ * - `<ns>/s/l/<key>/<id>` (ours): element `key` added by block `id` and not
+ *   tombstoned (the "live elements"; empty value): the elements a removal
+ *   must tombstone and among which a value is chosen, read without going
+ *   through the key's whole history (a CID pinned and unpinned n times has
+ *   n elements and n tombstones). Kept in each merge's transaction; built
+ *   from the elements and tombstones at load when `<ns>/s/l_version` is
+ *   missing (a store written by a version without it). A local record,
+ *   never broadcast.
  * - `<ns>/s/k/<key>/v`: the current value of a live key (the "live index")
  * - `<ns>/s/k/<key>/p`: its priority, uvarint(priority + 1)
  * - `<namespace>/r<key>` (ours): a key to check for a stale re-allocation
@@ -141,6 +149,25 @@ export class CrdtSet {
     return `${this.ns}/s${key}/`
   }
 
+  /** `<ns>/s/l<key>/`: the live elements of `key`. */
+  private livePrefix(key: string): string {
+    return `${this.ns}/l${key}/`
+  }
+
+  private liveKey(key: string, id: string): string {
+    return this.livePrefix(key) + id.slice(1)
+  }
+
+  /** Present once the live elements (`<ns>/s/l/…`) cover every element and tombstone. */
+  get liveMarkerKey(): string {
+    return `${this.ns}/l_version`
+  }
+
+  /** Every key of the store's elements, its tombstones and its live elements: `<ns>/s/s/`, `<ns>/s/t/`, `<ns>/s/l/`. */
+  get layoutPrefixes(): { elements: string; tombstones: string; live: string } {
+    return { elements: `${this.ns}/s/`, tombstones: `${this.ns}/t/`, live: `${this.ns}/l/` }
+  }
+
   private tombKey(key: string, id: string): string {
     return `${this.ns}/t${key}${id}`
   }
@@ -171,12 +198,17 @@ export class CrdtSet {
   }
 
   /**
-   * ids of blocks that added `key` and are not tombstoned: two range reads
-   * (its elements, its tombstones) instead of one lookup per element. A key
-   * pinned and unpinned n times has n of each, so this is what keeps churn
-   * on the same CIDs cheap.
+   * ids of blocks that added `key` and are not tombstoned: one range read of
+   * its live elements, whose cost does not grow with the key's history (a
+   * CID pinned and unpinned n times has n elements and n tombstones; reading
+   * both made churn on the same CIDs slower with every operation).
    */
   async liveElemIds(txn: Txn, key: string, options?: AbortOptions): Promise<string[]> {
+    return await this.idsUnder(txn, this.livePrefix(key), options)
+  }
+
+  /** ids of blocks that added `key` and are not tombstoned, from the elements and tombstones themselves (what the live elements must equal). */
+  async liveElemIdsFromHistory(txn: Txn, key: string, options?: AbortOptions): Promise<string[]> {
     const elems = await this.elemIds(txn, key, options)
     if (elems.length === 0) return elems
     const tombs = new Set(await this.idsUnder(txn, `${this.ns}/t${key}/`, options))
@@ -328,6 +360,7 @@ export class CrdtSet {
         ? new Uint8Array(0)
         : ((await this.elementValue(t.id, key, getBlock, decoded, options)) ?? new Uint8Array(0))
       txn.put(this.tombKey(key, t.id), encodeTombValue({ deleter: id, deleterPriority: delta.priority, removed }))
+      txn.delete(this.liveKey(key, t.id))
       if (marking) toCheck.add(key)
     }
     for (const e of delta.elements) {
@@ -337,15 +370,12 @@ export class CrdtSet {
       const vk = this.valueKey(key)
       // the current value: this transaction's write, else what `touch` read
       const current = txn.writes.has(vk) ? (txn.writes.get(vk) ?? undefined) : before.get(key)
-      let untombed = fresh
-      if (marking) {
-        // one range read answers both "is this element tombstoned?" and "was this key ever removed?"
-        const tombs = await this.idsUnder(txn, `${this.ns}/t${key}/`, options)
-        if (tombs.includes(id)) continue
-        untombed = true
-        if (tombs.length > 0) toCheck.add(key)
-      }
-      await this.setValue(txn, key, id, e.value, delta.priority, untombed, current, options)
+      // a tombstoned element is stored and stays out of the live elements and the value
+      if (!fresh && (await this.inTombs(txn, key, id, options))) continue
+      // a key that was ever removed may hide a stale re-allocation
+      if (marking && (await txn.hasChildKey(`${this.ns}/t${key}/`, options))) toCheck.add(key)
+      txn.put(this.liveKey(key, id), new Uint8Array(0))
+      await this.setValue(txn, key, id, e.value, delta.priority, true, current, options)
     }
     // report the net effect on each key touched
     for (const [key, old] of before) {

@@ -77,6 +77,17 @@ export class Txn {
     return [...out]
   }
 
+  /** Whether any key lies directly under `parent` (stored or pending, not deleted): stops at the first one found. */
+  async hasChildKey(parent: string, options?: AbortOptions): Promise<boolean> {
+    const direct = (k: string): boolean => k.indexOf('/', parent.length) === -1
+    for (const k of this.parents().get(parent) ?? []) if (this.writes.get(k) !== null) return true
+    for await (const k of this.ds.queryKeys({ prefix: parent }, options)) {
+      const s = k.toString()
+      if (s.startsWith(parent) && direct(s) && this.writes.get(s) !== null) return true
+    }
+    return false
+  }
+
   async get(key: string, options?: AbortOptions): Promise<Uint8Array | undefined> {
     const w = this.writes.get(key)
     if (w !== undefined) return w === null ? undefined : w
