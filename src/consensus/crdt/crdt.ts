@@ -44,9 +44,6 @@ import { errorMessage, errorName, NotFoundError } from '../../errors.ts'
 
 const log = getLogger('crdt')
 
-/** Writes per batch when the live elements are rebuilt at load. */
-const LIVE_REBUILD_BATCH = 10_000
-
 /** Local deltas committed within this many ms share one head broadcast (default). */
 const BROADCAST_COALESCE_MS = 20
 /** Most local deltas kept for the next heads broadcast (older ones are fetched by the peers as before). */
@@ -211,7 +208,6 @@ export class CrdtStore {
     }
     const vk = new Key(`${this.namespace}/crdt_version`, false)
     if (!(await this.ds.has(vk, options))) await this.ds.put(vk, putUvarint(CRDT_VERSION + 1n), options)
-    if (!(await this.ds.has(new Key(this.set.liveMarkerKey, false), options))) await this.rebuildLiveElements(options)
     this.loaded = true
     // marks left by a crash before their check ran
     if (this.isReallocation !== undefined) {
@@ -219,47 +215,6 @@ export class CrdtStore {
     }
     const { height } = this.headList()
     log.info(`crdt datastore loaded. Number of heads: ${this.heads.size}. Current max-height: ${height}`)
-  }
-
-  /**
-   * Builds the set's live elements (`<ns>/s/l/…`, see `CrdtSet`) from its
-   * elements and tombstones, then writes their marker: for a store written
-   * by a version without them. Batches of 10,000 writes; interrupted, it
-   * leaves no marker and runs again at the next load.
-   */
-  private async rebuildLiveElements(options?: AbortOptions): Promise<void> {
-    const t0 = Date.now()
-    const { elements, tombstones, live } = this.set.layoutPrefixes
-    let batch = this.ds.batch()
-    let pending = 0
-    const flush = async (): Promise<void> => {
-      if (++pending < LIVE_REBUILD_BATCH) return
-      await batch.commit(options)
-      batch = this.ds.batch()
-      pending = 0
-    }
-    const stale: Key[] = []
-    for await (const k of this.ds.queryKeys({ prefix: live }, options)) stale.push(k)
-    for (const k of stale) {
-      batch.delete(k)
-      await flush()
-    }
-    let seen = 0
-    let kept = 0
-    for await (const k of this.ds.queryKeys({ prefix: elements }, options)) {
-      const rest = k.toString().slice(elements.length)
-      // `<key>/<id>`: both parts non-empty
-      const cut = rest.indexOf('/')
-      if (cut <= 0 || cut === rest.length - 1) continue
-      seen++
-      if (await this.ds.has(new Key(tombstones + rest, false), options)) continue
-      batch.put(new Key(live + rest, false), new Uint8Array(0))
-      kept++
-      await flush()
-    }
-    batch.put(new Key(this.set.liveMarkerKey, false), new Uint8Array([0x31]))
-    await batch.commit(options)
-    if (seen > 0) log.info(`built the live-element index: ${kept} live of ${seen} elements in ${Date.now() - t0} ms`)
   }
 
   /** Current heads sorted by CID bytes, and the max height. */

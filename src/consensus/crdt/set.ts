@@ -1,19 +1,20 @@
 /**
  * The add-wins observed-remove set of go-ds-crdt (set.go, v0.6.8), with its
  * datastore layout under `<ns>/s`:
- * - `<ns>/s/s/<key>/<id>`: element `key` added by block `id` (empty value)
+ * - `<ns>/s/s/<key>/<id>`: element `key` added by block `id` (empty value).
+ *   go-ds-crdt keeps an element once it is tombstoned; ours deletes it in
+ *   the tombstone's transaction, so these keys are the live elements: what
+ *   a removal must tombstone and among which a value is chosen are read
+ *   without going through the key's whole history (a CID pinned and
+ *   unpinned n times had n elements and n tombstones, read at every
+ *   operation). Tombstoned elements left by go-ds-crdt's rules (a store of
+ *   an earlier version of ours) are deleted the first time their key is
+ *   read. A build that keeps them computes the same live set from this
+ *   layout (elements not tombstoned).
  * - `<ns>/s/t/<key>/<id>`: that element tombstoned; go-ds-crdt stores an
  *   empty value, ours stores who tombstoned it and what it removed
  *   (`encodeTombValue`: a local record, never broadcast; go-ds-crdt reads
  *   only the key)
- * - `<ns>/s/l/<key>/<id>` (ours): element `key` added by block `id` and not
- *   tombstoned (the "live elements"; empty value): the elements a removal
- *   must tombstone and among which a value is chosen, read without going
- *   through the key's whole history (a CID pinned and unpinned n times has
- *   n elements and n tombstones). Kept in each merge's transaction; built
- *   from the elements and tombstones at load when `<ns>/s/l_version` is
- *   missing (a store written by a version without it). A local record,
- *   never broadcast.
  * - `<ns>/s/k/<key>/v`: the current value of a live key (the "live index")
  * - `<ns>/s/k/<key>/p`: its priority, uvarint(priority + 1)
  * - `<namespace>/r<key>` (ours): a key to check for a stale re-allocation
@@ -149,25 +150,6 @@ export class CrdtSet {
     return `${this.ns}/s${key}/`
   }
 
-  /** `<ns>/s/l<key>/`: the live elements of `key`. */
-  private livePrefix(key: string): string {
-    return `${this.ns}/l${key}/`
-  }
-
-  private liveKey(key: string, id: string): string {
-    return this.livePrefix(key) + id.slice(1)
-  }
-
-  /** Present once the live elements (`<ns>/s/l/…`) cover every element and tombstone. */
-  get liveMarkerKey(): string {
-    return `${this.ns}/l_version`
-  }
-
-  /** Every key of the store's elements, its tombstones and its live elements: `<ns>/s/s/`, `<ns>/s/t/`, `<ns>/s/l/`. */
-  get layoutPrefixes(): { elements: string; tombstones: string; live: string } {
-    return { elements: `${this.ns}/s/`, tombstones: `${this.ns}/t/`, live: `${this.ns}/l/` }
-  }
-
   private tombKey(key: string, id: string): string {
     return `${this.ns}/t${key}${id}`
   }
@@ -198,21 +180,18 @@ export class CrdtSet {
   }
 
   /**
-   * ids of blocks that added `key` and are not tombstoned: one range read of
-   * its live elements, whose cost does not grow with the key's history (a
-   * CID pinned and unpinned n times has n elements and n tombstones; reading
-   * both made churn on the same CIDs slower with every operation).
+   * ids of blocks that added `key` and are not tombstoned: its stored
+   * elements, each checked against its tombstone (a point read). A
+   * tombstoned element found (left by go-ds-crdt's rules, see the layout
+   * above) is deleted in `txn`.
    */
   async liveElemIds(txn: Txn, key: string, options?: AbortOptions): Promise<string[]> {
-    return await this.idsUnder(txn, this.livePrefix(key), options)
-  }
-
-  /** ids of blocks that added `key` and are not tombstoned, from the elements and tombstones themselves (what the live elements must equal). */
-  async liveElemIdsFromHistory(txn: Txn, key: string, options?: AbortOptions): Promise<string[]> {
-    const elems = await this.elemIds(txn, key, options)
-    if (elems.length === 0) return elems
-    const tombs = new Set(await this.idsUnder(txn, `${this.ns}/t${key}/`, options))
-    return tombs.size === 0 ? elems : elems.filter((id) => !tombs.has(id))
+    const out: string[] = []
+    for (const id of await this.elemIds(txn, key, options)) {
+      if (await this.inTombs(txn, key, id, options)) txn.delete(this.elemsPrefix(key) + id.slice(1))
+      else out.push(id)
+    }
+    return out
   }
 
   async inTombs(txn: Txn, key: string, id: string, options?: AbortOptions): Promise<boolean> {
@@ -234,17 +213,8 @@ export class CrdtSet {
     txn.put(this.priorityKey(key), putUvarint(prio + 1n))
   }
 
-  private async setValue(
-    txn: Txn,
-    key: string,
-    id: string,
-    value: Uint8Array,
-    prio: bigint,
-    untombed: boolean,
-    current: Uint8Array | undefined,
-    options?: AbortOptions
-  ): Promise<void> {
-    if (!untombed && (await this.inTombs(txn, key, id, options))) return
+  /** Makes `value` the key's value when its priority wins (an untombstoned element: the caller checked). */
+  private async setValue(txn: Txn, key: string, value: Uint8Array, prio: bigint, current: Uint8Array | undefined, options?: AbortOptions): Promise<void> {
     // a key without a value has no priority row either (both are written and
     // deleted together, here and in merge), so its priority is 0: not read
     const cur = current === undefined ? 0n : await this.getPriority(txn, key, options)
@@ -360,22 +330,22 @@ export class CrdtSet {
         ? new Uint8Array(0)
         : ((await this.elementValue(t.id, key, getBlock, decoded, options)) ?? new Uint8Array(0))
       txn.put(this.tombKey(key, t.id), encodeTombValue({ deleter: id, deleterPriority: delta.priority, removed }))
-      txn.delete(this.liveKey(key, t.id))
+      // the element is no longer live: only its tombstone stays (see the layout above)
+      txn.delete(this.elemsPrefix(key) + t.id.slice(1))
       if (marking) toCheck.add(key)
     }
     for (const e of delta.elements) {
       const key = e.key
       await touch(key)
+      // an element tombstoned before it arrived is not stored (see the layout above)
+      if (!fresh && (await this.inTombs(txn, key, id, options))) continue
       txn.put(this.elemsPrefix(key) + id.slice(1), new Uint8Array(0))
       const vk = this.valueKey(key)
       // the current value: this transaction's write, else what `touch` read
       const current = txn.writes.has(vk) ? (txn.writes.get(vk) ?? undefined) : before.get(key)
-      // a tombstoned element is stored and stays out of the live elements and the value
-      if (!fresh && (await this.inTombs(txn, key, id, options))) continue
       // a key that was ever removed may hide a stale re-allocation
       if (marking && (await txn.hasChildKey(`${this.ns}/t${key}/`, options))) toCheck.add(key)
-      txn.put(this.liveKey(key, id), new Uint8Array(0))
-      await this.setValue(txn, key, id, e.value, delta.priority, true, current, options)
+      await this.setValue(txn, key, e.value, delta.priority, current, options)
     }
     // report the net effect on each key touched
     for (const [key, old] of before) {

@@ -1,9 +1,11 @@
 /**
- * The set's live elements (`<ns>/s/l/<key>/<id>`, src/consensus/crdt/set.ts):
- * after any interleaving of pins, unpins and merges on two peers they equal
- * what the elements and tombstones say; a store without them (written by an
- * earlier version) gets them built at load; and churn on one CID reads only
- * what is live.
+ * The set's stored elements are its live ones (src/consensus/crdt/set.ts: a
+ * tombstone deletes the element it names, go-ds-crdt keeps it): after any
+ * interleaving of pins, unpins and merges on two peers no stored element is
+ * tombstoned and the pinsets agree; merged in any order the result is the
+ * same; a store laid out by go-ds-crdt's rules (tombstoned elements kept, as
+ * earlier versions of ours wrote) reads the same and is cleaned as its keys
+ * are read.
  */
 import { afterAll, afterEach, describe, expect, test } from 'bun:test'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -49,20 +51,18 @@ function pinNamed(cid: CID, name: string): Pin {
   return { ...pinWithOpts(cid, { ...defaultPinOptions(), name }), timestamp: new Date(1_700_000_000_000) }
 }
 
-/** For each key: the live elements as stored, and as the elements and tombstones say. */
-async function liveViews(ds: Datastore, namespace: string, cids: CID[]): Promise<Array<{ stored: string[]; fromHistory: string[] }>> {
-  const set = new CrdtSet(namespace)
-  const txn = new Txn(ds)
-  const out: Array<{ stored: string[]; fromHistory: string[] }> = []
-  for (const cid of cids) {
-    const key = cidToKeyString(cid)
-    out.push({ stored: (await set.liveElemIds(txn, key)).sort(), fromHistory: (await set.liveElemIdsFromHistory(txn, key)).sort() })
+/** `key`'s element ids as stored (`<ns>/s/s<key>/<id>`) and its tombstoned ids (`<ns>/s/t<key>/<id>`). */
+async function stored(ds: Datastore, namespace: string, key: string): Promise<{ elements: string[]; tombstones: string[] }> {
+  const ids = async (prefix: string): Promise<string[]> => {
+    const out: string[] = []
+    for await (const k of ds.queryKeys({ prefix })) out.push('/' + k.toString().slice(prefix.length))
+    return out.sort()
   }
-  return out
+  return { elements: await ids(`${namespace}/s/s${key}/`), tombstones: await ids(`${namespace}/s/t${key}/`) }
 }
 
 describe('live elements', () => {
-  test('after random pins, unpins and merges on two peers, each key’s live elements equal what its elements and tombstones say, and both pinsets agree', async () => {
+  test('after random pins, unpins and merges on two peers, no stored element is tombstoned, a key has a value exactly while it has one, and both pinsets agree', async () => {
     const cids = await Promise.all([0, 1, 2].map(cidOf))
     const op = fc.record({ peer: fc.constantFrom(0, 1), key: fc.constantFrom(0, 1, 2), pin: fc.boolean(), deliver: fc.constantFrom('none', 'a->b', 'b->a') })
     await fc.assert(
@@ -93,7 +93,13 @@ describe('live elements', () => {
         await deliver(b, a)
         await deliver(a, b)
         for (const [i, c] of peers.entries()) {
-          for (const v of await liveViews(stores[i]!, c.datastoreNamespace, cids)) expect(v.stored).toEqual(v.fromHistory)
+          const st = await c.state()
+          for (const cid of cids) {
+            const { elements, tombstones } = await stored(stores[i]!, c.datastoreNamespace, cidToKeyString(cid))
+            expect(elements.filter((id) => tombstones.includes(id))).toEqual([])
+            // a value exactly while an element is live
+            expect(await st.has(cid)).toBe(elements.length > 0)
+          }
         }
         const stateOf = async (c: CrdtConsensus): Promise<string[]> => {
           const st = await c.state()
@@ -139,15 +145,16 @@ describe('live elements', () => {
       }
       const txn = new Txn(ds)
       expect({ order, live: await set.liveElemIds(txn, key) }).toEqual({ order, live: [c] })
-      expect(await set.liveElemIdsFromHistory(txn, key)).toEqual([c])
+      expect({ order, ...(await stored(ds, '/n', key)) }).toEqual({ order, elements: [c], tombstones: [a] })
       expect(await txn.get(set.valueKey(key))).toEqual(value('c'))
     }
   })
 
-  test('a store without live elements (an earlier version’s) gets them built at load: unpins then tombstone what is live', async () => {
+  test('a store laid out by go-ds-crdt’s rules (tombstoned elements kept) reads the same; its tombstoned elements go as their keys are read', async () => {
     const folder = await mkdtemp(join(tmpdir(), 'crdt-live-'))
     dirs.push(folder)
     const cids = await Promise.all([0, 1, 2, 3].map(cidOf))
+    const keys = cids.map(cidToKeyString)
     let o = await openDatastore({ backend: 'sqlite', folder })
     let c = createCrdtConsensus(crdtInit())({ datastore: o.datastore })
     await c.start()
@@ -168,16 +175,16 @@ describe('live elements', () => {
       else await c.logUnpin(pinNamed(cids[i]!, ''))
     }
     const ns = c.datastoreNamespace
-    const before = await liveViews(o.datastore, ns, cids)
-    expect(before.map((v) => v.stored.length)).toEqual([1, 0, 2, 0])
+    const now = await Promise.all(keys.map((k) => stored(o.datastore, ns, k)))
+    expect(now.map((v) => [v.elements.length, v.tombstones.length])).toEqual([
+      [1, 2],
+      [0, 1],
+      [2, 0],
+      [0, 0]
+    ])
     await c.stop()
-    // what an earlier version left: no live elements, no marker
-    const set = new CrdtSet(ns)
-    const gone: Key[] = [new Key(set.liveMarkerKey, false)]
-    for await (const k of o.datastore.queryKeys({ prefix: set.layoutPrefixes.live })) gone.push(k)
-    expect(gone.length).toBe(4)
-    for (const k of gone) await o.datastore.delete(k)
-    expect((await liveViews(o.datastore, ns, cids)).map((v) => v.stored.length)).toEqual([0, 0, 0, 0])
+    // go-ds-crdt's layout: every tombstoned element is kept
+    for (const [i, v] of now.entries()) for (const id of v.tombstones) await o.datastore.put(new Key(`${ns}/s/s${keys[i]}/${id.slice(1)}`, false), new Uint8Array(0))
     await o.close()
 
     o = await openDatastore({ backend: 'sqlite', folder })
@@ -185,18 +192,28 @@ describe('live elements', () => {
     running.push(c)
     await c.start()
     await c.ready()
-    expect(await o.datastore.has(new Key(set.liveMarkerKey, false))).toBe(true)
-    expect(await liveViews(o.datastore, ns, cids)).toEqual(before)
-    // the rebuilt live elements are what an unpin tombstones
-    await c.logUnpin(pinNamed(cids[2]!, ''))
-    await c.logUnpin(pinNamed(cids[0]!, ''))
     const st = await c.state()
-    expect(await st.has(cids[0]!)).toBe(false)
-    expect(await st.has(cids[2]!)).toBe(false)
-    for (const v of await liveViews(o.datastore, ns, cids)) {
-      expect(v.stored).toEqual([])
-      expect(v.fromHistory).toEqual([])
-    }
+    expect(await Promise.all(cids.map((cid) => st.has(cid)))).toEqual([true, false, true, false])
+    const set = new CrdtSet(ns)
+    expect((await set.liveElemIds(new Txn(o.datastore), keys[0]!)).sort()).toEqual(now[0]!.elements)
+    // an unpin tombstones what is live and cleans what was tombstoned before
+    await c.logUnpin(pinNamed(cids[0]!, ''))
+    await c.logUnpin(pinNamed(cids[2]!, ''))
+    await c.logPin(pinNamed(cids[1]!, 'again'))
+    expect(await Promise.all(cids.map((cid) => st.has(cid)))).toEqual([false, true, false, false])
+    expect((await st.get(cids[1]!)).name).toBe('again')
+    const after = await Promise.all(keys.map((k) => stored(o.datastore, ns, k)))
+    // a pin reads no elements: cid 1's tombstoned one stays until a removal reads them
+    expect(after.map((v) => [v.elements.length, v.tombstones.length])).toEqual([
+      [0, 3],
+      [2, 1],
+      [0, 2],
+      [0, 0]
+    ])
+    await c.logUnpin(pinNamed(cids[1]!, ''))
+    expect(await st.has(cids[1]!)).toBe(false)
+    expect(await stored(o.datastore, ns, keys[1]!)).toMatchObject({ elements: [] })
+    expect((await stored(o.datastore, ns, keys[1]!)).tombstones.length).toBe(2)
     await c.stop()
     running = []
     await o.close()
