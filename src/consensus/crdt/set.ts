@@ -150,6 +150,16 @@ export class CrdtSet {
     return `${this.ns}/s${key}/`
   }
 
+  /** `<ns>/s/s<key>/<id>`: the element block `id` added to `key`. */
+  private elemKey(key: string, id: string): string {
+    return this.elemsPrefix(key) + id.slice(1)
+  }
+
+  /** `<ns>/s/t<key>/`: the tombstones of `key`. */
+  private tombsPrefix(key: string): string {
+    return `${this.ns}/t${key}/`
+  }
+
   private tombKey(key: string, id: string): string {
     return `${this.ns}/t${key}${id}`
   }
@@ -172,7 +182,7 @@ export class CrdtSet {
   /** The elements of `key` tombstoned so far (their block ids), with what each tombstone recorded (undefined: go-ds-crdt's empty value). */
   async tombRecords(txn: Txn, key: string, options?: AbortOptions): Promise<Array<{ id: string; record: TombRecord | undefined }>> {
     const out: Array<{ id: string; record: TombRecord | undefined }> = []
-    for (const id of await this.idsUnder(txn, `${this.ns}/t${key}/`, options)) {
+    for (const id of await this.idsUnder(txn, this.tombsPrefix(key), options)) {
       const v = await txn.get(this.tombKey(key, id), options)
       out.push({ id, record: v === undefined ? undefined : decodeTombValue(v) })
     }
@@ -188,7 +198,7 @@ export class CrdtSet {
   async liveElemIds(txn: Txn, key: string, options?: AbortOptions): Promise<string[]> {
     const out: string[] = []
     for (const id of await this.elemIds(txn, key, options)) {
-      if (await this.inTombs(txn, key, id, options)) txn.delete(this.elemsPrefix(key) + id.slice(1))
+      if (await this.inTombs(txn, key, id, options)) txn.delete(this.elemKey(key, id))
       else out.push(id)
     }
     return out
@@ -331,7 +341,7 @@ export class CrdtSet {
         : ((await this.elementValue(t.id, key, getBlock, decoded, options)) ?? new Uint8Array(0))
       txn.put(this.tombKey(key, t.id), encodeTombValue({ deleter: id, deleterPriority: delta.priority, removed }))
       // the element is no longer live: only its tombstone stays (see the layout above)
-      txn.delete(this.elemsPrefix(key) + t.id.slice(1))
+      txn.delete(this.elemKey(key, t.id))
       if (marking) toCheck.add(key)
     }
     for (const e of delta.elements) {
@@ -339,12 +349,12 @@ export class CrdtSet {
       await touch(key)
       // an element tombstoned before it arrived is not stored (see the layout above)
       if (!fresh && (await this.inTombs(txn, key, id, options))) continue
-      txn.put(this.elemsPrefix(key) + id.slice(1), new Uint8Array(0))
+      txn.put(this.elemKey(key, id), new Uint8Array(0))
       const vk = this.valueKey(key)
       // the current value: this transaction's write, else what `touch` read
       const current = txn.writes.has(vk) ? (txn.writes.get(vk) ?? undefined) : before.get(key)
       // a key that was ever removed may hide a stale re-allocation
-      if (marking && (await txn.hasChildKey(`${this.ns}/t${key}/`, options))) toCheck.add(key)
+      if (marking && (await txn.hasChildKey(this.tombsPrefix(key), options))) toCheck.add(key)
       await this.setValue(txn, key, e.value, delta.priority, current, options)
     }
     // report the net effect on each key touched

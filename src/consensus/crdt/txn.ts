@@ -61,13 +61,12 @@ export class Txn {
    */
   async childKeys(parent: string, options?: AbortOptions): Promise<string[]> {
     const out = new Set<string>()
-    const direct = (k: string): boolean => k.indexOf('/', parent.length) === -1
     if (this.raw !== undefined) {
-      for (const { key } of this.raw.entriesRaw(parent, options)) if (direct(key)) out.add(key)
+      for (const { key } of this.raw.entriesRaw(parent, options)) if (isChildOf(parent, key)) out.add(key)
     } else {
       for await (const k of this.ds.queryKeys({ prefix: parent }, options)) {
         const s = k.toString()
-        if (s.startsWith(parent) && direct(s)) out.add(s)
+        if (isChildOf(parent, s)) out.add(s)
       }
     }
     for (const k of this.parents().get(parent) ?? []) {
@@ -79,11 +78,10 @@ export class Txn {
 
   /** Whether any key lies directly under `parent` (stored or pending, not deleted): stops at the first one found. */
   async hasChildKey(parent: string, options?: AbortOptions): Promise<boolean> {
-    const direct = (k: string): boolean => k.indexOf('/', parent.length) === -1
     for (const k of this.parents().get(parent) ?? []) if (this.writes.get(k) !== null) return true
     for await (const k of this.ds.queryKeys({ prefix: parent }, options)) {
       const s = k.toString()
-      if (s.startsWith(parent) && direct(s) && this.writes.get(s) !== null) return true
+      if (isChildOf(parent, s) && this.writes.get(s) !== null) return true
     }
     return false
   }
@@ -207,4 +205,9 @@ export function readUvarint(b: Uint8Array): bigint {
     shift += 7n
   }
   throw new Error('error decoding uvarint')
+}
+
+/** Whether `key` lies directly under `parent` (which ends with `/`): `<parent><name>`, no further `/`. */
+function isChildOf(parent: string, key: string): boolean {
+  return key.startsWith(parent) && key.indexOf('/', parent.length) === -1
 }
