@@ -90,6 +90,9 @@ export class StatelessPinTracker implements PinTracker {
   private readonly unpinQueue = new Fifo<Operation>()
   private activePins = 0
   private activeUnpins = 0
+  /** unpins of remote pins running (see `track`), and those waiting for a turn. */
+  private activeRemote = 0
+  private readonly remoteWaiters = new Fifo<() => void>()
   private readonly inFlight = new Set<Promise<void>>()
   private run: AbortController | undefined
   private recoverTimer: ReturnType<typeof setTimeout> | undefined
@@ -247,7 +250,9 @@ export class StatelessPinTracker implements PinTracker {
   /**
    * Starts tracking a pin (upstream `Track`): a meta pin is ignored (it is
    * `sharded`); a pin allocated to other peers only is unpinned from the
-   * local IPFS right away (awaited; a failure is logged, not thrown);
+   * local IPFS right away (awaited; a failure is logged, not thrown; at
+   * most `concurrentPins` such unpins run at once, the others wait in
+   * order; upstream runs them one at a time, in its crdt put hook);
    * anything else is queued for pinning.
    * @throws QueueFullError
    */
@@ -257,20 +262,38 @@ export class StatelessPinTracker implements PinTracker {
     if (isRemotePin(pin, this.init.peerId)) {
       const op = this.optracker.trackNewOperation(pin, 'remote', 'in_progress')
       if (op === undefined) return
+      // at most `concurrentPins` at once: a joining peer tracks every pin of
+      // the pinset as it merges, and thousands of requests to kubo at once
+      // starved the daemon (its pings expired; sync time grew with the pinset)
+      // (a finished one hands its turn to the oldest waiting)
+      if (this.activeRemote < this.init.concurrentPins) this.activeRemote++
+      else await new Promise<void>((resolve) => this.remoteWaiters.push(resolve))
       try {
-        await this.components.ipfs.unpin(pin.cid, { signal: op.signal })
-      } catch (err) {
-        op.cancel()
-        op.setError(err)
-        log.error(`unpinning remote pin ${pin.cid}: ${errorMessage(err)}`)
-        return
+        await this.unpinRemote(pin, op)
+      } finally {
+        const next = this.remoteWaiters.shift()
+        if (next !== undefined) next()
+        else this.activeRemote--
       }
-      op.cancel()
-      op.setPhase('done')
-      this.optracker.clean(op)
       return
     }
     this.enqueue(pin, 'pin')
+  }
+
+  /** The unpin of a remote pin, recorded on its operation. */
+  private async unpinRemote(pin: Pin, op: Operation): Promise<void> {
+    if (op.canceled) return
+    try {
+      await this.components.ipfs.unpin(pin.cid, { signal: op.signal })
+    } catch (err) {
+      op.cancel()
+      op.setError(err)
+      log.error(`unpinning remote pin ${pin.cid}: ${errorMessage(err)}`)
+      return
+    }
+    op.cancel()
+    op.setPhase('done')
+    this.optracker.clean(op)
   }
 
   /**

@@ -656,7 +656,6 @@ export class CrdtConsensus implements Consensus {
     }
   }
 
-  /** Peers of the cluster: this peer only for now (later: peers with a valid ping metric). */
   /** Upstream `Peers`: the peerset component's answer, always with this peer; this peer alone without one. */
   async peers(options?: AbortOptions): Promise<PeerId[]> {
     if (this.peerset === undefined) return [this.init.peerId]

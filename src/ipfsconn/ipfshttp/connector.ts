@@ -430,7 +430,8 @@ export class IpfsHttpConnector implements IPFSConnector {
    */
   async unpin(cid: CID, options: AbortOptions = {}): Promise<void> {
     if (this.init.unpinDisable) throw new IPFSError('ipfs unpinning is disallowed by configuration on this peer')
-    await this.triggerInformers()
+    // no informer trigger: upstream v1.1.6 leaves it out of Unpin (an unpin
+    // frees no space and leaves the pin queue as it is)
     try {
       await this.postJSON<unknown>('pin/rm', [['arg', cid.toString()]], options, this.init.unpinTimeoutMs)
       clusterMetrics.pinsIpfsPins.dec()
@@ -438,8 +439,6 @@ export class IpfsHttpConnector implements IPFSConnector {
     } catch (err) {
       if (!isNotPinned(err)) throw err
       log.debug(`IPFS object is already unpinned: ${cid}`)
-    } finally {
-      await this.triggerInformers()
     }
   }
 

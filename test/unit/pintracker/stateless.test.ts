@@ -168,6 +168,28 @@ describe('stateless pin tracker', () => {
     await waitFor(async () => (await statusOf(t, b.cid)) === 'pinned', 'b pinned', 5000, 5)
   })
 
+  test('at most concurrent_pins unpins of remote pins run at once, the others wait in order', async () => {
+    const { t, ipfs, state } = setup({ concurrentPins: 3 })
+    ipfs.holdUnpins = true
+    await t.start()
+    const remotes = await Promise.all(Array.from({ length: 10 }, () => newPin({ allocations: [OTHER] })))
+    // as the cluster tracks the pins of a merged delta: all at once, not awaited
+    const tracked = remotes.map((p) => {
+      state.add(p)
+      ipfs.pins.set(p.cid.toString(), 'recursive')
+      return t.track(p)
+    })
+    await waitFor(() => ipfs.unpinStarted.length === 3, '3 unpins started', 5000, 5)
+    await new Promise((r) => setTimeout(r, 50))
+    expect(ipfs.unpinStarted.length).toBe(3)
+    expect(await statusOf(t, remotes[9]!.cid)).toBe('remote')
+    ipfs.releaseUnpins()
+    await Promise.all(tracked)
+    expect(ipfs.unpinStarted).toEqual(remotes.map((p) => p.cid.toString()))
+    for (const p of remotes) expect(ipfs.pins.has(p.cid.toString())).toBe(false)
+    expect(t.optracker.size).toBe(0)
+  })
+
   test('remote pins are unpinned locally and reported remote; meta pins are sharded and never pinned', async () => {
     const { t, ipfs, state } = setup()
     await t.start()
