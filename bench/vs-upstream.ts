@@ -13,7 +13,8 @@
  * `--churn-seconds S` (default 30; 600 for the 10-minute RSS row), `--only
  * ingest,churn,scale,version` (sections, default these four), `--sides ours,upstream`;
  * opt-in: `--only peers3 --sync-scale N` (three peers of each side: the
- * global `GET /pins` and a new peer's sync time at N pins, default 100000;
+ * new peers' sync time and the time until all three daemons are idle, then
+ * the global `GET /pins` and a new peer's sync time at N pins, default 100000;
  * `--global-runs K` repeats the global GET, its row is the median, and
  * `--skip-fourth` leaves out the fourth peer's sync).
  *
@@ -476,6 +477,20 @@ async function pollUntil(fn: () => Promise<boolean>, ms: number): Promise<boolea
   return false
 }
 
+/**
+ * Waits until every daemon of `peers` used under 10% of a core over 2 s
+ * (the joiners' trackers done with the merged pins); false after `ms`.
+ */
+async function waitIdle(peers: Peer[], ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    const before = peers.map((p) => cpuMs(p.daemon.pid))
+    await sleep(2000)
+    if (peers.every((p, i) => cpuMs(p.daemon.pid) - before[i]! < 200)) return true
+  }
+  return false
+}
+
 /** Whether `peer` has the whole pinset of `cids`: a sample of them first (cheap), then a full count. */
 async function hasPinset(peer: Peer, cids: string[]): Promise<boolean> {
   const step = Math.max(1, Math.floor(cids.length / 20))
@@ -528,6 +543,10 @@ async function benchPeers3(kubo: Kubo, n: number): Promise<void> {
         const synced = await pollUntil(async () => (await hasPinset(peers[1]!, cids)) && (await hasPinset(peers[2]!, cids)), timeoutMs)
         record(`two peers joining one with ${k} pins: both hold the pinset`, 's', false, side, synced ? (performance.now() - t0) / 1000 : Number.NaN)
         if (!synced) console.error(`  [${side}] the joining peers did not get the whole pinset in ${timeoutMs} ms`)
+        // the global GET runs once the joiners' trackers are done (an unpin
+        // in kubo for each pin allocated elsewhere), which is also timed
+        const idle = await waitIdle(peers, timeoutMs)
+        record(`two peers joining one with ${k} pins: all three daemons idle`, 's', false, side, idle ? (performance.now() - t0) / 1000 : Number.NaN)
         const rates: number[] = []
         const cpuFirst: number[] = []
         const cpuAll: number[] = []
