@@ -66,6 +66,9 @@ import { COMMIT, RPC_PROTOCOL, VERSION } from './version.ts'
 
 const log = getLogger('cluster')
 
+/** Unpins of remote pins that may wait before the consensus stops merging (see `onStateChange`). */
+const REMOTE_BACKLOG_LIMIT = 20_000
+
 /** How long `join` waits for the bootstrap peer's `Cluster.PeerAdd` answer (ms). */
 const JOIN_PEER_ADD_TIMEOUT_MS = 45_000
 
@@ -239,9 +242,11 @@ export class Cluster implements ClusterAPI, Startable {
   readonly onStateChange: StateChangeHandler = (change) => {
     if (change.op === 'pin') {
       this.c.tracker.track(change.pin).catch((err: unknown) => log.error(`tracking ${change.pin.cid}: ${errorMessage(err)}`))
-    } else {
-      this.c.tracker.untrack(change.pin.cid).catch((err: unknown) => log.error(`untracking ${change.pin.cid}: ${errorMessage(err)}`))
+      // a joining peer's merge waits while many unpins of remote pins wait (their memory)
+      return this.c.tracker.remoteBacklog?.(REMOTE_BACKLOG_LIMIT)
     }
+    this.c.tracker.untrack(change.pin.cid).catch((err: unknown) => log.error(`untracking ${change.pin.cid}: ${errorMessage(err)}`))
+    return undefined
   }
 
   /**

@@ -105,8 +105,12 @@ export interface Consensus extends Startable {
   commitLocal?(op: 'LogPin' | 'LogUnpin' | 'AddPeer' | 'RmPeer', arg: Pin | PeerId, options?: AbortOptions): Promise<void>
 }
 
-/** Called with every pin added to or removed from the local state. */
-export type StateChangeHandler = (change: { op: 'pin'; pin: Pin } | { op: 'unpin'; pin: Pin }) => void
+/**
+ * Called with every pin added to or removed from the local state. A
+ * promise returned asks the consensus to wait for it before it applies
+ * more remote changes (backpressure: the crdt merge waits, once per delta).
+ */
+export type StateChangeHandler = (change: { op: 'pin'; pin: Pin } | { op: 'unpin'; pin: Pin }) => void | Promise<void>
 
 /** A pin's status in kubo, from `pin/ls` (streamed). */
 export interface IPFSPinInfo {
@@ -172,6 +176,8 @@ export interface PinTracker extends Startable {
   recover(cid: CID, options?: AbortOptions): Promise<PinInfo>
   /** Number of queued pin operations (the `pinqueue` informer). */
   pinQueueSize(): number
+  /** Resolves once at most `limit` unpins of remote pins wait; undefined when so already. Optional. */
+  remoteBacklog?(limit: number): Promise<void> | undefined
 }
 
 /** An informer produces metrics about this peer (`Informer`). */

@@ -75,6 +75,17 @@ class Fifo<T> {
   }
 }
 
+/** A remote pin's unpin waiting its turn (see `track`): `seq` is the order it came in. */
+interface RemoteUnpin {
+  pin: Pin
+  op: Operation
+  seq: number
+  done: () => void
+}
+
+/** Waiting unpins of remote pins from which kubo's pins are listed once instead of asked one by one. */
+const SNAPSHOT_BACKLOG = 100
+
 function isRemotePin(pin: Pin, peerId: string): boolean {
   return pin.allocations.length > 0 && !pin.allocations.includes(peerId)
 }
@@ -90,9 +101,14 @@ export class StatelessPinTracker implements PinTracker {
   private readonly unpinQueue = new Fifo<Operation>()
   private activePins = 0
   private activeUnpins = 0
-  /** unpins of remote pins running (see `track`), and those waiting for a turn. */
+  /** unpins of remote pins (see `track`): running, waiting (with the order they came in). */
   private activeRemote = 0
-  private readonly remoteWaiters = new Fifo<() => void>()
+  private readonly remoteQueue = new Fifo<RemoteUnpin>()
+  private remoteSeq = 0
+  /** kubo's pins as listed once `remoteSeq` had reached `seq` (see `remoteSnapshot`). */
+  private snapshot: { seq: number; pinned: Set<string> | undefined } | undefined
+  private snapshotting: Promise<void> | undefined
+  private readonly backlogWaiters: { limit: number; resolve: () => void }[] = []
   private readonly inFlight = new Set<Promise<void>>()
   private run: AbortController | undefined
   private recoverTimer: ReturnType<typeof setTimeout> | undefined
@@ -130,6 +146,8 @@ export class StatelessPinTracker implements PinTracker {
     this.priorityQueue.clear()
     this.pinQueue.clear()
     this.unpinQueue.clear()
+    for (let r = this.remoteQueue.shift(); r !== undefined; r = this.remoteQueue.shift()) r.done()
+    this.releaseBacklog()
     await Promise.allSettled([...this.inFlight, this.recovering])
     this.recovering = undefined
   }
@@ -252,7 +270,8 @@ export class StatelessPinTracker implements PinTracker {
    * `sharded`); a pin allocated to other peers only is unpinned from the
    * local IPFS right away (awaited; a failure is logged, not thrown; at
    * most `concurrentPins` such unpins run at once, the others wait in
-   * order; upstream runs them one at a time, in its crdt put hook);
+   * order, see `pumpRemote`; upstream runs them one at a time, in its crdt
+   * put hook);
    * anything else is queued for pinning.
    * @throws QueueFullError
    */
@@ -262,22 +281,99 @@ export class StatelessPinTracker implements PinTracker {
     if (isRemotePin(pin, this.init.peerId)) {
       const op = this.optracker.trackNewOperation(pin, 'remote', 'in_progress')
       if (op === undefined) return
-      // at most `concurrentPins` at once: a joining peer tracks every pin of
-      // the pinset as it merges, and thousands of requests to kubo at once
-      // starved the daemon (its pings expired; sync time grew with the pinset)
-      // (a finished one hands its turn to the oldest waiting)
-      if (this.activeRemote < this.init.concurrentPins) this.activeRemote++
-      else await new Promise<void>((resolve) => this.remoteWaiters.push(resolve))
-      try {
-        await this.unpinRemote(pin, op)
-      } finally {
-        const next = this.remoteWaiters.shift()
-        if (next !== undefined) next()
-        else this.activeRemote--
-      }
+      await new Promise<void>((done) => {
+        this.remoteQueue.push({ pin, op, seq: ++this.remoteSeq, done })
+        this.pumpRemote()
+      })
       return
     }
     this.enqueue(pin, 'pin')
+  }
+
+  /**
+   * Resolves once at most `limit` unpins of remote pins wait for their
+   * turn; `undefined` when that is so already. The crdt consensus waits on
+   * it before merging the next delta (see `Cluster.onStateChange`), which
+   * bounds the memory a joining peer's backlog takes (upstream's merge waits
+   * for every single one).
+   */
+  remoteBacklog(limit: number): Promise<void> | undefined {
+    if (this.remoteQueue.length <= limit || this.run === undefined) return undefined
+    return new Promise((resolve) => this.backlogWaiters.push({ limit, resolve }))
+  }
+
+  private releaseBacklog(): void {
+    if (this.backlogWaiters.length === 0) return
+    const n = this.remoteQueue.length
+    const stopped = this.run === undefined
+    for (let i = this.backlogWaiters.length - 1; i >= 0; i--) {
+      const w = this.backlogWaiters[i]!
+      if (!stopped && n > w.limit) continue
+      this.backlogWaiters.splice(i, 1)
+      w.resolve()
+    }
+  }
+
+  /**
+   * Starts unpins of remote pins, at most `concurrentPins` at once: a
+   * joining peer tracks every pin of the pinset as it merges, and
+   * thousands of requests to kubo at once starved the daemon (its pings
+   * expired; the sync time grew with the pinset).
+   */
+  private pumpRemote(): void {
+    while (this.activeRemote < this.init.concurrentPins) {
+      const r = this.remoteQueue.shift()
+      if (r === undefined) break
+      this.activeRemote++
+      this.runRemote(r)
+        .catch((err: unknown) => log.error(`unpinning remote pin ${r.pin.cid}: ${errorMessage(err)}`))
+        .finally(() => {
+          this.activeRemote--
+          r.done()
+          if (this.remoteQueue.length === 0 && this.activeRemote === 0) this.snapshot = undefined
+          this.releaseBacklog()
+          this.pumpRemote()
+        })
+    }
+  }
+
+  /**
+   * One remote pin's unpin. With at least {@link SNAPSHOT_BACKLOG} waiting,
+   * kubo's recursive and direct pins are listed once, and a pin that came
+   * before that listing began and is not in it is done without a request
+   * (there is nothing to unpin: `pin/rm` would answer "not pinned").
+   */
+  private async runRemote(r: RemoteUnpin): Promise<void> {
+    if (r.op.canceled) return
+    if (this.remoteQueue.length >= SNAPSHOT_BACKLOG && (this.snapshot === undefined || this.snapshot.seq < r.seq)) await this.remoteSnapshot()
+    const snap = this.snapshot
+    if (snap?.pinned !== undefined && r.seq <= snap.seq && !snap.pinned.has(cidString(r.pin.cid))) {
+      if (r.op.canceled) return
+      r.op.cancel()
+      r.op.setPhase('done')
+      this.optracker.clean(r.op)
+      return
+    }
+    await this.unpinRemote(r.pin, r.op)
+  }
+
+  /** Lists kubo's pins into `snapshot` (one listing at a time; a failure leaves no set: every pin gets its request). */
+  private remoteSnapshot(): Promise<void> {
+    this.snapshotting ??= (async () => {
+      const seq = this.remoteSeq
+      const pinned = new Set<string>()
+      try {
+        for await (const p of this.components.ipfs.pinLs('recursive,direct', { signal: this.run?.signal })) pinned.add(cidString(p.cid))
+        this.snapshot = { seq, pinned }
+        log.debug(`listed kubo's ${pinned.size} pins for ${this.remoteQueue.length} waiting unpins of remote pins`)
+      } catch (err) {
+        this.snapshot = { seq, pinned: undefined }
+        log.debug(`listing kubo's pins for the unpins of remote pins: ${errorMessage(err)}`)
+      }
+    })().finally(() => {
+      this.snapshotting = undefined
+    })
+    return this.snapshotting
   }
 
   /** The unpin of a remote pin, recorded on its operation. */

@@ -221,8 +221,10 @@ export class CrdtConsensus implements Consensus {
     return this.queuePrefix + String(seq).padStart(16, '0')
   }
 
-  private handleChanges(changes: SetChange[]): void {
+  /** Hands the changes on; resolves when the handler asks to wait (see `StateChangeHandler`). */
+  private handleChanges(changes: SetChange[]): Promise<void> | undefined {
     const h = this.onChange
+    let wait: Promise<void> | undefined
     for (const c of changes) {
       let cid: CID
       try {
@@ -234,7 +236,7 @@ export class CrdtConsensus implements Consensus {
         log.info(`new pin added: ${cid.toString()}`)
         if (h === undefined) continue
         try {
-          h({ op: 'pin', pin: pinFromProtobuf(c.value, cid) })
+          wait = h({ op: 'pin', pin: pinFromProtobuf(c.value, cid) }) ?? wait
         } catch (err) {
           log.error(`onChange (pin ${cid.toString()}): ${errorMessage(err)}`)
         }
@@ -248,12 +250,13 @@ export class CrdtConsensus implements Consensus {
           pin = pinWithOpts(cid, defaultPinOptions())
         }
         try {
-          h({ op: 'unpin', pin })
+          wait = h({ op: 'unpin', pin }) ?? wait
         } catch (err) {
           log.error(`onChange (unpin ${cid.toString()}): ${errorMessage(err)}`)
         }
       }
     }
+    return wait
   }
 
   async start(): Promise<void> {

@@ -44,6 +44,17 @@ import { errorMessage, errorName, NotFoundError } from '../../errors.ts'
 
 const log = getLogger('crdt')
 
+/** `p`, or a rejection with the signal's reason once `signal` aborts first. */
+function abortable(p: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return p
+  signal.throwIfAborted()
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}
+
 /** Local deltas committed within this many ms share one head broadcast (default). */
 const BROADCAST_COALESCE_MS = 20
 /** Most local deltas kept for the next heads broadcast (older ones are fetched by the peers as before). */
@@ -97,7 +108,8 @@ export interface CrdtStoreComponents {
   dagSyncer?: DagSyncer
   broadcaster?: Broadcaster
   /** Called after each committed batch with the keys it changed. */
-  onChanges?: (changes: SetChange[]) => void
+  /** may return a promise: the next remote delta is merged once it settles (backpressure). */
+  onChanges?: (changes: SetChange[]) => void | Promise<void>
   /**
    * Whether value `live` is value `removed` re-allocated (the same pin with
    * other allocations: src/state/reallocation.ts). When given, remote deltas
@@ -128,7 +140,7 @@ export class CrdtStore {
   private readonly blocks: CrdtBlockstore
   private readonly dagSyncer: DagSyncer | undefined
   private readonly broadcaster: Broadcaster | undefined
-  private readonly onChanges: ((changes: SetChange[]) => void) | undefined
+  private readonly onChanges: ((changes: SetChange[]) => void | Promise<void>) | undefined
   /** head id (blockId) -> { cid, height } */
   private readonly heads = new Map<string, { cid: CID; height: bigint }>()
   private chain: Promise<unknown> = Promise.resolve()
@@ -388,7 +400,8 @@ export class CrdtStore {
     durable.catch(() => {}) // awaited by finishLocalDelta; never an unhandled rejection meanwhile
     this.heads.clear()
     this.heads.set(blockId(cid), { cid, height: priority })
-    this.emit(changes)
+    // a local change: nobody to hold back
+    void this.emit(changes)
     return { cid, bytes, durable }
   }
 
@@ -428,12 +441,14 @@ export class CrdtStore {
     }, this.broadcastCoalesceMs)
   }
 
-  private emit(changes: Map<string, SetChange>): void {
-    if (changes.size === 0 || this.onChanges === undefined) return
+  /** Hands changes to the hook; returns what it asks to wait for (see `CrdtStoreComponents.onChanges`). */
+  private emit(changes: Map<string, SetChange>): Promise<void> | undefined {
+    if (changes.size === 0 || this.onChanges === undefined) return undefined
     try {
-      this.onChanges([...changes.values()])
+      return this.onChanges([...changes.values()]) ?? undefined
     } catch (err) {
       log.error(`change hook: ${errorMessage(err)}`)
+      return undefined
     }
   }
 
@@ -601,6 +616,8 @@ export class CrdtStore {
     const headId = blockId(head)
     for (const cid of order) {
       options?.signal?.throwIfAborted()
+      // the change hook's backpressure, waited for outside the lock (local pins go on meanwhile)
+      let wait: Promise<void> | undefined
       await this.lock(async () => {
         if (await this.isProcessed(cid, options)) return
         const bytes = await this.blocks.get(cid, options)
@@ -633,9 +650,10 @@ export class CrdtStore {
           for (const id of replaced) this.heads.delete(id)
           this.heads.set(blockId(head), { cid: head, height: rootPrio })
         }
-        this.emit(changes)
+        wait = this.emit(changes)
         if (marked) this.scheduleReallocationCheck()
       })
+      if (wait !== undefined) await abortable(wait, options?.signal)
     }
   }
 
@@ -740,6 +758,7 @@ export class CrdtStore {
       const bytes = await this.fetchBlock(cid, options)
       const { delta, links } = decodeNode(bytes)
       if (!(await this.isProcessed(cid, options))) {
+        let wait: Promise<void> | undefined
         await this.lock(async () => {
           if (await this.isProcessed(cid, options)) return
           const txn = new Txn(this.ds)
@@ -747,9 +766,10 @@ export class CrdtStore {
           const marked = await this.set.merge(txn, delta, blockId(cid), this.blockGetter(txn), changes, options)
           txn.put(this.processedKey(cid), new Uint8Array(0))
           await txn.commit(options)
-          this.emit(changes)
+          wait = this.emit(changes)
           if (marked) this.scheduleReallocationCheck()
         })
+        if (wait !== undefined) await abortable(wait, options?.signal)
         reprocessed++
       }
       for (const l of links) {

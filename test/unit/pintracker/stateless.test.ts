@@ -190,6 +190,37 @@ describe('stateless pin tracker', () => {
     expect(t.optracker.size).toBe(0)
   })
 
+  test('a backlog of remote pins lists kubo once: only the pins kubo has get a pin/rm; remoteBacklog waits for the backlog', async () => {
+    const { t, ipfs, state } = setup({ concurrentPins: 3 })
+    ipfs.holdUnpins = true
+    await t.start()
+    const remotes = await Promise.all(Array.from({ length: 150 }, () => newPin({ allocations: [OTHER] })))
+    // kubo has 3 of them pinned, past the first three (which start before any backlog)
+    const inKubo = [remotes[10]!, remotes[70]!, remotes[149]!]
+    for (const p of inKubo) ipfs.pins.set(p.cid.toString(), 'recursive')
+    const tracked = remotes.map((p) => {
+      state.add(p)
+      return t.track(p)
+    })
+    await waitFor(() => ipfs.unpinStarted.length === 3, '3 unpins started', 5000, 5)
+    const backlog = t.remoteBacklog(20)
+    expect(backlog).toBeInstanceOf(Promise)
+    expect(t.remoteBacklog(1000)).toBeUndefined()
+    let drained = false
+    void backlog!.then(() => {
+      drained = true
+    })
+    await new Promise((r) => setTimeout(r, 20))
+    expect(drained).toBe(false)
+    ipfs.releaseUnpins()
+    await Promise.all(tracked)
+    expect(drained).toBe(true)
+    expect(ipfs.unpinStarted).toEqual([...remotes.slice(0, 3), ...inKubo].map((p) => p.cid.toString()))
+    for (const p of inKubo) expect(ipfs.pins.has(p.cid.toString())).toBe(false)
+    expect(t.optracker.size).toBe(0)
+    expect(await statusOf(t, remotes[100]!.cid)).toBe('remote')
+  })
+
   test('remote pins are unpinned locally and reported remote; meta pins are sharded and never pinned', async () => {
     const { t, ipfs, state } = setup()
     await t.start()

@@ -67,7 +67,7 @@ class TestCluster {
         }
       }
     )
-    c.setOnChange((ch) => this.changes.get(id)?.push(`${ch.op}:${ch.pin.name}`))
+    c.setOnChange((ch) => void this.changes.get(id)?.push(`${ch.op}:${ch.pin.name}`))
     this.changes.set(id, this.changes.get(id) ?? [])
     this.peers.set(id, c)
     return c
