@@ -108,7 +108,8 @@ export class StatelessPinTracker implements PinTracker {
   /** kubo's pins as listed once `remoteSeq` had reached `seq` (see `remoteSnapshot`). */
   private snapshot: { seq: number; pinned: Set<string> | undefined } | undefined
   private snapshotting: Promise<void> | undefined
-  private readonly backlogWaiters: { limit: number; resolve: () => void }[] = []
+  /** by limit: the promise `remoteBacklog` gives while over it (one per limit, however often asked). */
+  private readonly backlogWaiters = new Map<number, { promise: Promise<void>; resolve: () => void }>()
   private readonly inFlight = new Set<Promise<void>>()
   private run: AbortController | undefined
   private recoverTimer: ReturnType<typeof setTimeout> | undefined
@@ -299,17 +300,25 @@ export class StatelessPinTracker implements PinTracker {
    */
   remoteBacklog(limit: number): Promise<void> | undefined {
     if (this.remoteQueue.length <= limit || this.run === undefined) return undefined
-    return new Promise((resolve) => this.backlogWaiters.push({ limit, resolve }))
+    let w = this.backlogWaiters.get(limit)
+    if (w === undefined) {
+      let resolve!: () => void
+      const promise = new Promise<void>((r) => {
+        resolve = r
+      })
+      w = { promise, resolve }
+      this.backlogWaiters.set(limit, w)
+    }
+    return w.promise
   }
 
   private releaseBacklog(): void {
-    if (this.backlogWaiters.length === 0) return
+    if (this.backlogWaiters.size === 0) return
     const n = this.remoteQueue.length
     const stopped = this.run === undefined
-    for (let i = this.backlogWaiters.length - 1; i >= 0; i--) {
-      const w = this.backlogWaiters[i]!
-      if (!stopped && n > w.limit) continue
-      this.backlogWaiters.splice(i, 1)
+    for (const [limit, w] of this.backlogWaiters) {
+      if (!stopped && n > limit) continue
+      this.backlogWaiters.delete(limit)
       w.resolve()
     }
   }
