@@ -4,6 +4,7 @@
  * (`codec.ts`). Used for offline state handling and by tests; the crdt
  * consensus exposes its own ReadOnlyState over the CRDT set.
  */
+import { timeSlicer } from '../runtime/slicer.ts'
 import { Key } from 'interface-datastore'
 import type { Batch, Datastore } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
@@ -82,8 +83,11 @@ export class DsState implements BatchingState {
   /** Streams every pin (in key order on sorted datastores). Undecodable entries are logged and skipped. */
   async *list(options?: AbortOptions): AsyncGenerator<Pin> {
     const prefix = this.ns + '/'
+    const turn = timeSlicer() // sqlite and leveldb pages are read synchronously (see slicer.ts)
     for await (const { key, value } of this.ds.query({ prefix }, options)) {
       options?.signal?.throwIfAborted()
+      const t = turn()
+      if (t !== undefined) await t
       const k = key.toString()
       if (k.indexOf('/', prefix.length) !== -1) continue // a deeper key, not ours
       let cid: CID

@@ -11,6 +11,7 @@
  * batch. Queued operations found at start are committed (upstream loses
  * them). Without batching each operation is one delta, durable on return.
  */
+import { timeSlicer } from '../../runtime/slicer.ts'
 import { Key } from 'interface-datastore'
 import type { Datastore } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
@@ -161,13 +162,18 @@ export class CrdtConsensus implements Consensus {
     this.readyPromise = { promise, resolve }
     const store = this.store
     this.stateView = {
+      // the store reads its pages synchronously: a listing gives the event loop turns (see slicer.ts)
       async *list(options?: AbortOptions): AsyncGenerator<Pin> {
+        const turn = timeSlicer()
         for await (const { key, value } of store.entries(options)) {
           const pin = decodeListed(key, value)
           if (pin !== undefined) yield pin
+          const t = turn()
+          if (t !== undefined) await t
         }
       },
       async *listPages(options?: AbortOptions): AsyncGenerator<Pin[]> {
+        const turn = timeSlicer()
         for await (const entries of store.entryPages(options)) {
           const page: Pin[] = []
           for (const { key, value } of entries) {
@@ -175,6 +181,8 @@ export class CrdtConsensus implements Consensus {
             if (pin !== undefined) page.push(pin)
           }
           yield page
+          const t = turn()
+          if (t !== undefined) await t
         }
       },
       async has(cid: CID, options?: AbortOptions): Promise<boolean> {

@@ -78,3 +78,50 @@ describe('crdt state listPages', () => {
     })
   }
 })
+
+/** Keeps the thread busy for `ms` (the work of a consumer of the listing). */
+function busy(ms: number): void {
+  const end = performance.now() + ms
+  while (performance.now() < end) {
+    // spin
+  }
+}
+
+describe('a listing of the state gives the event loop turns (src/runtime/slicer.ts)', () => {
+  // before, a listing resolved with microtasks only: at 1M pins the tracker's first
+  // recoverAll kept the daemon deaf (no socket, timer or request) for 6 s
+  test('a timer set before list() and listPages() fires while they run, not after', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'crdt-pages-'))
+    dirs.push(folder)
+    const datastore = new SqliteDatastore({ path: join(folder, 'datastore.sqlite') })
+    await datastore.open()
+    const c = createCrdtConsensus(crdtInit())({ datastore })
+    await c.start()
+    await c.ready()
+    for (let i = 0; i < 300; i++) await c.logPin(await pinOf(i))
+    const st = await c.state()
+    let fired = false
+    setTimeout(() => {
+      fired = true
+    }, 0)
+    let seenBeforeTimer = 0
+    for await (const _ of st.list()) {
+      if (!fired) seenBeforeTimer++
+      busy(1)
+    }
+    expect(fired).toBe(true)
+    expect(seenBeforeTimer).toBeLessThan(300)
+    fired = false
+    setTimeout(() => {
+      fired = true
+    }, 0)
+    const firedAt: boolean[] = []
+    for await (const _ of st.listPages!()) {
+      firedAt.push(fired)
+      busy(15)
+    }
+    expect(firedAt).toEqual([false, true])
+    await c.stop()
+    await datastore.close()
+  })
+})
