@@ -38,7 +38,8 @@ f=$(grep -Eo '^ *[0-9]+ fail$' "$LOG" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 if [ "$f" -gt 0 ]; then
   # the CI keeps only the end of the output: repeat each failure's error here (the first 25 and last 15 lines of each, 5 failures at most)
   echo "--- the failures again (their errors, as printed above) ---"
-  awk '/^\(pass\)|^\(todo\)|^\(skip\)/ { n = 0; next }
+  awk '/tests? failed:$/ { exit }
+       /^\(pass\)|^\(todo\)|^\(skip\)/ { n = 0; next }
        /^\(fail\)/ { if (shown++ < 5) { for (i = 0; i < n; i++) if (i < 25 || i >= n - 15) print buf[i]; else if (i == 25) print "  [...]"; print; print "" } n = 0; next }
        { buf[n++] = $0 }' "$LOG"
 fi
