@@ -3,7 +3,9 @@
  * encrypt and decrypt for message sizes from 64 B to 65,519 B (noise's
  * largest), for the as-chacha20poly1305 wasm implementation and
  * @noble/ciphers (pure JS), and for `noiseCrypto` (src/runtime/noise-crypto.ts,
- * what the cluster host uses), which picks one of them by size.
+ * what the cluster host uses: the wasm build). Sending messages of 8 KiB or
+ * more through @noble/ciphers was tried in session 9 and reverted: raft's
+ * join then failed every time (test/e2e/raft.test.ts), cause not found.
  *
  *   bun bench/noise-crypto.ts [--mb 64]   (MB moved per size and implementation)
  */
