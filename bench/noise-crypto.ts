@@ -2,15 +2,14 @@
  * The noise transport's ChaCha20-Poly1305 under this runtime: MB/s of
  * encrypt and decrypt for message sizes from 64 B to 65,519 B (noise's
  * largest), for the as-chacha20poly1305 wasm implementation and
- * @noble/ciphers (pure JS), and for `noiseCrypto` (src/runtime/noise-crypto.ts,
- * what the cluster host uses: the wasm build). Sending messages of 8 KiB or
+ * @noble/ciphers (pure JS). The cluster host uses the wasm build for every
+ * size (src/runtime/noise-crypto.ts). Sending messages of 8 KiB or
  * more through @noble/ciphers was tried in session 9 and reverted: raft's
  * join then failed every time (test/e2e/raft.test.ts), cause not found.
  *
  *   bun bench/noise-crypto.ts [--mb 64]   (MB moved per size and implementation)
  */
 import { asCrypto, pureJsCrypto } from '@chainsafe/libp2p-noise/crypto'
-import { noiseCrypto } from '../src/runtime/noise-crypto.ts'
 
 const mbArg = process.argv.indexOf('--mb')
 const MB = mbArg > 0 ? Number(process.argv[mbArg + 1]) : 64
@@ -20,8 +19,7 @@ const ad = new Uint8Array(0)
 type Impl = Pick<typeof asCrypto, 'chaCha20Poly1305Encrypt' | 'chaCha20Poly1305Decrypt'>
 const impls: [string, Impl][] = [
   ['wasm (as-chacha20poly1305)', asCrypto],
-  ['pure JS (@noble/ciphers)', pureJsCrypto],
-  ['noiseCrypto', noiseCrypto]
+  ['pure JS (@noble/ciphers)', pureJsCrypto]
 ]
 
 function rate(fn: () => void, bytes: number, n: number): number {

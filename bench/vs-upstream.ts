@@ -69,7 +69,8 @@ const GLOBAL_RUNS = Math.max(1, Number(opt('global-runs', '1')))
  * (default: 20 ms a pin, at least 120 s); a side that takes longer gets
  * "more than S s" and its later `peers3` rows are not measured.
  */
-const SYNC_TIMEOUT_S = opt('sync-timeout', '') === '' ? undefined : Number(opt('sync-timeout', ''))
+const SYNC_TIMEOUT_ARG = opt('sync-timeout', '')
+const SYNC_TIMEOUT_S = SYNC_TIMEOUT_ARG === '' ? undefined : Number(SYNC_TIMEOUT_ARG)
 /** `--skip-fourth`: `peers3` does not measure a fourth peer's sync */
 const SKIP_FOURTH = process.argv.includes('--skip-fourth')
 const CLIENTS = 16

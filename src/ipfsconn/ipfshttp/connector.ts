@@ -85,7 +85,8 @@ type AbortCause = 'timeout' | 'caller' | 'stopped'
  */
 const openScopes = new WeakMap<AbortSignal, Set<Scope>>()
 
-function openScope(run: AbortSignal, scope: Scope): void {
+/** Adds `scope` to the open scopes of `run`; returns that set (the scope leaves it on close). */
+function openScope(run: AbortSignal, scope: Scope): Set<Scope> {
   let set = openScopes.get(run)
   if (set === undefined) {
     const scopes = new Set<Scope>()
@@ -101,6 +102,7 @@ function openScope(run: AbortSignal, scope: Scope): void {
     )
   }
   set.add(scope)
+  return set
 }
 
 /**
@@ -132,8 +134,8 @@ export class Scope {
     link(caller, 'caller')
     if (run.aborted) this.abort('stopped')
     else {
-      openScope(run, this)
-      this.cleanups.push(() => openScopes.get(run)?.delete(this))
+      const open = openScope(run, this)
+      this.cleanups.push(() => open.delete(this))
     }
     this.reset(timeoutMs)
   }

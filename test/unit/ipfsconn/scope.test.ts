@@ -42,16 +42,21 @@ describe('Scope', () => {
     caller.abort()
     expect(byCaller.signal.aborted).toBe(true)
     expect(byCaller.fail('pin/add', new Error('x')).message).toBe('IPFS request aborted (pin/add)')
+    // a closed scope's timer is gone: made before `timed`, with the same timeout, its
+    // timer would have fired by the time `timed` aborts
+    const quiet = new Scope(20, 'timed out', undefined, run.signal)
+    quiet.close()
     const timed = new Scope(20, 'IPFS request timed out after 20 ms (pin/rm)', undefined, run.signal)
-    await Bun.sleep(60)
-    expect(timed.signal.aborted).toBe(true)
+    await new Promise<void>((resolve, reject) => {
+      const deadline = setTimeout(() => reject(new Error('the scope did not time out within 5 s')), 5_000)
+      timed.signal.addEventListener('abort', () => {
+        clearTimeout(deadline)
+        resolve()
+      })
+    })
     const err = timed.fail('pin/rm', new Error('x'))
     expect(err).toBeInstanceOf(IPFSError)
     expect(err.message).toBe('IPFS request timed out after 20 ms (pin/rm)')
-    // a closed scope's timer is gone
-    const quiet = new Scope(20, 'timed out', undefined, run.signal)
-    quiet.close()
-    await Bun.sleep(60)
     expect(quiet.signal.aborted).toBe(false)
   })
 })
