@@ -8,6 +8,16 @@
  * A new operation of another type on the same CID, or of the same type
  * when the current one is done or failed, cancels and replaces the old one;
  * the attempt count carries over when the type is the same.
+ *
+ * Where we differ from upstream: an operation replaced while its IPFS
+ * request is in flight is not aborted at once. It counts as cancelled (its
+ * outcome is not recorded), its request may finish within
+ * `SUPERSEDED_GRACE_MS` and is aborted after that, and the operation that
+ * replaced it waits for it to settle before it sends its own request
+ * (`previous`). Upstream aborts at once and runs both together, so an unpin
+ * can check kubo before the pin it replaced lands there and leave the CID
+ * pinned; and an aborted HTTP request costs a new connection to kubo, once
+ * per pin/unpin pair under churn.
  */
 import type { CID } from 'multiformats/cid'
 import { clusterMetrics } from '../observability/metrics.ts'
@@ -37,8 +47,15 @@ export function operationStatus(type: OperationType, phase: Phase): TrackerStatu
   }
 }
 
+/** How long a replaced operation's IPFS request in flight may go on before it is aborted, ms. */
+export const SUPERSEDED_GRACE_MS = 1000
+
 /** One operation on one CID. Cancelling it aborts `signal` (and so its IPFS request). */
 export class Operation {
+  /** The tracker's promise of its run, set when it is launched; settles when its request has. */
+  running: Promise<void> | undefined
+  /** The operation it replaced while that one's request was in flight; the tracker waits for it. */
+  previous: Operation | undefined
   readonly type: OperationType
   /** The pin it works on (updated in place when the same operation is re-tracked). */
   pin: Pin
@@ -47,6 +64,8 @@ export class Operation {
   private _phase: Phase
   private _attemptCount = 0
   private _priority = false
+  private superseded = false
+  private graceTimer: ReturnType<typeof setTimeout> | undefined
   private _error = ''
   private _ts = new Date()
 
@@ -66,12 +85,33 @@ export class Operation {
     return this.controller.signal
   }
 
+  /** True once it is cancelled or replaced: its outcome is no longer recorded. */
   get canceled(): boolean {
-    return this.controller.signal.aborted
+    return this.superseded || this.controller.signal.aborted
   }
 
   cancel(): void {
+    this.superseded = true
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer)
+    this.graceTimer = undefined
     this.controller.abort()
+  }
+
+  /**
+   * Replaced by a newer operation: cancelled now, but a request in flight
+   * (phase `in_progress`, launched by the tracker: `running` set) is aborted
+   * only after `graceMs` (see the module note).
+   */
+  supersede(graceMs: number): void {
+    if (this._phase !== 'in_progress' || this.running === undefined || graceMs <= 0) {
+      this.cancel()
+      return
+    }
+    this.superseded = true
+    if (this.graceTimer === undefined && !this.controller.signal.aborted) {
+      this.graceTimer = setTimeout(() => this.cancel(), graceMs)
+      this.graceTimer.unref?.()
+    }
   }
 
   get phase(): Phase {
@@ -179,9 +219,10 @@ export class OperationTracker {
         return undefined
       }
       this.account(old, -1)
-      old.cancel()
+      old.supersede(SUPERSEDED_GRACE_MS)
     }
     const op = new Operation(pin, type, phase, this)
+    if (old !== undefined && old.running !== undefined && !old.signal.aborted) op.previous = old // its request is let finish
     if (old !== undefined && old.type === type) op.attemptCount = old.attemptCount
     this.ops.set(key, op)
     this.account(op, 1)

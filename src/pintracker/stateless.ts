@@ -204,16 +204,25 @@ export class StatelessPinTracker implements PinTracker {
 
   private launch(op: Operation, release: () => void): void {
     const p: Promise<void> = this.apply(op).finally(() => {
+      op.cancel()
       release()
       this.inFlight.delete(p)
       this.pump()
     })
     this.inFlight.add(p)
+    op.running = p
   }
 
   /** Upstream `applyPinF`: runs the operation and records its outcome. */
   private async apply(op: Operation): Promise<void> {
     if (op.canceled) return
+    const previous = op.previous
+    if (previous !== undefined) {
+      // the operation this one replaced: its request settles first (at most SUPERSEDED_GRACE_MS)
+      op.previous = undefined
+      await previous.running
+      if (op.canceled) return
+    }
     op.setPhase('in_progress')
     op.incAttempt()
     try {

@@ -149,6 +149,29 @@ describe('stateless pin tracker', () => {
     expect(ipfs.pins.has(pin.cid.toString())).toBe(false)
   })
 
+  test('an unpin that replaces a pin in flight waits for that pin to settle: kubo ends unpinned', async () => {
+    const { t, ipfs, state } = setup()
+    ipfs.hold = true
+    await t.start()
+    const pin = await newPin()
+    const key = pin.cid.toString()
+    state.add(pin)
+    await t.track(pin)
+    await waitFor(() => ipfs.active === 1, 'pinning', 5000, 5)
+    state.rm(pin.cid)
+    await t.untrack(pin.cid)
+    // within SUPERSEDED_GRACE_MS the pin's request is neither aborted nor raced by the unpin
+    await new Promise((r) => setTimeout(r, 150))
+    expect(ipfs.aborted).not.toContain(key)
+    expect(ipfs.unpinStarted).not.toContain(key)
+    expect(await statusOf(t, pin.cid)).toBe('unpin_queued')
+    ipfs.release() // the pin lands in kubo, then the unpin runs
+    await waitFor(() => ipfs.unpinStarted.includes(key), 'unpin ran', 5000, 5)
+    await waitFor(async () => (await statusOf(t, pin.cid)) === 'unpinned', 'unpinned', 5000, 5)
+    expect(ipfs.pins.has(key)).toBe(false)
+    expect(ipfs.aborted).not.toContain(key)
+  })
+
   test('queue full: QueueFullError and pin_error', async () => {
     const { t, ipfs, state } = setup({ concurrentPins: 1, maxPinQueueSize: 1 })
     ipfs.hold = true
