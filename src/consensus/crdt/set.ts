@@ -29,6 +29,7 @@ import { equals } from 'uint8arrays/equals'
 import { errorMessage } from '../../errors.ts'
 import type { AbortOptions } from '../../interfaces.ts'
 import { getLogger } from '../../observability/logging.ts'
+import { timeSlicer } from '../../runtime/slicer.ts'
 import { createdIndexWrites, createdPrefix } from '../../state/created.ts'
 import { blockIdToCid, decodeNode } from './dag.ts'
 import type { Delta, Element } from './pb/delta.pb.ts'
@@ -314,6 +315,11 @@ export class CrdtSet {
     fresh = false
   ): Promise<boolean> {
     const marking = this.checkReallocations && !fresh
+    // a remote delta holds up to ~10k pins, each read and written synchronously
+    // (sqlite): without turns a joining peer's event loop was deaf for seconds
+    // per delta (see src/runtime/slicer.ts). The txn is this call's own and the
+    // store's lock is held, so nothing else writes meanwhile.
+    const turn = timeSlicer()
     const toCheck = new Set<string>()
     const decoded = new Map<string, Delta | null>()
     const before = new Map<string, Uint8Array | undefined>()
@@ -322,6 +328,7 @@ export class CrdtSet {
     }
     const deleted = new Map<string, string[]>()
     for (const t of delta.tombstones) {
+      await turn()
       const key = t.key
       await touch(key)
       const ids = deleted.get(key) ?? []
@@ -345,6 +352,7 @@ export class CrdtSet {
       if (marking) toCheck.add(key)
     }
     for (const e of delta.elements) {
+      await turn()
       const key = e.key
       await touch(key)
       // an element tombstoned before it arrived is not stored (see the layout above)
@@ -359,6 +367,7 @@ export class CrdtSet {
     }
     // report the net effect on each key touched
     for (const [key, old] of before) {
+      await turn()
       const now = await txn.get(this.valueKey(key), options)
       if (now === undefined) {
         if (old !== undefined) changes.set(key, { op: 'delete', key, old })

@@ -13,6 +13,8 @@ import type { Datastore } from 'interface-datastore'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createCrdtConsensus } from '../../../src/consensus/crdt/index.ts'
+import { CrdtSet } from '../../../src/consensus/crdt/set.ts'
+import { Txn } from '../../../src/consensus/crdt/txn.ts'
 import { MemoryDatastore } from '../../../src/datastore/memory.ts'
 import { SqliteDatastore } from '../../../src/datastore/sqlite.ts'
 import { setLogLevels } from '../../../src/observability/logging.ts'
@@ -123,5 +125,31 @@ describe('a listing of the state gives the event loop turns (src/runtime/slicer.
     expect(firedAt).toEqual([false, true])
     await c.stop()
     await datastore.close()
+  })
+})
+
+describe('merging a delta gives the event loop turns (src/runtime/slicer.ts)', () => {
+  // a joining peer merges remote deltas of ~10k pins; before, each merge ran with
+  // microtasks only, the peer was deaf for seconds a delta and its pings expired
+  test('a timer set before CrdtSet.merge fires while the merge runs, not after', async () => {
+    class SlowStore extends MemoryDatastore {
+      override get(...args: Parameters<MemoryDatastore['get']>): ReturnType<MemoryDatastore['get']> {
+        busy(0.05)
+        return super.get(...args)
+      }
+    }
+    const set = new CrdtSet('/n')
+    const txn = new Txn(new SlowStore())
+    const n = 1000
+    const elements = Array.from({ length: n }, (_, i) => ({ key: `/k${i}`, id: '', value: new TextEncoder().encode(`v${i}`) }))
+    let writesWhenFired: number | undefined
+    setTimeout(() => {
+      writesWhenFired = txn.writes.size
+    }, 0)
+    await set.merge(txn, { elements, tombstones: [], priority: 1n }, 'block', async () => new Uint8Array(0), new Map())
+    const writes = txn.writes.size
+    expect(writes).toBeGreaterThan(n)
+    expect(writesWhenFired).toBeDefined()
+    expect(writesWhenFired!).toBeLessThan(writes)
   })
 })
