@@ -499,6 +499,45 @@ async function waitIdle(peers: Peer[], ms: number): Promise<boolean> {
   return false
 }
 
+/**
+ * Asks each of `peers` for `GET /id` every `everyMs` until `stop()`, which
+ * resolves to the longest answer seen (ms): how long a daemon went deaf
+ * (no request, timer or socket served) while it worked.
+ */
+function probeLatency(peers: Peer[], everyMs = 250): { stop: () => Promise<number> } {
+  let stopped = false
+  let longest = 0
+  const loop = (async () => {
+    for (let i = 0; !stopped && i < 1_000_000; i++) {
+      for (const p of peers) {
+        const t = performance.now()
+        try {
+          const res = await fetch(`${p.apiUrl}/id`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+          await res.arrayBuffer()
+        } catch {
+          // a refused or timed-out request counts with the time it took
+        }
+        longest = Math.max(longest, performance.now() - t)
+      }
+      await sleep(everyMs)
+    }
+  })()
+  return {
+    stop: async () => {
+      stopped = true
+      await loop
+      return longest
+    }
+  }
+}
+
+/** How many peers `peer`'s `GET /peers` lists (its peerset: peers with a live ping metric). */
+async function peersetSize(peer: Peer): Promise<number> {
+  const res = await fetch(`${peer.apiUrl}/peers`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+  const text = await res.text()
+  return text.split('\n').filter((l) => l.trim() !== '').length
+}
+
 /** Whether `peer` has the whole pinset of `cids`: a sample of them first (cheap), then a full count. */
 async function hasPinset(peer: Peer, cids: string[]): Promise<boolean> {
   const step = Math.max(1, Math.floor(cids.length / 20))
@@ -548,8 +587,10 @@ async function benchPeers3(kubo: Kubo, n: number): Promise<void> {
           peers.push(p)
           await p.daemon.start(600_000)
         }
+        const probe = probeLatency(peers.slice(1))
         const synced = await pollUntil(async () => (await hasPinset(peers[1]!, cids)) && (await hasPinset(peers[2]!, cids)), timeoutMs)
         record(`two peers joining one with ${k} pins: both hold the pinset`, 's', false, side, synced ? (performance.now() - t0) / 1000 : Number.NaN)
+        record(`joiners' longest GET /id answer during the ${k} sync`, 'ms', false, side, await probe.stop())
         if (!synced) {
           console.error(`  [${side}] the joining peers did not get the whole pinset in ${timeoutMs} ms: more than ${timeoutMs / 1000} s; the other peers3 rows of this side are not measured`)
           continue
@@ -558,6 +599,8 @@ async function benchPeers3(kubo: Kubo, n: number): Promise<void> {
         // in kubo for each pin allocated elsewhere), which is also timed
         const idle = await waitIdle(peers, timeoutMs)
         record(`two peers joining one with ${k} pins: all three daemons idle`, 's', false, side, idle ? (performance.now() - t0) / 1000 : Number.NaN)
+        // a joiner whose ping metric expired while it merged is out of the first peer's peerset (and of the global GET)
+        record(`peers in the first peer's peerset after the ${k} sync`, '', true, side, await peersetSize(first).catch(() => Number.NaN))
         const rates: number[] = []
         const cpuFirst: number[] = []
         const cpuAll: number[] = []
