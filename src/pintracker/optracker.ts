@@ -90,11 +90,15 @@ export class Operation {
     return this.superseded || this.controller.signal.aborted
   }
 
+  /** Cancels it and aborts its request now; also the request of the operation it replaced, if still waited for. */
   cancel(): void {
     this.superseded = true
     if (this.graceTimer !== undefined) clearTimeout(this.graceTimer)
     this.graceTimer = undefined
     this.controller.abort()
+    const previous = this.previous
+    this.previous = undefined
+    previous?.cancel()
   }
 
   /**
@@ -222,7 +226,8 @@ export class OperationTracker {
       old.supersede(SUPERSEDED_GRACE_MS)
     }
     const op = new Operation(pin, type, phase, this)
-    if (old !== undefined && old.running !== undefined && !old.signal.aborted) op.previous = old // its request is let finish
+    // a launched operation's request settles before this one's starts (at once when it is over)
+    if (old?.running !== undefined) op.previous = old
     if (old !== undefined && old.type === type) op.attemptCount = old.attemptCount
     this.ops.set(key, op)
     this.account(op, 1)

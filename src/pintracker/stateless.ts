@@ -218,9 +218,10 @@ export class StatelessPinTracker implements PinTracker {
     if (op.canceled) return
     const previous = op.previous
     if (previous !== undefined) {
-      // the operation this one replaced: its request settles first (at most SUPERSEDED_GRACE_MS)
-      op.previous = undefined
+      // the operation this one replaced: its request settles first (at most
+      // SUPERSEDED_GRACE_MS; at once when this one is cancelled meanwhile)
       await previous.running
+      op.previous = undefined
       if (op.canceled) return
     }
     op.setPhase('in_progress')

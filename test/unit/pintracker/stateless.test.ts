@@ -172,6 +172,24 @@ describe('stateless pin tracker', () => {
     expect(ipfs.aborted).not.toContain(key)
   })
 
+  test('stop() aborts at once the pin request an unpin waits for (not after the grace)', async () => {
+    const { t, ipfs, state } = setup()
+    ipfs.hold = true
+    await t.start()
+    const pin = await newPin()
+    const key = pin.cid.toString()
+    state.add(pin)
+    await t.track(pin)
+    await waitFor(() => ipfs.active === 1, 'pinning', 5000, 5)
+    state.rm(pin.cid)
+    await t.untrack(pin.cid)
+    const stopping = t.stop()
+    // SUPERSEDED_GRACE_MS is 1000: the abort comes from stop(), well before that
+    await waitFor(() => ipfs.aborted.includes(key), 'pin aborted by stop', 300, 5)
+    await stopping
+    expect(ipfs.unpinStarted).not.toContain(key)
+  })
+
   test('queue full: QueueFullError and pin_error', async () => {
     const { t, ipfs, state } = setup({ concurrentPins: 1, maxPinQueueSize: 1 })
     ipfs.hold = true
