@@ -16,8 +16,7 @@
  * replaced it waits for it to settle before it sends its own request
  * (`previous`). Upstream aborts at once and runs both together, so an unpin
  * can check kubo before the pin it replaced lands there and leave the CID
- * pinned; and an aborted HTTP request costs a new connection to kubo, once
- * per pin/unpin pair under churn.
+ * pinned.
  */
 import type { CID } from 'multiformats/cid'
 import { clusterMetrics } from '../observability/metrics.ts'
