@@ -29,6 +29,20 @@ function setup(over: Partial<StatelessPinTrackerInit> = {}): { t: StatelessPinTr
   return { t, ipfs, state }
 }
 
+/** A pin held in flight in the stub kubo, then untracked: the unpin replaces it mid-request. */
+async function unpinWhilePinning(): Promise<{ t: StatelessPinTracker; ipfs: StubIPFS; pin: Awaited<ReturnType<typeof newPin>>; key: string }> {
+  const { t, ipfs, state } = setup()
+  ipfs.hold = true
+  await t.start()
+  const pin = await newPin()
+  state.add(pin)
+  await t.track(pin)
+  await waitFor(() => ipfs.active === 1, 'pinning', 5000, 5)
+  state.rm(pin.cid)
+  await t.untrack(pin.cid)
+  return { t, ipfs, pin, key: pin.cid.toString() }
+}
+
 async function statusOf(t: StatelessPinTracker, cid: Parameters<StatelessPinTracker['status']>[0]): Promise<TrackerStatus> {
   return (await t.status(cid)).pinInfo.status
 }
@@ -150,16 +164,7 @@ describe('stateless pin tracker', () => {
   })
 
   test('an unpin that replaces a pin in flight waits for that pin to settle: kubo ends unpinned', async () => {
-    const { t, ipfs, state } = setup()
-    ipfs.hold = true
-    await t.start()
-    const pin = await newPin()
-    const key = pin.cid.toString()
-    state.add(pin)
-    await t.track(pin)
-    await waitFor(() => ipfs.active === 1, 'pinning', 5000, 5)
-    state.rm(pin.cid)
-    await t.untrack(pin.cid)
+    const { t, ipfs, pin, key } = await unpinWhilePinning()
     // within SUPERSEDED_GRACE_MS the pin's request is neither aborted nor raced by the unpin
     await new Promise((r) => setTimeout(r, 150))
     expect(ipfs.aborted).not.toContain(key)
@@ -173,16 +178,7 @@ describe('stateless pin tracker', () => {
   })
 
   test('stop() aborts at once the pin request an unpin waits for (not after the grace)', async () => {
-    const { t, ipfs, state } = setup()
-    ipfs.hold = true
-    await t.start()
-    const pin = await newPin()
-    const key = pin.cid.toString()
-    state.add(pin)
-    await t.track(pin)
-    await waitFor(() => ipfs.active === 1, 'pinning', 5000, 5)
-    state.rm(pin.cid)
-    await t.untrack(pin.cid)
+    const { t, ipfs, key } = await unpinWhilePinning()
     const stopping = t.stop()
     // SUPERSEDED_GRACE_MS is 1000: the abort comes from stop(), well before that
     await waitFor(() => ipfs.aborted.includes(key), 'pin aborted by stop', 300, 5)
