@@ -295,23 +295,30 @@ async function kuboBlocks(kubo: Kubo, n: number): Promise<string[]> {
 
 const CLUSTER_ERROR = Buffer.from('"cluster_error"')
 
-/** Lines of a streamed body and its rate; `errors`: "cluster_error" occurrences (one split across chunks is missed). */
-async function streamCount(url: string): Promise<{ n: number; rate: number; bytes: number; errors: number }> {
+/**
+ * Lines of a streamed body and its rate; `errors`: "cluster_error"
+ * occurrences (one split across chunks is missed); `firstError`: the text
+ * after the first of them (its error message), '' when none.
+ */
+async function streamCount(url: string): Promise<{ n: number; rate: number; bytes: number; errors: number; firstError: string }> {
   const t0 = performance.now()
   const res = await fetch(url, { signal: AbortSignal.timeout(1_800_000) })
   if (!res.ok || res.body === null) throw new Error(`${url}: ${res.status}`)
   let n = 0
   let bytes = 0
   let errors = 0
+  let firstError = ''
   // indexOf, not a JS loop over every byte: that loop took ~0.5 s per 44 MB
   // (100k pins) on this machine, as long as our daemon's whole listing
   for await (const chunk of res.body) {
     bytes += chunk.byteLength
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++
     const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-    for (let i = b.indexOf(CLUSTER_ERROR); i !== -1; i = b.indexOf(CLUSTER_ERROR, i + 1)) errors++
+    for (let i = b.indexOf(CLUSTER_ERROR); i !== -1; i = b.indexOf(CLUSTER_ERROR, i + 1)) {
+      if (errors++ === 0) firstError = b.subarray(i, i + 400).toString()
+    }
   }
-  return { n, rate: n / ((performance.now() - t0) / 1000), bytes, errors }
+  return { n, rate: n / ((performance.now() - t0) / 1000), bytes, errors, firstError }
 }
 
 async function ingest(peer: Peer, cids: string[]): Promise<{ rate: number; failed: number }> {
@@ -619,6 +626,13 @@ async function benchPeers3(kubo: Kubo, n: number): Promise<void> {
           console.error(
             `  [${side}] global GET /pins run ${run + 1}: ${fmt(st.rate)} pins/s, ${fmt(wall)} ms wall, daemon CPU ${cpu.map((c) => `${c.toFixed(0)}%`).join(' / ')}, ${fmt(st.bytes / n)} B/pin${st.errors > 0 ? `, ${st.errors} cluster_error entries` : ''}`
           )
+          if (st.errors > 0) {
+            console.error(`  [${side}] the first cluster_error entry: ${st.firstError}`)
+            for (const [i, p] of peers.entries()) {
+              const lines = (await readFile(p.daemon.logPath, 'utf8').catch(() => '')).split('\n').filter((l) => /error|reset|timed out/i.test(l))
+              for (const l of lines.slice(-5)) console.error(`  [${side}] peer ${i + 1} log: ${l.slice(0, 400)}`)
+            }
+          }
         }
         const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
         record(`global GET /pins, 3 peers, ${k} pins`, 'pins/s', true, side, median(rates))
