@@ -39,7 +39,6 @@
  * await host.bootstrap(['/ip4/10.0.0.2/tcp/9096/p2p/12D3Koo...'])
  */
 import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { type Identify, identify } from '@libp2p/identify'
 import type { Connection, Libp2p, PeerId as Libp2pPeerId, PeerInfo, PrivateKey } from '@libp2p/interface'
@@ -61,6 +60,7 @@ import { BootstrapError, InvalidMultiaddrError } from './errors.ts'
 import { clusterMsgId } from './msgid.ts'
 import { clusterProtector, PnetFailures, transportKey } from './pnet.ts'
 import { clusterTcp } from './tcp.ts'
+import { clusterYamux } from './muxer.ts'
 import { PubsubStreamKeeper } from './pubsub-keeper.ts'
 
 export { BootstrapError, InvalidMultiaddrError, PrivateNetworkHandshakeError } from './errors.ts'
@@ -248,7 +248,7 @@ export async function createClusterHost(init: ClusterHostInit): Promise<ClusterH
     },
     // the runtime's noise crypto (Bun lacks node:crypto chacha20-poly1305)
     connectionEncrypters: [noise({ crypto: noiseCrypto })],
-    streamMuxers: [yamux()],
+    streamMuxers: [clusterYamux()],
     ...(init.secret !== null ? { connectionProtector: clusterProtector(init.secret, failures) } : {}),
     connectionManager: {
       maxConnections: limits.maxConnections,

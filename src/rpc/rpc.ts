@@ -273,9 +273,18 @@ function toError(err: unknown): Error {
 }
 
 /**
+ * Unread bytes a stream holds before it pauses reading. A consumer slower
+ * than its peer (a global status merging several peers in lockstep) would
+ * otherwise buffer without bound until the read buffer's limit fails the
+ * stream (`Read buffer overflow`). While paused, at most the muxer's stream
+ * window (yamux: 16 MiB, `host/muxer.ts`) still arrives.
+ */
+export const READ_HIGH_WATER_BYTES = 4 * 1024 * 1024
+
+/**
  * The two directions of one gorpc stream: `next()` gives the next msgpack
  * value the peer sent (undefined at its half-close), `send()` writes values
- * back to back in one write, with backpressure.
+ * back to back in one write; both directions apply backpressure.
  */
 class GorpcStream {
   readonly stream: Stream
@@ -289,10 +298,20 @@ class GorpcStream {
     this.writeSignal = writeSignal
     this.bytes = byteStream(stream, { maxBufferSize: MAX_VALUE_BYTES + 1024 })
     const bytes = this.bytes
+    // backpressure: past the high-water mark the stream pauses (the muxer then
+    // stops granting the sender window) until the decoder asks for more
+    let unread = 0
+    stream.addEventListener('message', (evt) => {
+      unread += evt.data.byteLength
+      if (unread > READ_HIGH_WATER_BYTES && stream.readStatus === 'readable') stream.pause()
+    })
     this.values = goDecoder().decodeStream(
       (async function* () {
         for (;;) {
           const chunk = await bytes.read({ signal })
+          // a read takes everything buffered
+          unread = 0
+          if (stream.readStatus === 'paused') stream.resume()
           if (chunk === null) return
           yield chunk.subarray()
         }

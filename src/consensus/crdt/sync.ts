@@ -42,6 +42,13 @@ export const DAG_SYNC_MAX_BLOCKS = 4096
 export const DAG_SYNC_MAX_BYTES = 16 * 1024 * 1024
 /** Largest frame accepted (a block). */
 const MAX_FRAME = 4 * 1024 * 1024
+/**
+ * The read buffer of a sync stream: a whole response (its blocks, the one
+ * crossing DAG_SYNC_MAX_BYTES and the prefixes), which the server sends
+ * without waiting while the asker stores blocks as it goes. libp2p's 4 MiB
+ * default overflowed when storing was slower than the network.
+ */
+const LP_OPTIONS = { maxDataLength: MAX_FRAME, maxBufferSize: DAG_SYNC_MAX_BYTES + 2 * MAX_FRAME }
 
 export interface DagSyncInit {
   /** whether a peer may be asked and served. */
@@ -138,7 +145,7 @@ export function createDagSync(init: DagSyncInit, components: DagSyncComponents):
       stream.abort(new Error('not trusted'))
       return
     }
-    const lp = lpStream(stream, { maxDataLength: MAX_FRAME })
+    const lp = lpStream(stream, LP_OPTIONS)
     const opts = { signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) }
     const req = parseRequest((await lp.read(opts)).subarray())
     if (req.q === 'heads') {
@@ -187,7 +194,7 @@ export function createDagSync(init: DagSyncInit, components: DagSyncComponents):
     const heads = (await components.heads?.({ signal }).catch(() => [])) ?? []
     const stream = await libp2p.dialProtocol(peer, DAG_SYNC_PROTOCOL, { signal })
     try {
-      const lp = lpStream(stream, { maxDataLength: MAX_FRAME })
+      const lp = lpStream(stream, LP_OPTIONS)
       await lp.write(encode({ c: cid.bytes, n: maxBlocks, h: heads.map((h) => h.bytes) }), { signal })
       const expected = new Set<string>([mhKey(cid)])
       let root: Uint8Array | undefined
@@ -246,7 +253,7 @@ export function createDagSync(init: DagSyncInit, components: DagSyncComponents):
       const signal = AbortSignal.any([c.signal, AbortSignal.timeout(timeoutMs), ...(options?.signal !== undefined ? [options.signal] : [])])
       const stream = await libp2p.dialProtocol(peer, DAG_SYNC_PROTOCOL, { signal })
       try {
-        const lp = lpStream(stream, { maxDataLength: MAX_FRAME })
+        const lp = lpStream(stream, LP_OPTIONS)
         await lp.write(encode({ q: 'heads' }), { signal })
         const r = decode((await lp.read({ signal })).subarray()) as { h?: unknown } | null
         await stream.close({ signal }).catch(() => {})

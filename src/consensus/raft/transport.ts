@@ -10,7 +10,10 @@
  *
  * Inbound frames that do not decode, or whose sender is not the stream's
  * remote peer, are dropped and logged (rate-limited per peer); a frame over
- * `maxFrameBytes` ends the stream.
+ * `maxFrameBytes` ends the stream. A frame is read whole, so the read
+ * buffer holds up to `maxFrameBytes` (libp2p's default of 4 MiB failed every
+ * snapshot larger than that: the stream overflowed and the follower never
+ * got it).
  */
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -52,6 +55,8 @@ interface Outbound {
 export function libp2pRaftTransport(init: Libp2pRaftTransportInit, components: { libp2p: Libp2p }): RaftTransport & { readonly dropped: number } {
   const { libp2p } = components
   const maxFrame = init.maxFrameBytes ?? 256 * 1024 * 1024
+  // the read buffer holds a whole frame (a snapshot is one): libp2p's default (4 MiB) failed every bigger one
+  const lpOptions = { maxDataLength: maxFrame, maxBufferSize: maxFrame + 1024 * 1024 }
   const maxQueue = init.maxQueue ?? 4096
   const out = new Map<string, Outbound>()
   let controller: AbortController | undefined
@@ -68,7 +73,7 @@ export function libp2pRaftTransport(init: Libp2pRaftTransportInit, components: {
   }
 
   const serve = async (stream: Stream, remote: string, signal: AbortSignal) => {
-    const lp = lpStream(stream, { maxDataLength: maxFrame })
+    const lp = lpStream(stream, lpOptions)
     while (!signal.aborted) {
       let frame: Uint8Array
       try {
@@ -102,7 +107,7 @@ export function libp2pRaftTransport(init: Libp2pRaftTransportInit, components: {
           if (o.lp === undefined) {
             const stream = await libp2p.dialProtocol(peerIdFromString(peer), RAFT_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(init.networkTimeoutMs)]) })
             o.stream = stream
-            o.lp = lpStream(stream, { maxDataLength: maxFrame })
+            o.lp = lpStream(stream, lpOptions)
           }
           await o.lp.writeV(batch, { signal: AbortSignal.any([signal, AbortSignal.timeout(init.networkTimeoutMs)]) })
         } catch (err) {

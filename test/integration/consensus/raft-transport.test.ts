@@ -82,3 +82,20 @@ test('malformed and spoofed frames are dropped and logged; the stream goes on', 
     logs.restore()
   }
 })
+
+test('a snapshot larger than the read buffer default (4 MiB) travels whole', async () => {
+  const ida = a.libp2p.peerId.toString()
+  const idb = b.libp2p.peerId.toString()
+  const before = gotB.length
+  // a 1M-pin state is hundreds of MiB; 24 MiB is six times libp2p's default buffer
+  const data = new Uint8Array(24 * 1024 * 1024)
+  for (let i = 0; i < data.length; i += 4096) data[i] = i & 0xff
+  ta.send({ type: 'snapshot', from: ida, to: idb, term: 3, snapshot: { meta: { index: 10, term: 3, voters: [ida, idb] }, data } })
+  await until('the snapshot on b', () => gotB.length === before + 1, 30_000)
+  const m = gotB.at(-1)
+  expect(m?.type).toBe('snapshot')
+  const got = (m as { snapshot: { data: Uint8Array; meta: unknown } }).snapshot
+  expect(got.meta).toEqual({ index: 10, term: 3, voters: [ida, idb] })
+  expect(got.data.byteLength).toBe(data.byteLength)
+  expect(Buffer.compare(Buffer.from(got.data), Buffer.from(data))).toBe(0)
+}, 60_000)

@@ -323,4 +323,47 @@ describe('crdt replication fast paths', () => {
     expect(sa.stats.blocksServed).toBe(30)
     expect(await storeB.has(extra.cid)).toBe(false)
   }, 20_000)
+
+  test('a catch-up response larger than 4 MiB reaches an asker that stores slowly', async () => {
+    const ha = await makeHost(dir.path, 'la')
+    const hb = await makeHost(dir.path, 'lb')
+    cleanups.push(
+      () => ha.stop(),
+      () => hb.stop()
+    )
+    await ha.start()
+    await hb.start()
+    await hb.bootstrap(ha.addresses())
+    const storeA = new CrdtBlockstore(new MemoryDatastore(), '/c')
+    // B's disk is slow: every batch of blocks takes a second to store, while A keeps sending
+    class SlowStore extends CrdtBlockstore {
+      override async putMany(blocks: Iterable<{ cid: CID; bytes: Uint8Array }>, options?: { signal?: AbortSignal }): Promise<void> {
+        await new Promise((resolve) => setTimeout(resolve, 1000))
+        await super.putMany(blocks, options)
+      }
+    }
+    const storeB = new SlowStore(new MemoryDatastore(), '/c')
+    // 700 nodes of 20 KiB (14 MiB, one response): the first batch of 256 is stored while the rest arrives
+    const value = new Uint8Array(20 * 1024).fill(3)
+    const chain: Array<{ cid: CID; bytes: Uint8Array }> = []
+    for (let i = 0; i < 700; i++) {
+      const node = await makeNode({ elements: [{ key: `/k${i}`, id: `${i}`, value }], tombstones: [], priority: BigInt(i + 1) }, i === 0 ? [] : [chain[i - 1]!.cid])
+      chain.push(node)
+      await storeA.put(node.cid, node.bytes)
+    }
+    const sa = createDagSync({ isTrusted: () => true }, { libp2p: ha.libp2p, blockstore: storeA })
+    const sb = createDagSync({ isTrusted: () => true }, { libp2p: hb.libp2p, blockstore: storeB })
+    await sa.start()
+    await sb.start()
+    cleanups.push(
+      () => sa.stop(),
+      () => sb.stop()
+    )
+    const top = chain[699]!
+    const got = await sb.fetch(top.cid)
+    expect(got).toBeDefined()
+    expect(sb.stats.requestsFailed).toBe(0)
+    expect(sb.stats.blocksReceived).toBe(700)
+    for (const n of chain) expect(await storeB.has(n.cid)).toBe(true)
+  }, 60_000)
 })

@@ -207,3 +207,48 @@ describe('rpc lifecycle', () => {
     }
   }, 20_000)
 })
+
+describe('rpc stream backpressure', () => {
+  test('a slow consumer holds the producer back: nothing piles up past the buffer limit', async () => {
+    const [a, b] = await Promise.all([node(), node()])
+    await a.peerStore.merge(b.peerId, { multiaddrs: b.getMultiaddrs() })
+    const ra = createRpc({ peerId: a.peerId.toString() }, { libp2p: a, isTrusted: () => true })
+    const rb = createRpc({ peerId: b.peerId.toString() }, { libp2p: b, isTrusted: () => true })
+    // 2,000 items of 64 KiB (125 MiB): more than the caller's 64 MiB read buffer holds unread
+    const ITEMS = 2000
+    const blob = new Uint8Array(64 * 1024).fill(9)
+    let produced = 0
+    rb.register('PinTracker', 'StatusAll', async function* () {
+      for (let i = 0; i < ITEMS; i++) {
+        produced++
+        yield { i, blob }
+      }
+    })
+    await ra.start()
+    await rb.start()
+    try {
+      const it = ra.callStream(b.peerId.toString(), 'PinTracker', 'StatusAll', [], { timeoutMs: 30_000 })
+      const firstItem = await it.next()
+      expect((firstItem.value as { i: number }).i).toBe(0)
+      // the consumer holds the first item until the producer stops (or is done) and 3 s more
+      let last = -1
+      for (let t = 0; t < 40 && (produced !== last || t < 4); t++) {
+        last = produced
+        await new Promise((resolve) => setTimeout(resolve, 1000))
+      }
+      const producedWhileHeld = produced
+      let n = 1
+      for await (const x of it) {
+        expect((x as { i: number }).i).toBe(n)
+        expect((x as { blob: Uint8Array }).blob.byteLength).toBe(blob.byteLength)
+        n++
+      }
+      expect(n).toBe(ITEMS)
+      // the windows and buffers between the two stopped the producer well before 64 MiB
+      expect(producedWhileHeld).toBeLessThan(ITEMS / 2)
+    } finally {
+      await Promise.all([ra.stop(), rb.stop()])
+      await Promise.all([a.stop(), b.stop()])
+    }
+  }, 90_000)
+})
