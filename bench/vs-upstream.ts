@@ -294,13 +294,15 @@ async function kuboBlocks(kubo: Kubo, n: number): Promise<string[]> {
 }
 
 const CLUSTER_ERROR = Buffer.from('"cluster_error"')
+/** one per peer entry of a GlobalPinInfo's peer_map (a marker split by a chunk boundary is missed) */
+const STATUS_KEY = Buffer.from('"status":"')
 
 /**
  * Lines of a streamed body and its rate; `errors`: "cluster_error"
  * occurrences (one split across chunks is missed); `firstError`: the text
  * after the first of them (its error message), '' when none.
  */
-async function streamCount(url: string): Promise<{ n: number; rate: number; bytes: number; errors: number; firstError: string }> {
+async function streamCount(url: string): Promise<{ n: number; rate: number; bytes: number; errors: number; firstError: string; statuses: number; firstLine: string }> {
   const t0 = performance.now()
   const res = await fetch(url, { signal: AbortSignal.timeout(1_800_000) })
   if (!res.ok || res.body === null) throw new Error(`${url}: ${res.status}`)
@@ -308,17 +310,21 @@ async function streamCount(url: string): Promise<{ n: number; rate: number; byte
   let bytes = 0
   let errors = 0
   let firstError = ''
+  let statuses = 0
+  let firstLine = ''
   // indexOf, not a JS loop over every byte: that loop took ~0.5 s per 44 MB
   // (100k pins) on this machine, as long as our daemon's whole listing
   for await (const chunk of res.body) {
+    if (bytes === 0) firstLine = Buffer.from(chunk.subarray(0, 2000)).toString().split('\n')[0]!
     bytes += chunk.byteLength
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++
     const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
     for (let i = b.indexOf(CLUSTER_ERROR); i !== -1; i = b.indexOf(CLUSTER_ERROR, i + 1)) {
       if (errors++ === 0) firstError = b.subarray(i, i + 400).toString()
     }
+    for (let i = b.indexOf(STATUS_KEY); i !== -1; i = b.indexOf(STATUS_KEY, i + 1)) statuses++
   }
-  return { n, rate: n / ((performance.now() - t0) / 1000), bytes, errors, firstError }
+  return { n, rate: n / ((performance.now() - t0) / 1000), bytes, errors, firstError, statuses, firstLine }
 }
 
 async function ingest(peer: Peer, cids: string[]): Promise<{ rate: number; failed: number }> {
@@ -624,8 +630,9 @@ async function benchPeers3(kubo: Kubo, n: number): Promise<void> {
           cpuAll.push((used.reduce((a, b) => a + b, 0) * 1000) / n)
           const cpu = used.map((u) => (u / wall) * 100)
           console.error(
-            `  [${side}] global GET /pins run ${run + 1}: ${fmt(st.rate)} pins/s, ${fmt(wall)} ms wall, daemon CPU ${cpu.map((c) => `${c.toFixed(0)}%`).join(' / ')}, ${fmt(st.bytes / n)} B/pin${st.errors > 0 ? `, ${st.errors} cluster_error entries` : ''}`
+            `  [${side}] global GET /pins run ${run + 1}: ${fmt(st.rate)} pins/s, ${fmt(wall)} ms wall, daemon CPU ${cpu.map((c) => `${c.toFixed(0)}%`).join(' / ')}, ${fmt(st.bytes / n)} B/pin, ${(st.statuses / n).toFixed(2)} peer entries/pin${st.errors > 0 ? `, ${st.errors} cluster_error entries` : ''}`
           )
+          if (run === 0) console.error(`  [${side}] its first line: ${st.firstLine.slice(0, 1500)}`)
           if (st.errors > 0) {
             console.error(`  [${side}] the first cluster_error entry: ${st.firstError}`)
             for (const [i, p] of peers.entries()) {

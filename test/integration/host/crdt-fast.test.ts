@@ -36,6 +36,20 @@ afterAll(async () => {
   await dir.cleanup()
 })
 
+/** Two started hosts, the second bootstrapped to the first (stopped after the file). */
+async function connectedHosts(a: string, b: string): Promise<[ClusterHost, ClusterHost]> {
+  const ha = await makeHost(dir.path, a)
+  const hb = await makeHost(dir.path, b)
+  cleanups.push(
+    () => ha.stop(),
+    () => hb.stop()
+  )
+  await ha.start()
+  await hb.start()
+  await hb.bootstrap(ha.addresses())
+  return [ha, hb]
+}
+
 interface TestPeer {
   host: ClusterHost
   net: CrdtNetwork
@@ -272,15 +286,7 @@ describe('crdt replication fast paths', () => {
   })
 
   test('the catch-up protocol stops at the requester heads and serves trusted peers only', async () => {
-    const ha = await makeHost(dir.path, 'sa')
-    const hb = await makeHost(dir.path, 'sb')
-    cleanups.push(
-      () => ha.stop(),
-      () => hb.stop()
-    )
-    await ha.start()
-    await hb.start()
-    await hb.bootstrap(ha.addresses())
+    const [ha, hb] = await connectedHosts('sa', 'sb')
     const storeA = new CrdtBlockstore(new MemoryDatastore(), '/c')
     const storeB = new CrdtBlockstore(new MemoryDatastore(), '/c')
     // a 50-node chain on A; B has the first 20 and its head is node 20
@@ -325,15 +331,7 @@ describe('crdt replication fast paths', () => {
   }, 20_000)
 
   test('a catch-up response larger than 4 MiB reaches an asker that stores slowly', async () => {
-    const ha = await makeHost(dir.path, 'la')
-    const hb = await makeHost(dir.path, 'lb')
-    cleanups.push(
-      () => ha.stop(),
-      () => hb.stop()
-    )
-    await ha.start()
-    await hb.start()
-    await hb.bootstrap(ha.addresses())
+    const [ha, hb] = await connectedHosts('la', 'lb')
     const storeA = new CrdtBlockstore(new MemoryDatastore(), '/c')
     // B's disk is slow: every batch of blocks takes a second to store, while A keeps sending
     class SlowStore extends CrdtBlockstore {
