@@ -282,6 +282,77 @@ function toError(err: unknown): Error {
 export const READ_HIGH_WATER_BYTES = 4 * 1024 * 1024
 
 /**
+ * Unsent bytes a stream holds before `send()` waits for the peer to take
+ * some. libp2p's write resolves at the next window update, however much is
+ * still queued: a handler faster than its caller queued its whole answer
+ * (a 1M-pin status is ~350 MB) in memory, then its close timed out.
+ */
+export const WRITE_HIGH_WATER_BYTES = 4 * 1024 * 1024
+
+/**
+ * ms a callee's final close may pass without the caller taking any bytes
+ * (a `drain`: the caller granted window). A reading caller grants window
+ * only each time it has used what it holds (up to a window and
+ * READ_HIGH_WATER_BYTES), which a caller writing to a slow HTTP client
+ * takes seconds to do; a fixed 5 s cut those streams short.
+ */
+const CLOSE_IDLE_TIMEOUT_MS = 60_000
+
+/**
+ * Resolves once `stream` holds at most `highWater` unsent bytes: woken by
+ * the muxer's `drain` (the peer granted window) and `idle` (all sent).
+ * @throws RpcTransportError when the stream closes first; `signal`'s reason when it aborts
+ */
+async function writable(stream: Stream, highWater: number, signal: AbortSignal): Promise<void> {
+  while (stream.writeBufferLength > highWater) {
+    signal.throwIfAborted()
+    if (stream.status !== 'open') throw new RpcTransportError(`the stream is ${stream.status} with ${stream.writeBufferLength} bytes unsent`)
+    await new Promise<void>((resolve, reject) => {
+      const cleanup = (): void => {
+        stream.removeEventListener('drain', onProgress)
+        stream.removeEventListener('idle', onProgress)
+        stream.removeEventListener('close', onClose)
+        signal.removeEventListener('abort', onAbort)
+      }
+      const onProgress = (): void => {
+        cleanup()
+        resolve()
+      }
+      const onClose = (): void => {
+        cleanup()
+        reject(new RpcTransportError('the stream closed while sending'))
+      }
+      const onAbort = (): void => {
+        cleanup()
+        reject(signal.reason)
+      }
+      stream.addEventListener('drain', onProgress)
+      stream.addEventListener('idle', onProgress)
+      stream.addEventListener('close', onClose)
+      signal.addEventListener('abort', onAbort)
+    })
+  }
+}
+
+/**
+ * `stream.close()` (the write side: it first sends what is queued), failing
+ * only after `idleMs` in which the peer took nothing, or when `signal`
+ * aborts. A caller that reads slowly is still reading: a fixed deadline cut
+ * its last megabytes (the stream reset, the caller saw it end early).
+ */
+async function closeWhileDraining(stream: Stream, idleMs: number, signal: AbortSignal): Promise<void> {
+  const d = new CallDeadline(idleMs, [signal])
+  const onDrain = (): void => d.reset()
+  stream.addEventListener('drain', onDrain)
+  try {
+    await stream.close({ signal: d.signal })
+  } finally {
+    stream.removeEventListener('drain', onDrain)
+    d.dispose()
+  }
+}
+
+/**
  * The two directions of one gorpc stream: `next()` gives the next msgpack
  * value the peer sent (undefined at its half-close), `send()` writes values
  * back to back in one write; both directions apply backpressure.
@@ -301,9 +372,19 @@ class GorpcStream {
     // backpressure: past the high-water mark the stream pauses (the muxer then
     // stops granting the sender window) until the decoder asks for more
     let unread = 0
+    let pausing = false
+    const pauseIfFull = (): void => {
+      pausing = false
+      if (unread > READ_HIGH_WATER_BYTES && stream.readStatus === 'readable') stream.pause()
+    }
     stream.addEventListener('message', (evt) => {
       unread += evt.data.byteLength
-      if (unread > READ_HIGH_WATER_BYTES && stream.readStatus === 'readable') stream.pause()
+      // not inside the dispatch: `resume()` dispatches what arrived while
+      // paused and then grants window, which would undo a pause made here
+      if (unread > READ_HIGH_WATER_BYTES && !pausing) {
+        pausing = true
+        queueMicrotask(pauseIfFull)
+      }
     })
     this.values = goDecoder().decodeStream(
       (async function* () {
@@ -312,7 +393,11 @@ class GorpcStream {
           // a read takes everything buffered
           unread = 0
           if (stream.readStatus === 'paused') stream.resume()
-          if (chunk === null) return
+          if (chunk === null) {
+            // libp2p reads a reset as the end: it is not one (the peer did not finish)
+            if (stream.status === 'reset') throw new RpcTransportError('the peer reset the stream')
+            return
+          }
           yield chunk.subarray()
         }
       })()
@@ -336,6 +421,7 @@ class GorpcStream {
       off += p.byteLength
     }
     await this.bytes.write(buf, { signal: this.writeSignal })
+    await writable(this.stream, WRITE_HIGH_WATER_BYTES, this.writeSignal)
   }
 }
 
@@ -549,12 +635,7 @@ export class Rpc implements RpcClient {
         const call: ServedCall = { io, handler, header, peer, handlerCtl, fail }
         await (isStreamingMethod(service, method) ? this.serveStream(call) : this.serveUnary(call))
       }
-      const closeDeadline = new CallDeadline(5_000, [run.signal])
-      try {
-        await stream.close({ signal: closeDeadline.signal })
-      } finally {
-        closeDeadline.dispose()
-      }
+      await closeWhileDraining(stream, CLOSE_IDLE_TIMEOUT_MS, run.signal)
     } catch (err) {
       if (!handlerCtl.signal.aborted) log.info(`RPC stream from ${peer} (${service}.${method}) reset: ${toError(err).message}`)
       stream.abort(toError(err))

@@ -1,12 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Libp2p } from '@libp2p/interface'
 import { NotFoundError } from '../../../src/errors.ts'
+import { goEncode } from '../../../src/rpc/msgpack.ts'
 import { createRpc, type Rpc } from '../../../src/rpc/rpc.ts'
+import { RPC_PROTOCOL } from '../../../src/version.ts'
 import { testNode as node } from './node.ts'
 import { waitFor } from '../../../scripts/launcher/poll.ts'
 
 /** Strings arrive as bytes (gorpc's msgpack has no separate bin type). */
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
+const concat = (parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts))
 const text = (v: unknown): string => (v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v))
 
 async function first(args: unknown): Promise<unknown> {
@@ -237,18 +240,58 @@ describe('rpc stream backpressure', () => {
         await new Promise((resolve) => setTimeout(resolve, 1000))
       }
       const producedWhileHeld = produced
+      // then it reads, the last 800 items slowly (16 s): the producer has long finished
+      // and the callee's close waits for the caller to take what is left
       let n = 1
+      let maxAhead = 0
       for await (const x of it) {
         expect((x as { i: number }).i).toBe(n)
         expect((x as { blob: Uint8Array }).blob.byteLength).toBe(blob.byteLength)
         n++
+        maxAhead = Math.max(maxAhead, produced - n)
+        if (n > ITEMS - 800) await new Promise((resolve) => setTimeout(resolve, 20))
       }
       expect(n).toBe(ITEMS)
       // the windows and buffers between the two stopped the producer well before 64 MiB
       expect(producedWhileHeld).toBeLessThan(ITEMS / 2)
+      // and kept it from running ahead of the reader while it read
+      expect(maxAhead).toBeLessThan(ITEMS / 2)
     } finally {
       await Promise.all([ra.stop(), rb.stop()])
       await Promise.all([a.stop(), b.stop()])
     }
   }, 90_000)
+})
+
+describe('rpc stream reset', () => {
+  test('a callee that resets after whole items is an error, not a short stream', async () => {
+    const [a, b] = await Promise.all([node(), node()])
+    await a.peerStore.merge(b.peerId, { multiaddrs: b.getMultiaddrs() })
+    const ra = createRpc({ peerId: a.peerId.toString() }, { libp2p: a, isTrusted: () => true })
+    // b speaks the wire by hand: two whole items, then a reset
+    await b.handle(RPC_PROTOCOL, async (stream) => {
+      const header = { Service: { Name: 'PinTracker', Method: 'StatusAll' } }
+      stream.send(concat([goEncode(header), goEncode({ i: 0 }), goEncode(header), goEncode({ i: 1 })]))
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      stream.abort(new Error('gone'))
+    })
+    await ra.start()
+    try {
+      const got: unknown[] = []
+      const err = await (async () => {
+        for await (const x of ra.callStream(b.peerId.toString(), 'PinTracker', 'StatusAll', [], { timeoutMs: 10_000 })) {
+          got.push(x)
+          // not reading when the reset comes: the next read finds the stream ended
+          await new Promise((resolve) => setTimeout(resolve, 600))
+        }
+      })().catch((e: unknown) => e as Error)
+      expect(got).toEqual([{ i: 0 }, { i: 1 }])
+      expect(err).toBeInstanceOf(Error)
+      expect((err as Error).name).toBe('RpcTransportError')
+      expect((err as Error).message).toContain('reset')
+    } finally {
+      await ra.stop()
+      await Promise.all([a.stop(), b.stop()])
+    }
+  }, 30_000)
 })
