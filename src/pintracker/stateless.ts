@@ -18,6 +18,7 @@ import { AbortError, errorMessage, IPFSError, NotFoundError, QueueFullError } fr
 import type { AbortOptions, IPFSConnector, PinTracker, ReadOnlyState } from '../interfaces.ts'
 import { getLogger } from '../observability/logging.ts'
 import { defaultPinOptions, type Pin, type PinInfo, pinWithOpts, type TrackerStatus } from '../types/index.ts'
+import { backgroundPacer } from '../runtime/slicer.ts'
 import { pagesOf } from '../types/pages.ts'
 import { cidString } from '../types/cidstring.ts'
 import { type StatelessPinTrackerInit, validateStatelessPinTrackerInit } from './config.ts'
@@ -73,6 +74,15 @@ class Fifo<T> {
     this.items = []
     this.head = 0
   }
+}
+
+/**
+ * Options of the tracker's listings: `background` paces the listing to
+ * about half of the thread (the periodic recover: requests served meanwhile
+ * keep the rest).
+ */
+export interface ListingOptions extends AbortOptions {
+  background?: boolean
 }
 
 /** A remote pin's unpin waiting its turn (see `track`): `seq` is the order it came in. */
@@ -169,7 +179,7 @@ export class StatelessPinTracker implements PinTracker {
   private async recoverAllQuietly(signal: AbortSignal): Promise<void> {
     try {
       let n = 0
-      for await (const _ of this.recoverAll({ signal })) n++
+      for await (const _ of this.recoverAll({ signal, background: true })) n++
       if (n > 0) log.info(`recovered ${n} items`)
     } catch (err) {
       if (!signal.aborted) log.error(`RecoverAll: ${errorMessage(err)}`)
@@ -534,12 +544,16 @@ export class StatelessPinTracker implements PinTracker {
    * into a set of CID strings; the state itself is streamed.
    * @throws IPFSError when kubo's pins cannot be listed; state errors.
    */
-  async *statusAll(filter: Set<TrackerStatus>, options: AbortOptions = {}): AsyncGenerator<PinInfo> {
+  async *statusAll(filter: Set<TrackerStatus>, options: ListingOptions = {}): AsyncGenerator<PinInfo> {
     for await (const page of this.statusAllPages(filter, options)) yield* page
   }
 
-  /** `statusAll` a page of the state at a time (same items, same order; pages may be empty). */
-  async *statusAllPages(filter: Set<TrackerStatus>, options: AbortOptions = {}): AsyncGenerator<PinInfo[]> {
+  /**
+   * `statusAll` a page of the state at a time (same items, same order; pages
+   * may be empty). With `background`, paced to about half of the thread
+   * (see `backgroundPacer`).
+   */
+  async *statusAllPages(filter: Set<TrackerStatus>, options: ListingOptions = {}): AsyncGenerator<PinInfo[]> {
     const all = filter.size === 0
     const match = (s: TrackerStatus): boolean => all || filter.has(s)
     const ipfs = await this.ipfsId(options)
@@ -562,6 +576,7 @@ export class StatelessPinTracker implements PinTracker {
       }
     }
     const seenOps = new Set<string>()
+    const pace = options.background === true ? backgroundPacer(0.5) : undefined
     const pages = st.listPages !== undefined ? st.listPages(options) : pagesOf(st.list(options))
     for await (const pins of pages) {
       if (options.signal?.aborted === true) throw new AbortError('status listing aborted')
@@ -576,14 +591,18 @@ export class StatelessPinTracker implements PinTracker {
           if (match(op.status)) out.push(this.optracker.pinInfo(op, ipfs))
           continue
         }
-        let info: PinInfo
-        if (pin.type === 'meta-pin') info = this.pinInfoFromPin(pin, ipfs, 'sharded')
-        else if (isRemotePin(pin, this.init.peerId)) info = this.pinInfoFromPin(pin, ipfs, 'remote')
-        else if (kuboPins?.has(key) === true) info = this.pinInfoFromPin(pin, ipfs, 'pinned')
-        else info = this.pinInfoFromPin(pin, ipfs, 'unexpectedly_unpinned', UNEXPECTEDLY_UNPINNED_MESSAGE)
-        if (match(info.pinInfo.status)) out.push(info)
+        // the status first: a filtered listing (recoverAll) builds no PinInfo for the rest
+        let status: TrackerStatus
+        if (pin.type === 'meta-pin') status = 'sharded'
+        else if (isRemotePin(pin, this.init.peerId)) status = 'remote'
+        else if (kuboPins?.has(key) === true) status = 'pinned'
+        else status = 'unexpectedly_unpinned'
+        if (!match(status)) continue
+        out.push(this.pinInfoFromPin(pin, ipfs, status, status === 'unexpectedly_unpinned' ? UNEXPECTEDLY_UNPINNED_MESSAGE : ''))
       }
       yield out
+      const wait = pace?.()
+      if (wait !== undefined) await wait
     }
     const rest: PinInfo[] = []
     for (const info of this.optracker.getAll(filter, ipfs)) {
@@ -597,7 +616,7 @@ export class StatelessPinTracker implements PinTracker {
    * item and yields their new status (upstream `RecoverAll`).
    * @throws QueueFullError (stops there), and statusAll's errors.
    */
-  async *recoverAll(options: AbortOptions = {}): AsyncGenerator<PinInfo> {
+  async *recoverAll(options: ListingOptions = {}): AsyncGenerator<PinInfo> {
     const filter = new Set<TrackerStatus>(['pin_error', 'unpin_error', 'unexpectedly_unpinned'])
     for await (const info of this.statusAll(filter, options)) {
       if (options.signal?.aborted === true) throw new AbortError('recover aborted')
