@@ -4,9 +4,9 @@
  * `xxxFromJSON` convert. `FromJSON` functions throw `InvalidArgumentError`
  * naming the bad field.
  */
-import { CID } from 'multiformats/cid'
+import type { CID } from 'multiformats/cid'
 import { errorMessage, InvalidArgumentError } from '../errors.ts'
-import { cidString } from './cidstring.ts'
+import { cidString, parseCidString } from './cidstring.ts'
 import type {
   AddedOutput,
   Alert,
@@ -145,7 +145,7 @@ export interface ConnectGraphJSON {
 export function parseCid(s: unknown, field = 'cid'): CID {
   if (typeof s !== 'string' || s === '') throw new InvalidArgumentError(`error decoding ${field}: empty or not a string`)
   try {
-    return CID.parse(s)
+    return parseCidString(s)
   } catch (err) {
     throw new InvalidArgumentError(`error decoding Cid: ${field} "${s}": ${errorMessage(err)}`)
   }

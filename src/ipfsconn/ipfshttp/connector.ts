@@ -30,6 +30,7 @@ import { fetchWithTrailers } from '../../runtime/fetch.ts'
 import { RESPONSE_TRAILERS, STREAM_ERROR_TRAILER, type TrailerCarrier } from '../../runtime/http.ts'
 import { clusterMetrics } from '../../observability/metrics.ts'
 import type { ID, IPFSID, IPFSPinStatus, IPFSRepoStat, Pin } from '../../types/index.ts'
+import { parseCidString } from '../../types/cidstring.ts'
 import { carV1Stream } from './car.ts'
 import { type IpfsHttpInit, nodeUrl, validateIpfsHttpInit } from './config.ts'
 
@@ -502,7 +503,7 @@ export class IpfsHttpConnector implements IPFSConnector {
           for await (const p of this.postStream<{ Cid?: string; Type?: string }>('pin/ls', [['stream', 'true'], ['type', f]], child)) {
             if (typeof p.Cid !== 'string') continue
             total++
-            yield { cid: CID.parse(p.Cid), type: toPinStatus(p.Type) }
+            yield { cid: parseCidString(p.Cid), type: toPinStatus(p.Type) }
           }
         } catch (err) {
           throw scope.fail('pin/ls', err)
