@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Key } from 'interface-datastore'
+import fc from 'fast-check'
 import all from 'it-all'
 import { atomicWrites } from '../../../src/datastore/atomic.ts'
 import { HashedKeySet, hash53 } from '../../../src/datastore/keyset.ts'
@@ -151,6 +152,50 @@ describe('SqliteDatastore.bulkLoad', () => {
       ds.writeRaw([['/c/x/2', b('3')]])
     })
     expect([...ds.entriesRaw('/c/')].map((p) => p.key)).toEqual(['/c/x/2', '/c/y/1'])
+    await ds.close()
+  })
+
+  test('long runs of staged writes, deletes and reads in between give what a map gives', async () => {
+    const ds = await open()
+    const op = fc.oneof(
+      { weight: 8, arbitrary: fc.record({ kind: fc.constant('put' as const), k: fc.nat(150), v: fc.nat(9) }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('del' as const), k: fc.nat(150) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('get' as const), k: fc.nat(150) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('range' as const) }) }
+    )
+    let run = 0
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 100, maxLength: 600 }), fc.boolean(), async (ops, seeded) => {
+        const prefix = `/c${run++}/`
+        const model = new Map<string, string>()
+        if (seeded) {
+          // a prefix holding keys when the load begins
+          for (let k = 0; k < 150; k += 7) {
+            ds.writeRaw([[`${prefix}${k}`, b('seed')]])
+            model.set(`${prefix}${k}`, 'seed')
+          }
+        }
+        const sorted = (): Array<[string, string]> => [...model].sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0))
+        await atomicWrites(ds, async (scope) => {
+          scope.bulkLoad(prefix)
+          for (const o of ops) {
+            if (o.kind === 'put') {
+              ds.writeRaw([[`${prefix}${o.k}`, b(`v${o.v}`)]])
+              model.set(`${prefix}${o.k}`, `v${o.v}`)
+            } else if (o.kind === 'del') {
+              ds.writeRaw([[`${prefix}${o.k}`, null]])
+              model.delete(`${prefix}${o.k}`)
+            } else if (o.kind === 'get') {
+              expect(str(ds.getRaw(`${prefix}${o.k}`))).toBe(model.get(`${prefix}${o.k}`))
+            } else {
+              expect([...ds.entriesRaw(prefix)].map((p) => [p.key, str(p.value)])).toEqual(sorted())
+            }
+          }
+        })
+        expect([...ds.entriesRaw(prefix)].map((p) => [p.key, str(p.value)])).toEqual(sorted())
+      }),
+      { numRuns: 40 }
+    )
     await ds.close()
   })
 })
