@@ -23,7 +23,6 @@ import { createDiskInformer } from './informer/disk/index.ts'
 import { createPinQueueInformer } from './informer/pinqueue/index.ts'
 import { createTagsInformer } from './informer/tags/index.ts'
 import type { AbortOptions, Consensus, Informer, IPFSConnector, Startable } from './interfaces.ts'
-import { createBundledConnector } from './ipfsconn/bundled/index.ts'
 import { IpfsHttpConnector } from './ipfsconn/ipfshttp/index.ts'
 import { createPubsubMonitor } from './monitor/pubsubmon/index.ts'
 import { clusterRpcClient, createRpc, DEFAULT_RPC_POLICY, peerStoreAddresses, registerClusterRpc } from './rpc/index.ts'
@@ -157,10 +156,11 @@ export async function startPeer(opts: StartPeerOptions): Promise<Peer> {
     // and, every informer_trigger_interval pins, asks this peer to publish its metrics
     const clusterPeers = (o?: { signal?: AbortSignal }) => rpcClient.peers(peerId, o)
     const bundledCfg = config.ipfsConnector.bundled
-    // ipfs_connector.bundled: the embedded IPFS node replaces kubo
+    // ipfs_connector.bundled: the embedded IPFS node replaces kubo. Loaded
+    // only then: Helia and its libp2p modules took ~10 ms of every start
     const ipfs: IPFSConnector =
       bundledCfg !== null
-        ? createBundledConnector({ ...bundledCfg }, { clusterPeers })
+        ? (await import('./ipfsconn/bundled/index.ts')).createBundledConnector({ ...bundledCfg }, { clusterPeers })
         : new IpfsHttpConnector(
             { ...config.ipfsConnector.ipfshttp },
             {
