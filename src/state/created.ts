@@ -102,40 +102,73 @@ export function stateKeyOfIndexKey(indexKey: string): string {
  * well-formed message.
  */
 export function scanPinCreated(value: Uint8Array): { cid: Uint8Array | undefined; seconds: bigint } | undefined {
-  let i = 0
   let cid: Uint8Array | undefined
   let seconds = 0n
-  const varint = (): bigint | undefined => {
-    let v = 0n
-    let shift = 0n
-    for (let n = 0; n < 10 && i < value.length; n++) {
+  const n = value.length
+  let i = 0
+  while (i < n) {
+    // the tag: a varint, in Number arithmetic (a BigInt per byte was a third of the scan)
+    const tagStart = i
+    let tag = 0
+    let mul = 1
+    let tagLen = 0
+    for (; ; tagLen++) {
+      if (tagLen === 10 || i >= n) return undefined
       const b = value[i++]!
-      v |= BigInt(b & 0x7f) << shift
-      if ((b & 0x80) === 0) return v
-      shift += 7n
+      if (tagLen < 7) tag += (b & 0x7f) * mul
+      if ((b & 0x80) === 0) break
+      mul *= 128
     }
-    return undefined
-  }
-  while (i < value.length) {
-    const tag = varint()
-    if (tag === undefined) return undefined
-    const field = Number(tag >> 3n)
-    const wire = Number(tag & 7n)
-    if (wire === 0) {
-      const v = varint()
-      if (v === undefined) return undefined
-      if (field === 7) seconds = v
-    } else if (wire === 2) {
-      const len = varint()
-      if (len === undefined || i + Number(len) > value.length) return undefined
-      if (field === 1) cid = value.subarray(i, i + Number(len))
-      i += Number(len)
+    let field: number
+    let wire: number
+    if (tagLen < 7) {
+      field = Math.floor(tag / 8)
+      wire = tag % 8
+    } else {
+      const big = bigVarint(value, tagStart)
+      field = Number(big >> 3n)
+      wire = Number(big & 7n)
+    }
+    if (wire === 0 || wire === 2) {
+      // a Number up to 7 bytes (2^49); a longer varint (only a field 7 past
+      // year 10^7 or a malformed length) is read again as a BigInt
+      const start = i
+      let v = 0
+      mul = 1
+      let k = 0
+      for (; ; k++) {
+        if (k === 10 || i >= n) return undefined
+        const b = value[i++]!
+        if (k < 7) v += (b & 0x7f) * mul
+        if ((b & 0x80) === 0) break
+        mul *= 128
+      }
+      if (wire === 0) {
+        if (field === 7) seconds = k < 7 ? BigInt(v) : bigVarint(value, start)
+      } else {
+        if (k >= 7 || i + v > n) return undefined
+        if (field === 1) cid = value.subarray(i, i + v)
+        i += v
+      }
     } else if (wire === 1) i += 8
     else if (wire === 5) i += 4
     else return undefined
   }
-  if (i > value.length) return undefined
+  if (i > n) return undefined
   return { cid, seconds }
+}
+
+/** The varint at `value[start]` as a BigInt (up to 10 bytes; its end was checked by the caller). */
+function bigVarint(value: Uint8Array, start: number): bigint {
+  let v = 0n
+  let shift = 0n
+  for (let i = start; i < start + 10; i++) {
+    const b = value[i]!
+    v |= BigInt(b & 0x7f) << shift
+    if ((b & 0x80) === 0) break
+    shift += 7n
+  }
+  return v
 }
 
 /**

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import fc from 'fast-check'
 import all from 'it-all'
 import { Key } from 'interface-datastore'
 import type { Datastore } from 'interface-datastore'
@@ -221,3 +222,98 @@ test('pins delivered through the crdt from another peer are indexed, and their u
   await a.stop()
   await b.stop()
 }, 60_000)
+
+/** The scan as first written (BigInt per byte): the reference the faster one must agree with. */
+function scanReference(value: Uint8Array): { cid: Uint8Array | undefined; seconds: bigint } | undefined {
+  let i = 0
+  let cid: Uint8Array | undefined
+  let seconds = 0n
+  const varint = (): bigint | undefined => {
+    let v = 0n
+    let shift = 0n
+    for (let n = 0; n < 10 && i < value.length; n++) {
+      const b = value[i++]!
+      v |= BigInt(b & 0x7f) << shift
+      if ((b & 0x80) === 0) return v
+      shift += 7n
+    }
+    return undefined
+  }
+  while (i < value.length) {
+    const tag = varint()
+    if (tag === undefined) return undefined
+    const field = Number(tag >> 3n)
+    const wire = Number(tag & 7n)
+    if (wire === 0) {
+      const v = varint()
+      if (v === undefined) return undefined
+      if (field === 7) seconds = v
+    } else if (wire === 2) {
+      const len = varint()
+      if (len === undefined || i + Number(len) > value.length) return undefined
+      if (field === 1) cid = value.subarray(i, i + Number(len))
+      i += Number(len)
+    } else if (wire === 1) i += 8
+    else if (wire === 5) i += 4
+    else return undefined
+  }
+  if (i > value.length) return undefined
+  return { cid, seconds }
+}
+
+describe('scanPinCreated', () => {
+  const varint = (v: bigint): number[] => {
+    const out: number[] = []
+    do {
+      let b = Number(v & 0x7fn)
+      v >>= 7n
+      if (v > 0n) b |= 0x80
+      out.push(b)
+    } while (v > 0n)
+    return out
+  }
+  // messages built from fields of every wire type, timestamps up to 2^64-1, long tags, and raw garbage
+  const arbField = fc.oneof(
+    fc.record({ f: fc.constant(7), w: fc.constant(0), v: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }) }),
+    fc.record({ f: fc.integer({ min: 1, max: 1 << 28 }), w: fc.constant(0), v: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }) }),
+    fc.record({ f: fc.integer({ min: 1, max: 20 }), w: fc.constant(2), b: fc.uint8Array({ maxLength: 40 }) }),
+    fc.record({ f: fc.integer({ min: 1, max: 20 }), w: fc.constantFrom(1, 5) }),
+    fc.record({ raw: fc.uint8Array({ minLength: 1, maxLength: 12 }) })
+  )
+  const encode = (fields: Array<Record<string, unknown>>): Uint8Array => {
+    const out: number[] = []
+    for (const x of fields) {
+      if ('raw' in x) {
+        out.push(...(x.raw as Uint8Array))
+        continue
+      }
+      const f = x.f as number
+      const w = x.w as number
+      out.push(...varint((BigInt(f) << 3n) | BigInt(w)))
+      if (w === 0) out.push(...varint(x.v as bigint))
+      else if (w === 2) {
+        const b = x.b as Uint8Array
+        out.push(...varint(BigInt(b.length)), ...b)
+      } else out.push(...new Array<number>(w === 1 ? 8 : 4).fill(7))
+    }
+    return new Uint8Array(out)
+  }
+
+  test('agrees with the BigInt reference on well-formed, truncated and garbage messages', () => {
+    fc.assert(
+      fc.property(fc.array(arbField, { maxLength: 8 }), fc.nat(), (fields, cut) => {
+        const whole = encode(fields)
+        for (const v of [whole, whole.subarray(0, whole.length === 0 ? 0 : cut % whole.length)]) {
+          const got = scanPinCreated(v)
+          const want = scanReference(v)
+          expect(got === undefined).toBe(want === undefined)
+          if (got !== undefined && want !== undefined) {
+            expect(got.seconds).toBe(want.seconds)
+            expect(got.cid === undefined ? undefined : [...got.cid]).toEqual(want.cid === undefined ? undefined : [...want.cid])
+          }
+        }
+      }),
+      { numRuns: 3000 }
+    )
+  })
+})
