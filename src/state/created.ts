@@ -51,8 +51,9 @@ export const CREATED_MARKER_VALUE: Uint8Array = new Uint8Array([0x31])
 /** FNV-1a (32 bits) of the CID's bytes, folded to whole milliseconds (0..999). */
 export function createdFractionMs(cidBytes: Uint8Array): number {
   let h = 0x811c9dc5
-  for (const b of cidBytes) {
-    h ^= b
+  // an index loop: for…of over a typed array view ran 10× slower
+  for (let i = 0; i < cidBytes.length; i++) {
+    h ^= cidBytes[i]!
     h = Math.imul(h, 0x01000193) >>> 0
   }
   return h % 1000
@@ -187,7 +188,14 @@ export function createdIndexKeyOf(prefix: string, stateKey: string, value: Uint8
       return undefined
     }
   }
-  return createdIndexKey(prefix, createdOfSeconds(cid, scanned.seconds), stateKey)
+  const sec = scanned.seconds
+  // the same key as createdIndexKey(createdOfSeconds(…)) without BigInt
+  // arithmetic, for the stored seconds a clock gives (positive, below 2^44)
+  if (sec > 0n && sec < OFFSET) {
+    const order = (Number(SPAN) - (Number(sec) + Number(OFFSET))).toString(16).padStart(12, '0')
+    return `${prefix}${order}${String(999 - createdFractionMs(cid)).padStart(3, '0')}${stateKey}`
+  }
+  return createdIndexKey(prefix, createdOfSeconds(cid, sec), stateKey)
 }
 
 /**

@@ -13,6 +13,7 @@ import fc from 'fast-check'
 import all from 'it-all'
 import { Key } from 'interface-datastore'
 import type { Datastore } from 'interface-datastore'
+import { base32upper } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { type CrdtConsensus, createCrdtConsensus, MemoryBroadcastNetwork, memoryDagSyncer } from '../../../src/consensus/crdt/index.ts'
@@ -22,9 +23,11 @@ import { MemoryDatastore } from '../../../src/datastore/memory.ts'
 import { setLogLevels } from '../../../src/observability/logging.ts'
 import {
   createdIndexKey,
+  createdIndexKeyOf,
   createdMarkerKey,
   createdOf,
   createdOfIndexKey,
+  createdOfSeconds,
   createdOrder,
   createdPrefix,
   scanPinCreated
@@ -312,6 +315,32 @@ describe('scanPinCreated', () => {
             expect(got.cid === undefined ? undefined : [...got.cid]).toEqual(want.cid === undefined ? undefined : [...want.cid])
           }
         }
+      }),
+      { numRuns: 3000 }
+    )
+  })
+})
+
+describe('createdIndexKeyOf', () => {
+  test('the key of createdIndexKey(createdOfSeconds(…)) for every stored timestamp, the fast range and the edges', () => {
+    const cidBytes = CID.parse('bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy').bytes
+    const edges = [0n, 1n, 1_700_000_000n, (1n << 44n) - 1n, 1n << 44n, (1n << 48n) - 1n, 1n << 48n, (1n << 64n) - 1n]
+    fc.assert(
+      fc.property(fc.oneof(fc.constantFrom(...edges), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: 0n, max: 1n << 45n })), fc.uint8Array({ minLength: 4, maxLength: 4 }), (sec, salt) => {
+        const bytes = new Uint8Array([...cidBytes.subarray(0, cidBytes.length - 4), ...salt])
+        const varint = (v: bigint): number[] => {
+          const out: number[] = []
+          do {
+            let b = Number(v & 0x7fn)
+            v >>= 7n
+            if (v > 0n) b |= 0x80
+            out.push(b)
+          } while (v > 0n)
+          return out
+        }
+        const value = new Uint8Array([0x0a, bytes.length, ...bytes, 0x38, ...varint(sec)])
+        const stateKey = '/' + base32upper.baseEncode(bytes)
+        expect(createdIndexKeyOf(PREFIX, stateKey, value)).toBe(createdIndexKey(PREFIX, createdOfSeconds(bytes, sec), stateKey))
       }),
       { numRuns: 3000 }
     )
