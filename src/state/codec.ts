@@ -18,6 +18,7 @@ import { decodeCid } from '../types/cidbytes.ts'
 import type { Pin, PinType } from '../types/index.ts'
 import { Pin as PbPin } from '../types/pb/types.pb.ts'
 import { decodePbPinFast } from './pbfast.ts'
+import { encodePbPinFast } from './pbencode.ts'
 
 /** Upstream's zero time (`time.Time{}`), used when a stored timestamp is unset. */
 export const ZERO_DATE = new Date('0001-01-01T00:00:00Z')
@@ -123,7 +124,7 @@ function peerIdStringCached(b: Uint8Array): string {
  */
 export function pinToProtobuf(pin: Pin): Uint8Array {
   const keys = Object.keys(pin.metadata).sort()
-  return PbPin.encode({
+  const pb: PbPin = {
     Cid: new Uint8Array(pin.cid.bytes),
     Type: TYPE_TO_PB[pin.type],
     Allocations: pin.allocations.map(peerIdBytes),
@@ -147,7 +148,9 @@ export function pinToProtobuf(pin: Pin): Uint8Array {
       SortedMetadata: keys.map((k) => ({ Key: k, Value: pin.metadata[k]! }))
     },
     Timestamp: seconds(pin.timestamp)
-  })
+  }
+  // the same bytes as the generated encoder, which takes what the hand-written one leaves
+  return encodePbPinFast(pb) ?? PbPin.encode(pb)
 }
 
 function castCid(b: Uint8Array | undefined): CID | null {
