@@ -20,6 +20,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 import { InvalidArgumentError } from '../errors.ts'
 import type { PinInfo, TrackerStatus } from '../types/index.ts'
+import { ensureCapacity } from '../types/growable.ts'
 import { cidFromGo, fromGo, GO_PININFO, peerFromGo, peerToGo, timeFromGo, timeToGo, trackerStatusFromGo, trackerStatusToGo } from './gotypes.ts'
 import { GoInt } from './msgpack.ts'
 
@@ -72,12 +73,8 @@ class Out {
 
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return
-    let size = this.buf.length * 2
-    while (size < this.pos + n) size *= 2
-    const next = new Uint8Array(size)
-    next.set(this.buf.subarray(0, this.pos))
-    this.buf = next
-    this.view = new DataView(next.buffer)
+    this.buf = ensureCapacity(this.buf, this.pos, n)
+    this.view = new DataView(this.buf.buffer)
   }
 
   u8(v: number): void {

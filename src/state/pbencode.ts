@@ -12,6 +12,7 @@
  */
 import type { Pin as PbPin } from '../types/pb/types.pb.ts'
 import { Pin as PbPinCodec } from '../types/pb/types.pb.ts'
+import { ensureCapacity } from '../types/growable.ts'
 
 const TYPE_NUMBERS: Record<PbPin.PinType, number> = {
   [PbPinCodec.PinType.BadType]: 0,
@@ -32,12 +33,7 @@ class Writer {
   pos = 0
 
   ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return
-    let size = this.buf.length * 2
-    while (size < this.pos + n) size *= 2
-    const b = new Uint8Array(size)
-    b.set(this.buf.subarray(0, this.pos))
-    this.buf = b
+    this.buf = ensureCapacity(this.buf, this.pos, n)
   }
 
   /** A varint of a non-negative safe integer. */

@@ -226,6 +226,18 @@ test('pins delivered through the crdt from another peer are indexed, and their u
   await b.stop()
 }, 60_000)
 
+/** The protobuf varint of `v`. */
+function varint(v: bigint): number[] {
+  const out: number[] = []
+  do {
+    let b = Number(v & 0x7fn)
+    v >>= 7n
+    if (v > 0n) b |= 0x80
+    out.push(b)
+  } while (v > 0n)
+  return out
+}
+
 /** The scan as first written (BigInt per byte): the reference the faster one must agree with. */
 function scanReference(value: Uint8Array): { cid: Uint8Array | undefined; seconds: bigint } | undefined {
   let i = 0
@@ -265,16 +277,6 @@ function scanReference(value: Uint8Array): { cid: Uint8Array | undefined; second
 }
 
 describe('scanPinCreated', () => {
-  const varint = (v: bigint): number[] => {
-    const out: number[] = []
-    do {
-      let b = Number(v & 0x7fn)
-      v >>= 7n
-      if (v > 0n) b |= 0x80
-      out.push(b)
-    } while (v > 0n)
-    return out
-  }
   // messages built from fields of every wire type, timestamps up to 2^64-1, long tags, and raw garbage
   const arbField = fc.oneof(
     fc.record({ f: fc.constant(7), w: fc.constant(0), v: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }) }),
@@ -328,16 +330,6 @@ describe('createdIndexKeyOf', () => {
     fc.assert(
       fc.property(fc.oneof(fc.constantFrom(...edges), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: 0n, max: 1n << 45n })), fc.uint8Array({ minLength: 4, maxLength: 4 }), (sec, salt) => {
         const bytes = new Uint8Array([...cidBytes.subarray(0, cidBytes.length - 4), ...salt])
-        const varint = (v: bigint): number[] => {
-          const out: number[] = []
-          do {
-            let b = Number(v & 0x7fn)
-            v >>= 7n
-            if (v > 0n) b |= 0x80
-            out.push(b)
-          } while (v > 0n)
-          return out
-        }
         const value = new Uint8Array([0x0a, bytes.length, ...bytes, 0x38, ...varint(sec)])
         const stateKey = '/' + base32upper.baseEncode(bytes)
         expect(createdIndexKeyOf(PREFIX, stateKey, value)).toBe(createdIndexKey(PREFIX, createdOfSeconds(bytes, sec), stateKey))
