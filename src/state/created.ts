@@ -108,48 +108,30 @@ export function scanPinCreated(value: Uint8Array): { cid: Uint8Array | undefined
   const n = value.length
   let i = 0
   while (i < n) {
-    // the tag: a varint, in Number arithmetic (a BigInt per byte was a third of the scan)
     const tagStart = i
-    let tag = 0
-    let mul = 1
-    let tagLen = 0
-    for (; ; tagLen++) {
-      if (tagLen === 10 || i >= n) return undefined
-      const b = value[i++]!
-      if (tagLen < 7) tag += (b & 0x7f) * mul
-      if ((b & 0x80) === 0) break
-      mul *= 128
-    }
+    i = readVarint(value, i)
+    if (i < 0) return undefined
     let field: number
     let wire: number
-    if (tagLen < 7) {
-      field = Math.floor(tag / 8)
-      wire = tag % 8
-    } else {
+    if (varintWide) {
       const big = bigVarint(value, tagStart)
       field = Number(big >> 3n)
       wire = Number(big & 7n)
+    } else {
+      field = Math.floor(varintValue / 8)
+      wire = varintValue % 8
     }
     if (wire === 0 || wire === 2) {
-      // a Number up to 7 bytes (2^49); a longer varint (only a field 7 past
-      // year 10^7 or a malformed length) is read again as a BigInt
       const start = i
-      let v = 0
-      mul = 1
-      let k = 0
-      for (; ; k++) {
-        if (k === 10 || i >= n) return undefined
-        const b = value[i++]!
-        if (k < 7) v += (b & 0x7f) * mul
-        if ((b & 0x80) === 0) break
-        mul *= 128
-      }
+      i = readVarint(value, i)
+      if (i < 0) return undefined
       if (wire === 0) {
-        if (field === 7) seconds = k < 7 ? BigInt(v) : bigVarint(value, start)
+        if (field === 7) seconds = varintWide ? bigVarint(value, start) : BigInt(varintValue)
       } else {
-        if (k >= 7 || i + v > n) return undefined
-        if (field === 1) cid = value.subarray(i, i + v)
-        i += v
+        // a length of 8 bytes or more cannot fit in the message
+        if (varintWide || i + varintValue > n) return undefined
+        if (field === 1) cid = value.subarray(i, i + varintValue)
+        i += varintValue
       }
     } else if (wire === 1) i += 8
     else if (wire === 5) i += 4
@@ -159,7 +141,34 @@ export function scanPinCreated(value: Uint8Array): { cid: Uint8Array | undefined
   return { cid, seconds }
 }
 
-/** The varint at `value[start]` as a BigInt (up to 10 bytes; its end was checked by the caller). */
+/** `readVarint`'s results: the value (its first 7 bytes, in Number arithmetic) and whether it had more */
+let varintValue = 0
+let varintWide = false
+
+/**
+ * Reads the varint at `value[start]` (at most 10 bytes) into `varintValue`
+ * and `varintWide` (true past 7 bytes, 2^49: then read it again with
+ * `bigVarint`); returns the index after it, or -1 when it is cut short or
+ * too long. Number arithmetic: a BigInt per byte was most of the scan.
+ */
+function readVarint(value: Uint8Array, start: number): number {
+  let v = 0
+  let mul = 1
+  let i = start
+  for (let k = 0; ; k++) {
+    if (k === 10 || i >= value.length) return -1
+    const b = value[i++]!
+    if (k < 7) v += (b & 0x7f) * mul
+    if ((b & 0x80) === 0) {
+      varintValue = v
+      varintWide = k >= 7
+      return i
+    }
+    mul *= 128
+  }
+}
+
+/** The varint at `value[start]` as a BigInt (up to 10 bytes; its end was checked by `readVarint`). */
 function bigVarint(value: Uint8Array, start: number): bigint {
   let v = 0n
   let shift = 0n
